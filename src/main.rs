@@ -1,0 +1,4 @@
+mod config;
+mod secret;
+
+fn main() {}
