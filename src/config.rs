@@ -1,1 +1,1226 @@
-//! placeholder
+//! `~/.aws/config` and `~/.aws/credentials`, read the way botocore (the AWS CLI) reads them.
+//!
+//! This module owns the INI dialect of the shared AWS files (SPEC B.9) and the SSO keys in them. It works
+//! in two passes. The literal pass turns text into sections and properties that remember their file and
+//! 1-based line, so every parse error points at `path:line`; it applies configparser's strict rules
+//! (duplicate sections and keys are errors) and botocore's sub-property blocks. The build pass maps the
+//! headers onto profiles, sso-sessions and services as botocore's `build_profile_map` does (shlex-split
+//! headers, the later of `[default]` / `[profile default]` wins) and lays the credentials file over the
+//! profiles key by key. On top sit the SSO resolution rules with botocore's validation messages.
+//! Where we knowingly differ from botocore (we cut whitespace-preceded inline comments, which botocore
+//! keeps in the value) we say so in `Config::warnings`. Callers pass the paths: no environment access here.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A property value: plain text, or a sub-property block (`key =` followed by indented `k = v` lines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    Nested(BTreeMap<String, String>),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Section {
+    /// Profile, sso-session or services name (after shlex unquoting).
+    pub name: String,
+    /// Keys are lower-cased.
+    pub values: BTreeMap<String, Value>,
+    /// File the section came from (the credentials file when it supplied keys for this profile).
+    pub path: PathBuf,
+    /// 1-based line of its header.
+    pub line: usize,
+}
+
+impl Section {
+    /// A text value; `key` is given lower-case.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        match self.values.get(key) {
+            Some(Value::Text(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A sub-property block; `key` is given lower-case.
+    pub fn nested(&self, key: &str) -> Option<&BTreeMap<String, String>> {
+        match self.values.get(key) {
+            Some(Value::Nested(map)) => Some(map),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub profiles: BTreeMap<String, Section>,
+    pub sso_sessions: BTreeMap<String, Section>,
+    pub services: BTreeMap<String, Section>,
+    /// Non-fatal findings (a stripped inline comment, an ignored header), one line each, naming path:line.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoSession {
+    /// `Some(name)` for an `[sso-session name]`; `None` for a legacy profile (start URL in the profile).
+    pub name: Option<String>,
+    pub start_url: String,
+    pub region: String,
+    /// Parsed `sso_registration_scopes` (split on ',', trimmed, empties dropped); empty when not set.
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoTarget {
+    pub session: SsoSession,
+    pub account_id: String,
+    pub role_name: String,
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Literal pass: lines -> sections with properties, all carrying their line numbers.
+
+struct RawProp {
+    key: String,
+    value: Value,
+}
+
+struct RawSection {
+    /// The text between the brackets, untouched (botocore classifies on it as written).
+    header: String,
+    line: usize,
+    props: Vec<RawProp>,
+}
+
+/// The property being read: continuation lines may still follow it.
+struct Pending {
+    key: String,
+    indent: usize,
+    first: String,
+    more: Vec<(usize, String)>,
+    blanks: usize,
+}
+
+fn parse_error(path: &Path, line: usize, message: impl Into<String>) -> ConfigError {
+    ConfigError::Parse { path: path.to_path_buf(), line, message: message.into() }
+}
+
+/// Splits on `\n`, `\r\n` and a lone `\r`, as Python's universal newlines do.
+fn split_lines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(['\r', '\n']) {
+        let (line, tail) = rest.split_at(i);
+        lines.push(line);
+        rest = tail.strip_prefix("\r\n").or_else(|| tail.get(1..)).unwrap_or("");
+    }
+    if !rest.is_empty() {
+        lines.push(rest);
+    }
+    lines
+}
+
+fn literal_pass(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<Vec<RawSection>, ConfigError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut sections: Vec<RawSection> = Vec::new();
+    let mut header_lines: HashMap<String, usize> = HashMap::new();
+    let mut key_lines: HashMap<String, usize> = HashMap::new();
+    let mut pending: Option<Pending> = None;
+
+    for (index, raw) in split_lines(text).into_iter().enumerate() {
+        let line = index + 1;
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            if let Some(p) = pending.as_mut() {
+                p.blanks += 1;
+            }
+            continue;
+        }
+        if trimmed.starts_with(['#', ';']) {
+            continue;
+        }
+        let indent = raw.chars().take_while(|c| c.is_whitespace()).count();
+        if let Some(p) = pending.as_mut()
+            && indent > p.indent
+        {
+            // Continuation: configparser keeps inner blank lines; comments are never cut here.
+            p.more.extend((0..p.blanks).map(|_| (line, String::new())));
+            p.blanks = 0;
+            p.more.push((line, trimmed.to_string()));
+            continue;
+        }
+        if let Some(p) = pending.take() {
+            finish_property(path, p, &mut sections)?;
+        }
+
+        if trimmed.starts_with('[') {
+            let (header, rest) = split_header(trimmed)
+                .ok_or_else(|| parse_error(path, line, "section header is missing its closing ']'"))?;
+            if header.is_empty() {
+                return Err(parse_error(path, line, "empty section header '[]'"));
+            }
+            if !rest.trim().is_empty() && !rest.trim_start().starts_with(['#', ';']) {
+                warnings
+                    .push(format!("{}:{line}: text after the section header [{header}] is ignored", path.display()));
+            }
+            if let Some(first) = header_lines.insert(header.to_string(), line) {
+                return Err(parse_error(path, line, format!("duplicate section [{header}] (first at line {first})")));
+            }
+            key_lines.clear();
+            sections.push(RawSection { header: header.to_string(), line, props: Vec::new() });
+            continue;
+        }
+
+        let Some(section) = sections.last() else {
+            return Err(parse_error(path, line, "property before the first [section] header"));
+        };
+        let Some((key, value)) = trimmed.split_once(['=', ':']) else {
+            return Err(parse_error(path, line, "expected 'key = value', a [section] header or a comment"));
+        };
+        let key = key.trim().to_lowercase();
+        if key.is_empty() {
+            return Err(parse_error(path, line, "missing key before the '=' or ':'"));
+        }
+        if let Some(first) = key_lines.insert(key.clone(), line) {
+            return Err(parse_error(
+                path,
+                line,
+                format!("duplicate key '{key}' in [{}] (first at line {first})", section.header),
+            ));
+        }
+        // The comment text is not echoed: in the credentials file it may hold an old key.
+        let value = match inline_comment(value) {
+            Some(kept) => {
+                warnings.push(format!(
+                    "{}:{line}: value of '{key}' cut at an inline comment (the AWS CLI keeps the comment as part of the value)",
+                    path.display(),
+                ));
+                kept
+            }
+            None => value,
+        };
+        pending = Some(Pending { key, indent, first: value.trim().to_string(), more: Vec::new(), blanks: 0 });
+    }
+    if let Some(p) = pending.take() {
+        finish_property(path, p, &mut sections)?;
+    }
+    Ok(sections)
+}
+
+/// Turns a finished property into a text value or, when its own value is empty and indented lines
+/// follow, a sub-property block (botocore `_parse_nested`: every line must be `k = v`).
+fn finish_property(path: &Path, p: Pending, sections: &mut [RawSection]) -> Result<(), ConfigError> {
+    let value = if p.first.is_empty() && !p.more.is_empty() {
+        let mut map = BTreeMap::new();
+        for (line, text) in p.more.iter().filter(|(_, t)| !t.is_empty()) {
+            let parsed = text.split_once('=').map(|(k, v)| (k.trim().to_lowercase(), v.trim()));
+            let Some((key, value)) = parsed.filter(|(k, _)| !k.is_empty()) else {
+                return Err(parse_error(
+                    path,
+                    *line,
+                    format!("expected 'key = value' in the indented block under '{}'", p.key),
+                ));
+            };
+            map.insert(key, value.to_string()); // botocore: the last one wins
+        }
+        Value::Nested(map)
+    } else {
+        let mut text = p.first;
+        for (_, more) in p.more {
+            text.push('\n');
+            text.push_str(&more);
+        }
+        Value::Text(text)
+    };
+    if let Some(section) = sections.last_mut() {
+        section.props.push(RawProp { key: p.key, value });
+    }
+    Ok(())
+}
+
+/// Splits `[header] rest`. The header ends at the first `]` outside shlex quotes, or at the last `]`
+/// when the quotes do not balance (then the shlex split fails later and the section is ignored).
+fn split_header(line: &str) -> Option<(&str, &str)> {
+    let body = line.strip_prefix('[')?;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match (quote, c) {
+            (Some('\''), '\'') | (Some('"'), '"') => quote = None,
+            (Some('\''), _) => {}
+            (_, '\\') => escaped = true,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, ']') => return Some((body.get(..i)?, body.get(i + 1..)?)),
+            (None, _) => {}
+        }
+    }
+    let i = body.rfind(']')?;
+    Some((body.get(..i)?, body.get(i + 1..)?))
+}
+
+/// A `#` or `;` preceded by whitespace starts an inline comment: returns the value before it.
+fn inline_comment(value: &str) -> Option<&str> {
+    let mut after_space = false;
+    for (i, c) in value.char_indices() {
+        if after_space && (c == '#' || c == ';') {
+            return value.get(..i);
+        }
+        after_space = c.is_whitespace();
+    }
+    None
+}
+
+/// Python's `shlex.split` (POSIX mode, no comments). `None` on unbalanced quotes or a trailing `\`.
+fn shlex_split(text: &str) -> Option<Vec<String>> {
+    let mut tokens = Vec::new();
+    let mut token = String::new();
+    let mut in_token = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\r' | '\n' => {
+                if in_token {
+                    tokens.push(std::mem::take(&mut token));
+                    in_token = false;
+                }
+            }
+            '\'' => {
+                in_token = true;
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        c => token.push(c),
+                    }
+                }
+            }
+            '"' => {
+                in_token = true;
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => {
+                            let next = chars.next()?;
+                            if !matches!(next, '\\' | '"' | '$' | '`' | '\n') {
+                                token.push('\\');
+                            }
+                            token.push(next);
+                        }
+                        c => token.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                in_token = true;
+                token.push(chars.next()?);
+            }
+            c => {
+                in_token = true;
+                token.push(c);
+            }
+        }
+    }
+    if in_token {
+        tokens.push(token);
+    }
+    Some(tokens)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Build pass: raw sections -> profiles, sso-sessions, services.
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Kind {
+    Profile,
+    SsoSession,
+    Services,
+}
+
+const KINDS: [(&str, Kind); 3] =
+    [("profile", Kind::Profile), ("sso-session", Kind::SsoSession), ("services", Kind::Services)];
+
+enum Classified {
+    Known(Kind, String),
+    /// Ignored, with the reason for the warning.
+    Ignored(String),
+    /// A section we do not use (botocore keeps it top-level).
+    Other,
+}
+
+/// botocore `build_profile_map`: `default` exactly, or a header that starts with a keyword and
+/// shlex-splits into exactly two tokens (botocore does not check the first token, nor do we).
+fn classify(header: &str) -> Classified {
+    if header == "default" {
+        return Classified::Known(Kind::Profile, header.to_string());
+    }
+    for (prefix, kind) in KINDS {
+        if header.starts_with(prefix) {
+            return match shlex_split(header).as_deref() {
+                Some([_, name]) => Classified::Known(kind, name.clone()),
+                Some(_) => Classified::Ignored(format!("expected [{prefix} NAME]")),
+                None => Classified::Ignored("its quotes do not balance".to_string()),
+            };
+        }
+    }
+    let lower = header.trim().to_lowercase();
+    if lower == "default" || KINDS.iter().any(|(prefix, _)| lower.starts_with(prefix)) {
+        return Classified::Ignored("section names are case-sensitive and take no space after '['".into());
+    }
+    Classified::Other
+}
+
+fn into_values(props: Vec<RawProp>) -> BTreeMap<String, Value> {
+    props.into_iter().map(|p| (p.key, p.value)).collect()
+}
+
+impl Config {
+    /// Reads the config file and the credentials file. A missing file is empty; any other I/O error,
+    /// or a parse error, is a `ConfigError` naming the path (and line).
+    pub fn load(config_path: &Path, credentials_path: &Path) -> Result<Config, ConfigError> {
+        let config = read_optional(config_path)?;
+        let credentials = read_optional(credentials_path)?;
+        let config_text = decode(config_path, &config)?;
+        let credentials_text = decode(credentials_path, &credentials)?;
+        Config::parse(config_path, config_text, credentials_path, credentials_text)
+    }
+
+    /// Same from strings (for tests and fuzzing); the paths are only used in messages.
+    pub fn parse(
+        config_path: &Path,
+        config_text: &str,
+        credentials_path: &Path,
+        credentials_text: &str,
+    ) -> Result<Config, ConfigError> {
+        let mut out = Config::default();
+        let config = literal_pass(config_path, config_text, &mut out.warnings)?;
+        let credentials = literal_pass(credentials_path, credentials_text, &mut out.warnings)?;
+
+        let mut seen: HashMap<(Kind, String), (usize, String)> = HashMap::new();
+        for raw in config {
+            let (kind, name) = match classify(&raw.header) {
+                Classified::Known(kind, name) => (kind, name),
+                Classified::Ignored(why) => {
+                    out.warnings.push(format!(
+                        "{}:{}: section [{}] is ignored: {why}",
+                        config_path.display(),
+                        raw.line,
+                        raw.header
+                    ));
+                    continue;
+                }
+                Classified::Other => continue,
+            };
+            if let Some((first, header)) = seen.insert((kind, name.clone()), (raw.line, raw.header.clone())) {
+                out.warnings.push(format!(
+                    "{}:{}: [{}] replaces [{header}] from line {first} (the later section wins, as in the AWS CLI)",
+                    config_path.display(),
+                    raw.line,
+                    raw.header
+                ));
+            }
+            let map = match kind {
+                Kind::Profile => &mut out.profiles,
+                Kind::SsoSession => &mut out.sso_sessions,
+                Kind::Services => &mut out.services,
+            };
+            let section = Section {
+                name: name.clone(),
+                values: into_values(raw.props),
+                path: config_path.into(),
+                line: raw.line,
+            };
+            map.insert(name, section);
+        }
+
+        // The credentials file: headers are profile names as written; its keys win over the config's.
+        for raw in credentials {
+            let section = out
+                .profiles
+                .entry(raw.header.clone())
+                .or_insert_with(|| Section { name: raw.header.clone(), ..Section::default() });
+            section.values.extend(into_values(raw.props));
+            section.path = credentials_path.to_path_buf();
+            section.line = raw.line;
+        }
+        Ok(out)
+    }
+
+    pub fn profile(&self, name: &str) -> Option<&Section> {
+        self.profiles.get(name)
+    }
+
+    /// The `[sso-session name]` section as an `SsoSession` (for `--sso-session name`).
+    pub fn sso_session(&self, name: &str) -> Result<SsoSession, ConfigError> {
+        self.session_for(name, None)
+    }
+
+    /// The SSO session a profile uses: via `sso_session`, or legacy `sso_start_url` + `sso_region`.
+    pub fn profile_session(&self, profile: &str) -> Result<SsoSession, ConfigError> {
+        self.resolve(profile, false).map(|(session, _)| session)
+    }
+
+    /// The session plus `sso_account_id` and `sso_role_name` of a profile.
+    pub fn profile_target(&self, profile: &str) -> Result<SsoTarget, ConfigError> {
+        match self.resolve(profile, true)? {
+            (session, Some((account_id, role_name))) => Ok(SsoTarget { session, account_id, role_name }),
+            (_, None) => Err(ConfigError::Invalid { what: format!("profile {profile} has no SSO account and role") }),
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------------
+    // Resolution (botocore SSOProvider / SSOTokenProvider rules).
+
+    fn session_for(&self, name: &str, profile: Option<&str>) -> Result<SsoSession, ConfigError> {
+        let section = self.sso_sessions.get(name).ok_or_else(|| ConfigError::SessionNotFound {
+            profile: profile.map(str::to_string),
+            session: name.to_string(),
+        })?;
+        let label = format!("[sso-session {name}]");
+        let start_url = setting(section, "sso_start_url", &label)?;
+        let region = setting(section, "sso_region", &label)?;
+        let scopes = setting(section, "sso_registration_scopes", &label)?.map(parse_scopes).unwrap_or_default();
+        match (start_url, region) {
+            (Some(start_url), Some(region)) => Ok(SsoSession {
+                name: Some(name.to_string()),
+                start_url: start_url.to_string(),
+                region: region.to_string(),
+                scopes,
+            }),
+            _ => Err(ConfigError::MissingKeys {
+                profile: profile.map(str::to_string),
+                session: Some(name.to_string()),
+                keys: missing([("sso_start_url", start_url), ("sso_region", region)]),
+            }),
+        }
+    }
+
+    fn resolve(&self, profile: &str, want_target: bool) -> Result<(SsoSession, Option<(String, String)>), ConfigError> {
+        let section =
+            self.profile(profile).ok_or_else(|| ConfigError::ProfileNotFound { profile: profile.to_string() })?;
+        if !SSO_PROFILE_KEYS.iter().any(|key| section.values.contains_key(*key)) {
+            return Err(ConfigError::NotSso { profile: profile.to_string() });
+        }
+        let label = profile_label(profile);
+        let start_url = setting(section, "sso_start_url", &label)?;
+        let region = setting(section, "sso_region", &label)?;
+        let account_id = setting(section, "sso_account_id", &label)?;
+        let role_name = setting(section, "sso_role_name", &label)?;
+
+        // botocore reports every missing key of the profile in one error.
+        let (session, mut keys) = match setting(section, "sso_session", &label)? {
+            Some(name) => {
+                let session = self.session_for(name, Some(profile))?;
+                for (key, mine, theirs) in
+                    [("sso_start_url", start_url, &session.start_url), ("sso_region", region, &session.region)]
+                {
+                    if let Some(mine) = mine
+                        && mine != theirs
+                    {
+                        return Err(ConfigError::Inconsistent {
+                            profile: profile.to_string(),
+                            session: name.to_string(),
+                            key,
+                            profile_value: mine.to_string(),
+                            session_value: theirs.clone(),
+                        });
+                    }
+                }
+                (Some(session), Vec::new())
+            }
+            None => match (start_url, region) {
+                (Some(start_url), Some(region)) => {
+                    let legacy = SsoSession {
+                        name: None,
+                        start_url: start_url.to_string(),
+                        region: region.to_string(),
+                        scopes: Vec::new(),
+                    };
+                    (Some(legacy), Vec::new())
+                }
+                _ => (None, missing([("sso_start_url", start_url), ("sso_region", region)])),
+            },
+        };
+        if want_target {
+            keys.extend(missing([("sso_account_id", account_id), ("sso_role_name", role_name)]));
+        }
+        let target = account_id.zip(role_name).filter(|_| want_target);
+        match session {
+            Some(session) if keys.is_empty() => Ok((session, target.map(|(a, r)| (a.to_string(), r.to_string())))),
+            _ => Err(ConfigError::MissingKeys { profile: Some(profile.to_string()), session: None, keys }),
+        }
+    }
+}
+
+/// Any of these marks a profile as meant for SSO.
+const SSO_PROFILE_KEYS: [&str; 5] = ["sso_session", "sso_start_url", "sso_region", "sso_account_id", "sso_role_name"];
+
+/// A non-empty text setting; an indented block where a single value belongs is an error.
+fn setting<'a>(section: &'a Section, key: &str, label: &str) -> Result<Option<&'a str>, ConfigError> {
+    match section.values.get(key) {
+        None => Ok(None),
+        Some(Value::Text(v)) => Ok(Some(v.as_str()).filter(|v| !v.is_empty())),
+        Some(Value::Nested(_)) => Err(ConfigError::Invalid {
+            what: format!("{key} in {label} is an indented block where a single value belongs"),
+        }),
+    }
+}
+
+fn missing<const N: usize>(pairs: [(&'static str, Option<&str>); N]) -> Vec<&'static str> {
+    pairs.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| *k).collect()
+}
+
+fn parse_scopes(value: &str) -> Vec<String> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+fn profile_label(profile: &str) -> String {
+    if profile == "default" { "[default]".to_string() } else { format!("[profile {profile}]") }
+}
+
+fn read_optional(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(ConfigError::Io { path: path.to_path_buf(), source }),
+    }
+}
+
+/// UTF-8 text, or a parse error naming the line of the first bad byte.
+fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, ConfigError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = bytes.get(..e.valid_up_to()).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
+        let line = split_lines(&format!("{valid}x")).len();
+        parse_error(path, line, "not valid UTF-8")
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Errors.
+
+/// Every variant's Display is one lowercase clause (no trailing period) naming the file/line or profile.
+#[derive(Debug)]
+pub enum ConfigError {
+    Io { path: PathBuf, source: std::io::Error },
+    Parse { path: PathBuf, line: usize, message: String },
+    ProfileNotFound { profile: String },
+    SessionNotFound { profile: Option<String>, session: String },
+    MissingKeys { profile: Option<String>, session: Option<String>, keys: Vec<&'static str> },
+    Inconsistent { profile: String, session: String, key: &'static str, profile_value: String, session_value: String },
+    NotSso { profile: String },
+    Invalid { what: String },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Io { path, .. } => write!(f, "could not read {}", path.display()),
+            ConfigError::Parse { path, line: 0, message } => write!(f, "{}: {message}", path.display()),
+            ConfigError::Parse { path, line, message } => write!(f, "{}:{line}: {message}", path.display()),
+            ConfigError::ProfileNotFound { profile } => {
+                write!(f, "the config profile ({profile}) could not be found")
+            }
+            ConfigError::SessionNotFound { profile, session } => {
+                write!(f, "the specified sso-session does not exist: \"{session}\"")?;
+                match profile {
+                    Some(profile) => write!(f, " (named by profile {profile})"),
+                    None => Ok(()),
+                }
+            }
+            ConfigError::MissingKeys { profile, session, keys } => {
+                let keys = keys.join(", ");
+                match (profile, session) {
+                    (Some(p), None) => {
+                        write!(
+                            f,
+                            "profile \"{p}\" is configured to use SSO but is missing required configuration: {keys}"
+                        )
+                    }
+                    (Some(p), Some(s)) => {
+                        write!(
+                            f,
+                            "sso-session \"{s}\" (named by profile {p}) is missing required configuration: {keys}"
+                        )
+                    }
+                    (None, Some(s)) => write!(f, "sso-session \"{s}\" is missing required configuration: {keys}"),
+                    (None, None) => write!(f, "missing required SSO configuration: {keys}"),
+                }
+            }
+            ConfigError::Inconsistent { profile, session, key, profile_value, session_value } => write!(
+                f,
+                "the value for {key} is inconsistent between profile {profile} ({profile_value}) and sso-session {session} ({session_value})"
+            ),
+            ConfigError::NotSso { profile } => {
+                write!(f, "profile {profile} is not configured for SSO (it has no sso_* keys)")
+            }
+            ConfigError::Invalid { what } => f.write_str(what),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list(items: &[&str]) -> String {
+    match items.split_last() {
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+impl ConfigError {
+    /// One hint line for the user, without the leading "hint: ".
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ConfigError::Io { path, .. } => Some(format!("check that {} is a readable file", path.display())),
+            ConfigError::Parse { path, line, .. } => Some(format!(
+                "fix {}{}; 'aws configure list-profiles' shows whether the AWS CLI can read the file",
+                if *line == 0 { String::new() } else { format!("line {line} of ") },
+                path.display()
+            )),
+            ConfigError::ProfileNotFound { .. } => Some(
+                "run 'aws configure list-profiles' to see the profiles, and check AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE"
+                    .to_string(),
+            ),
+            ConfigError::SessionNotFound { session, .. } => {
+                Some(format!("add a [sso-session {session}] section with sso_start_url and sso_region"))
+            }
+            ConfigError::MissingKeys { profile, session, keys } => {
+                let keys = and_list(keys);
+                Some(match (profile, session) {
+                    (_, Some(s)) => format!("add {keys} to [sso-session {s}]"),
+                    (Some(p), None) => format!("add {keys} to {}", profile_label(p)),
+                    (None, None) => format!("set {keys}"),
+                })
+            }
+            ConfigError::Inconsistent { profile, session, key, .. } => Some(format!(
+                "remove {key} from {} (the value in [sso-session {session}] is the one that counts)",
+                profile_label(profile)
+            )),
+            ConfigError::NotSso { profile } => Some(format!(
+                "add sso_session, sso_account_id and sso_role_name to {}, or point --profile at the profile that has them",
+                profile_label(profile)
+            )),
+            ConfigError::Invalid { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "/h/.aws/config";
+    const CREDS: &str = "/h/.aws/credentials";
+
+    fn parse_both(config: &str, creds: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new(CONFIG), config, Path::new(CREDS), creds)
+    }
+
+    fn parse(config: &str) -> Config {
+        parse_both(config, "").unwrap_or_else(|e| panic!("parse failed: {e}"))
+    }
+
+    fn parse_err(config: &str) -> String {
+        match parse_both(config, "") {
+            Ok(_) => panic!("expected an error for {config:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn text(config: &Config, profile: &str, key: &str) -> Option<String> {
+        config.profile(profile)?.get(key).map(str::to_string)
+    }
+
+    #[test]
+    fn comments_and_blank_lines_are_ignored() {
+        let c = parse("# top\n; also\n\n[default]\n  # indented comment\n\tregion = eu-west-1\n   ; x\n");
+        assert_eq!(text(&c, "default", "region").as_deref(), Some("eu-west-1"));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn headers_map_to_profiles_sessions_and_services() {
+        let c = parse(concat!(
+            "[default]\na = 1\n",
+            "[profile dev]\na = 2\n",
+            "[profile \"a b\"]\na = 3\n",
+            "[profile 'c d']\na = 4\n",
+            "[sso-session corp]\nsso_region = us-east-1\n",
+            "[services local]\nsso_oidc =\n  endpoint_url = http://127.0.0.1:1\n",
+            "[preview]\ncloudfront = true\n",
+            "[Dev]\na = 5\n",
+        ));
+        let names: Vec<&str> = c.profiles.keys().map(String::as_str).collect();
+        assert_eq!(names, ["a b", "c d", "default", "dev"]);
+        assert_eq!(text(&c, "a b", "a").as_deref(), Some("3"));
+        assert_eq!(c.sso_sessions["corp"].get("sso_region"), Some("us-east-1"));
+        assert_eq!(c.sso_sessions["corp"].line, 9);
+        assert!(c.services.contains_key("local"));
+        assert!(c.warnings.is_empty(), "unknown sections are ignored silently: {:?}", c.warnings);
+    }
+
+    #[test]
+    fn header_inline_comments_are_stripped() {
+        for header in ["[profile a] # c", "[profile a];c", "[profile a]#c", "[profile a]\t; c ]"] {
+            let c = parse(&format!("{header}\nk = v\n"));
+            assert_eq!(text(&c, "a", "k").as_deref(), Some("v"), "{header}");
+            assert!(c.warnings.is_empty(), "{header}: {:?}", c.warnings);
+        }
+        let c = parse("[profile a] junk\nk = v\n");
+        assert_eq!(text(&c, "a", "k").as_deref(), Some("v"));
+        assert!(c.warnings[0].contains("/h/.aws/config:1: text after the section header"), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn malformed_headers_are_ignored_with_a_warning() {
+        let cases = [
+            ("[profilefoo]", "expected [profile NAME]"),
+            ("[profile a b]", "expected [profile NAME]"),
+            ("[profile]", "expected [profile NAME]"),
+            ("[sso-session]", "expected [sso-session NAME]"),
+            ("[profile \"a]", "quotes do not balance"),
+            ("[Profile x]", "case-sensitive"),
+            ("[ default ]", "case-sensitive"),
+        ];
+        for (header, why) in cases {
+            let c = parse(&format!("[default]\n\n{header}\nregion = x\n"));
+            assert_eq!(c.profiles.len(), 1, "{header}: keys of an ignored section go nowhere");
+            assert_eq!(text(&c, "default", "region"), None, "{header}");
+            assert_eq!(c.warnings.len(), 1, "{header}: {:?}", c.warnings);
+            assert!(c.warnings[0].starts_with("/h/.aws/config:3: section ["), "{:?}", c.warnings);
+            assert!(c.warnings[0].contains(why), "{header}: {:?}", c.warnings);
+        }
+    }
+
+    #[test]
+    fn header_quoting_follows_shlex() {
+        assert_eq!(shlex_split(r#"profile "a \"b\" c""#), Some(vec!["profile".into(), r#"a "b" c"#.into()]));
+        assert_eq!(shlex_split(r"profile a\ b"), Some(vec!["profile".into(), "a b".into()]));
+        assert_eq!(shlex_split("profile x'y z'"), Some(vec!["profile".into(), "xy z".into()]));
+        assert_eq!(shlex_split("profile \"\""), Some(vec!["profile".into(), String::new()]));
+        assert_eq!(shlex_split("profile 'a"), None);
+        assert_eq!(shlex_split("profile a\\"), None);
+        let c = parse("[profile \"a]b\"]\nk = v\n");
+        assert_eq!(text(&c, "a]b", "k").as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn later_of_default_and_profile_default_wins() {
+        for (config, winner) in [
+            ("[default]\nregion = a\nx = 1\n[profile default]\nregion = b\n", "b"),
+            ("[profile default]\nregion = b\nx = 1\n[default]\nregion = a\n", "a"),
+        ] {
+            let c = parse(config);
+            assert_eq!(text(&c, "default", "region").as_deref(), Some(winner));
+            assert_eq!(text(&c, "default", "x"), None, "the later section replaces the earlier one whole");
+            assert_eq!(c.profile("default").map(|s| s.line), Some(4));
+            assert!(c.warnings[0].starts_with("/h/.aws/config:4: ["), "{:?}", c.warnings);
+        }
+    }
+
+    #[test]
+    fn credentials_override_config_key_by_key() {
+        let c = parse_both(
+            "[profile dev]\nregion = us-east-1\noutput = json\n",
+            "[dev]\nregion = eu-west-1\n[only-creds]\naws_access_key_id = AKIA\n[profile x]\nk = v\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let dev = c.profile("dev").unwrap_or_else(|| panic!("no dev"));
+        assert_eq!(dev.get("region"), Some("eu-west-1"));
+        assert_eq!(dev.get("output"), Some("json"));
+        assert_eq!((dev.path.as_path(), dev.line), (Path::new(CREDS), 1));
+        assert_eq!(text(&c, "only-creds", "aws_access_key_id").as_deref(), Some("AKIA"));
+        assert_eq!(text(&c, "profile x", "k").as_deref(), Some("v"), "credentials headers are literal");
+        assert_eq!(c.profile("x").map(|s| s.name.as_str()), None);
+    }
+
+    #[test]
+    fn properties_split_on_the_first_delimiter() {
+        let c = parse(concat!(
+            "[default]\n",
+            "  url   =   https://Corp.awsapps.com/start  \n",
+            "a: b=c\n",
+            "B = c:d\n",
+            "empty =\n",
+        ));
+        assert_eq!(text(&c, "default", "a").as_deref(), Some("b=c"));
+        assert_eq!(text(&c, "default", "b").as_deref(), Some("c:d"), "keys are lower-cased");
+        assert_eq!(
+            text(&c, "default", "url").as_deref(),
+            Some("https://Corp.awsapps.com/start"),
+            "an indented line right after a header is a property"
+        );
+        assert_eq!(text(&c, "default", "empty").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn bad_lines_are_parse_errors_with_path_and_line() {
+        let cases = [
+            ("region = x\n", ":1: property before the first [section] header"),
+            ("[default]\njust words\n", ":2: expected 'key = value'"),
+            ("[default]\n= x\n", ":2: missing key"),
+            ("[default]\n:\n", ":2: missing key"),
+            ("[default]\n[profile a\n", ":2: section header is missing its closing ']'"),
+            ("[default]\n\n[]\n", ":3: empty section header"),
+        ];
+        for (config, expected) in cases {
+            let e = parse_err(config);
+            assert!(e.starts_with(CONFIG) && e.contains(expected), "{config:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn inline_comments_are_cut_only_after_whitespace() {
+        let c = parse(concat!(
+            "[default]\n",
+            "region = us-east-1 # old: AKIASECRET\n",
+            "a = value;x\n",
+            "url = https://x/start#/\n",
+            "b = v\t; note\n",
+            "c = text\n",
+            "  more # kept\n",
+        ));
+        assert_eq!(text(&c, "default", "region").as_deref(), Some("us-east-1"));
+        assert_eq!(text(&c, "default", "a").as_deref(), Some("value;x"));
+        assert_eq!(text(&c, "default", "url").as_deref(), Some("https://x/start#/"));
+        assert_eq!(text(&c, "default", "b").as_deref(), Some("v"));
+        assert_eq!(text(&c, "default", "c").as_deref(), Some("text\nmore # kept"));
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(!c.warnings[0].contains("AKIASECRET"), "comments are not echoed");
+        assert!(c.warnings[0].starts_with("/h/.aws/config:2: value of 'region' cut"), "{:?}", c.warnings);
+        assert!(c.warnings[1].starts_with("/h/.aws/config:5: value of 'b' cut"), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn continuation_lines_join_with_newlines() {
+        let c = parse("[default]\nk = one\n  two\n\n\tthree\n\nnext = x\n");
+        assert_eq!(text(&c, "default", "k").as_deref(), Some("one\ntwo\n\nthree"));
+        assert_eq!(text(&c, "default", "next").as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn empty_value_with_indented_lines_is_a_block() {
+        let c = parse(concat!(
+            "[profile dev]\n",
+            "s3 =\n",
+            "  Addressing_Style = path\n",
+            "\n",
+            "  # comment\n",
+            "  signature_version = s3v4\n",
+            "region = x\n",
+            "[services local]\n",
+            "sso-oidc =\n",
+            "  endpoint_url = http://127.0.0.1:8080\n",
+            "sso = # the portal\n",
+            "  endpoint_url = http://127.0.0.1:8081\n",
+        ));
+        let dev = c.profile("dev").unwrap_or_else(|| panic!("no dev"));
+        let s3 = dev.nested("s3").unwrap_or_else(|| panic!("s3 is not a block"));
+        assert_eq!(s3.get("addressing_style").map(String::as_str), Some("path"));
+        assert_eq!(s3.get("signature_version").map(String::as_str), Some("s3v4"));
+        assert_eq!(dev.get("s3"), None);
+        assert_eq!(dev.get("region"), Some("x"));
+        let local = &c.services["local"];
+        assert_eq!(
+            local.nested("sso-oidc").and_then(|m| m.get("endpoint_url")).map(String::as_str),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(local.nested("sso").map(|m| m.len()), Some(1));
+
+        let e = parse_err("[default]\ns3 =\n  a = b\n  no equals here\n");
+        assert!(e.contains("/h/.aws/config:4: expected 'key = value' in the indented block under 's3'"), "{e}");
+        let e = parse_err("[default]\ns3 =\n  = b\n");
+        assert!(e.contains(":3:"), "{e}");
+    }
+
+    #[test]
+    fn duplicates_in_one_file_are_errors_naming_both_lines() {
+        let e = parse_err("[profile dev]\na = 1\n[profile dev]\nb = 2\n");
+        assert_eq!(e, "/h/.aws/config:3: duplicate section [profile dev] (first at line 1)");
+        let e = parse_err("[profile dev]\nregion = a\nx = 1\nREGION = b\n");
+        assert_eq!(e, "/h/.aws/config:4: duplicate key 'region' in [profile dev] (first at line 2)");
+        let e = parse_both("", "[dev]\n[dev]\n").err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(e, "/h/.aws/credentials:2: duplicate section [dev] (first at line 1)");
+        // The same key in two sections, or in the config and the credentials file, is fine.
+        assert!(parse_both("[default]\na = 1\n[profile b]\na = 2\n", "[default]\na = 3\n").is_ok());
+    }
+
+    #[test]
+    fn bom_crlf_and_cr_line_endings() {
+        for config in
+            ["\u{feff}[default]\r\nregion = a\r\n  b\r\n", "[default]\rregion = a\r  b\r", "[default]\nregion = a\n  b"]
+        {
+            let c = parse(config);
+            assert_eq!(text(&c, "default", "region").as_deref(), Some("a\nb"), "{config:?}");
+        }
+        let e = parse_err("[default]\r\na = 1\r\na = 2\r\n");
+        assert!(e.contains(":3:"), "CRLF counts as one line break: {e}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_parse_error_with_its_line() {
+        let e = decode(Path::new(CONFIG), b"[default]\nregion = \xff\n").err().map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("/h/.aws/config:2: not valid UTF-8"));
+        let e = decode(Path::new(CONFIG), b"\xc3").err().map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("/h/.aws/config:1: not valid UTF-8"));
+    }
+
+    #[test]
+    fn load_treats_missing_files_as_empty_and_names_unreadable_ones() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let missing = Config::load(&dir.path().join("config"), &dir.path().join("credentials"));
+        assert!(missing.is_ok_and(|c| c.profiles.is_empty()));
+
+        let config = dir.path().join("config");
+        std::fs::write(&config, "[profile dev]\nsso_session = corp\n").unwrap_or_else(|e| panic!("{e}"));
+        let c = Config::load(&config, &dir.path().join("credentials")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.profile("dev").map(|s| s.path.clone()), Some(config.clone()));
+
+        // A directory where the file should be: an I/O error naming the path, the cause via source().
+        let e = Config::load(&config, dir.path()).err().unwrap_or_else(|| panic!("expected an error"));
+        assert_eq!(e.to_string(), format!("could not read {}", dir.path().display()));
+        assert!(std::error::Error::source(&e).is_some());
+
+        std::fs::write(&config, b"[default]\nregion = \xfe\n").unwrap_or_else(|e| panic!("{e}"));
+        let e = Config::load(&config, &dir.path().join("credentials")).err().map(|e| e.to_string());
+        assert_eq!(e, Some(format!("{}:2: not valid UTF-8", config.display())));
+    }
+
+    // ---- resolution ----
+
+    const SSO: &str = "\
+[profile dev]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = Developer
+
+[profile legacy]
+sso_start_url = https://legacy.awsapps.com/start#/
+sso_region = eu-west-1
+sso_account_id = 444455556666
+sso_role_name = ReadOnly
+
+[profile plain]
+region = us-east-1
+
+[profile session-only]
+sso_session = corp
+
+[profile dup-equal]
+sso_session = corp
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+sso_account_id = 1
+sso_role_name = R
+
+[profile dup-differs]
+sso_session = corp
+sso_start_url = https://other.awsapps.com/start
+
+[profile no-such-session]
+sso_session = nope
+
+[profile half-session]
+sso_session = half
+
+[profile legacy-partial]
+sso_account_id = 1
+
+[profile legacy-no-role]
+sso_start_url = https://legacy.awsapps.com/start
+sso_region = eu-west-1
+sso_account_id = 1
+
+[profile blocky]
+sso_session =
+  a = b
+
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+sso_registration_scopes = sso:account:access, ,other ,
+
+[sso-session half]
+sso_region = us-east-1
+";
+
+    fn corp() -> SsoSession {
+        SsoSession {
+            name: Some("corp".into()),
+            start_url: "https://corp.awsapps.com/start".into(),
+            region: "us-east-1".into(),
+            scopes: vec!["sso:account:access".into(), "other".into()],
+        }
+    }
+
+    #[test]
+    fn sessions_and_targets_resolve() {
+        let c = parse(SSO);
+        assert_eq!(c.sso_session("corp").ok(), Some(corp()));
+        assert_eq!(c.profile_session("dev").ok(), Some(corp()));
+        assert_eq!(c.profile_session("session-only").ok(), Some(corp()));
+        assert_eq!(c.profile_session("dup-equal").ok(), Some(corp()), "equal duplicates are allowed");
+        assert_eq!(
+            c.profile_target("dev").ok(),
+            Some(SsoTarget { session: corp(), account_id: "111122223333".into(), role_name: "Developer".into() })
+        );
+        let legacy = SsoSession {
+            name: None,
+            start_url: "https://legacy.awsapps.com/start#/".into(),
+            region: "eu-west-1".into(),
+            scopes: Vec::new(),
+        };
+        assert_eq!(c.profile_session("legacy").ok(), Some(legacy.clone()));
+        assert_eq!(
+            c.profile_target("legacy").map(|t| (t.session, t.account_id)).ok(),
+            Some((legacy, "444455556666".into()))
+        );
+        assert_eq!(c.profile_session("legacy-no-role").map(|s| s.name).ok(), Some(None), "a session needs no role");
+        assert_eq!(parse_scopes(" a, ,b ,"), ["a", "b"]);
+    }
+
+    #[test]
+    fn resolution_errors_have_their_own_messages_and_hints() {
+        let c = parse(SSO);
+        let cases: [(Result<SsoSession, ConfigError>, &str, &str); 11] = [
+            (
+                c.profile_session("ghost"),
+                "the config profile (ghost) could not be found",
+                "aws configure list-profiles",
+            ),
+            (
+                c.profile_session("no-such-session"),
+                "the specified sso-session does not exist: \"nope\" (named by profile no-such-session)",
+                "add a [sso-session nope] section with sso_start_url and sso_region",
+            ),
+            (c.sso_session("nope"), "the specified sso-session does not exist: \"nope\"", "[sso-session nope]"),
+            (
+                c.profile_session("half-session"),
+                "sso-session \"half\" (named by profile half-session) is missing required configuration: sso_start_url",
+                "add sso_start_url to [sso-session half]",
+            ),
+            (
+                c.sso_session("half"),
+                "sso-session \"half\" is missing required configuration: sso_start_url",
+                "add sso_start_url to [sso-session half]",
+            ),
+            (
+                c.profile_session("dup-differs"),
+                "the value for sso_start_url is inconsistent between profile dup-differs (https://other.awsapps.com/start) and sso-session corp (https://corp.awsapps.com/start)",
+                "remove sso_start_url from [profile dup-differs]",
+            ),
+            (
+                c.profile_session("legacy-partial"),
+                "profile \"legacy-partial\" is configured to use SSO but is missing required configuration: sso_start_url, sso_region",
+                "add sso_start_url and sso_region to [profile legacy-partial]",
+            ),
+            (
+                c.profile_session("plain"),
+                "profile plain is not configured for SSO",
+                "add sso_session, sso_account_id and sso_role_name to [profile plain], or point --profile at the profile that has them",
+            ),
+            (
+                c.profile_target("session-only").map(|t| t.session),
+                "profile \"session-only\" is configured to use SSO but is missing required configuration: sso_account_id, sso_role_name",
+                "add sso_account_id and sso_role_name to [profile session-only]",
+            ),
+            (
+                c.profile_target("legacy-partial").map(|t| t.session),
+                "missing required configuration: sso_start_url, sso_region, sso_role_name",
+                "add sso_start_url, sso_region and sso_role_name to [profile legacy-partial]",
+            ),
+            (c.profile_session("blocky"), "sso_session in [profile blocky] is an indented block", ""),
+        ];
+        for (result, message, hint) in cases {
+            let e = result.err().unwrap_or_else(|| panic!("expected an error: {message}"));
+            let shown = e.to_string();
+            assert!(shown.contains(message), "{shown}\n  wanted: {message}");
+            assert_eq!(shown, shown.trim_end_matches('.'), "no trailing period");
+            assert!(shown.starts_with(|c: char| !c.is_uppercase()), "lowercase: {shown}");
+            assert!(e.hint().unwrap_or_default().contains(hint), "{:?}\n  wanted: {hint}", e.hint());
+        }
+    }
+
+    #[test]
+    fn parse_and_io_errors_have_hints() {
+        let e = parse_both("x = 1\n", "").err().unwrap_or_else(|| panic!("expected an error"));
+        assert!(e.hint().is_some_and(|h| h.contains(CONFIG) && h.contains("aws configure list-profiles")));
+    }
+
+    // ---- garbage never panics ----
+
+    fn exercise(bytes: &[u8]) {
+        let path = Path::new(CONFIG);
+        let Ok(text) = decode(path, bytes) else {
+            return;
+        };
+        for (config, creds) in [(text, ""), ("", text)] {
+            if let Ok(c) = parse_both(config, creds) {
+                for name in c.profiles.keys() {
+                    let _ = c.profile_target(name).map_err(|e| (e.to_string(), e.hint()));
+                }
+                for name in c.sso_sessions.keys() {
+                    let _ = c.sso_session(name).map_err(|e| (e.to_string(), e.hint()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_input_never_panics() {
+        let all: Vec<u8> = (0..=255).collect();
+        exercise(&all);
+        let templates: [&[u8]; 8] = [
+            b"[profile \"a]\n",
+            b"[\n",
+            b"]\n",
+            b"=\n",
+            b"[default]\n=",
+            b"[default]\nk =\n \x00",
+            b"[profile '",
+            b"[",
+        ];
+        for t in templates {
+            exercise(t);
+        }
+        for b in 0..=255u8 {
+            for t in templates {
+                let mut v = t.to_vec();
+                v.push(b);
+                exercise(&v);
+                v.insert(0, b);
+                exercise(&v);
+            }
+            exercise(&[b'[', b, b']', b'\n', b, b'=', b]);
+            exercise(&[b'[', b'd', b'e', b'f', b'a', b'u', b'l', b't', b']', b'\n', b'k', b'=', b'\n', b' ', b]);
+        }
+        // Random lines from a small alphabet that is heavy on the characters with meaning.
+        let alphabet = b"[]\"'\\=:#; \t\n\r\n\n\xc3\xa9\xffprofile sso-session services default ab";
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..3000 {
+            let mut input = Vec::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            for _ in 0..state % 80 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                input.extend(alphabet.get(state as usize % alphabet.len()));
+            }
+            exercise(&input);
+        }
+    }
+}

@@ -1,4 +1,67 @@
-mod config;
-mod secret;
+//! aws-sso-process: AWS credentials from IAM Identity Center for `credential_process`, sharing
+//! the AWS CLI v2 SSO cache. See README.md for use and SPEC (shared/) for the contract.
+//!
+//! `main` parses the command line, builds the context, runs the command, prints the warnings and
+//! the error once, and maps the result to an exit code. Nothing below it calls `process::exit`,
+//! so locks and temp files are always cleaned up by Drop.
 
-fn main() {}
+mod cache;
+mod cli;
+mod cmd;
+mod config;
+mod context;
+mod endpoints;
+mod error;
+mod http;
+mod lock;
+mod oidc;
+mod output;
+mod portal;
+mod role_cache;
+mod secret;
+mod session;
+mod timefmt;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use context::{Context, Env};
+use error::Error;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    let ctx = match Context::new(Env::from_process(), cli.debug) {
+        Ok(ctx) => ctx,
+        Err(e) => return report(&e),
+    };
+    let result = run(&cli, &ctx);
+    for warning in ctx.take_warnings() {
+        eprintln!("aws-sso-process: warning: {}", http::sanitize(&warning));
+    }
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => report(&e),
+    }
+}
+
+fn run(cli: &Cli, ctx: &Context) -> Result<u8, Error> {
+    let spec = cli.target.spec();
+    match &cli.command {
+        None => cmd::credentials::run(ctx, &spec),
+        Some(Command::Refresh(args)) => cmd::refresh::run(ctx, &spec, args.all, args.force),
+    }
+}
+
+fn report(e: &Error) -> ExitCode {
+    eprintln!("aws-sso-process: {}", error::chain(e));
+    if let Some(hint) = e.hint() {
+        eprintln!("hint: {hint}");
+    }
+    ExitCode::from(e.exit_code())
+}

@@ -1,0 +1,388 @@
+//! Cache files shared with the AWS CLI: their names (SPEC B.4.1, B.5, B.7), tolerant reading and
+//! atomic writing.
+//!
+//! Reading: a missing file is `None`; a file that does not parse is re-read once after a short pause
+//! (the AWS CLI rewrites these files in place, so a reader can catch it half-written) and is then
+//! an error that names the file. Nothing here ever deletes or rewrites a file it could not read.
+//! Writing: a temp file in the same folder (its name never ends in `.json`, since other tools glob
+//! `*.json` here), mode 0600, fsync, rename; folders we create get 0700.
+
+use serde_json::{Map, Value};
+use sha1::{Digest, Sha1};
+use std::fmt::{self, Write as _};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Pause before the one re-read of a file that did not parse.
+const REREAD_PAUSE: Duration = Duration::from_millis(25);
+
+pub fn sha1_hex(input: &str) -> String {
+    let digest = Sha1::digest(input.as_bytes());
+    let mut out = String::with_capacity(40);
+    for byte in digest.iter() {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+/// Token cache key: the sso-session name, or the legacy start URL byte for byte.
+pub fn token_key(session_name: Option<&str>, start_url: &str) -> String {
+    sha1_hex(session_name.unwrap_or(start_url))
+}
+
+/// Registration cache key: Python `json.dumps(sort_keys=True)` with its default `", "`/`": "`
+/// separators, `null` for a missing scope list or session name.
+pub fn registration_key(
+    start_url: &str,
+    region: &str,
+    scopes: Option<&[String]>,
+    session_name: Option<&str>,
+) -> String {
+    let scopes = scopes.map(|s| Value::from(s.to_vec())).unwrap_or(Value::Null);
+    let args = serde_json::json!({
+        "tool": "botocore",
+        "startUrl": start_url,
+        "region": region,
+        "scopes": scopes,
+        "session_name": session_name,
+    });
+    sha1_hex(&py_dumps(&args, false))
+}
+
+/// Role credential cache key: compact sorted JSON of account, role and session name (or start URL).
+pub fn role_key(account_id: &str, role_name: &str, session_name: Option<&str>, start_url: &str) -> String {
+    let mut args = Map::new();
+    args.insert("accountId".into(), account_id.into());
+    args.insert("roleName".into(), role_name.into());
+    match session_name {
+        Some(name) => args.insert("sessionName".into(), name.into()),
+        None => args.insert("startUrl".into(), start_url.into()),
+    };
+    sha1_hex(&py_dumps(&Value::Object(args), true))
+}
+
+/// Python's `json.dumps(v, sort_keys=True)` (ensure_ascii on), compact or with default separators.
+fn py_dumps(v: &Value, compact: bool) -> String {
+    let mut out = String::new();
+    py_dump(v, compact, &mut out);
+    out
+}
+
+fn py_dump(v: &Value, compact: bool, out: &mut String) {
+    let (item_sep, key_sep) = if compact { (",", ":") } else { (", ", ": ") };
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => py_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item_sep);
+                }
+                py_dump(item, compact, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item_sep);
+                }
+                py_string(key, out);
+                out.push_str(key_sep);
+                py_dump(&map[key], compact, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn py_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[derive(Debug)]
+pub enum CacheError {
+    Io { path: PathBuf, action: &'static str, source: io::Error },
+    Corrupt { path: PathBuf, detail: String },
+}
+
+impl fmt::Display for CacheError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CacheError::Io { path, action, .. } => write!(f, "cannot {action} {}", path.display()),
+            CacheError::Corrupt { path, detail } => write!(f, "cache file {} is not usable: {detail}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for CacheError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CacheError::Io { source, .. } => Some(source),
+            CacheError::Corrupt { .. } => None,
+        }
+    }
+}
+
+/// Reads a cache file that must hold a JSON object. `Ok(None)` when the file does not exist.
+pub fn read_object(path: &Path) -> Result<Option<Map<String, Value>>, CacheError> {
+    let mut attempt = 0;
+    loop {
+        let bytes = match fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(CacheError::Io { path: path.to_owned(), action: "read", source }),
+        };
+        match parse_object(&bytes) {
+            Ok(map) => return Ok(Some(map)),
+            Err(detail) if attempt == 0 => {
+                let _ = detail;
+                attempt += 1;
+                std::thread::sleep(REREAD_PAUSE);
+            }
+            Err(detail) => return Err(CacheError::Corrupt { path: path.to_owned(), detail }),
+        }
+    }
+}
+
+/// The JSON object in `bytes`, or why not. The reason never quotes the content (it holds secrets).
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(format!("expected a JSON object, found {}", json_kind(&other))),
+        Err(e) if e.is_eof() => Err("truncated JSON".to_owned()),
+        Err(e) => Err(format!("invalid JSON at line {} column {}", e.line(), e.column())),
+    }
+}
+
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A string field of a cache object: `Ok(None)` when absent or null, an error when of another type.
+pub fn str_field<'a>(map: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!("field {key} is {}, expected a string", json_kind(other))),
+    }
+}
+
+/// Creates `dir` and its missing parents; the ones we create get mode 0700.
+pub fn ensure_dir(dir: &Path) -> Result<(), CacheError> {
+    create_private_dir(dir).map_err(|source| CacheError::Io { path: dir.to_owned(), action: "create folder", source })
+}
+
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Writes `value` as compact JSON to `path` atomically: temp file (0600) in the same folder, fsync, rename.
+pub fn write_atomic(path: &Path, value: &Value) -> Result<(), CacheError> {
+    let bytes =
+        serde_json::to_vec(value).map_err(|e| CacheError::Corrupt { path: path.to_owned(), detail: e.to_string() })?;
+    write_bytes_atomic(path, &bytes)
+}
+
+pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    ensure_dir(dir)?;
+    let tmp = temp_path(path);
+    let io_err = |source| CacheError::Io { path: path.to_owned(), action: "write", source };
+    let result = (|| {
+        let mut file = create_private(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)?;
+        // Make the rename itself durable; not every file system allows syncing a folder.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io_err)
+}
+
+fn create_private(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// `<file>.<pid><nanos>.tmp` next to `path`: unique, and never ending in `.json`.
+fn temp_path(path: &Path) -> PathBuf {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!("{name}.{}{nanos:09}.tmp", std::process::id()))
+}
+
+/// Removes a cache file; a file that is already gone is fine.
+pub fn remove(path: &Path) -> Result<(), CacheError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(CacheError::Io { path: path.to_owned(), action: "remove", source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vectors() -> Value {
+        serde_json::from_str(include_str!("../tests/data/cache_keys.json")).unwrap()
+    }
+
+    #[test]
+    fn token_keys_match_vectors() {
+        let v = vectors();
+        let rows = v["token"].as_array().unwrap();
+        assert!(rows.len() >= 8);
+        for row in rows {
+            assert_eq!(sha1_hex(row["input"].as_str().unwrap()), row["sha1"].as_str().unwrap());
+        }
+        assert_eq!(token_key(Some("my-sso"), "ignored"), "0ad374308c5a4e22f723adf10145eafad7c4031c");
+        assert_eq!(
+            token_key(None, "https://d-92671207e4.awsapps.com/start"),
+            "13f9d35043871d073ab260e020f0ffde092cb14b"
+        );
+    }
+
+    #[test]
+    fn registration_keys_match_vectors() {
+        let v = vectors();
+        let rows = v["registration"].as_array().unwrap();
+        assert!(rows.len() >= 4);
+        for row in rows {
+            let f = &row["fields"];
+            let scopes: Option<Vec<String>> =
+                f["scopes"].as_array().map(|a| a.iter().map(|s| s.as_str().unwrap().to_owned()).collect());
+            let key = registration_key(
+                f["startUrl"].as_str().unwrap(),
+                f["region"].as_str().unwrap(),
+                scopes.as_deref(),
+                f["session_name"].as_str(),
+            );
+            assert_eq!(key, row["sha1"].as_str().unwrap(), "{}", row["json"]);
+        }
+    }
+
+    #[test]
+    fn role_keys_match_vectors() {
+        let v = vectors();
+        let rows = v["role"].as_array().unwrap();
+        assert!(rows.len() >= 3);
+        for row in rows {
+            let f = &row["fields"];
+            let key = role_key(
+                f["accountId"].as_str().unwrap(),
+                f["roleName"].as_str().unwrap(),
+                f["sessionName"].as_str(),
+                f["startUrl"].as_str().unwrap_or(""),
+            );
+            assert_eq!(key, row["sha1"].as_str().unwrap(), "{}", row["json"]);
+        }
+    }
+
+    #[test]
+    fn python_escaping() {
+        assert_eq!(
+            py_dumps(&serde_json::json!({"b": "ó\"", "a": [1, null]}), false),
+            r#"{"a": [1, null], "b": "\u00f3\""}"#
+        );
+        assert_eq!(py_dumps(&serde_json::json!({"x": "😀"}), true), r#"{"x":"\ud83d\ude00"}"#);
+    }
+
+    #[test]
+    fn parse_object_reasons_never_quote_content() {
+        for (input, want) in [
+            (&b"{\"accessToken\": \"SECRET"[..], "truncated JSON"),
+            (b"[1,2]", "expected a JSON object, found a list"),
+            (b"<html>SECRET</html>", "invalid JSON at line 1 column 1"),
+            (b"", "truncated JSON"),
+        ] {
+            let err = parse_object(input).unwrap_err();
+            assert_eq!(err, want);
+            assert!(!err.contains("SECRET"));
+        }
+    }
+
+    #[test]
+    fn atomic_write_is_private_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/x.json");
+        write_atomic(&path, &serde_json::json!({"k": "v"})).unwrap();
+        write_atomic(&path, &serde_json::json!({"k": "w"})).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), r#"{"k":"w"}"#);
+        let names: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("x.json")]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+        }
+        assert!(read_object(&dir.path().join("missing.json")).unwrap().is_none());
+    }
+
+    #[test]
+    fn temp_name_does_not_end_in_json() {
+        let t = temp_path(Path::new("/x/abc.json"));
+        let name = t.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("abc.json.") && name.ends_with(".tmp"), "{name}");
+    }
+}

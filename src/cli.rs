@@ -1,0 +1,101 @@
+//! The command line as typed: clap definitions only. Resolving these into settings (files, env,
+//! config) is `context`'s job, so nothing here does I/O.
+
+use crate::context::TargetSpec;
+use clap::{Args, Parser, Subcommand};
+
+/// AWS credentials from IAM Identity Center (SSO) for `credential_process`, sharing the AWS CLI v2 cache.
+///
+/// Without a subcommand, prints the credential_process JSON for the target profile on stdout.
+#[derive(Debug, Parser)]
+#[command(name = "aws-sso-process", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Print what happens (endpoints, cache decisions, HTTP status) on stderr; never secrets.
+    #[arg(long, global = true)]
+    pub debug: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Which SSO session, account and role. Valid before or after the subcommand.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TargetArgs {
+    /// Profile whose sso_* settings name the target [default: AWS_PROFILE, AWS_DEFAULT_PROFILE, default].
+    #[arg(long, global = true, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// An [sso-session NAME] section of the config, instead of a profile.
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "profile")]
+    pub sso_session: Option<String>,
+
+    /// Legacy target: the start URL (no sso-session); needs --region.
+    #[arg(long, global = true, value_name = "URL", conflicts_with_all = ["profile", "sso_session"])]
+    pub start_url: Option<String>,
+
+    /// The sso_region of --start-url.
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// AWS account ID (overrides the profile's sso_account_id).
+    #[arg(long, global = true, value_name = "ID")]
+    pub account_id: Option<String>,
+
+    /// Permission set / role name (overrides the profile's sso_role_name).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub role_name: Option<String>,
+}
+
+impl TargetArgs {
+    pub fn spec(&self) -> TargetSpec {
+        TargetSpec {
+            profile: self.profile.clone(),
+            sso_session: self.sso_session.clone(),
+            start_url: self.start_url.clone(),
+            region: self.region.clone(),
+            account_id: self.account_id.clone(),
+            role_name: self.role_name.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Refresh the cached SSO access token now if it is inside the 15-minute window (or always with --force).
+    Refresh(RefreshArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// Every sso-session in the config that has a cached token.
+    #[arg(long, conflicts_with_all = ["profile", "sso_session", "start_url"])]
+    pub all: bool,
+
+    /// Refresh even when the token has more than 15 minutes left.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_before_or_after_the_subcommand() {
+        let a = Cli::try_parse_from(["x", "--profile", "p", "refresh", "--force"]).unwrap();
+        let b = Cli::try_parse_from(["x", "refresh", "--force", "--profile", "p"]).unwrap();
+        assert_eq!(a.target.profile, b.target.profile);
+        assert!(Cli::try_parse_from(["x", "--profile", "p", "--sso-session", "s"]).is_err());
+        assert!(Cli::try_parse_from(["x", "refresh", "--all", "--profile", "p"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--no-such-flag"]).is_err());
+    }
+}

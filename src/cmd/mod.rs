@@ -1,0 +1,4 @@
+//! One module per subcommand. Commands print their results; nothing below them does.
+
+pub mod credentials;
+pub mod refresh;

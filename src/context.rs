@@ -1,0 +1,277 @@
+//! What a run knows about its surroundings: the environment (read once, here), the home folder,
+//! the config (loaded on first use), the HTTP client (built on first use: a cache hit never sets
+//! up TLS), and the warnings collected for main to print.
+//!
+//! It also resolves the command-line target into typed settings: which SSO session, which
+//! account and role, which profile supplies endpoint settings, and how a login is spelled.
+
+use crate::config::{Config, SsoSession};
+use crate::endpoints::{self, EndpointInputs, Service};
+use crate::error::Error;
+use crate::http::{Http, HttpSettings};
+use chrono::{DateTime, Utc};
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How long a credential_process run may take at most, whatever the network does (SPEC A.3).
+pub const RUN_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The process environment, captured once in main.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        Env {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
+    }
+
+    /// A variable's value; unset and empty are the same.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+}
+
+/// The SSO session a command works on, with what is needed around it.
+#[derive(Debug, Clone)]
+pub struct SessionTarget {
+    pub session: SsoSession,
+    /// The profile whose endpoint and network settings apply (if it exists in the config).
+    pub settings_profile: Option<String>,
+    /// How to select this session on a login command line: `--sso-session corp` / `--profile dev`.
+    pub login_args: String,
+    /// A short name for status lines: the session name, or the profile for a legacy target.
+    pub label: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RoleTarget {
+    pub session: SessionTarget,
+    pub account_id: String,
+    pub role_name: String,
+}
+
+/// The target as typed on the command line (no I/O done yet).
+#[derive(Debug, Clone, Default)]
+pub struct TargetSpec {
+    pub profile: Option<String>,
+    pub sso_session: Option<String>,
+    pub start_url: Option<String>,
+    pub region: Option<String>,
+    pub account_id: Option<String>,
+    pub role_name: Option<String>,
+}
+
+pub struct Context {
+    pub env: Env,
+    pub home: PathBuf,
+    pub debug: bool,
+    started: Instant,
+    config: OnceCell<Config>,
+    http: OnceCell<Http>,
+    warnings: RefCell<Vec<String>>,
+}
+
+impl Context {
+    pub fn new(env: Env, debug: bool) -> Result<Context, Error> {
+        let home = env.get("HOME").map(PathBuf::from).or_else(dirs::home_dir).ok_or(Error::NoHome)?;
+        Ok(Context {
+            env,
+            home,
+            debug,
+            started: Instant::now(),
+            config: OnceCell::new(),
+            http: OnceCell::new(),
+            warnings: RefCell::new(Vec::new()),
+        })
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn expand(&self, path: &str) -> PathBuf {
+        match path.strip_prefix("~/") {
+            Some(rest) => self.home.join(rest),
+            None if path == "~" => self.home.clone(),
+            None => PathBuf::from(path),
+        }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.env.get("AWS_CONFIG_FILE").map(|p| self.expand(p)).unwrap_or_else(|| self.home.join(".aws/config"))
+    }
+
+    pub fn credentials_path(&self) -> PathBuf {
+        self.env
+            .get("AWS_SHARED_CREDENTIALS_FILE")
+            .map(|p| self.expand(p))
+            .unwrap_or_else(|| self.home.join(".aws/credentials"))
+    }
+
+    pub fn sso_cache_dir(&self) -> PathBuf {
+        self.home.join(".aws/sso/cache")
+    }
+
+    pub fn cli_cache_dir(&self) -> PathBuf {
+        self.home.join(".aws/cli/cache")
+    }
+
+    pub fn config(&self) -> Result<&Config, Error> {
+        if let Some(c) = self.config.get() {
+            return Ok(c);
+        }
+        let loaded = Config::load(&self.config_path(), &self.credentials_path())?;
+        Ok(self.config.get_or_init(|| loaded))
+    }
+
+    pub fn http(&self) -> &Http {
+        self.http.get_or_init(|| {
+            Http::new(HttpSettings {
+                user_agent: format!(
+                    "aws-sso-process/{} os/{} md/arch#{}",
+                    env!("CARGO_PKG_VERSION"),
+                    std::env::consts::OS,
+                    std::env::consts::ARCH
+                ),
+                deadline: Some(self.started + RUN_DEADLINE),
+                proxy: self.proxy(),
+                debug: self.debug,
+                ..HttpSettings::default()
+            })
+        })
+    }
+
+    fn proxy(&self) -> Option<String> {
+        ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"].iter().find_map(|k| self.env.get(k)).map(str::to_owned)
+    }
+
+    pub fn warn(&self, message: impl Into<String>) {
+        let message = message.into();
+        let mut warnings = self.warnings.borrow_mut();
+        if !warnings.contains(&message) {
+            warnings.push(message);
+        }
+    }
+
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut self.warnings.borrow_mut())
+    }
+
+    /// `--debug` output on stderr. Callers never pass secrets; the text is sanitised anyway.
+    pub fn debug(&self, message: impl FnOnce() -> String) {
+        if self.debug {
+            eprintln!("aws-sso-process: debug: {}", crate::http::sanitize(&message()));
+        }
+    }
+
+    /// The profile named on the command line or in the environment (CLI v2 order).
+    pub fn profile_name(&self, spec: &TargetSpec) -> String {
+        spec.profile
+            .clone()
+            .or_else(|| self.env.get("AWS_PROFILE").map(str::to_owned))
+            .or_else(|| self.env.get("AWS_DEFAULT_PROFILE").map(str::to_owned))
+            .unwrap_or_else(|| "default".to_owned())
+    }
+
+    /// The SSO session selected by `spec` (no account or role needed).
+    pub fn session_target(&self, spec: &TargetSpec) -> Result<SessionTarget, Error> {
+        let config = self.config()?;
+        if let Some(name) = &spec.sso_session {
+            let session = config.sso_session(name)?;
+            let settings_profile =
+                Some(self.profile_name(&TargetSpec::default())).filter(|p| config.profile(p).is_some());
+            return Ok(SessionTarget {
+                session,
+                settings_profile,
+                login_args: format!("--sso-session {}", shell_word(name)),
+                label: name.clone(),
+            });
+        }
+        if let Some(start_url) = &spec.start_url {
+            let region = spec
+                .region
+                .clone()
+                .ok_or_else(|| Error::Usage("--start-url needs --region (the sso_region of the start URL)".into()))?;
+            let settings_profile =
+                Some(self.profile_name(&TargetSpec::default())).filter(|p| config.profile(p).is_some());
+            return Ok(SessionTarget {
+                login_args: format!("--start-url {} --region {}", shell_word(start_url), shell_word(&region)),
+                label: start_url.clone(),
+                session: SsoSession { name: None, start_url: start_url.clone(), region, scopes: Vec::new() },
+                settings_profile,
+            });
+        }
+        let profile = self.profile_name(spec);
+        let session = config.profile_session(&profile)?;
+        let (login_args, label) = match &session.name {
+            Some(name) => (format!("--sso-session {}", shell_word(name)), name.clone()),
+            None => (format!("--profile {}", shell_word(&profile)), format!("profile {profile}")),
+        };
+        Ok(SessionTarget { session, settings_profile: Some(profile), login_args, label })
+    }
+
+    /// Session, account and role selected by `spec`; flags override the profile's values.
+    pub fn role_target(&self, spec: &TargetSpec) -> Result<RoleTarget, Error> {
+        if spec.sso_session.is_some() || spec.start_url.is_some() {
+            let session = self.session_target(spec)?;
+            let (Some(account_id), Some(role_name)) = (&spec.account_id, &spec.role_name) else {
+                let flag = if spec.sso_session.is_some() { "--sso-session" } else { "--start-url" };
+                return Err(Error::Usage(format!("{flag} needs --account-id and --role-name")));
+            };
+            return Ok(RoleTarget { session, account_id: account_id.clone(), role_name: role_name.clone() });
+        }
+        let profile = self.profile_name(spec);
+        let config = self.config()?;
+        let (account_id, role_name) = match (&spec.account_id, &spec.role_name) {
+            (Some(a), Some(r)) => (a.clone(), r.clone()),
+            _ => {
+                let t = config.profile_target(&profile)?;
+                (spec.account_id.clone().unwrap_or(t.account_id), spec.role_name.clone().unwrap_or(t.role_name))
+            }
+        };
+        Ok(RoleTarget { session: self.session_target(spec)?, account_id, role_name })
+    }
+
+    /// The base URL of a service for this session (SPEC B.3).
+    pub fn endpoint(&self, service: Service, target: &SessionTarget) -> Result<String, Error> {
+        let config = self.config()?;
+        let profile = target.settings_profile.as_deref().and_then(|p| config.profile(p));
+        let env = |name: &str| self.env.get(name).map(str::to_owned);
+        let custom = endpoints::configured_endpoint(service, &EndpointInputs { env: &env, profile, config })?;
+        let fips = endpoints::flag(env("AWS_USE_FIPS_ENDPOINT"), profile.and_then(|p| p.get("use_fips_endpoint")));
+        let dualstack =
+            endpoints::flag(env("AWS_USE_DUALSTACK_ENDPOINT"), profile.and_then(|p| p.get("use_dualstack_endpoint")));
+        let url = endpoints::resolve(service, &target.session.region, fips, dualstack, custom.as_deref())?;
+        self.debug(|| format!("{} endpoint: {url}", service.name()));
+        Ok(url)
+    }
+
+    pub fn token_path(&self, session: &SsoSession) -> PathBuf {
+        self.sso_cache_dir()
+            .join(format!("{}.json", crate::cache::token_key(session.name.as_deref(), &session.start_url)))
+    }
+
+    pub fn role_path(&self, target: &RoleTarget) -> PathBuf {
+        let s = &target.session.session;
+        let key = crate::cache::role_key(&target.account_id, &target.role_name, s.name.as_deref(), &s.start_url);
+        self.cli_cache_dir().join(format!("{key}.json"))
+    }
+
+}
+
+/// Quotes a value for a shell command line when it needs it.
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c)) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}

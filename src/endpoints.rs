@@ -1,0 +1,313 @@
+//! Where the two services live (SPEC B.3): partitions, FIPS, dual-stack and configured endpoints.
+//!
+//! `resolve` is the rule set botocore ships for both `sso-oidc` and `sso`, which differ only in
+//! the host prefix. `configured_endpoint` applies the override order (service variable, global
+//! variable, the profile's `[services]` block, the profile's `endpoint_url`), which every SDK shares.
+
+use crate::config::{Config, Section};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Oidc,
+    Portal,
+}
+
+impl Service {
+    fn prefix(self) -> &'static str {
+        match self {
+            Service::Oidc => "oidc",
+            Service::Portal => "portal.sso",
+        }
+    }
+
+    /// The service-specific endpoint variable.
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Service::Oidc => "AWS_ENDPOINT_URL_SSO_OIDC",
+            Service::Portal => "AWS_ENDPOINT_URL_SSO",
+        }
+    }
+
+    /// Keys of the `[services x]` sub-property block: botocore's snake_case and the Rust SDK's form.
+    fn services_keys(self) -> &'static [&'static str] {
+        match self {
+            Service::Oidc => &["sso_oidc", "sso-oidc"],
+            Service::Portal => &["sso"],
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Oidc => "SSO OIDC",
+            Service::Portal => "SSO portal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointError {
+    FipsWithCustom,
+    DualstackWithCustom,
+    MissingRegion,
+    ServicesSectionMissing { profile: String, section: String },
+    InvalidUrl { url: String, source_name: String },
+}
+
+impl fmt::Display for EndpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndpointError::FipsWithCustom => {
+                f.write_str("invalid configuration: FIPS and custom endpoint are not supported")
+            }
+            EndpointError::DualstackWithCustom => {
+                f.write_str("invalid configuration: Dualstack and custom endpoint are not supported")
+            }
+            EndpointError::MissingRegion => f.write_str("invalid configuration: missing region"),
+            EndpointError::ServicesSectionMissing { profile, section } => write!(
+                f,
+                "profile {profile} is configured to use the services section but the \"{section}\" services configuration does not exist"
+            ),
+            EndpointError::InvalidUrl { url, source_name } => {
+                write!(f, "endpoint URL {url:?} from {source_name} is not an http(s) URL")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EndpointError {}
+
+struct Partition {
+    dns_suffix: &'static str,
+    dualstack_suffix: &'static str,
+    /// GovCloud's FIPS endpoints are the plain hosts.
+    fips_is_plain: bool,
+}
+
+const AWS: Partition = Partition { dns_suffix: "amazonaws.com", dualstack_suffix: "api.aws", fips_is_plain: false };
+
+/// The partition for a region: the regex rules of partitions.json, unknown regions falling back to `aws`.
+fn partition(region: &str) -> &'static Partition {
+    const CN: Partition = Partition {
+        dns_suffix: "amazonaws.com.cn",
+        dualstack_suffix: "api.amazonwebservices.com.cn",
+        fips_is_plain: false,
+    };
+    const GOV: Partition = Partition { dns_suffix: "amazonaws.com", dualstack_suffix: "api.aws", fips_is_plain: true };
+    const EUSC: Partition =
+        Partition { dns_suffix: "amazonaws.eu", dualstack_suffix: "api.amazonwebservices.eu", fips_is_plain: false };
+    const ISO: Partition =
+        Partition { dns_suffix: "c2s.ic.gov", dualstack_suffix: "api.aws.ic.gov", fips_is_plain: false };
+    const ISOB: Partition =
+        Partition { dns_suffix: "sc2s.sgov.gov", dualstack_suffix: "api.aws.scloud", fips_is_plain: false };
+    const ISOE: Partition =
+        Partition { dns_suffix: "cloud.adc-e.uk", dualstack_suffix: "api.cloud-aws.adc-e.uk", fips_is_plain: false };
+    const ISOF: Partition =
+        Partition { dns_suffix: "csp.hci.ic.gov", dualstack_suffix: "api.aws.hci.ic.gov", fips_is_plain: false };
+
+    let parts: Vec<&str> = region.split('-').collect();
+    let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    // `^<a>-<b>-\w+-\d+$` with fixed first two labels.
+    let four =
+        |a: &str, b: &str| parts.len() == 4 && parts[0] == a && parts[1] == b && word(parts[2]) && digits(parts[3]);
+    let three = |firsts: &[&str]| parts.len() == 3 && firsts.contains(&parts[0]) && word(parts[1]) && digits(parts[2]);
+
+    if three(&["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx"]) {
+        &AWS
+    } else if three(&["cn"]) {
+        &CN
+    } else if four("us", "gov") {
+        &GOV
+    } else if four("eusc", "de") {
+        &EUSC
+    } else if four("us", "iso") {
+        &ISO
+    } else if four("us", "isob") {
+        &ISOB
+    } else if four("eu", "isoe") {
+        &ISOE
+    } else if four("us", "isof") {
+        &ISOF
+    } else {
+        &AWS
+    }
+}
+
+/// The endpoint rule set: a custom endpoint verbatim, else the partition's host for the flags.
+pub fn resolve(
+    service: Service,
+    region: &str,
+    fips: bool,
+    dualstack: bool,
+    custom: Option<&str>,
+) -> Result<String, EndpointError> {
+    if let Some(url) = custom {
+        if fips {
+            return Err(EndpointError::FipsWithCustom);
+        }
+        if dualstack {
+            return Err(EndpointError::DualstackWithCustom);
+        }
+        return Ok(url.to_owned());
+    }
+    if region.is_empty() {
+        return Err(EndpointError::MissingRegion);
+    }
+    let p = partition(region);
+    let prefix = service.prefix();
+    Ok(match (fips, dualstack) {
+        (true, true) => format!("https://{prefix}-fips.{region}.{}", p.dualstack_suffix),
+        (true, false) if p.fips_is_plain => format!("https://{prefix}.{region}.{}", p.dns_suffix),
+        (true, false) => format!("https://{prefix}-fips.{region}.{}", p.dns_suffix),
+        (false, true) => format!("https://{prefix}.{region}.{}", p.dualstack_suffix),
+        (false, false) => format!("https://{prefix}.{region}.{}", p.dns_suffix),
+    })
+}
+
+/// Where the settings for endpoint resolution come from: environment values and the active profile.
+pub struct EndpointInputs<'a> {
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub profile: Option<&'a Section>,
+    pub config: &'a Config,
+}
+
+/// An `endpoint_url` override, in SDK precedence order, or `None` for the partition default.
+pub fn configured_endpoint(service: Service, inputs: &EndpointInputs) -> Result<Option<String>, EndpointError> {
+    let env = inputs.env;
+    let ignore_env = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+    let ignore_profile = inputs.profile.and_then(|p| p.get("ignore_configured_endpoint_urls"));
+    if is_true(ignore_env.as_deref().or(ignore_profile)) {
+        return Ok(None);
+    }
+    let checked = |url: String, source_name: String| -> Result<Option<String>, EndpointError> {
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("https://") || lower.starts_with("http://") {
+            Ok(Some(url.trim_end_matches('/').to_owned()))
+        } else {
+            Err(EndpointError::InvalidUrl { url, source_name })
+        }
+    };
+    if let Some(url) = env(service.env_var()).filter(|v| !v.is_empty()) {
+        return checked(url, service.env_var().to_owned());
+    }
+    if let Some(url) = env("AWS_ENDPOINT_URL").filter(|v| !v.is_empty()) {
+        return checked(url, "AWS_ENDPOINT_URL".to_owned());
+    }
+    let Some(profile) = inputs.profile else { return Ok(None) };
+    if let Some(section_name) = profile.get("services") {
+        let section = inputs.config.services.get(section_name).ok_or_else(|| {
+            EndpointError::ServicesSectionMissing { profile: profile.name.clone(), section: section_name.to_owned() }
+        })?;
+        for key in service.services_keys() {
+            if let Some(url) = section.nested(key).and_then(|block| block.get("endpoint_url")) {
+                return checked(url.clone(), format!("[services {section_name}] {key}"));
+            }
+        }
+    }
+    if let Some(url) = profile.get("endpoint_url").filter(|v| !v.is_empty()) {
+        return checked(url.to_owned(), format!("profile {} endpoint_url", profile.name));
+    }
+    Ok(None)
+}
+
+/// FIPS and dual-stack flags: the environment wins over the profile (botocore `ensure_boolean`).
+pub fn flag(env_value: Option<String>, profile_value: Option<&str>) -> bool {
+    is_true(env_value.as_deref().or(profile_value))
+}
+
+fn is_true(v: Option<&str>) -> bool {
+    v.is_some_and(|s| s.trim().eq_ignore_ascii_case("true"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn every_vector_of_shared_endpoints_json() {
+        let doc: Value = serde_json::from_str(include_str!("../tests/data/endpoints.json")).unwrap();
+        let cases = doc["cases"].as_array().unwrap();
+        assert!(cases.len() >= 130, "{}", cases.len());
+        for case in cases {
+            let service = match case["service"].as_str().unwrap() {
+                "oidc" => Service::Oidc,
+                "portal" => Service::Portal,
+                other => panic!("unknown service {other}"),
+            };
+            let got = resolve(
+                service,
+                case["region"].as_str().unwrap(),
+                case["fips"].as_bool().unwrap(),
+                case["dualstack"].as_bool().unwrap(),
+                case["endpoint"].as_str(),
+            );
+            match (case["url"].as_str(), case["error"].as_str()) {
+                (Some(url), None) => assert_eq!(got.as_deref(), Ok(url), "{case}"),
+                (None, Some(error)) => {
+                    let err = got.unwrap_err().to_string();
+                    assert!(err.eq_ignore_ascii_case(error), "{case}: {err}");
+                }
+                _ => panic!("bad vector {case}"),
+            }
+        }
+    }
+
+    fn section(name: &str, pairs: &[(&str, &str)]) -> Section {
+        let mut s = Section { name: name.to_owned(), ..Section::default() };
+        for (k, v) in pairs {
+            s.values.insert(k.to_string(), crate::config::Value::Text(v.to_string()));
+        }
+        s
+    }
+
+    #[test]
+    fn override_order() {
+        let mut config = Config::default();
+        let mut block = BTreeMap::new();
+        block.insert("endpoint_url".to_owned(), "http://services-oidc".to_owned());
+        let mut services = section("local", &[]);
+        services.values.insert("sso-oidc".to_owned(), crate::config::Value::Nested(block));
+        config.services.insert("local".to_owned(), services);
+        let profile = section("dev", &[("services", "local"), ("endpoint_url", "http://profile")]);
+
+        let run = |vars: &[(&str, &str)], profile: Option<&Section>, service: Service| {
+            let vars: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let env = move |k: &str| vars.get(k).cloned();
+            configured_endpoint(service, &EndpointInputs { env: &env, profile, config: &config })
+        };
+        let all = [
+            ("AWS_ENDPOINT_URL_SSO_OIDC", "http://oidc-var"),
+            ("AWS_ENDPOINT_URL_SSO", "http://portal-var/"),
+            ("AWS_ENDPOINT_URL", "http://global"),
+        ];
+        assert_eq!(run(&all, Some(&profile), Service::Oidc).unwrap().as_deref(), Some("http://oidc-var"));
+        assert_eq!(run(&all, Some(&profile), Service::Portal).unwrap().as_deref(), Some("http://portal-var"));
+        assert_eq!(run(&all[2..], Some(&profile), Service::Oidc).unwrap().as_deref(), Some("http://global"));
+        assert_eq!(run(&[], Some(&profile), Service::Oidc).unwrap().as_deref(), Some("http://services-oidc"));
+        // No `sso` block in the services section: the profile's endpoint_url applies to the portal.
+        assert_eq!(run(&[], Some(&profile), Service::Portal).unwrap().as_deref(), Some("http://profile"));
+        assert_eq!(run(&[], None, Service::Portal).unwrap(), None);
+        let ignore = [("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "TRUE"), all[0]];
+        assert_eq!(run(&ignore, Some(&profile), Service::Oidc).unwrap(), None);
+        let ignoring_profile =
+            section("dev", &[("endpoint_url", "http://p"), ("ignore_configured_endpoint_urls", "true")]);
+        assert_eq!(run(&[], Some(&ignoring_profile), Service::Oidc).unwrap(), None);
+
+        let dangling = section("dev", &[("services", "nope")]);
+        let err = run(&[], Some(&dangling), Service::Oidc).unwrap_err();
+        assert!(err.to_string().contains("\"nope\" services configuration does not exist"), "{err}");
+        let err = run(&[("AWS_ENDPOINT_URL", "ftp://x")], None, Service::Oidc).unwrap_err();
+        assert!(err.to_string().contains("AWS_ENDPOINT_URL"), "{err}");
+    }
+
+    #[test]
+    fn flags() {
+        assert!(flag(Some("TRUE".into()), None));
+        assert!(!flag(Some("false".into()), Some("true")));
+        assert!(flag(None, Some("true")));
+        assert!(!flag(None, Some("yes")));
+    }
+}

@@ -1,0 +1,482 @@
+//! One HTTP client for both services: timeouts, retries with jittered backoff, an overall
+//! deadline, and the mapping of AWS error responses (SPEC A.3, B.1.5, B.2).
+//!
+//! The ureq agent (and with it the TLS set-up) is built on the first request, never before, so
+//! the credential cache-hit path costs nothing here. Requests and responses carry secrets
+//! (bearer tokens, refresh tokens), so neither type implements Debug, and nothing here logs a
+//! header or a body.
+
+use serde_json::{Map, Value};
+use std::cell::OnceCell;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant};
+
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+pub const MAX_TRIES: u32 = 3;
+/// First backoff step; each retry doubles it, and the actual pause is a random part of it.
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+/// Longest pause between tries, including a server's Retry-After.
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// Largest response body we read.
+const BODY_LIMIT: u64 = 1 << 20;
+
+#[derive(Clone)]
+pub struct HttpSettings {
+    pub user_agent: String,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// No request starts, and none runs, past this instant.
+    pub deadline: Option<Instant>,
+    pub max_tries: u32,
+    pub proxy: Option<String>,
+    pub debug: bool,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            user_agent: format!("aws-sso-process/{}", env!("CARGO_PKG_VERSION")),
+            connect_timeout: CONNECT_TIMEOUT,
+            request_timeout: REQUEST_TIMEOUT,
+            deadline: None,
+            max_tries: MAX_TRIES,
+            proxy: None,
+            debug: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+/// One API call. `op` names the operation in messages ("CreateToken").
+pub struct Request<'a> {
+    pub op: &'static str,
+    pub method: Method,
+    /// Base endpoint plus path, without a query string.
+    pub url: String,
+    pub query: Vec<(&'static str, &'a str)>,
+    pub headers: Vec<(&'static str, &'a str)>,
+    pub body: Option<Vec<u8>>,
+}
+
+pub struct Response {
+    pub op: &'static str,
+    pub host: String,
+    pub status: u16,
+    /// `x-amzn-ErrorType`, when the service sent it.
+    pub error_type: Option<String>,
+    /// `Retry-After` in seconds, when sent.
+    pub retry_after: Option<Duration>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub enum HttpErrorKind {
+    /// Could not connect, or the connection broke.
+    Connect(String),
+    Timeout,
+    /// The run's overall deadline passed.
+    Deadline,
+    /// Anything else ureq reports (bad URL, TLS, protocol).
+    Other(String),
+}
+
+#[derive(Debug)]
+pub struct HttpError {
+    pub op: &'static str,
+    pub host: String,
+    pub kind: HttpErrorKind,
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let HttpError { op, host, kind } = self;
+        match kind {
+            HttpErrorKind::Connect(why) => write!(f, "{op} request to {host} failed: {why}"),
+            HttpErrorKind::Timeout => write!(f, "{op} request to {host} timed out"),
+            HttpErrorKind::Deadline => write!(f, "{op} request to {host} gave up: the run's time limit was reached"),
+            HttpErrorKind::Other(why) => write!(f, "{op} request to {host} failed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// An error answer from a service, or an answer that is not what the API promises.
+#[derive(Debug)]
+pub struct ServiceError {
+    pub op: &'static str,
+    pub host: String,
+    pub status: u16,
+    /// The error shape name (`InvalidGrantException`), or `MalformedResponse`.
+    pub code: String,
+    /// The service's description, sanitised and shortened; never a token.
+    pub message: String,
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at {} failed with HTTP {}: {}", self.op, self.host, self.status, self.code)?;
+        if !self.message.is_empty() {
+            write!(f, " ({})", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+/// What an API call can fail with: the transport, or the service's answer.
+#[derive(Debug)]
+pub enum CallError {
+    Http(HttpError),
+    Service(ServiceError),
+}
+
+impl CallError {
+    /// The service error shape, when the service answered with one.
+    pub fn service(&self) -> Option<&ServiceError> {
+        match self {
+            CallError::Service(e) => Some(e),
+            CallError::Http(_) => None,
+        }
+    }
+}
+
+impl From<CallError> for crate::error::Error {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Http(e) => e.into(),
+            CallError::Service(e) => e.into(),
+        }
+    }
+}
+
+impl ServiceError {
+    pub const MALFORMED: &'static str = "MalformedResponse";
+
+    /// The error of a non-2xx response, worked out the way botocore does (SPEC B.1.5).
+    pub fn from_response(resp: &Response) -> ServiceError {
+        let body: Option<Map<String, Value>> = serde_json::from_slice(&resp.body).ok();
+        let text = |key: &str| body.as_ref().and_then(|b| b.get(key)).and_then(Value::as_str).map(str::to_owned);
+        let code = resp
+            .error_type
+            .clone()
+            .or_else(|| text("code"))
+            .or_else(|| text("Code"))
+            .or_else(|| text("__type"))
+            .map(|c| shape_name(&c))
+            .or_else(|| text("error").map(|e| oauth_error_shape(&e)))
+            .unwrap_or_else(|| {
+                if body.is_none() && !resp.body.is_empty() {
+                    format!("HTTP {} with a body that is not JSON", resp.status)
+                } else {
+                    resp.status.to_string()
+                }
+            });
+        let message =
+            text("error_description").or_else(|| text("message")).or_else(|| text("Message")).unwrap_or_default();
+        ServiceError { op: resp.op, host: resp.host.clone(), status: resp.status, code, message: short(&message) }
+    }
+
+    /// A 2xx answer whose body does not fit the API.
+    pub fn malformed(resp: &Response, what: impl Into<String>) -> ServiceError {
+        ServiceError {
+            op: resp.op,
+            host: resp.host.clone(),
+            status: resp.status,
+            code: Self::MALFORMED.to_owned(),
+            message: what.into(),
+        }
+    }
+
+    pub fn is(&self, shape: &str) -> bool {
+        self.code == shape
+    }
+}
+
+/// `AuthorizationPendingException:http://internal.amazon.com/coral/...` → `AuthorizationPendingException`;
+/// `com.amazonaws.switchboard.portal#UnauthorizedException` → `UnauthorizedException`.
+fn shape_name(raw: &str) -> String {
+    let cut = raw.split(':').next().unwrap_or(raw);
+    cut.rsplit('#').next().unwrap_or(cut).trim().to_owned()
+}
+
+/// OAuth `error` values of SSO OIDC bodies, as shape names.
+fn oauth_error_shape(error: &str) -> String {
+    match error {
+        "authorization_pending" => "AuthorizationPendingException",
+        "slow_down" => "SlowDownException",
+        "expired_token" => "ExpiredTokenException",
+        "access_denied" => "AccessDeniedException",
+        "invalid_client" => "InvalidClientException",
+        "invalid_grant" => "InvalidGrantException",
+        "invalid_request" => "InvalidRequestException",
+        "invalid_scope" => "InvalidScopeException",
+        "unauthorized_client" => "UnauthorizedClientException",
+        "unsupported_grant_type" => "UnsupportedGrantTypeException",
+        "invalid_client_metadata" => "InvalidClientMetadataException",
+        "invalid_redirect_uri" => "InvalidRedirectUriException",
+        "server_error" => "InternalServerException",
+        other => return sanitize(other),
+    }
+    .to_owned()
+}
+
+/// Server-supplied or error text made safe for a terminal line: control characters become `?`.
+pub fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
+fn short(s: &str) -> String {
+    let clean = sanitize(s);
+    if clean.chars().count() > 200 { clean.chars().take(200).collect::<String>() + "…" } else { clean }
+}
+
+/// `scheme://host[:port]` of a URL, for messages.
+pub fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    // Never show credentials embedded in a URL.
+    host.rsplit('@').next().unwrap_or(host).to_owned()
+}
+
+pub struct Http {
+    settings: HttpSettings,
+    agent: OnceCell<ureq::Agent>,
+}
+
+impl Http {
+    pub fn new(settings: HttpSettings) -> Http {
+        Http { settings, agent: OnceCell::new() }
+    }
+
+    fn agent(&self) -> &ureq::Agent {
+        self.agent.get_or_init(|| {
+            let proxy = self.settings.proxy.as_deref().and_then(|p| ureq::Proxy::new(p).ok());
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_connect(Some(self.settings.connect_timeout))
+                .timeout_global(Some(self.settings.request_timeout))
+                .user_agent(&self.settings.user_agent)
+                .max_redirects(0)
+                .proxy(proxy)
+                .build()
+                .into()
+        })
+    }
+
+    /// Sends `req`, retrying 429, 5xx and broken connections (at most `max_tries` tries, jittered
+    /// exponential backoff, never past the deadline). Any status comes back as a `Response`.
+    pub fn send(&self, req: &Request) -> Result<Response, HttpError> {
+        let host = host_of(&req.url);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let started = Instant::now();
+            let timeout = match self.remaining() {
+                Some(left) if left < Duration::from_millis(50) => {
+                    return Err(HttpError { op: req.op, host, kind: HttpErrorKind::Deadline });
+                }
+                Some(left) => left.min(self.settings.request_timeout),
+                None => self.settings.request_timeout,
+            };
+            let result = self.send_once(req, &host, timeout);
+            if self.settings.debug {
+                let outcome = match &result {
+                    Ok(r) => format!("HTTP {}", r.status),
+                    Err(e) => e.to_string(),
+                };
+                eprintln!(
+                    "aws-sso-process: debug: {} {host} try {attempt}: {} in {} ms",
+                    req.op,
+                    sanitize(&outcome),
+                    started.elapsed().as_millis()
+                );
+            }
+            let retryable = match &result {
+                Ok(r) => r.status == 429 || r.status >= 500,
+                Err(e) => matches!(e.kind, HttpErrorKind::Connect(_) | HttpErrorKind::Timeout),
+            };
+            if !retryable || attempt >= self.settings.max_tries {
+                return result;
+            }
+            // A server's Retry-After is honoured, up to the cap.
+            let asked = result.as_ref().ok().and_then(|r| r.retry_after).unwrap_or_default();
+            let pause = backoff(attempt).max(asked.min(BACKOFF_CAP));
+            if self.remaining().is_some_and(|left| left <= pause) {
+                return result;
+            }
+            std::thread::sleep(pause);
+        }
+    }
+
+    fn remaining(&self) -> Option<Duration> {
+        self.settings.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    fn send_once(&self, req: &Request, host: &str, timeout: Duration) -> Result<Response, HttpError> {
+        let agent = self.agent();
+        let err = |kind| HttpError { op: req.op, host: host.to_owned(), kind };
+        let result = match req.method {
+            Method::Get => {
+                let mut b = agent.get(&req.url).config().timeout_global(Some(timeout)).build();
+                for (k, v) in &req.query {
+                    b = b.query(*k, *v);
+                }
+                for (k, v) in &req.headers {
+                    b = b.header(*k, *v);
+                }
+                b.call()
+            }
+            Method::Post => {
+                let mut b = agent.post(&req.url).config().timeout_global(Some(timeout)).build();
+                for (k, v) in &req.query {
+                    b = b.query(*k, *v);
+                }
+                for (k, v) in &req.headers {
+                    b = b.header(*k, *v);
+                }
+                match &req.body {
+                    Some(body) => b.header("content-type", "application/json").send(&body[..]),
+                    None => b.send_empty(),
+                }
+            }
+        };
+        let mut resp = result.map_err(|e| err(classify(e)))?;
+        let status = resp.status().as_u16();
+        let error_type = resp.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = resp.body_mut().with_config().limit(BODY_LIMIT).read_to_vec().map_err(|e| err(classify(e)))?;
+        Ok(Response { op: req.op, host: host.to_owned(), status, error_type, retry_after, body })
+    }
+}
+
+fn classify(e: ureq::Error) -> HttpErrorKind {
+    match e {
+        ureq::Error::Timeout(_) => HttpErrorKind::Timeout,
+        ureq::Error::Io(io) => HttpErrorKind::Connect(io_reason(&io)),
+        ureq::Error::ConnectionFailed => HttpErrorKind::Connect("connection failed".to_owned()),
+        ureq::Error::HostNotFound => HttpErrorKind::Other("host not found".to_owned()),
+        other => HttpErrorKind::Other(sanitize(&other.to_string())),
+    }
+}
+
+fn io_reason(io: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match io.kind() {
+        ConnectionRefused => "connection refused (nothing listening)".to_owned(),
+        ConnectionReset => "connection reset".to_owned(),
+        ConnectionAborted => "connection aborted".to_owned(),
+        UnexpectedEof => "connection closed before a complete response".to_owned(),
+        TimedOut => "timed out".to_owned(),
+        _ => sanitize(&io.to_string()),
+    }
+}
+
+/// Full jitter: a random pause in [base·2ⁿ⁻¹ / 2, base·2ⁿ⁻¹], capped.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_BASE.saturating_mul(1 << (attempt - 1).min(10)).min(BACKOFF_CAP);
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let millis = ceiling.as_millis() as u64;
+    Duration::from_millis(millis / 2 + random % (millis / 2 + 1))
+}
+
+/// A 2xx response's body as a JSON object, or a `MalformedResponse` error.
+pub fn json_object(resp: &Response) -> Result<Map<String, Value>, ServiceError> {
+    match serde_json::from_slice::<Value>(&resp.body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(ServiceError::malformed(
+            resp,
+            format!("expected a JSON object, got {}", crate::cache::json_kind(&other)),
+        )),
+        Err(_) => Err(ServiceError::malformed(resp, "the response is not JSON (a proxy or captive portal answering?)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, error_type: Option<&str>, body: &str) -> Response {
+        Response {
+            op: "CreateToken",
+            host: "oidc.example".into(),
+            status,
+            error_type: error_type.map(str::to_owned),
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn error_code_rules_of_b15() {
+        let cases = [
+            (
+                resp(
+                    400,
+                    Some("AuthorizationPendingException:http://internal.amazon.com/coral/com.amazonaws.sso.oidc/"),
+                    r#"{"error":"authorization_pending","error_description":"Authorization is still pending"}"#,
+                ),
+                "AuthorizationPendingException",
+            ),
+            (resp(400, None, r#"{"error":"invalid_grant","error_description":"x"}"#), "InvalidGrantException"),
+            (resp(401, None, r#"{"error":"invalid_client"}"#), "InvalidClientException"),
+            (resp(500, None, r#"{"error":"server_error"}"#), "InternalServerException"),
+            (
+                resp(
+                    401,
+                    None,
+                    r#"{"message":"Session token not found or invalid","__type":"com.amazonaws.switchboard.portal#UnauthorizedException"}"#,
+                ),
+                "UnauthorizedException",
+            ),
+            (resp(429, None, r#"{"code":"TooManyRequestsException"}"#), "TooManyRequestsException"),
+            (resp(503, None, ""), "503"),
+            (resp(502, None, "<html>bad gateway</html>"), "HTTP 502 with a body that is not JSON"),
+        ];
+        for (r, want) in cases {
+            assert_eq!(ServiceError::from_response(&r).code, want);
+        }
+        let e = ServiceError::from_response(&resp(
+            400,
+            None,
+            r#"{"error":"invalid_grant","error_description":"bad\u001b[31m"}"#,
+        ));
+        assert_eq!(e.message, "bad?[31m");
+        assert_eq!(e.to_string(), "CreateToken at oidc.example failed with HTTP 400: InvalidGrantException (bad?[31m)");
+    }
+
+    #[test]
+    fn host_never_shows_userinfo() {
+        assert_eq!(host_of("http://user:pw@127.0.0.1:8080/token?x=1"), "127.0.0.1:8080");
+        assert_eq!(host_of("https://oidc.us-east-1.amazonaws.com"), "oidc.us-east-1.amazonaws.com");
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 1..20 {
+            let b = backoff(attempt);
+            assert!(b <= BACKOFF_CAP, "{attempt}: {b:?}");
+            assert!(b >= BACKOFF_BASE / 2, "{attempt}: {b:?}");
+        }
+    }
+
+    #[test]
+    fn html_with_200_is_malformed() {
+        let e = json_object(&resp(200, None, "<html>login</html>")).unwrap_err();
+        assert_eq!(e.code, ServiceError::MALFORMED);
+        assert!(e.to_string().contains("not JSON"), "{e}");
+    }
+}

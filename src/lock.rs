@@ -1,0 +1,125 @@
+//! Exclusive locks on a sidecar `<file>.lock`, held for a read-decide-call-write sequence.
+//!
+//! We lock a separate, empty file rather than the JSON itself: the atomic rename swaps the JSON's
+//! inode, so a lock on it would protect nothing. Lock files are never deleted (deleting one that
+//! another process waits on lets a third lock a new inode at the same path). The lock is a kernel
+//! advisory lock on an open descriptor (std `File::lock`), so it dies with the process: SIGKILL
+//! leaves nothing stale behind (SPEC Part C, 19). Waits are bounded.
+
+use std::fmt;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long a process waits for another one that holds the lock (SPEC A.3).
+pub const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// The sidecar lock path for a cache file: `<file>.lock`.
+pub fn lock_path(file: &Path) -> PathBuf {
+    let mut name = file.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".lock");
+    file.with_file_name(name)
+}
+
+#[derive(Debug)]
+pub enum LockError {
+    /// The lock file cannot be created or opened (read-only folder, permissions).
+    Open {
+        path: PathBuf,
+        source: io::Error,
+    },
+    Timeout {
+        path: PathBuf,
+        waited: Duration,
+    },
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for LockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LockError::Open { path, .. } => write!(f, "cannot open lock file {}", path.display()),
+            LockError::Timeout { path, waited } => {
+                write!(f, "timed out after {} s waiting for lock file {}", waited.as_secs(), path.display())
+            }
+            LockError::Io { path, .. } => write!(f, "cannot lock {}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for LockError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LockError::Open { source, .. } | LockError::Io { source, .. } => Some(source),
+            LockError::Timeout { .. } => None,
+        }
+    }
+}
+
+/// Holds the lock until dropped.
+#[derive(Debug)]
+pub struct LockGuard {
+    file: File,
+}
+
+impl LockGuard {
+    /// Locks the sidecar of `file` (creating folder and lock file as needed), waiting at most `wait`.
+    pub fn acquire(file: &Path, wait: Duration) -> Result<LockGuard, LockError> {
+        let path = lock_path(file);
+        if let Some(dir) = path.parent() {
+            crate::cache::create_private_dir(dir).map_err(|source| LockError::Open { path: path.clone(), source })?;
+        }
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let lock_file = options.open(&path).map_err(|source| LockError::Open { path: path.clone(), source })?;
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match lock_file.try_lock() {
+                Ok(()) => return Ok(LockGuard { file: lock_file }),
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(source)) => return Err(LockError::Io { path, source }),
+            }
+            let waited = start.elapsed();
+            if waited >= wait {
+                return Err(LockError::Timeout { path, waited });
+            }
+            std::thread::sleep(pause.min(wait - waited));
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_locker_waits_then_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("cache/x.json");
+        let guard = LockGuard::acquire(&target, LOCK_WAIT).unwrap();
+        assert!(dir.path().join("cache/x.json.lock").exists());
+        let err = LockGuard::acquire(&target, Duration::from_millis(60)).unwrap_err();
+        assert!(matches!(err, LockError::Timeout { .. }));
+        assert!(err.to_string().contains("x.json.lock"), "{err}");
+        drop(guard);
+        LockGuard::acquire(&target, Duration::from_millis(60)).unwrap();
+        assert!(dir.path().join("cache/x.json.lock").exists(), "lock files are never deleted");
+    }
+}

@@ -1,0 +1,416 @@
+//! The SSO session's access token: load it from the cache the AWS CLI shares (SPEC B.4), decide
+//! whether it needs a refresh, refresh it under the session's lock, and write it back.
+//!
+//! The decision is a pure function of `now` (`decide`). The refresh is read → decide →
+//! CreateToken → write under an exclusive lock on `<token file>.lock`, re-reading the file once the
+//! lock is held, so N processes near expiry make one CreateToken call (SPEC A.3, Part C 2). The
+//! written file keeps every field it had, unknown ones included, and the old refresh token when
+//! the service sends none (SPEC B.10.10).
+
+use crate::cache::{self, CacheError};
+use crate::context::{Context, SessionTarget};
+use crate::endpoints::Service;
+use crate::error::Error;
+use crate::http::CallError;
+use crate::lock::{LOCK_WAIT, LockError, LockGuard};
+use crate::oidc::{Oidc, TokenResponse};
+use crate::secret::Secret;
+use crate::timefmt;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::path::Path;
+
+/// Refresh once less than this remains (botocore's advisory window).
+pub const REFRESH_WINDOW: TimeDelta = TimeDelta::minutes(15);
+
+/// What the refresh needs besides the token itself.
+pub struct RefreshMaterial {
+    pub refresh_token: Secret,
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+/// A token file as read from the cache. The whole document is kept for write-back.
+pub struct CachedToken {
+    doc: Map<String, Value>,
+    pub access_token: Secret,
+    pub expires_at: DateTime<Utc>,
+    pub refresh: Option<RefreshMaterial>,
+    pub registration_expires_at: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for CachedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedToken")
+            .field("expires_at", &self.expires_at)
+            .field("has_refresh", &self.refresh.is_some())
+            .field("registration_expires_at", &self.registration_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CachedToken {
+    /// Checks the fields we rely on; the reason never quotes a value.
+    pub fn parse(doc: Map<String, Value>) -> Result<CachedToken, String> {
+        let access_token =
+            cache::str_field(&doc, "accessToken")?.filter(|s| !s.is_empty()).ok_or("it has no accessToken")?;
+        let expires_raw = cache::str_field(&doc, "expiresAt")?.ok_or("it has no expiresAt")?;
+        let expires_at = timefmt::parse(expires_raw).ok_or("its expiresAt is not a timestamp with a time zone")?;
+        let refresh_token = cache::str_field(&doc, "refreshToken")?.filter(|s| !s.is_empty());
+        let client_id = cache::str_field(&doc, "clientId")?.filter(|s| !s.is_empty());
+        let client_secret = cache::str_field(&doc, "clientSecret")?.filter(|s| !s.is_empty());
+        let registration_expires_at = cache::str_field(&doc, "registrationExpiresAt")?.and_then(timefmt::parse);
+        let refresh = match (refresh_token, client_id, client_secret) {
+            (Some(rt), Some(id), Some(secret)) => Some(RefreshMaterial {
+                refresh_token: Secret::new(rt),
+                client_id: id.to_owned(),
+                client_secret: Secret::new(secret),
+            }),
+            _ => None,
+        };
+        Ok(CachedToken { access_token: Secret::new(access_token), expires_at, refresh, registration_expires_at, doc })
+    }
+
+    /// Whether a refresh_token grant can be tried now (SPEC A.3, B.10.11). Legacy sessions never refresh.
+    pub fn refreshable(&self, is_session: bool, now: DateTime<Utc>) -> bool {
+        is_session && self.refresh.is_some() && self.registration_expires_at.is_some_and(|t| t > now)
+    }
+
+    /// Why `refreshable` is false, for messages.
+    pub fn why_not_refreshable(&self, is_session: bool, now: DateTime<Utc>) -> String {
+        if !is_session {
+            "legacy sessions (sso_start_url in the profile) cannot be refreshed".to_owned()
+        } else if self.refresh.is_none() {
+            "the cache holds no refresh token and client registration".to_owned()
+        } else {
+            match self.registration_expires_at {
+                Some(t) if t <= now => format!("the client registration expired at {}", timefmt::format(t)),
+                Some(_) => "it cannot be refreshed".to_owned(),
+                None => "the cache has no registrationExpiresAt".to_owned(),
+            }
+        }
+    }
+
+    /// The document after a successful refresh.
+    fn refreshed(&self, resp: &TokenResponse, now: DateTime<Utc>) -> Value {
+        let mut doc = self.doc.clone();
+        doc.insert("accessToken".into(), resp.access_token.expose().into());
+        doc.insert("expiresAt".into(), timefmt::format(now + TimeDelta::seconds(resp.expires_in)).into());
+        if let Some(rt) = &resp.refresh_token {
+            doc.insert("refreshToken".into(), rt.expose().into());
+        }
+        Value::Object(doc)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// More than the window remains (and no refresh was forced).
+    UseCached,
+    Refresh,
+    /// Still valid, inside the window or forced, but not refreshable.
+    UseUnrefreshable,
+    Expired,
+}
+
+pub fn decide(expires_at: DateTime<Utc>, refreshable: bool, now: DateTime<Utc>, force: bool) -> Decision {
+    let remaining = expires_at - now;
+    if !force && remaining >= REFRESH_WINDOW {
+        Decision::UseCached
+    } else if refreshable {
+        Decision::Refresh
+    } else if remaining > TimeDelta::zero() {
+        Decision::UseUnrefreshable
+    } else {
+        Decision::Expired
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The cached token was good (possibly just refreshed by another process).
+    Cached,
+    Refreshed,
+    /// A refresh was due but failed; the cached token is still valid. The reason is safe to show.
+    RefreshFailed(String),
+    /// Inside the window (or forced) but not refreshable; still valid.
+    NotRefreshable(String),
+}
+
+#[derive(Debug)]
+pub struct Token {
+    pub access_token: Secret,
+    pub expires_at: DateTime<Utc>,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Copy)]
+pub enum Mode<'a> {
+    /// Refresh only inside the window.
+    Normal,
+    /// Refresh now if refreshable (the `refresh --force` command).
+    Force,
+    /// The portal rejected this access token: replace it (another process may already have).
+    Rejected(&'a Secret),
+}
+
+fn load(target: &SessionTarget, path: &Path) -> Result<CachedToken, Error> {
+    let login = |what: String| Error::LoginRequired { what, login_args: target.login_args.clone(), cause: None };
+    let doc = match cache::read_object(path) {
+        Ok(Some(doc)) => doc,
+        Ok(None) => {
+            return Err(login(format!("no cached SSO token for {} (looked for {})", target.label, path.display())));
+        }
+        Err(CacheError::Corrupt { path, detail }) => {
+            return Err(login(format!(
+                "SSO token cache {} for {} is not usable: {detail}; it was left as it is",
+                path.display(),
+                target.label
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    CachedToken::parse(doc).map_err(|why| {
+        login(format!(
+            "SSO token cache {} for {} is not usable: {why}; it was left as it is",
+            path.display(),
+            target.label
+        ))
+    })
+}
+
+fn expired(target: &SessionTarget, token: &CachedToken, why: String) -> Error {
+    Error::LoginRequired {
+        what: format!("the SSO session {} expired at {} and {why}", target.label, timefmt::format(token.expires_at)),
+        login_args: target.login_args.clone(),
+        cause: None,
+    }
+}
+
+/// The access token for `target`, refreshed as `mode` asks.
+pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token, Error> {
+    let path = ctx.token_path(&target.session);
+    let is_session = target.session.name.is_some();
+    let done = |t: &CachedToken, outcome| {
+        Ok(Token { access_token: t.access_token.clone(), expires_at: t.expires_at, outcome })
+    };
+
+    if let Mode::Normal = mode {
+        let cached = load(target, &path)?;
+        let now = ctx.now();
+        match decide(cached.expires_at, cached.refreshable(is_session, now), now, false) {
+            Decision::UseCached => return done(&cached, Outcome::Cached),
+            Decision::UseUnrefreshable => {
+                return done(&cached, Outcome::NotRefreshable(cached.why_not_refreshable(is_session, now)));
+            }
+            Decision::Expired => return Err(expired(target, &cached, cached.why_not_refreshable(is_session, now))),
+            Decision::Refresh => {}
+        }
+    }
+
+    let _guard = match LockGuard::acquire(&path, LOCK_WAIT) {
+        Ok(guard) => guard,
+        Err(e @ LockError::Open { .. }) => {
+            // The folder cannot be written (read-only ~/.aws): refreshing would rotate the
+            // refresh token and lose the new one, so use the cached token while it lasts.
+            let cached = load(target, &path)?;
+            if cached.expires_at > ctx.now() && !matches!(mode, Mode::Rejected(_)) {
+                return done(&cached, Outcome::RefreshFailed(crate::error::chain(&e)));
+            }
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    // Another process may have refreshed while we waited: decide again on what is there now.
+    let cached = load(target, &path)?;
+    let now = ctx.now();
+    let refreshable = cached.refreshable(is_session, now);
+    match mode {
+        Mode::Normal | Mode::Force => match decide(cached.expires_at, refreshable, now, matches!(mode, Mode::Force)) {
+            Decision::UseCached => return done(&cached, Outcome::Cached),
+            Decision::UseUnrefreshable => {
+                return done(&cached, Outcome::NotRefreshable(cached.why_not_refreshable(is_session, now)));
+            }
+            Decision::Expired => return Err(expired(target, &cached, cached.why_not_refreshable(is_session, now))),
+            Decision::Refresh => {}
+        },
+        Mode::Rejected(old) => {
+            if cached.access_token != *old && cached.expires_at > now {
+                return done(&cached, Outcome::Cached);
+            }
+            if !refreshable {
+                return Err(Error::LoginRequired {
+                    what: format!(
+                        "the SSO portal rejected the access token of {} and {}",
+                        target.label,
+                        cached.why_not_refreshable(is_session, now)
+                    ),
+                    login_args: target.login_args.clone(),
+                    cause: None,
+                });
+            }
+        }
+    }
+
+    let Some(material) = cached.refresh.as_ref() else {
+        return Err(expired(target, &cached, cached.why_not_refreshable(is_session, now)));
+    };
+    let oidc = Oidc { http: ctx.http(), endpoint: ctx.endpoint(Service::Oidc, target)? };
+    ctx.debug(|| {
+        format!("refreshing the SSO token of {} (expires {})", target.label, timefmt::format(cached.expires_at))
+    });
+    match oidc.refresh(&material.client_id, &material.client_secret, &material.refresh_token) {
+        Ok(resp) => {
+            let now = ctx.now();
+            let doc = cached.refreshed(&resp, now);
+            if let Err(e) = cache::write_atomic(&path, &doc) {
+                ctx.warn(format!(
+                    "the refreshed SSO token of {} could not be saved ({}); other tools keep the old one",
+                    target.label,
+                    crate::error::chain(&e)
+                ));
+            }
+            Ok(Token {
+                access_token: resp.access_token,
+                expires_at: now + TimeDelta::seconds(resp.expires_in),
+                outcome: Outcome::Refreshed,
+            })
+        }
+        Err(err) => {
+            // A tool that does not lock may have rotated the refresh token under us: look once more.
+            if err.service().is_some_and(|e| e.is("InvalidGrantException")) {
+                if let Ok(again) = load(target, &path) {
+                    if again.access_token != cached.access_token && again.expires_at - ctx.now() >= REFRESH_WINDOW {
+                        return done(&again, Outcome::Cached);
+                    }
+                }
+            }
+            refresh_failed(ctx, target, &cached, mode, err)
+        }
+    }
+}
+
+/// A refresh that did not work: keep a still-valid token (SPEC A.3), else say what to do.
+fn refresh_failed(
+    ctx: &Context,
+    target: &SessionTarget,
+    cached: &CachedToken,
+    mode: Mode,
+    err: CallError,
+) -> Result<Token, Error> {
+    let still_valid = cached.expires_at > ctx.now();
+    if still_valid && !matches!(mode, Mode::Rejected(_)) {
+        let why = crate::error::chain(&Error::from(err));
+        return Ok(Token {
+            access_token: cached.access_token.clone(),
+            expires_at: cached.expires_at,
+            outcome: Outcome::RefreshFailed(why),
+        });
+    }
+    let rejected = err.service().is_some_and(|e| (400..500).contains(&e.status) && e.status != 429);
+    if rejected {
+        return Err(Error::LoginRequired {
+            what: format!("the SSO session {} could not be refreshed", target.label),
+            login_args: target.login_args.clone(),
+            cause: Some(Box::new(err.into())),
+        });
+    }
+    Err(err.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        timefmt::parse(s).unwrap()
+    }
+
+    #[test]
+    fn decisions_as_a_function_of_now() {
+        let exp = t("2026-11-21T08:00:00Z");
+        use Decision::*;
+        let cases = [
+            // (now, refreshable, force, want)
+            ("2026-11-21T07:00:00Z", true, false, UseCached),
+            ("2026-11-21T07:45:00Z", true, false, UseCached), // exactly 15 min left
+            ("2026-11-21T07:45:01Z", true, false, Refresh),
+            ("2026-11-21T07:59:00Z", true, false, Refresh),
+            ("2026-11-21T09:00:00Z", true, false, Refresh), // expired but refreshable
+            ("2026-11-21T07:59:00Z", false, false, UseUnrefreshable),
+            ("2026-11-21T08:00:00Z", false, false, Expired),
+            ("2026-11-21T07:00:00Z", true, true, Refresh),
+            ("2026-11-21T07:00:00Z", false, true, UseUnrefreshable),
+        ];
+        for (now, refreshable, force, want) in cases {
+            assert_eq!(decide(exp, refreshable, t(now), force), want, "{now} {refreshable} {force}");
+        }
+    }
+
+    fn doc(s: &str) -> Map<String, Value> {
+        serde_json::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn refreshable_needs_session_material_and_registration() {
+        let now = t("2026-11-21T07:55:00Z");
+        let full = r#"{"accessToken":"a","expiresAt":"2026-11-21T08:00:00Z","refreshToken":"r","clientId":"c","clientSecret":"s","registrationExpiresAt":"2027-01-01T00:00:00Z"}"#;
+        let tok = CachedToken::parse(doc(full)).unwrap();
+        assert!(tok.refreshable(true, now));
+        assert!(!tok.refreshable(false, now), "legacy never refreshes");
+        let no_reg =
+            CachedToken::parse(doc(&full.replace(r#","registrationExpiresAt":"2027-01-01T00:00:00Z""#, ""))).unwrap();
+        assert!(!no_reg.refreshable(true, now));
+        assert!(no_reg.why_not_refreshable(true, now).contains("registrationExpiresAt"));
+        let old_reg = CachedToken::parse(doc(&full.replace("2027-01-01", "2026-01-01"))).unwrap();
+        assert!(!old_reg.refreshable(true, now));
+        assert!(old_reg.why_not_refreshable(true, now).contains("registration expired"));
+        let no_rt = CachedToken::parse(doc(&full.replace(r#""refreshToken":"r","#, ""))).unwrap();
+        assert!(!no_rt.refreshable(true, now));
+    }
+
+    #[test]
+    fn parse_rejects_bad_fields_without_quoting_them() {
+        for (input, want) in [
+            (r#"{"expiresAt":"2026-11-21T08:00:00Z"}"#, "no accessToken"),
+            (r#"{"accessToken":"SECRET"}"#, "no expiresAt"),
+            (r#"{"accessToken":"SECRET","expiresAt":"2026-11-21T08:00:00"}"#, "time zone"),
+            (r#"{"accessToken":7,"expiresAt":"2026-11-21T08:00:00Z"}"#, "accessToken is a number"),
+            (
+                r#"{"accessToken":"SECRET","expiresAt":"2026-11-21T08:00:00Z","refreshToken":["SECRET"]}"#,
+                "refreshToken is a list",
+            ),
+        ] {
+            let err = CachedToken::parse(doc(input)).unwrap_err();
+            assert!(err.contains(want), "{input}: {err}");
+            assert!(!err.contains("SECRET"));
+        }
+    }
+
+    #[test]
+    fn refreshed_doc_keeps_fields_and_old_refresh_token() {
+        let tok = CachedToken::parse(doc(
+            r#"{"startUrl":"u","region":"r","accessToken":"old","expiresAt":"2026-11-21T08:00:00UTC","clientId":"c","clientSecret":"s","registrationExpiresAt":"2027-01-01T00:00:00Z","refreshToken":"rt1","futureField":{"x":1}}"#,
+        ))
+        .unwrap();
+        let now = t("2026-11-21T07:59:00.5Z");
+        let resp = |rt: Option<&str>| TokenResponse {
+            access_token: Secret::new("new"),
+            expires_in: 3600,
+            refresh_token: rt.map(Secret::new),
+            raw: Map::new(),
+        };
+        let kept = tok.refreshed(&resp(None), now);
+        assert_eq!(kept["accessToken"], "new");
+        assert_eq!(kept["expiresAt"], "2026-11-21T08:59:00Z");
+        assert_eq!(kept["refreshToken"], "rt1");
+        assert_eq!(kept["futureField"]["x"], 1);
+        let keys: Vec<&String> = kept.as_object().unwrap().keys().collect();
+        assert_eq!(keys[..3], ["startUrl", "region", "accessToken"], "field order is kept");
+        let rotated = tok.refreshed(&resp(Some("rt2")), now);
+        assert_eq!(rotated["refreshToken"], "rt2");
+        assert!(!format!("{tok:?}").contains("old") && !format!("{tok:?}").contains("rt1"));
+    }
+}

@@ -1,0 +1,127 @@
+//! Timestamps in the cache files (SPEC B.4.3).
+//!
+//! We always write `YYYY-MM-DDTHH:MM:SSZ` (the only form the Rust SDK reads), and read leniently
+//! what the other tools write: `Z` or `z`, `±hh:mm` offsets (Go writes local offsets), fractions
+//! (JS writes `.000Z`), the old CLI's `UTC` suffix, and a space instead of `T`. A string without a
+//! zone is rejected, as botocore cannot compare it either.
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+
+/// Parses an expiry timestamp; `None` when it is not one of the accepted forms.
+pub fn parse(input: &str) -> Option<DateTime<Utc>> {
+    let s = input.trim();
+    if let Some(naive) = s.strip_suffix("UTC") {
+        let naive = naive.trim_end();
+        return parse_naive(naive).map(|n| n.and_utc());
+    }
+    // RFC 3339 wants an upper-case T and Z; normalise the two variants we accept.
+    let mut owned = s.to_owned();
+    if owned.len() > 10 && owned.as_bytes()[10] == b' ' {
+        owned.replace_range(10..11, "T");
+    }
+    if owned.ends_with('z') {
+        owned.pop();
+        owned.push('Z');
+    }
+    DateTime::parse_from_rfc3339(&owned).ok().map(|d| d.with_timezone(&Utc))
+}
+
+fn parse_naive(s: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+        .ok()
+}
+
+/// The one format we write: whole seconds, UTC, `Z`.
+pub fn format(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Epoch milliseconds (portal `expiration`) as a UTC time; `None` when out of range.
+pub fn from_epoch_millis(ms: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms)
+}
+
+/// Epoch seconds (OIDC `clientSecretExpiresAt`) as a UTC time.
+pub fn from_epoch_secs(secs: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(secs, 0)
+}
+
+/// "in 42 min", "in 3 h 5 min", "2 min ago": for human status lines.
+pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (t - now).num_seconds();
+    let mins = secs.unsigned_abs() / 60;
+    let span = if mins >= 60 {
+        format!("{} h {} min", mins / 60, mins % 60)
+    } else if mins > 0 {
+        format!("{mins} min")
+    } else {
+        format!("{} s", secs.unsigned_abs())
+    };
+    if secs >= 0 { format!("in {span}") } else { format!("{span} ago") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn every_vector_of_shared_timestamps_json() {
+        let text = include_str!("../tests/data/timestamps.json");
+        let doc: Value = serde_json::from_str(text).unwrap();
+        let cases = doc["cases"].as_array().unwrap();
+        assert!(cases.len() >= 14);
+        for case in cases {
+            let input = case["input"].as_str().unwrap();
+            let got = parse(input);
+            if case["accept"].as_bool().unwrap() {
+                let want = case["epoch"].as_f64().unwrap();
+                let got = got.unwrap_or_else(|| panic!("rejected {input:?}"));
+                let secs = got.timestamp() as f64 + got.timestamp_subsec_nanos() as f64 / 1e9;
+                assert!((secs - want).abs() < 1e-6, "{input:?}: {secs} != {want}");
+            } else {
+                assert!(got.is_none(), "accepted {input:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn writes_whole_seconds_with_z() {
+        let t = parse("2026-11-21T08:00:20.987654Z").unwrap();
+        assert_eq!(format(t), "2026-11-21T08:00:20Z");
+        let t = parse("2026-11-21T09:00:00+01:00").unwrap();
+        assert_eq!(format(t), "2026-11-21T08:00:00Z");
+    }
+
+    #[test]
+    fn epoch_units() {
+        assert_eq!(format(from_epoch_millis(1_665_736_069_000).unwrap()), "2022-10-14T08:27:49Z");
+        assert_eq!(format(from_epoch_secs(1_665_736_069).unwrap()), "2022-10-14T08:27:49Z");
+        assert!(from_epoch_millis(i64::MAX).is_none());
+    }
+
+    #[test]
+    fn relative_text() {
+        let now = parse("2026-11-21T08:00:00Z").unwrap();
+        assert_eq!(relative(parse("2026-11-21T08:42:00Z").unwrap(), now), "in 42 min");
+        assert_eq!(relative(parse("2026-11-21T09:05:00Z").unwrap(), now), "in 1 h 5 min");
+        assert_eq!(relative(parse("2026-11-21T07:58:00Z").unwrap(), now), "2 min ago");
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for s in [
+            "",
+            "Z",
+            "UTC",
+            " UTC",
+            "2026-11-21 ",
+            "2026-11-2",
+            "\u{fe0f}\u{fe0f}\u{fe0f}\u{fe0f}\u{fe0f}\u{fe0f}xyz",
+            "2026-11-21TXX:00:00Z",
+        ] {
+            let _ = parse(s);
+        }
+    }
+}
