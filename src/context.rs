@@ -264,7 +264,6 @@ impl Context {
         let key = crate::cache::role_key(&target.account_id, &target.role_name, s.name.as_deref(), &s.start_url);
         self.cli_cache_dir().join(format!("{key}.json"))
     }
-
 }
 
 /// Quotes a value for a shell command line when it needs it.

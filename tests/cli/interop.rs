@@ -1,0 +1,114 @@
+//! Interop with the reference client: botocore reads what we write, we read what it writes, and
+//! boto3 gets credentials through our binary as its credential_process.
+//!
+//! Needs python3 with boto3. Outside CI a missing boto3 skips these tests with a note; in CI
+//! (`CI=true`) it fails them, so they can never be skipped silently there.
+
+use crate::util::*;
+use serde_json::Value;
+use std::process::Command;
+
+fn python(env: &TestEnv, script: &str) -> Option<Run> {
+    let probe = Command::new("python3").args(["-c", "import boto3"]).output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("python3 with boto3 is required in CI");
+        }
+        eprintln!("skipping botocore interop: python3 with boto3 is not installed");
+        return None;
+    }
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", env.home())
+        .env("AWS_ENDPOINT_URL_SSO_OIDC", env.fake.url())
+        .env("AWS_ENDPOINT_URL_SSO", env.fake.url())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let run = to_run(out);
+    assert_eq!(run.code, 0, "python failed: {run:?}");
+    Some(run)
+}
+
+const LOAD_TOKEN: &str = r#"
+import json, botocore.session
+from botocore.tokens import SSOTokenProvider
+s = botocore.session.Session(profile='dev-sso')
+token = SSOTokenProvider(s).load_token().get_frozen_token()
+print(json.dumps({"token": token.token, "expiration": token.expiration.isoformat()}))
+"#;
+
+#[test]
+fn botocore_accepts_our_refreshed_token_without_refreshing_again() {
+    let env = TestEnv::new();
+    env.seed_corp_token(60);
+    env.run(&["refresh", "--profile", "dev-sso"]).assert_ok();
+    assert_eq!(env.fake.count("CreateToken"), 1);
+    let ours = env.corp_token();
+    let Some(run) = python(&env, LOAD_TOKEN) else { return };
+    let seen: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(seen["token"], ours["accessToken"]);
+    assert_eq!(env.fake.count("CreateToken"), 1, "botocore saw no need to refresh");
+}
+
+#[test]
+fn we_accept_the_token_botocore_refreshed() {
+    let env = TestEnv::new();
+    env.seed_corp_token(120); // inside botocore's mandatory window: it refreshes, blocking
+    let Some(run) = python(&env, LOAD_TOKEN) else { return };
+    assert_eq!(env.fake.count("CreateToken"), 1, "botocore refreshed: {run:?}");
+    let written = env.corp_token();
+    let seen: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(seen["token"], written["accessToken"]);
+    env.run(&["--profile", "dev-sso"]).assert_ok();
+    assert_eq!(env.fake.count("CreateToken"), 1, "we used botocore's token as it is");
+    assert_eq!(
+        env.fake.calls("GetRoleCredentials")[0].headers["x-amz-sso_bearer_token"],
+        written["accessToken"].as_str().unwrap()
+    );
+}
+
+#[test]
+fn boto3_gets_credentials_through_our_credential_process() {
+    let env = TestEnv::new();
+    env.write_config(
+        &DEFAULT_CONFIG.replace("credential_process = aws-sso-process", &format!("credential_process = {BIN}")),
+    );
+    env.seed_corp_token(60);
+    let script = r#"
+import json, boto3
+c = boto3.Session(profile_name='dev').get_credentials().get_frozen_credentials()
+print(json.dumps({"key": c.access_key, "secret": c.secret_key, "token": c.token}))
+"#;
+    let Some(run) = python(&env, script) else { return };
+    let got: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let cached = env.read_json(&env.role_path(CORP_ROLE_KEY));
+    assert_eq!(got["key"], cached["Credentials"]["AccessKeyId"]);
+    assert_eq!(got["secret"], cached["Credentials"]["SecretAccessKey"]);
+    assert_eq!(got["token"], cached["Credentials"]["SessionToken"]);
+    assert_eq!(env.fake.count("CreateToken"), 1);
+    assert_eq!(env.fake.count("GetRoleCredentials"), 1);
+}
+
+#[test]
+fn the_aws_cli_cache_shape_is_what_botocore_reads() {
+    // botocore's own JSONFileCache reads our role cache entry and finds our fields.
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    env.run(&["--profile", "dev-sso"]).assert_ok();
+    let script = format!(
+        r#"
+import json
+from botocore.utils import JSONFileCache
+c = JSONFileCache('{}')
+print(json.dumps(c['{CORP_ROLE_KEY}']))
+"#,
+        env.home().join(".aws/cli/cache").display()
+    );
+    let Some(run) = python(&env, &script) else { return };
+    let doc: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(doc["ProviderType"], "sso");
+    assert!(doc["Credentials"]["Expiration"].as_str().unwrap().ends_with('Z'));
+}

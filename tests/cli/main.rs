@@ -1,0 +1,11 @@
+//! The integration tests: the built binary against the in-process fake service, with a throwaway
+//! HOME and a cleared environment. One crate, one module per area.
+
+mod util;
+
+mod bad_input;
+mod concurrency;
+mod credentials;
+mod interop;
+mod refresh;
+mod secrets;

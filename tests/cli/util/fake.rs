@@ -1,0 +1,404 @@
+//! An in-process fake of the SSO OIDC and portal services on 127.0.0.1, for tests and the demo.
+//!
+//! It records every request (method, path, query, lower-cased headers, body) for assertions, and
+//! answers in one of two ways: a scripted reply queued for an operation (`script`), or the default
+//! behaviour of a small, stateful IAM Identity Center: CreateToken (refresh_token grant) checks the
+//! client and the refresh token, rotates refresh tokens when asked to, and issues access tokens;
+//! GetRoleCredentials accepts only access tokens it issued or was told about (`trust_access_token`).
+//! Unknown routes get a 404 with an error body, so an unexpected call fails the test loudly.
+
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub const CLIENT_ID: &str = "fake-client-id";
+pub const CLIENT_SECRET: &str = "fake-client-secret-DO-NOT-LEAK";
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub op: String,
+    pub method: String,
+    pub path: String,
+    pub query: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+impl Recorded {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// A scripted answer.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Status, optional `x-amzn-ErrorType`, JSON body.
+    Json(u16, Option<String>, Value),
+    /// Status, content type, raw body.
+    Raw(u16, String, String),
+    /// Close the connection without answering.
+    Hangup,
+    /// Wait, then answer.
+    Delay(Duration, Box<Reply>),
+    /// Answer with the default behaviour (useful after a queue of failures).
+    Default,
+}
+
+impl Reply {
+    /// An SSO OIDC error the way the service sends it (SPEC B.1.5).
+    pub fn oidc_error(status: u16, shape: &str, error: &str) -> Reply {
+        Reply::Json(
+            status,
+            Some(format!("{shape}:http://internal.amazon.com/coral/com.amazonaws.sso.oidc/")),
+            json!({"error": error, "error_description": format!("fake {error}")}),
+        )
+    }
+
+    /// A portal error the way the service sends it (SPEC B.2).
+    pub fn portal_error(status: u16, shape: &str, message: &str) -> Reply {
+        Reply::Json(
+            status,
+            None,
+            json!({"message": message, "__type": format!("com.amazonaws.switchboard.portal#{shape}")}),
+        )
+    }
+
+    pub fn delayed(self, ms: u64) -> Reply {
+        Reply::Delay(Duration::from_millis(ms), Box::new(self))
+    }
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<Recorded>,
+    scripts: HashMap<String, VecDeque<Reply>>,
+    access_tokens: HashSet<String>,
+    refresh_tokens: HashSet<String>,
+    counter: u64,
+    rotate_refresh_tokens: bool,
+    token_delay: Duration,
+    expires_in: i64,
+    role_lifetime: Duration,
+    omit_refresh_token: bool,
+}
+
+pub struct FakeSso {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FakeSso {
+    pub fn start() -> FakeSso {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State {
+            expires_in: 3600,
+            role_lifetime: Duration::from_secs(3600),
+            rotate_refresh_tokens: true,
+            ..State::default()
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, sp) = (state.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if sp.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let st = st.clone();
+                std::thread::spawn(move || serve(stream, &st));
+            }
+        });
+        FakeSso { addr, state, stop }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// The requests of one operation ("CreateToken", "GetRoleCredentials", ...).
+    pub fn calls(&self, op: &str) -> Vec<Recorded> {
+        self.requests().into_iter().filter(|r| r.op == op).collect()
+    }
+
+    pub fn count(&self, op: &str) -> usize {
+        self.calls(op).len()
+    }
+
+    /// Queues replies for an operation; once used up, the default behaviour applies again.
+    pub fn script(&self, op: &str, replies: impl IntoIterator<Item = Reply>) {
+        self.state.lock().unwrap().scripts.entry(op.to_owned()).or_default().extend(replies);
+    }
+
+    /// Lets the portal accept an access token the fake did not issue (one seeded into a cache file).
+    pub fn trust_access_token(&self, token: &str) {
+        self.state.lock().unwrap().access_tokens.insert(token.to_owned());
+    }
+
+    pub fn revoke_access_token(&self, token: &str) {
+        self.state.lock().unwrap().access_tokens.remove(token);
+    }
+
+    /// Lets CreateToken accept a refresh token (one seeded into a cache file).
+    pub fn trust_refresh_token(&self, token: &str) {
+        self.state.lock().unwrap().refresh_tokens.insert(token.to_owned());
+    }
+
+    pub fn set_rotate_refresh_tokens(&self, rotate: bool) {
+        self.state.lock().unwrap().rotate_refresh_tokens = rotate;
+    }
+
+    /// CreateToken answers without a refreshToken field.
+    pub fn set_omit_refresh_token(&self, omit: bool) {
+        self.state.lock().unwrap().omit_refresh_token = omit;
+    }
+
+    /// How long CreateToken takes (to widen race windows).
+    pub fn set_token_delay(&self, delay: Duration) {
+        self.state.lock().unwrap().token_delay = delay;
+    }
+
+    pub fn set_expires_in(&self, secs: i64) {
+        self.state.lock().unwrap().expires_in = secs;
+    }
+
+    pub fn set_role_lifetime(&self, lifetime: Duration) {
+        self.state.lock().unwrap().role_lifetime = lifetime;
+    }
+
+    /// The refresh tokens CreateToken currently accepts.
+    pub fn live_refresh_tokens(&self) -> HashSet<String> {
+        self.state.lock().unwrap().refresh_tokens.clone()
+    }
+}
+
+impl Drop for FakeSso {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn op_of(method: &str, path: &str) -> &'static str {
+    match (method, path) {
+        ("POST", "/token") => "CreateToken",
+        ("POST", "/client/register") => "RegisterClient",
+        ("POST", "/device_authorization") => "StartDeviceAuthorization",
+        ("GET", "/federation/credentials") => "GetRoleCredentials",
+        ("GET", "/assignment/accounts") => "ListAccounts",
+        ("GET", "/assignment/roles") => "ListAccountRoles",
+        ("POST", "/logout") => "Logout",
+        _ => "Unknown",
+    }
+}
+
+fn serve(stream: TcpStream, state: &Mutex<State>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let Some(req) = read_request(&mut reader) else { return };
+        let reply = {
+            let mut st = state.lock().unwrap();
+            st.requests.push(req.clone());
+            st.scripts.get_mut(&req.op).and_then(VecDeque::pop_front).unwrap_or(Reply::Default)
+        };
+        if !answer(&mut writer, &req, reply, state) {
+            return;
+        }
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let target = parts.next()?.to_owned();
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    let (path, query_text) = target.split_once('?').unwrap_or((&target, ""));
+    let query = query_text
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect();
+    Some(Recorded {
+        op: op_of(&method, path).to_owned(),
+        method,
+        path: path.to_owned(),
+        query,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+            (b'+', _) => out.push(b' '),
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Writes the reply; false when the connection should close.
+fn answer(w: &mut TcpStream, req: &Recorded, reply: Reply, state: &Mutex<State>) -> bool {
+    match reply {
+        Reply::Hangup => false,
+        Reply::Delay(d, inner) => {
+            std::thread::sleep(d);
+            answer(w, req, *inner, state)
+        }
+        Reply::Json(status, error_type, body) => {
+            let extra = error_type.map(|t| format!("x-amzn-ErrorType: {t}\r\n")).unwrap_or_default();
+            write_response(w, status, "application/json", &extra, &body.to_string())
+        }
+        Reply::Raw(status, content_type, body) => write_response(w, status, &content_type, "", &body),
+        Reply::Default => {
+            let reply = default_reply(req, state);
+            answer(w, req, reply, state)
+        }
+    }
+}
+
+fn write_response(w: &mut TcpStream, status: u16, content_type: &str, extra: &str, body: &str) -> bool {
+    let text = format!(
+        "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n{extra}\r\n{body}",
+        reason(status),
+        body.len()
+    );
+    w.write_all(text.as_bytes()).is_ok() && w.flush().is_ok()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Other",
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+fn default_reply(req: &Recorded, state: &Mutex<State>) -> Reply {
+    match req.op.as_str() {
+        "CreateToken" => create_token(req, state),
+        "GetRoleCredentials" => {
+            let mut st = state.lock().unwrap();
+            let bearer = req.headers.get("x-amz-sso_bearer_token").cloned().unwrap_or_default();
+            if !st.access_tokens.contains(&bearer) {
+                return Reply::portal_error(401, "UnauthorizedException", "Session token not found or invalid");
+            }
+            let (Some(role), Some(account)) = (req.query.get("role_name"), req.query.get("account_id")) else {
+                return Reply::portal_error(400, "InvalidRequestException", "role_name and account_id are required");
+            };
+            st.counter += 1;
+            let n = st.counter;
+            let expiration = now_ms() + st.role_lifetime.as_millis() as i64;
+            Reply::Json(
+                200,
+                None,
+                json!({"roleCredentials": {
+                    "accessKeyId": format!("ASIAFAKE{account}{n}"),
+                    "secretAccessKey": format!("secret-key-{role}-{n}-DO-NOT-LEAK"),
+                    "sessionToken": format!("session-token-{role}-{n}-DO-NOT-LEAK"),
+                    "expiration": expiration,
+                }}),
+            )
+        }
+        "Unknown" => Reply::Json(404, None, json!({"message": format!("fake: no route {} {}", req.method, req.path)})),
+        _ => Reply::Json(501, None, json!({"message": format!("fake: {} has no default behaviour", req.op)})),
+    }
+}
+
+fn create_token(req: &Recorded, state: &Mutex<State>) -> Reply {
+    let body = req.json();
+    let delay = state.lock().unwrap().token_delay;
+    std::thread::sleep(delay);
+    let mut st = state.lock().unwrap();
+    if body["clientId"] != CLIENT_ID || body["clientSecret"] != CLIENT_SECRET {
+        return Reply::oidc_error(401, "InvalidClientException", "invalid_client");
+    }
+    if body["grantType"] != "refresh_token" {
+        return Reply::oidc_error(400, "UnsupportedGrantTypeException", "unsupported_grant_type");
+    }
+    let rt = body["refreshToken"].as_str().unwrap_or_default().to_owned();
+    if !st.refresh_tokens.contains(&rt) {
+        return Reply::oidc_error(400, "InvalidGrantException", "invalid_grant");
+    }
+    st.counter += 1;
+    let n = st.counter;
+    let access = format!("access-token-{n}-DO-NOT-LEAK");
+    st.access_tokens.insert(access.clone());
+    let mut resp = json!({"accessToken": access, "tokenType": "Bearer", "expiresIn": st.expires_in});
+    if !st.omit_refresh_token {
+        let new_rt = if st.rotate_refresh_tokens {
+            st.refresh_tokens.remove(&rt);
+            let new_rt = format!("refresh-token-{n}-DO-NOT-LEAK");
+            st.refresh_tokens.insert(new_rt.clone());
+            new_rt
+        } else {
+            rt
+        };
+        resp["refreshToken"] = json!(new_rt);
+    }
+    Reply::Json(200, None, resp)
+}

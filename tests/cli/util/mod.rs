@@ -1,0 +1,244 @@
+//! TestEnv: a throwaway HOME with an AWS config, the fake service, and a way to run the built
+//! binary with a clean environment (only what the test sets, both services pointed at the fake).
+
+#![allow(dead_code)]
+
+pub mod fake;
+
+use fake::{CLIENT_ID, CLIENT_SECRET, FakeSso};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_aws-sso-process");
+pub const START_URL: &str = "https://corp.awsapps.com/start";
+pub const ACCOUNT: &str = "111122223333";
+pub const ROLE: &str = "Developer";
+/// sha1("corp"): the token cache file of the default session.
+pub const CORP_KEY: &str = "ee0bfd2552fbd840c02cc48b6e823320543c450f";
+/// sha1 of {"accountId":"111122223333","roleName":"Developer","sessionName":"corp"}.
+pub const CORP_ROLE_KEY: &str = "6b17aaa4b7ddc1fd491e01d5f64d4b66d9e2b04c";
+
+pub const DEFAULT_CONFIG: &str = "\
+[profile dev]
+credential_process = aws-sso-process --profile dev-sso
+
+[profile dev-sso]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = Developer
+region = eu-west-1
+
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+sso_registration_scopes = sso:account:access
+";
+
+pub struct TestEnv {
+    pub home: tempfile::TempDir,
+    pub fake: FakeSso,
+    pub env: Vec<(String, String)>,
+}
+
+/// What a run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Run {
+        assert_eq!(self.code, 0, "{self:?}");
+        self
+    }
+
+    /// A failure: the exit code, nothing on stdout, and a one-line `aws-sso-process:` error (plus
+    /// an optional hint line) containing `needle`.
+    #[track_caller]
+    pub fn assert_fails(&self, code: i32, needle: &str) -> &Run {
+        assert_eq!(self.code, code, "{self:?}");
+        assert!(self.stdout.is_empty(), "stdout must stay empty on failure: {self:?}");
+        let lines: Vec<&str> = self.stderr.lines().filter(|l| !l.contains("warning:")).collect();
+        assert!(!lines.is_empty() && lines.len() <= 2, "one error line and a hint: {self:?}");
+        assert!(lines[0].starts_with("aws-sso-process: "), "{self:?}");
+        if lines.len() == 2 {
+            assert!(lines[1].starts_with("hint: "), "{self:?}");
+        }
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}: {self:?}");
+        self
+    }
+}
+
+pub fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, `offset` seconds from now.
+pub fn ts(offset: i64) -> String {
+    let t = chrono::DateTime::from_timestamp(now_secs() + offset, 0).unwrap();
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Seconds from now until a timestamp string.
+pub fn secs_until(stamp: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(stamp).unwrap().timestamp() - now_secs()
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let env = TestEnv { home: tempfile::tempdir().unwrap(), fake: FakeSso::start(), env: Vec::new() };
+        env.write_config(DEFAULT_CONFIG);
+        env
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    pub fn write_config(&self, text: &str) {
+        let dir = self.home().join(".aws");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config"), text).unwrap();
+    }
+
+    pub fn token_path(&self, key: &str) -> PathBuf {
+        self.home().join(".aws/sso/cache").join(format!("{key}.json"))
+    }
+
+    pub fn role_path(&self, key: &str) -> PathBuf {
+        self.home().join(".aws/cli/cache").join(format!("{key}.json"))
+    }
+
+    pub fn write_file(&self, path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    pub fn read_json(&self, path: &Path) -> Value {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON ({e}): {text}", path.display()))
+    }
+
+    /// A token file for session `corp` as `aws sso login` writes it, expiring in `expires_in` s,
+    /// with a refresh token and a registration valid for 90 days; the fake trusts both tokens.
+    pub fn seed_corp_token(&self, expires_in: i64) -> Value {
+        let doc = json!({
+            "startUrl": START_URL,
+            "region": "us-east-1",
+            "accessToken": "seeded-access-token-DO-NOT-LEAK",
+            "expiresAt": ts(expires_in),
+            "clientId": CLIENT_ID,
+            "clientSecret": CLIENT_SECRET,
+            "registrationExpiresAt": ts(90 * 86400),
+            "refreshToken": "seeded-refresh-token-DO-NOT-LEAK",
+        });
+        self.seed_token(CORP_KEY, &doc);
+        doc
+    }
+
+    pub fn seed_token(&self, key: &str, doc: &Value) {
+        if let Some(at) = doc["accessToken"].as_str() {
+            self.fake.trust_access_token(at);
+        }
+        if let Some(rt) = doc["refreshToken"].as_str() {
+            self.fake.trust_refresh_token(rt);
+        }
+        self.write_file(&self.token_path(key), &doc.to_string());
+    }
+
+    pub fn corp_token(&self) -> Value {
+        self.read_json(&self.token_path(CORP_KEY))
+    }
+
+    /// A role cache entry for corp/111122223333/Developer expiring in `expires_in` s.
+    pub fn seed_corp_role(&self, expires_in: i64) {
+        let doc = json!({"ProviderType": "sso", "Credentials": {
+            "AccessKeyId": "ASIACACHED", "SecretAccessKey": "cached-secret-DO-NOT-LEAK",
+            "SessionToken": "cached-session-DO-NOT-LEAK", "Expiration": ts(expires_in), "AccountId": ACCOUNT}});
+        self.write_file(&self.role_path(CORP_ROLE_KEY), &doc.to_string());
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env_clear()
+            .env("HOME", self.home())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL_SSO_OIDC", self.fake.url())
+            .env("AWS_ENDPOINT_URL_SSO", self.fake.url())
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().expect("run aws-sso-process");
+        to_run(out)
+    }
+
+    /// Starts `n` copies at once and waits for all of them.
+    pub fn run_many(&self, n: usize, args: &[&str]) -> Vec<Run> {
+        let children: Vec<_> =
+            (0..n).map(|_| self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()).collect();
+        children.into_iter().map(|c| to_run(c.wait_with_output().unwrap())).collect()
+    }
+}
+
+pub fn to_run(out: Output) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Waits for a condition, polling; false on timeout.
+pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+pub fn sha1_hex(s: &str) -> String {
+    use sha1::Digest;
+    sha1::Sha1::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every file under HOME as (relative path, bytes), for "nothing changed" assertions.
+pub fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
