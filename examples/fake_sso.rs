@@ -1,0 +1,57 @@
+//! The test suite's fake IAM Identity Center as a standalone program, for the benchmark and the
+//! demo. It is an example (never part of the installed binary) and listens on 127.0.0.1 only.
+//!
+//! `fake_sso --seed-home DIR` also writes DIR/.aws/config (profiles `dev` and `dev-sso`, session
+//! `corp`) and a token cache entry for `corp` valid for 8 hours that the fake accepts, then
+//! serves until killed. The first line on stdout is the base URL.
+
+#[path = "../tests/cli/util/fake.rs"]
+mod fake;
+
+use serde_json::json;
+use std::io::Write;
+use std::path::Path;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let server = fake::FakeSso::start();
+    if let Some(pos) = args.iter().position(|a| a == "--seed-home") {
+        let Some(home) = args.get(pos + 1) else {
+            eprintln!("fake_sso: --seed-home needs a folder");
+            std::process::exit(2);
+        };
+        if let Err(e) = seed(Path::new(home), &server) {
+            eprintln!("fake_sso: cannot seed {home}: {e}");
+            std::process::exit(1);
+        }
+    }
+    println!("{}", server.url());
+    let _ = std::io::stdout().flush();
+    loop {
+        std::thread::park();
+    }
+}
+
+fn seed(home: &Path, server: &fake::FakeSso) -> std::io::Result<()> {
+    let aws = home.join(".aws");
+    std::fs::create_dir_all(aws.join("sso/cache"))?;
+    std::fs::write(
+        aws.join("config"),
+        "[profile dev]\ncredential_process = aws-sso-process --profile dev-sso\n\n\
+         [profile dev-sso]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Developer\nregion = eu-west-1\n\n\
+         [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\
+         sso_registration_scopes = sso:account:access\n",
+    )?;
+    let now = chrono::Utc::now();
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let token = json!({
+        "startUrl": "https://corp.awsapps.com/start", "region": "us-east-1",
+        "accessToken": "demo-access-token", "expiresAt": fmt(now + chrono::TimeDelta::hours(8)),
+        "clientId": fake::CLIENT_ID, "clientSecret": fake::CLIENT_SECRET,
+        "registrationExpiresAt": fmt(now + chrono::TimeDelta::days(90)), "refreshToken": "demo-refresh-token",
+    });
+    server.trust_access_token("demo-access-token");
+    server.trust_refresh_token("demo-refresh-token");
+    // sha1("corp")
+    std::fs::write(aws.join("sso/cache/ee0bfd2552fbd840c02cc48b6e823320543c450f.json"), token.to_string())
+}
