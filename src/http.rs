@@ -462,11 +462,22 @@ fn classify(e: ureq::Error, route: Option<&Route>) -> HttpErrorKind {
         ureq::Error::Rustls(tls) => HttpErrorKind::Tls(sanitize(&tls.to_string())),
         ureq::Error::ConnectionFailed => HttpErrorKind::Connect("connection failed".to_owned()),
         ureq::Error::HostNotFound => HttpErrorKind::Other("host not found".to_owned()),
-        ureq::Error::ConnectProxyFailed(why) => {
-            let proxy = route.map(|r| format!(" {} ({})", r.shown, r.var)).unwrap_or_default();
-            HttpErrorKind::Proxy(format!("the proxy{proxy} did not open a tunnel: {}", sanitize(&why)))
-        }
+        ureq::Error::ConnectProxyFailed(why) => HttpErrorKind::Proxy(proxy_refusal(&why, route)),
         other => HttpErrorKind::Other(sanitize(&other.to_string())),
+    }
+}
+
+/// ureq's "proxy server responded 407/407" as a sentence naming the proxy and the status.
+fn proxy_refusal(why: &str, route: Option<&Route>) -> String {
+    let proxy = route.map(|r| format!(" {} ({})", r.shown, r.var)).unwrap_or_default();
+    let status = why.split(|c: char| !c.is_ascii_digit()).find(|t| t.len() == 3);
+    match status {
+        Some("407") => {
+            let var = route.map(|r| r.var).unwrap_or("the proxy variable");
+            format!("the proxy{proxy} refused the tunnel with HTTP 407: check the user and password in {var}")
+        }
+        Some(code) => format!("the proxy{proxy} refused the tunnel with HTTP {code}"),
+        None => format!("the proxy{proxy} did not open a tunnel: {}", sanitize(why)),
     }
 }
 

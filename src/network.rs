@@ -160,7 +160,8 @@ fn normalise_host(host: &str) -> String {
 
 /// `NO_PROXY` as curl reads it: comma-separated entries; `*` alone matches every host; a name
 /// matches itself and its subdomains (a leading `.` or `*.` is ignored); `host:port` matches only
-/// that port; IP addresses match exactly, and `addr/bits` matches a network.
+/// that port; IP addresses match exactly, and `addr/bits` matches a network; an IP address host
+/// is never matched by a name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NoProxy {
     all: bool,
@@ -210,8 +211,10 @@ impl NoProxy {
         let host = normalise_host(host.trim_start_matches('[').trim_end_matches(']'));
         let ip = host.parse::<IpAddr>().ok();
         self.entries.iter().any(|entry| match entry {
+            // An IP address is matched by address only, never by a name suffix (curl).
             NoProxyEntry::Name { name, port: p } => {
-                p.is_none_or(|p| p == port)
+                ip.is_none()
+                    && p.is_none_or(|p| p == port)
                     && (host == *name || host.strip_suffix(name.as_str()).is_some_and(|head| head.ends_with('.')))
             }
             NoProxyEntry::Net { addr, bits, port: p } => {
@@ -378,6 +381,8 @@ mod tests {
             ("host.port", 8443, true),
             ("host.port", 443, false),
             ("x.wild.example", 443, true),
+            ("10.0.0.1", 443, true),
+            ("127.0.0.1", 443, false),
             ("oidc.us-east-1.amazonaws.com", 443, false),
         ];
         for (host, port, want) in cases {
