@@ -6,9 +6,10 @@
 //! account and role, which profile supplies endpoint settings, and how a login is spelled.
 
 use crate::config::{Config, SsoSession};
-use crate::endpoints::{self, EndpointInputs, Service};
+use crate::endpoints::{self, Endpoint, EndpointInputs, Service};
 use crate::error::Error;
 use crate::http::{Http, HttpSettings};
+use crate::network::{CaBundle, ProxyConfig};
 use chrono::{DateTime, Utc};
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
@@ -142,15 +143,11 @@ impl Context {
                     std::env::consts::ARCH
                 ),
                 deadline: Some(self.started + RUN_DEADLINE),
-                proxy: self.proxy(),
+                proxies: ProxyConfig::from_env(|k| self.env.get(k).map(str::to_owned)),
                 debug: self.debug,
                 ..HttpSettings::default()
             })
         })
-    }
-
-    fn proxy(&self) -> Option<String> {
-        ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"].iter().find_map(|k| self.env.get(k)).map(str::to_owned)
     }
 
     pub fn warn(&self, message: impl Into<String>) {
@@ -240,8 +237,10 @@ impl Context {
         Ok(RoleTarget { session: self.session_target(spec)?, account_id, role_name })
     }
 
-    /// The base URL of a service for this session (SPEC B.3).
-    pub fn endpoint(&self, service: Service, target: &SessionTarget) -> Result<String, Error> {
+    /// The base URL of a service for this session (SPEC B.3), with the CA bundle that applies:
+    /// `AWS_CA_BUNDLE`, else the settings profile's `ca_bundle` (botocore's order). The bundle
+    /// is only named here; it is read when a TLS request is about to be sent.
+    pub fn endpoint(&self, service: Service, target: &SessionTarget) -> Result<Endpoint, Error> {
         let config = self.config()?;
         let profile = target.settings_profile.as_deref().and_then(|p| config.profile(p));
         let env = |name: &str| self.env.get(name).map(str::to_owned);
@@ -251,7 +250,15 @@ impl Context {
             endpoints::flag(env("AWS_USE_DUALSTACK_ENDPOINT"), profile.and_then(|p| p.get("use_dualstack_endpoint")));
         let url = endpoints::resolve(service, &target.session.region, fips, dualstack, custom.as_deref())?;
         self.debug(|| format!("{} endpoint: {url}", service.name()));
-        Ok(url)
+        let ca_bundle = match (self.env.get("AWS_CA_BUNDLE"), profile.and_then(|p| p.get("ca_bundle"))) {
+            (Some(path), _) => Some(CaBundle { path: self.expand(path), source_name: "AWS_CA_BUNDLE".to_owned() }),
+            (None, Some(path)) if !path.trim().is_empty() => Some(CaBundle {
+                path: self.expand(path.trim()),
+                source_name: format!("ca_bundle of profile {}", profile.map(|p| p.name.as_str()).unwrap_or_default()),
+            }),
+            _ => None,
+        };
+        Ok(Endpoint { url, ca_bundle })
     }
 
     pub fn token_path(&self, session: &SsoSession) -> PathBuf {

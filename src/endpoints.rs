@@ -5,7 +5,31 @@
 //! variable, the profile's `[services]` block, the profile's `endpoint_url`), which every SDK shares.
 
 use crate::config::{Config, Section};
+use crate::network::CaBundle;
 use std::fmt;
+
+/// Where and how to reach a service: the resolved base URL and the extra certificate
+/// authorities its profile trusts. Reads as the URL (`Display`, `Deref<Target = str>`), so
+/// callers that only need the URL treat it as a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Base URL without a trailing slash, e.g. `https://oidc.us-east-1.amazonaws.com`.
+    pub url: String,
+    pub ca_bundle: Option<CaBundle>,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl std::ops::Deref for Endpoint {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.url
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {

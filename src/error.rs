@@ -7,8 +7,9 @@
 use crate::cache::CacheError;
 use crate::config::ConfigError;
 use crate::endpoints::EndpointError;
-use crate::http::{HttpError, ServiceError};
+use crate::http::{HttpError, HttpErrorKind, ServiceError};
 use crate::lock::LockError;
+use crate::network::NetworkError;
 use std::fmt;
 
 pub const EXIT_FAILURE: u8 = 1;
@@ -67,6 +68,19 @@ impl Error {
                 "another aws-sso-process is refreshing this session; if none is running, check the file system".to_owned(),
             ),
             Error::Lock(_) => Some("check the permissions of ~/.aws and its folders".to_owned()),
+            Error::Http(HttpError { kind: HttpErrorKind::Tls(_), .. }) => Some(
+                "if a proxy or firewall inspects TLS, set AWS_CA_BUNDLE (or ca_bundle in the profile) to its root certificate (PEM)"
+                    .to_owned(),
+            ),
+            Error::Http(HttpError { kind: HttpErrorKind::Setup(NetworkError::CaBundle { .. }), .. }) => Some(
+                "AWS_CA_BUNDLE or the profile's ca_bundle must name a readable PEM file of CA certificates".to_owned(),
+            ),
+            Error::Http(HttpError { kind: HttpErrorKind::Setup(NetworkError::Proxy { .. }), .. }) => {
+                Some("a proxy URL looks like http://[user:password@]proxy.example.com:3128".to_owned())
+            }
+            Error::Http(HttpError { kind: HttpErrorKind::Proxy(_), .. }) => Some(
+                "check the proxy settings (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and the proxy's credentials".to_owned(),
+            ),
             Error::Http(_) => Some(
                 "check the network, proxy settings (HTTPS_PROXY, NO_PROXY) and endpoint overrides (AWS_ENDPOINT_URL_*)"
                     .to_owned(),

@@ -1,15 +1,19 @@
 //! One HTTP client for both services: timeouts, retries with jittered backoff, an overall
-//! deadline, and the mapping of AWS error responses (SPEC A.3, B.1.5, B.2).
+//! deadline, proxies and trust roots (via `network`), and the mapping of AWS error responses
+//! (SPEC A.3, B.1.5, B.2).
 //!
-//! The ureq agent (and with it the TLS set-up) is built on the first request, never before, so
-//! the credential cache-hit path costs nothing here. Requests and responses carry secrets
+//! The ureq agents are built on the first request, never before: a plain one for `http://`
+//! endpoints, and one per CA bundle for TLS, whose root set (platform store, Mozilla roots, the
+//! bundle) is loaded only then. The credential cache-hit path costs nothing here. Requests and responses carry secrets
 //! (bearer tokens, refresh tokens), so neither type implements Debug, and nothing here logs a
 //! header or a body.
 
+use crate::network::{self, CaBundle, NetworkError, ProxyConfig, Route};
 use serde_json::{Map, Value};
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,7 +34,7 @@ pub struct HttpSettings {
     /// No request starts, and none runs, past this instant.
     pub deadline: Option<Instant>,
     pub max_tries: u32,
-    pub proxy: Option<String>,
+    pub proxies: ProxyConfig,
     pub debug: bool,
 }
 
@@ -42,7 +46,7 @@ impl Default for HttpSettings {
             request_timeout: REQUEST_TIMEOUT,
             deadline: None,
             max_tries: MAX_TRIES,
-            proxy: None,
+            proxies: ProxyConfig::default(),
             debug: false,
         }
     }
@@ -63,6 +67,8 @@ pub struct Request<'a> {
     pub query: Vec<(&'static str, &'a str)>,
     pub headers: Vec<(&'static str, &'a str)>,
     pub body: Option<Vec<u8>>,
+    /// Extra certificate authorities for this endpoint (`AWS_CA_BUNDLE` / `ca_bundle`).
+    pub ca_bundle: Option<&'a CaBundle>,
 }
 
 pub struct Response {
@@ -83,6 +89,12 @@ pub enum HttpErrorKind {
     Timeout,
     /// The run's overall deadline passed.
     Deadline,
+    /// The TLS handshake failed (most often: a certificate no trusted root vouches for).
+    Tls(String),
+    /// The proxy would not open a tunnel to the host.
+    Proxy(String),
+    /// The network settings cannot be used (CA bundle, proxy URL); nothing was sent.
+    Setup(NetworkError),
     /// Anything else ureq reports (bad URL, TLS, protocol).
     Other(String),
 }
@@ -101,6 +113,9 @@ impl fmt::Display for HttpError {
             HttpErrorKind::Connect(why) => write!(f, "{op} request to {host} failed: {why}"),
             HttpErrorKind::Timeout => write!(f, "{op} request to {host} timed out"),
             HttpErrorKind::Deadline => write!(f, "{op} request to {host} gave up: the run's time limit was reached"),
+            HttpErrorKind::Tls(why) => write!(f, "{op} request to {host} failed: TLS handshake failed: {why}"),
+            HttpErrorKind::Proxy(why) => write!(f, "{op} request to {host} failed: {why}"),
+            HttpErrorKind::Setup(why) => write!(f, "{op} request to {host} was not sent: {why}"),
             HttpErrorKind::Other(why) => write!(f, "{op} request to {host} failed: {why}"),
         }
     }
@@ -249,33 +264,91 @@ pub fn host_of(url: &str) -> String {
 
 pub struct Http {
     settings: HttpSettings,
-    agent: OnceCell<ureq::Agent>,
+    /// For `http://` endpoints reached directly or through an `http://` proxy: no roots at all,
+    /// so it can never make an unverified TLS connection.
+    plain: OnceCell<ureq::Agent>,
+    /// Platform and Mozilla roots, loaded on the first TLS request.
+    base_roots: OnceCell<Vec<ureq::tls::Certificate<'static>>>,
+    /// One TLS agent per CA bundle used in this run (normally one). Agents are cheap handles.
+    tls: RefCell<Vec<(Option<PathBuf>, ureq::Agent)>>,
 }
 
 impl Http {
     pub fn new(settings: HttpSettings) -> Http {
-        Http { settings, agent: OnceCell::new() }
+        Http { settings, plain: OnceCell::new(), base_roots: OnceCell::new(), tls: RefCell::new(Vec::new()) }
     }
 
-    fn agent(&self) -> &ureq::Agent {
-        self.agent.get_or_init(|| {
-            let proxy = self.settings.proxy.as_deref().and_then(|p| ureq::Proxy::new(p).ok());
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_connect(Some(self.settings.connect_timeout))
-                .timeout_global(Some(self.settings.request_timeout))
-                .user_agent(&self.settings.user_agent)
-                .max_redirects(0)
-                .proxy(proxy)
-                .build()
-                .into()
-        })
+    fn config(&self, roots: ureq::tls::RootCerts) -> ureq::Agent {
+        let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(self.settings.connect_timeout))
+            .timeout_global(Some(self.settings.request_timeout))
+            .user_agent(&self.settings.user_agent)
+            .max_redirects(0)
+            // Never the proxy ureq would read from the process environment: each request sets
+            // its own route (see `network`).
+            .proxy(None)
+            .tls_config(tls)
+            .build()
+            .into()
+    }
+
+    /// The agent for a request: plain when no TLS is involved, else the one trusting `bundle`.
+    fn agent(&self, needs_tls: bool, bundle: Option<&CaBundle>) -> Result<ureq::Agent, NetworkError> {
+        if !needs_tls {
+            return Ok(self
+                .plain
+                .get_or_init(|| self.config(ureq::tls::RootCerts::Specific(Default::default())))
+                .clone());
+        }
+        let key = bundle.map(|b| b.path.clone());
+        if let Some((_, agent)) = self.tls.borrow().iter().find(|(k, _)| *k == key) {
+            return Ok(agent.clone());
+        }
+        let started = Instant::now();
+        let extra = bundle.map(network::load_bundle).transpose()?.unwrap_or_default();
+        let extra_count = extra.len();
+        let base = self.base_roots.get_or_init(|| {
+            let (roots, from_platform) = network::base_roots();
+            self.debug(|| {
+                format!("trust roots: {from_platform} from the platform store, {} bundled", roots.len() - from_platform)
+            });
+            roots
+        });
+        let agent = self.config(network::root_set(base, extra));
+        self.debug(|| match bundle {
+            Some(b) => format!(
+                "trust roots: {extra_count} more from {} ({}); set up in {} ms",
+                b.path.display(),
+                b.source_name,
+                started.elapsed().as_millis()
+            ),
+            None => format!("trust roots set up in {} ms", started.elapsed().as_millis()),
+        });
+        self.tls.borrow_mut().push((key, agent.clone()));
+        Ok(agent)
+    }
+
+    fn debug(&self, message: impl FnOnce() -> String) {
+        if self.settings.debug {
+            eprintln!("aws-sso-process: debug: {}", sanitize(&message()));
+        }
     }
 
     /// Sends `req`, retrying 429, 5xx and broken connections (at most `max_tries` tries, jittered
     /// exponential backoff, never past the deadline). Any status comes back as a `Response`.
     pub fn send(&self, req: &Request) -> Result<Response, HttpError> {
         let host = host_of(&req.url);
+        let setup = |e: NetworkError| HttpError { op: req.op, host: host.clone(), kind: HttpErrorKind::Setup(e) };
+        let route = self.settings.proxies.route(&req.url).map_err(setup)?;
+        let https = req.url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        let agent = self.agent(https || route.as_ref().is_some_and(|r| r.tls), req.ca_bundle).map_err(setup)?;
+        self.debug(|| match &route {
+            Some(r) => format!("{} {host}: through the proxy {} ({})", req.op, r.shown, r.var),
+            None if self.settings.proxies.is_empty() => format!("{} {host}: direct", req.op),
+            None => format!("{} {host}: direct (no proxy for this host)", req.op),
+        });
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -287,19 +360,14 @@ impl Http {
                 Some(left) => left.min(self.settings.request_timeout),
                 None => self.settings.request_timeout,
             };
-            let result = self.send_once(req, &host, timeout);
-            if self.settings.debug {
+            let result = self.send_once(&agent, route.as_ref(), req, &host, timeout);
+            self.debug(|| {
                 let outcome = match &result {
                     Ok(r) => format!("HTTP {}", r.status),
                     Err(e) => e.to_string(),
                 };
-                eprintln!(
-                    "aws-sso-process: debug: {} {host} try {attempt}: {} in {} ms",
-                    req.op,
-                    sanitize(&outcome),
-                    started.elapsed().as_millis()
-                );
-            }
+                format!("{} {host} try {attempt}: {outcome} in {} ms", req.op, started.elapsed().as_millis())
+            });
             let retryable = match &result {
                 Ok(r) => r.status == 429 || r.status >= 500,
                 Err(e) => matches!(e.kind, HttpErrorKind::Connect(_) | HttpErrorKind::Timeout),
@@ -307,9 +375,7 @@ impl Http {
             if !retryable || attempt >= self.settings.max_tries {
                 return result;
             }
-            // A server's Retry-After is honoured, up to the cap.
-            let asked = result.as_ref().ok().and_then(|r| r.retry_after).unwrap_or_default();
-            let pause = backoff(attempt).max(asked.min(BACKOFF_CAP));
+            let pause = pause(attempt, result.as_ref().ok().and_then(|r| r.retry_after));
             if self.remaining().is_some_and(|left| left <= pause) {
                 return result;
             }
@@ -321,12 +387,19 @@ impl Http {
         self.settings.deadline.map(|d| d.saturating_duration_since(Instant::now()))
     }
 
-    fn send_once(&self, req: &Request, host: &str, timeout: Duration) -> Result<Response, HttpError> {
-        let agent = self.agent();
+    fn send_once(
+        &self,
+        agent: &ureq::Agent,
+        route: Option<&Route>,
+        req: &Request,
+        host: &str,
+        timeout: Duration,
+    ) -> Result<Response, HttpError> {
         let err = |kind| HttpError { op: req.op, host: host.to_owned(), kind };
+        let proxy = route.map(|r| r.proxy.clone());
         let result = match req.method {
             Method::Get => {
-                let mut b = agent.get(&req.url).config().timeout_global(Some(timeout)).build();
+                let mut b = agent.get(&req.url).config().timeout_global(Some(timeout)).proxy(proxy).build();
                 for (k, v) in &req.query {
                     b = b.query(*k, *v);
                 }
@@ -336,7 +409,7 @@ impl Http {
                 b.call()
             }
             Method::Post => {
-                let mut b = agent.post(&req.url).config().timeout_global(Some(timeout)).build();
+                let mut b = agent.post(&req.url).config().timeout_global(Some(timeout)).proxy(proxy).build();
                 for (k, v) in &req.query {
                     b = b.query(*k, *v);
                 }
@@ -349,27 +422,62 @@ impl Http {
                 }
             }
         };
-        let mut resp = result.map_err(|e| err(classify(e)))?;
+        let mut resp = result.map_err(|e| err(classify(e, route)))?;
         let status = resp.status().as_u16();
         let error_type = resp.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let retry_after = resp
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = resp.body_mut().with_config().limit(BODY_LIMIT).read_to_vec().map_err(|e| err(classify(e)))?;
+            .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+        let body =
+            resp.body_mut().with_config().limit(BODY_LIMIT).read_to_vec().map_err(|e| err(classify(e, route)))?;
         Ok(Response { op: req.op, host: host.to_owned(), status, error_type, retry_after, body })
     }
 }
 
-fn classify(e: ureq::Error) -> HttpErrorKind {
+/// `Retry-After` as seconds or as an HTTP date (RFC 9110 §10.2.3).
+fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some((at.with_timezone(&chrono::Utc) - now).to_std().unwrap_or_default())
+}
+
+/// The pause before try `attempt + 1`: jittered backoff, or longer when the server asked for it
+/// with Retry-After (honoured up to the cap).
+fn pause(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    backoff(attempt).max(retry_after.unwrap_or_default().min(BACKOFF_CAP))
+}
+
+fn classify(e: ureq::Error, route: Option<&Route>) -> HttpErrorKind {
     match e {
         ureq::Error::Timeout(_) => HttpErrorKind::Timeout,
-        ureq::Error::Io(io) => HttpErrorKind::Connect(io_reason(&io)),
+        ureq::Error::Io(io) => match io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+            Some(tls) => HttpErrorKind::Tls(sanitize(&tls.to_string())),
+            None => HttpErrorKind::Connect(io_reason(&io)),
+        },
+        ureq::Error::Rustls(tls) => HttpErrorKind::Tls(sanitize(&tls.to_string())),
         ureq::Error::ConnectionFailed => HttpErrorKind::Connect("connection failed".to_owned()),
         ureq::Error::HostNotFound => HttpErrorKind::Other("host not found".to_owned()),
+        ureq::Error::ConnectProxyFailed(why) => HttpErrorKind::Proxy(proxy_refusal(&why, route)),
         other => HttpErrorKind::Other(sanitize(&other.to_string())),
+    }
+}
+
+/// ureq's "proxy server responded 407/407" as a sentence naming the proxy and the status.
+fn proxy_refusal(why: &str, route: Option<&Route>) -> String {
+    let proxy = route.map(|r| format!(" {} ({})", r.shown, r.var)).unwrap_or_default();
+    let status = why.split(|c: char| !c.is_ascii_digit()).find(|t| t.len() == 3);
+    match status {
+        Some("407") => {
+            let var = route.map(|r| r.var).unwrap_or("the proxy variable");
+            format!("the proxy{proxy} refused the tunnel with HTTP 407: check the user and password in {var}")
+        }
+        Some(code) => format!("the proxy{proxy} refused the tunnel with HTTP {code}"),
+        None => format!("the proxy{proxy} did not open a tunnel: {}", sanitize(why)),
     }
 }
 
@@ -468,9 +576,22 @@ mod tests {
     fn backoff_grows_and_is_capped() {
         for attempt in 1..20 {
             let b = backoff(attempt);
+            assert!(pause(attempt, None) <= BACKOFF_CAP);
             assert!(b <= BACKOFF_CAP, "{attempt}: {b:?}");
             assert!(b >= BACKOFF_BASE / 2, "{attempt}: {b:?}");
         }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_the_cap() {
+        assert!(pause(1, Some(Duration::from_secs(1))) == Duration::from_secs(1));
+        assert!(pause(1, Some(Duration::from_secs(0))) <= BACKOFF_BASE);
+        assert_eq!(pause(1, Some(Duration::from_secs(120))), BACKOFF_CAP);
+        let now = chrono::DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z").unwrap().to_utc();
+        assert_eq!(parse_retry_after(" 3 ", now), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:02 GMT", now), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]

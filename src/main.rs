@@ -14,6 +14,7 @@ mod endpoints;
 mod error;
 mod http;
 mod lock;
+mod network;
 mod oidc;
 mod output;
 mod portal;

@@ -1,6 +1,7 @@
 //! SSO OIDC calls (SPEC B.1): CreateToken today; RegisterClient, StartDeviceAuthorization and
 //! CreateTokenWithIAM build on the same `call`. All but CreateTokenWithIAM are unsigned.
 
+use crate::endpoints::Endpoint;
 use crate::http::{self, CallError, Http, Method, Request, ServiceError};
 use crate::secret::Secret;
 use serde_json::{Map, Value};
@@ -8,7 +9,7 @@ use serde_json::{Map, Value};
 pub struct Oidc<'a> {
     pub http: &'a Http,
     /// Resolved endpoint, e.g. `https://oidc.us-east-1.amazonaws.com`.
-    pub endpoint: String,
+    pub endpoint: Endpoint,
 }
 
 /// What CreateToken returned. `expires_in` is in seconds.
@@ -31,6 +32,7 @@ impl<'a> Oidc<'a> {
             query: Vec::new(),
             headers: Vec::new(),
             body: Some(bytes),
+            ca_bundle: self.endpoint.ca_bundle.as_ref(),
         };
         let resp = self.http.send(&req).map_err(CallError::Http)?;
         if !(200..300).contains(&resp.status) {

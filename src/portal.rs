@@ -1,6 +1,7 @@
 //! SSO portal calls (SPEC B.2): GetRoleCredentials today; ListAccounts, ListAccountRoles and
 //! Logout use the same `get`. Unsigned; the access token travels in `x-amz-sso_bearer_token`.
 
+use crate::endpoints::Endpoint;
 use crate::http::{self, CallError, Http, Method, Request, ServiceError};
 use crate::secret::Secret;
 use chrono::{DateTime, Utc};
@@ -11,7 +12,7 @@ pub const BEARER_HEADER: &str = "x-amz-sso_bearer_token";
 pub struct Portal<'a> {
     pub http: &'a Http,
     /// Resolved endpoint, e.g. `https://portal.sso.us-east-1.amazonaws.com`.
-    pub endpoint: String,
+    pub endpoint: Endpoint,
 }
 
 /// Role credentials as the portal hands them out.
@@ -38,6 +39,7 @@ impl<'a> Portal<'a> {
             query,
             headers: vec![(BEARER_HEADER, token.expose())],
             body: None,
+            ca_bundle: self.endpoint.ca_bundle.as_ref(),
         };
         let resp = self.http.send(&req).map_err(CallError::Http)?;
         if !(200..300).contains(&resp.status) {

@@ -7,5 +7,6 @@ mod bad_input;
 mod concurrency;
 mod credentials;
 mod interop;
+mod network;
 mod refresh;
 mod secrets;

@@ -6,6 +6,8 @@
 //! client and the refresh token, rotates refresh tokens when asked to, and issues access tokens;
 //! GetRoleCredentials accepts only access tokens it issued or was told about (`trust_access_token`).
 //! Unknown routes get a 404 with an error body, so an unexpected call fails the test loudly.
+//!
+//! `start_tls` serves the same over HTTPS with a certificate made at test time (see `tls.rs`).
 
 #![allow(dead_code)]
 
@@ -15,7 +17,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const CLIENT_ID: &str = "fake-client-id";
 pub const CLIENT_SECRET: &str = "fake-client-secret-DO-NOT-LEAK";
@@ -28,6 +30,8 @@ pub struct Recorded {
     pub query: BTreeMap<String, String>,
     pub headers: BTreeMap<String, String>,
     pub body: String,
+    /// When the request arrived.
+    pub at: Instant,
 }
 
 impl Recorded {
@@ -49,6 +53,8 @@ pub enum Reply {
     Delay(Duration, Box<Reply>),
     /// Answer with the default behaviour (useful after a queue of failures).
     Default,
+    /// Another reply with extra response headers (`Retry-After`, ...).
+    Headers(Vec<(String, String)>, Box<Reply>),
 }
 
 impl Reply {
@@ -73,6 +79,10 @@ impl Reply {
     pub fn delayed(self, ms: u64) -> Reply {
         Reply::Delay(Duration::from_millis(ms), Box::new(self))
     }
+
+    pub fn with_header(self, name: &str, value: &str) -> Reply {
+        Reply::Headers(vec![(name.to_owned(), value.to_owned())], Box::new(self))
+    }
 }
 
 #[derive(Default)]
@@ -91,12 +101,22 @@ struct State {
 
 pub struct FakeSso {
     addr: SocketAddr,
+    tls: bool,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
 }
 
 impl FakeSso {
     pub fn start() -> FakeSso {
+        FakeSso::start_with(None)
+    }
+
+    /// The same service over HTTPS, presenting the certificate of `tls`.
+    pub fn start_tls(tls: Arc<rustls::ServerConfig>) -> FakeSso {
+        FakeSso::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> FakeSso {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State {
@@ -107,21 +127,29 @@ impl FakeSso {
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let (st, sp) = (state.clone(), stop.clone());
+        let tls_on = tls.is_some();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if sp.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
                 let st = st.clone();
-                std::thread::spawn(move || serve(stream, &st));
+                match &tls {
+                    None => std::thread::spawn(move || serve(stream, &st)),
+                    Some(config) => {
+                        let Ok(conn) = rustls::ServerConnection::new(config.clone()) else { continue };
+                        std::thread::spawn(move || serve(rustls::StreamOwned::new(conn, stream), &st))
+                    }
+                };
             }
         });
-        FakeSso { addr, state, stop }
+        FakeSso { addr, tls: tls_on, state, stop }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -209,12 +237,7 @@ fn op_of(method: &str, path: &str) -> &'static str {
     }
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let mut writer = match stream.try_clone() {
-        Ok(w) => w,
-        Err(_) => return,
-    };
+fn serve<S: Read + Write>(stream: S, state: &Mutex<State>) {
     let mut reader = BufReader::new(stream);
     loop {
         let Some(req) = read_request(&mut reader) else { return };
@@ -223,17 +246,18 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             st.requests.push(req.clone());
             st.scripts.get_mut(&req.op).and_then(VecDeque::pop_front).unwrap_or(Reply::Default)
         };
-        if !answer(&mut writer, &req, reply, state) {
+        if !answer(reader.get_mut(), &req, reply, state, "") {
             return;
         }
     }
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
+fn read_request<S: Read>(reader: &mut BufReader<S>) -> Option<Recorded> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
     }
+    let at = Instant::now();
     let mut parts = line.split_whitespace();
     let method = parts.next()?.to_owned();
     let target = parts.next()?.to_owned();
@@ -268,6 +292,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
         query,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        at,
     })
 }
 
@@ -291,27 +316,31 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Writes the reply; false when the connection should close.
-fn answer(w: &mut TcpStream, req: &Recorded, reply: Reply, state: &Mutex<State>) -> bool {
+/// Writes the reply (with `extra` header lines); false when the connection should close.
+fn answer(w: &mut dyn Write, req: &Recorded, reply: Reply, state: &Mutex<State>, extra: &str) -> bool {
     match reply {
         Reply::Hangup => false,
         Reply::Delay(d, inner) => {
             std::thread::sleep(d);
-            answer(w, req, *inner, state)
+            answer(w, req, *inner, state, extra)
         }
         Reply::Json(status, error_type, body) => {
-            let extra = error_type.map(|t| format!("x-amzn-ErrorType: {t}\r\n")).unwrap_or_default();
+            let extra = error_type.map(|t| format!("{extra}x-amzn-ErrorType: {t}\r\n")).unwrap_or(extra.to_owned());
             write_response(w, status, "application/json", &extra, &body.to_string())
         }
-        Reply::Raw(status, content_type, body) => write_response(w, status, &content_type, "", &body),
+        Reply::Raw(status, content_type, body) => write_response(w, status, &content_type, extra, &body),
         Reply::Default => {
             let reply = default_reply(req, state);
-            answer(w, req, reply, state)
+            answer(w, req, reply, state, extra)
+        }
+        Reply::Headers(headers, inner) => {
+            let more: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+            answer(w, req, *inner, state, &format!("{extra}{more}"))
         }
     }
 }
 
-fn write_response(w: &mut TcpStream, status: u16, content_type: &str, extra: &str, body: &str) -> bool {
+fn write_response(w: &mut dyn Write, status: u16, content_type: &str, extra: &str, body: &str) -> bool {
     let text = format!(
         "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n{extra}\r\n{body}",
         reason(status),

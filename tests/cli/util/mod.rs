@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod fake;
+pub mod proxy;
+pub mod tls;
 
 use fake::{CLIENT_ID, CLIENT_SECRET, FakeSso};
 use serde_json::{Value, json};
@@ -40,6 +42,8 @@ pub struct TestEnv {
     pub home: tempfile::TempDir,
     pub fake: FakeSso,
     pub env: Vec<(String, String)>,
+    /// Variables removed after `env` is applied (e.g. the default endpoint overrides).
+    pub unset: Vec<String>,
 }
 
 /// What a run of the binary did.
@@ -95,7 +99,12 @@ pub fn secs_until(stamp: &str) -> i64 {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
-        let env = TestEnv { home: tempfile::tempdir().unwrap(), fake: FakeSso::start(), env: Vec::new() };
+        TestEnv::with_fake(FakeSso::start())
+    }
+
+    /// A TestEnv around a given fake (e.g. `FakeSso::start_tls`).
+    pub fn with_fake(fake: FakeSso) -> TestEnv {
+        let env = TestEnv { home: tempfile::tempdir().unwrap(), fake, env: Vec::new(), unset: Vec::new() };
         env.write_config(DEFAULT_CONFIG);
         env
     }
@@ -105,7 +114,14 @@ impl TestEnv {
     }
 
     pub fn set_env(&mut self, key: &str, value: &str) {
+        self.unset.retain(|k| k != key);
         self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    /// Runs without `key`, even one `command` sets by default (until `set_env` sets it again).
+    pub fn unset_env(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.unset.push(key.to_owned());
     }
 
     pub fn write_config(&self, text: &str) {
@@ -182,6 +198,9 @@ impl TestEnv {
             .stdin(Stdio::null());
         for (k, v) in &self.env {
             cmd.env(k, v);
+        }
+        for k in &self.unset {
+            cmd.env_remove(k);
         }
         cmd
     }
