@@ -20,6 +20,7 @@ mod portal;
 mod role_cache;
 mod secret;
 mod session;
+mod sigv4;
 mod timefmt;
 
 use clap::Parser;
