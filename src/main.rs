@@ -22,6 +22,7 @@ mod secret;
 mod session;
 mod sigv4;
 mod timefmt;
+mod yaml;
 
 use clap::Parser;
 use cli::{Cli, Command};
