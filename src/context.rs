@@ -97,7 +97,8 @@ impl Context {
         Utc::now()
     }
 
-    fn expand(&self, path: &str) -> PathBuf {
+    /// A path with a leading `~/` taken as the home folder.
+    pub fn expand(&self, path: &str) -> PathBuf {
         match path.strip_prefix("~/") {
             Some(rest) => self.home.join(rest),
             None if path == "~" => self.home.clone(),
@@ -242,14 +243,19 @@ impl Context {
 
     /// The base URL of a service for this session (SPEC B.3).
     pub fn endpoint(&self, service: Service, target: &SessionTarget) -> Result<String, Error> {
+        self.endpoint_in(service, &target.session.region, target.settings_profile.as_deref())
+    }
+
+    /// The base URL of a service in `region`, with the endpoint settings of `settings_profile` (SPEC B.3).
+    pub fn endpoint_in(&self, service: Service, region: &str, settings_profile: Option<&str>) -> Result<String, Error> {
         let config = self.config()?;
-        let profile = target.settings_profile.as_deref().and_then(|p| config.profile(p));
+        let profile = settings_profile.and_then(|p| config.profile(p));
         let env = |name: &str| self.env.get(name).map(str::to_owned);
         let custom = endpoints::configured_endpoint(service, &EndpointInputs { env: &env, profile, config })?;
         let fips = endpoints::flag(env("AWS_USE_FIPS_ENDPOINT"), profile.and_then(|p| p.get("use_fips_endpoint")));
         let dualstack =
             endpoints::flag(env("AWS_USE_DUALSTACK_ENDPOINT"), profile.and_then(|p| p.get("use_dualstack_endpoint")));
-        let url = endpoints::resolve(service, &target.session.region, fips, dualstack, custom.as_deref())?;
+        let url = endpoints::resolve(service, region, fips, dualstack, custom.as_deref())?;
         self.debug(|| format!("{} endpoint: {url}", service.name()));
         Ok(url)
     }
