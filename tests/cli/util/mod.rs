@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake;
+pub mod sigv4;
 
 use fake::{CLIENT_ID, CLIENT_SECRET, FakeSso};
 use serde_json::{Value, json};
