@@ -492,3 +492,36 @@ Examples:
   aws-sso-process start-device-authorization --region us-east-1 --client-id ID \\
       --client-secret SECRET --start-url https://corp.awsapps.com/start"
 );
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    #[test]
+    fn debug_output_hides_secret_flags() {
+        let argv = [
+            "x",
+            "create-token-with-iam",
+            "--client-id",
+            "arn",
+            "--grant-type",
+            "token-exchange",
+            "--code",
+            "s1-secret",
+            "--refresh-token",
+            "s2-secret",
+            "--assertion",
+            "s3-secret",
+            "--subject-token",
+            "s4-secret",
+            "--code-verifier",
+            "s5-secret",
+        ];
+        let shown = format!("{:?}", Cli::try_parse_from(argv).unwrap());
+        assert!(shown.contains("arn") && !shown.contains("-secret"), "{shown}");
+        let argv = ["x", "create-token", "--client-secret", "s6-secret", "--device-code", "s7-secret"];
+        let shown = format!("{:?}", Cli::try_parse_from(argv).unwrap());
+        assert!(!shown.contains("-secret"), "{shown}");
+    }
+}

@@ -190,7 +190,8 @@ fn the_fake_rejects_a_wrong_signature_or_token() {
     env.set_env("AWS_SECRET_ACCESS_KEY", "not-the-secret-DO-NOT-LEAK");
     env.run(&call)
         .assert_fails(1, "CreateTokenWithIAM at 127.0.0.1")
-        .assert_fails(1, "HTTP 403: InvalidSignatureException");
+        .assert_fails(1, "HTTP 403: InvalidSignatureException")
+        .assert_fails(1, "hint: check the IAM credentials it was signed with");
     assert!(env.fake.iam_signers().is_empty());
 
     // A session token the key does not come with.
