@@ -39,7 +39,7 @@ fn args<'a>(base: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn create_token_sends_exactly_the_fields_of_each_grant() {
-    let base = ["create-token", "--client-id", "cid", "--client-secret", "csecret-DO-NOT-LEAK"];
+    let base = ["create-token", "--debug", "--client-id", "cid", "--client-secret", "csecret-DO-NOT-LEAK"];
     let cases: Vec<(Vec<&str>, Value)> = vec![
         (
             vec!["--grant-type", "refresh_token", "--refresh-token", "rt-DO-NOT-LEAK"],
