@@ -7,6 +7,9 @@
 
 #[path = "../tests/cli/util/fake.rs"]
 mod fake;
+#[allow(dead_code)]
+#[path = "../tests/cli/util/sigv4.rs"]
+mod sigv4;
 
 use serde_json::json;
 use std::io::Write;

@@ -1,6 +1,9 @@
 //! The command line as typed: clap definitions only. Resolving these into settings (files, env,
 //! config) is `context`'s job, so nothing here does I/O.
 
+use crate::cli_oidc::{
+    self, CreateTokenArgs, CreateTokenWithIamArgs, RegisterClientArgs, StartDeviceAuthorizationArgs,
+};
 use crate::context::TargetSpec;
 use clap::{Args, Parser, Subcommand};
 
@@ -14,7 +17,7 @@ pub struct Cli {
     pub target: TargetArgs,
 
     /// Print what happens (endpoints, cache decisions, HTTP status) on stderr; never secrets.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub debug: bool,
 
     #[command(subcommand)]
@@ -23,6 +26,7 @@ pub struct Cli {
 
 /// Which SSO session, account and role. Valid before or after the subcommand.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Global options")]
 pub struct TargetArgs {
     /// Profile whose sso_* settings name the target [default: AWS_PROFILE, AWS_DEFAULT_PROFILE, default].
     #[arg(long, global = true, value_name = "PROFILE")]
@@ -32,11 +36,15 @@ pub struct TargetArgs {
     #[arg(long, global = true, value_name = "NAME", conflicts_with = "profile")]
     pub sso_session: Option<String>,
 
-    /// Legacy target: the start URL (no sso-session); needs --region.
+    /// Legacy target: the start URL (no sso-session); needs --region. Also start-device-authorization's startUrl.
     #[arg(long, global = true, value_name = "URL", conflicts_with_all = ["profile", "sso_session"])]
     pub start_url: Option<String>,
 
-    /// The sso_region of --start-url.
+    /// The sso_region of --start-url; for the SSO OIDC commands, the region to call.
+    ///
+    /// With --start-url: the sso_region of that start URL. For create-token, create-token-with-iam,
+    /// register-client and start-device-authorization: the SSO OIDC region to call (and to sign
+    /// for), as the AWS CLI's --region [default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region].
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
 
@@ -66,6 +74,52 @@ impl TargetArgs {
 pub enum Command {
     /// Refresh the cached SSO access token now if it is inside the 15-minute window (or always with --force).
     Refresh(RefreshArgs),
+
+    /// SSO OIDC CreateToken: trade a device code, authorization code or refresh token for tokens.
+    ///
+    /// Creates and returns access and refresh tokens for clients that are authenticated using
+    /// client secrets. The access token can be used to fetch short-lived credentials for the
+    /// assigned AWS accounts or to access application APIs using bearer authentication.
+    ///
+    /// Mirrors `aws sso-oidc create-token`: the request goes unsigned to POST /token of the SSO OIDC
+    /// endpoint in --region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region), and the
+    /// response JSON is printed as the service returned it. The token cache is not touched.
+    #[command(after_long_help = cli_oidc::CREATE_TOKEN_AFTER)]
+    CreateToken(CreateTokenArgs),
+
+    /// SSO OIDC CreateTokenWithIAM: tokens for an application, signed with IAM credentials.
+    ///
+    /// Creates and returns access and refresh tokens for authorized client applications that are
+    /// authenticated using any IAM entity, such as a service role or user. These tokens might
+    /// contain defined scopes that specify permissions such as read:profile or write:data.
+    ///
+    /// Mirrors `aws sso-oidc create-token-with-iam`: the request goes to POST /token?aws_iam=t of
+    /// the SSO OIDC endpoint in --region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's
+    /// region), SigV4-signed for the service sso-oauth, and the response JSON is printed as the
+    /// service returned it.
+    #[command(after_long_help = cli_oidc::CREATE_TOKEN_WITH_IAM_AFTER)]
+    CreateTokenWithIam(CreateTokenWithIamArgs),
+
+    /// SSO OIDC RegisterClient: register a public client (for device or authorization code grants).
+    ///
+    /// Registers a public client with IAM Identity Center. This allows clients to perform
+    /// authorization using the authorization code grant with PKCE or the device code grant.
+    ///
+    /// Mirrors `aws sso-oidc register-client`: unsigned POST /client/register; the response JSON
+    /// is printed as the service returned it. The registration cache is not touched.
+    #[command(after_long_help = cli_oidc::REGISTER_CLIENT_AFTER)]
+    RegisterClient(RegisterClientArgs),
+
+    /// SSO OIDC StartDeviceAuthorization: get a device code and user code (with --start-url).
+    ///
+    /// Initiates device authorization by requesting a pair of verification codes from the
+    /// authorization service.
+    ///
+    /// Mirrors `aws sso-oidc start-device-authorization`: unsigned POST /device_authorization; the
+    /// response JSON is printed as the service returned it. The start URL is the global
+    /// --start-url flag (the startUrl member).
+    #[command(after_long_help = cli_oidc::START_DEVICE_AUTHORIZATION_AFTER)]
+    StartDeviceAuthorization(StartDeviceAuthorizationArgs),
 }
 
 #[derive(Debug, Args)]

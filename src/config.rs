@@ -276,7 +276,7 @@ fn inline_comment(value: &str) -> Option<&str> {
 }
 
 /// Python's `shlex.split` (POSIX mode, no comments). `None` on unbalanced quotes or a trailing `\`.
-fn shlex_split(text: &str) -> Option<Vec<String>> {
+pub fn shlex_split(text: &str) -> Option<Vec<String>> {
     let mut tokens = Vec::new();
     let mut token = String::new();
     let mut in_token = false;

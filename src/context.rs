@@ -98,7 +98,8 @@ impl Context {
         Utc::now()
     }
 
-    fn expand(&self, path: &str) -> PathBuf {
+    /// A path with a leading `~/` taken as the home folder.
+    pub fn expand(&self, path: &str) -> PathBuf {
         match path.strip_prefix("~/") {
             Some(rest) => self.home.join(rest),
             None if path == "~" => self.home.clone(),
@@ -237,28 +238,43 @@ impl Context {
         Ok(RoleTarget { session: self.session_target(spec)?, account_id, role_name })
     }
 
-    /// The base URL of a service for this session (SPEC B.3), with the CA bundle that applies:
-    /// `AWS_CA_BUNDLE`, else the settings profile's `ca_bundle` (botocore's order). The bundle
-    /// is only named here; it is read when a TLS request is about to be sent.
+    /// The base URL of a service for this session (SPEC B.3), with the CA bundle that applies.
     pub fn endpoint(&self, service: Service, target: &SessionTarget) -> Result<Endpoint, Error> {
+        self.endpoint_in(service, &target.session.region, target.settings_profile.as_deref())
+    }
+
+    /// The base URL of a service in `region`, with the endpoint settings of `settings_profile` (SPEC B.3),
+    /// and the CA bundle that applies: `AWS_CA_BUNDLE`, else the settings profile's `ca_bundle`
+    /// (botocore's order). The bundle is only named here; it is read when a TLS request is about to be sent.
+    pub fn endpoint_in(
+        &self,
+        service: Service,
+        region: &str,
+        settings_profile: Option<&str>,
+    ) -> Result<Endpoint, Error> {
         let config = self.config()?;
-        let profile = target.settings_profile.as_deref().and_then(|p| config.profile(p));
+        let profile = settings_profile.and_then(|p| config.profile(p));
         let env = |name: &str| self.env.get(name).map(str::to_owned);
         let custom = endpoints::configured_endpoint(service, &EndpointInputs { env: &env, profile, config })?;
         let fips = endpoints::flag(env("AWS_USE_FIPS_ENDPOINT"), profile.and_then(|p| p.get("use_fips_endpoint")));
         let dualstack =
             endpoints::flag(env("AWS_USE_DUALSTACK_ENDPOINT"), profile.and_then(|p| p.get("use_dualstack_endpoint")));
-        let url = endpoints::resolve(service, &target.session.region, fips, dualstack, custom.as_deref())?;
+        let url = endpoints::resolve(service, region, fips, dualstack, custom.as_deref())?;
         self.debug(|| format!("{} endpoint: {url}", service.name()));
-        let ca_bundle = match (self.env.get("AWS_CA_BUNDLE"), profile.and_then(|p| p.get("ca_bundle"))) {
+        let ca_bundle = self.ca_bundle(profile);
+        Ok(Endpoint { url, ca_bundle })
+    }
+
+    /// The CA bundle that applies: `AWS_CA_BUNDLE`, else the profile's `ca_bundle` (botocore's order).
+    pub fn ca_bundle(&self, profile: Option<&crate::config::Section>) -> Option<CaBundle> {
+        match (self.env.get("AWS_CA_BUNDLE"), profile.and_then(|p| p.get("ca_bundle"))) {
             (Some(path), _) => Some(CaBundle { path: self.expand(path), source_name: "AWS_CA_BUNDLE".to_owned() }),
             (None, Some(path)) if !path.trim().is_empty() => Some(CaBundle {
                 path: self.expand(path.trim()),
                 source_name: format!("ca_bundle of profile {}", profile.map(|p| p.name.as_str()).unwrap_or_default()),
             }),
             _ => None,
-        };
-        Ok(Endpoint { url, ca_bundle })
+        }
     }
 
     pub fn token_path(&self, session: &SsoSession) -> PathBuf {

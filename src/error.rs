@@ -86,6 +86,11 @@ impl Error {
                     .to_owned(),
             ),
             Error::Service(e) if e.status == 429 => Some("the service is throttling requests; try again shortly".to_owned()),
+            Error::Service(e) if e.status == 403 && e.op == "CreateTokenWithIAM" => Some(
+                "check the IAM credentials it was signed with (environment, --source-profile or SSO role) and that \
+                 they may call sso-oauth:CreateTokenWithIAM"
+                    .to_owned(),
+            ),
             Error::Service(e) if e.status == 403 => {
                 Some("check that your SSO user is still assigned this account and role".to_owned())
             }

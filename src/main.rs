@@ -7,12 +7,14 @@
 
 mod cache;
 mod cli;
+mod cli_oidc;
 mod cmd;
 mod config;
 mod context;
 mod endpoints;
 mod error;
 mod http;
+mod iam;
 mod lock;
 mod network;
 mod oidc;
@@ -21,10 +23,13 @@ mod portal;
 mod role_cache;
 mod secret;
 mod session;
+mod sigv4;
 mod timefmt;
+mod yaml;
 
 use clap::Parser;
 use cli::{Cli, Command};
+use cmd::oidc_api;
 use context::{Context, Env};
 use error::Error;
 use std::process::ExitCode;
@@ -56,6 +61,14 @@ fn run(cli: &Cli, ctx: &Context) -> Result<u8, Error> {
     match &cli.command {
         None => cmd::credentials::run(ctx, &spec),
         Some(Command::Refresh(args)) => cmd::refresh::run(ctx, &spec, args.all, args.force),
+        Some(Command::CreateToken(args)) => oidc_api::run(ctx, &spec, &oidc_api::CREATE_TOKEN, args, None),
+        Some(Command::CreateTokenWithIam(args)) => {
+            oidc_api::run(ctx, &spec, &oidc_api::CREATE_TOKEN_WITH_IAM, args, args.source_profile.as_deref())
+        }
+        Some(Command::RegisterClient(args)) => oidc_api::run(ctx, &spec, &oidc_api::REGISTER_CLIENT, args, None),
+        Some(Command::StartDeviceAuthorization(args)) => {
+            oidc_api::run(ctx, &spec, &oidc_api::START_DEVICE_AUTHORIZATION, args, None)
+        }
     }
 }
 

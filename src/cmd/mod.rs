@@ -1,4 +1,5 @@
 //! One module per subcommand. Commands print their results; nothing below them does.
 
 pub mod credentials;
+pub mod oidc_api;
 pub mod refresh;

@@ -8,5 +8,6 @@ mod concurrency;
 mod credentials;
 mod interop;
 mod network;
+mod oidc_api;
 mod refresh;
 mod secrets;

@@ -4,7 +4,10 @@
 //! answers in one of two ways: a scripted reply queued for an operation (`script`), or the default
 //! behaviour of a small, stateful IAM Identity Center: CreateToken (refresh_token grant) checks the
 //! client and the refresh token, rotates refresh tokens when asked to, and issues access tokens;
-//! GetRoleCredentials accepts only access tokens it issued or was told about (`trust_access_token`).
+//! GetRoleCredentials accepts only access tokens it issued or was told about (`trust_access_token`);
+//! CreateTokenWithIAM (`POST /token?aws_iam=t`) recomputes the SigV4 signature with the secret of
+//! the access key it names (the test key `IAM_ACCESS_KEY`, or role credentials it issued) and
+//! answers 403 when it does not match.
 //! Unknown routes get a 404 with an error body, so an unexpected call fails the test loudly.
 //!
 //! `start_tls` serves the same over HTTPS with a certificate made at test time (see `tls.rs`).
@@ -21,6 +24,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const CLIENT_ID: &str = "fake-client-id";
 pub const CLIENT_SECRET: &str = "fake-client-secret-DO-NOT-LEAK";
+/// The IAM key pair CreateTokenWithIAM knows from the start.
+pub const IAM_ACCESS_KEY: &str = "AKIDTEST";
+pub const IAM_SECRET_KEY: &str = "iam-test-secret-DO-NOT-LEAK";
 
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -97,6 +103,10 @@ struct State {
     expires_in: i64,
     role_lifetime: Duration,
     omit_refresh_token: bool,
+    /// Access key ID -> (secret key, session token it must come with).
+    iam_keys: HashMap<String, (String, Option<String>)>,
+    /// Access key IDs of the CreateTokenWithIAM requests whose signature checked out.
+    iam_signers: Vec<String>,
 }
 
 pub struct FakeSso {
@@ -119,7 +129,9 @@ impl FakeSso {
     fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> FakeSso {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().unwrap();
+        let iam_keys = HashMap::from([(IAM_ACCESS_KEY.to_owned(), (IAM_SECRET_KEY.to_owned(), None))]);
         let state = Arc::new(Mutex::new(State {
+            iam_keys,
             expires_in: 3600,
             role_lifetime: Duration::from_secs(3600),
             rotate_refresh_tokens: true,
@@ -211,6 +223,17 @@ impl FakeSso {
         self.state.lock().unwrap().role_lifetime = lifetime;
     }
 
+    /// Lets CreateTokenWithIAM accept signatures made with this key pair (and session token).
+    pub fn trust_iam_key(&self, access_key: &str, secret_key: &str, session_token: Option<&str>) {
+        let value = (secret_key.to_owned(), session_token.map(str::to_owned));
+        self.state.lock().unwrap().iam_keys.insert(access_key.to_owned(), value);
+    }
+
+    /// The access key IDs of the CreateTokenWithIAM calls whose signature was right, in order.
+    pub fn iam_signers(&self) -> Vec<String> {
+        self.state.lock().unwrap().iam_signers.clone()
+    }
+
     /// The refresh tokens CreateToken currently accepts.
     pub fn live_refresh_tokens(&self) -> HashSet<String> {
         self.state.lock().unwrap().refresh_tokens.clone()
@@ -224,8 +247,9 @@ impl Drop for FakeSso {
     }
 }
 
-fn op_of(method: &str, path: &str) -> &'static str {
+fn op_of(method: &str, path: &str, query: &BTreeMap<String, String>) -> &'static str {
     match (method, path) {
+        ("POST", "/token") if query.get("aws_iam").is_some_and(|v| v == "t") => "CreateTokenWithIAM",
         ("POST", "/token") => "CreateToken",
         ("POST", "/client/register") => "RegisterClient",
         ("POST", "/device_authorization") => "StartDeviceAuthorization",
@@ -277,7 +301,7 @@ fn read_request<S: Read>(reader: &mut BufReader<S>) -> Option<Recorded> {
     let mut body = vec![0; len];
     reader.read_exact(&mut body).ok()?;
     let (path, query_text) = target.split_once('?').unwrap_or((&target, ""));
-    let query = query_text
+    let query: BTreeMap<String, String> = query_text
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
@@ -286,7 +310,7 @@ fn read_request<S: Read>(reader: &mut BufReader<S>) -> Option<Recorded> {
         })
         .collect();
     Some(Recorded {
-        op: op_of(&method, path).to_owned(),
+        op: op_of(&method, path, &query).to_owned(),
         method,
         path: path.to_owned(),
         query,
@@ -370,6 +394,7 @@ fn now_ms() -> i64 {
 fn default_reply(req: &Recorded, state: &Mutex<State>) -> Reply {
     match req.op.as_str() {
         "CreateToken" => create_token(req, state),
+        "CreateTokenWithIAM" => create_token_with_iam(req, state),
         "GetRoleCredentials" => {
             let mut st = state.lock().unwrap();
             let bearer = req.headers.get("x-amz-sso_bearer_token").cloned().unwrap_or_default();
@@ -382,13 +407,19 @@ fn default_reply(req: &Recorded, state: &Mutex<State>) -> Reply {
             st.counter += 1;
             let n = st.counter;
             let expiration = now_ms() + st.role_lifetime.as_millis() as i64;
+            let (key, secret, token) = (
+                format!("ASIAFAKE{account}{n}"),
+                format!("secret-key-{role}-{n}-DO-NOT-LEAK"),
+                format!("session-token-{role}-{n}-DO-NOT-LEAK"),
+            );
+            st.iam_keys.insert(key.clone(), (secret.clone(), Some(token.clone())));
             Reply::Json(
                 200,
                 None,
                 json!({"roleCredentials": {
-                    "accessKeyId": format!("ASIAFAKE{account}{n}"),
-                    "secretAccessKey": format!("secret-key-{role}-{n}-DO-NOT-LEAK"),
-                    "sessionToken": format!("session-token-{role}-{n}-DO-NOT-LEAK"),
+                    "accessKeyId": key,
+                    "secretAccessKey": secret,
+                    "sessionToken": token,
                     "expiration": expiration,
                 }}),
             )
@@ -430,4 +461,81 @@ fn create_token(req: &Recorded, state: &Mutex<State>) -> Reply {
         resp["refreshToken"] = json!(new_rt);
     }
     Reply::Json(200, None, resp)
+}
+
+/// An IAM authentication failure the way AWS front ends answer it.
+fn iam_denied(shape: &str, message: &str) -> Reply {
+    Reply::Json(
+        403,
+        Some(format!("{shape}:http://internal.amazon.com/coral/com.amazon.coral.service/")),
+        json!({"message": message}),
+    )
+}
+
+/// CreateTokenWithIAM: check the SigV4 signature (service sso-oauth), then issue tokens.
+fn create_token_with_iam(req: &Recorded, state: &Mutex<State>) -> Reply {
+    let Some(auth) = req.headers.get("authorization").and_then(|a| super::sigv4::parse_authorization(a)) else {
+        return iam_denied("MissingAuthenticationTokenException", "Missing Authentication Token");
+    };
+    let amz_date = req.headers.get("x-amz-date").cloned().unwrap_or_default();
+    let fresh = chrono::NaiveDateTime::parse_from_str(&amz_date, "%Y%m%dT%H%M%SZ")
+        .is_ok_and(|t| (t.and_utc().timestamp() - now_ms() / 1000).abs() < 15 * 60);
+    let must_sign = ["host", "x-amz-date"]
+        .into_iter()
+        .chain(req.headers.contains_key("x-amz-security-token").then_some("x-amz-security-token"));
+    if !fresh || !amz_date.starts_with(&auth.date) || auth.service != "sso-oauth" {
+        return iam_denied("InvalidSignatureException", "Signature expired, or the credential scope is wrong");
+    }
+    if must_sign.clone().any(|h| !auth.signed_headers.iter().any(|s| s == h)) {
+        return iam_denied("InvalidSignatureException", "host, x-amz-date and x-amz-security-token must be signed");
+    }
+    let mut st = state.lock().unwrap();
+    let Some((secret, token)) = st.iam_keys.get(&auth.access_key).cloned() else {
+        return iam_denied("UnrecognizedClientException", "The security token included in the request is invalid.");
+    };
+    if token.as_ref() != req.headers.get("x-amz-security-token") {
+        return iam_denied("UnrecognizedClientException", "The security token included in the request is invalid.");
+    }
+    let creq = super::sigv4::canonical_request(
+        &req.method,
+        &req.path,
+        &req.query,
+        &req.headers,
+        &auth.signed_headers,
+        req.body.as_bytes(),
+    );
+    if super::sigv4::signature(&secret, &amz_date, &auth, &creq) != auth.signature {
+        return iam_denied(
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided.",
+        );
+    }
+    st.iam_signers.push(auth.access_key.clone());
+    let body = req.json();
+    let grant = body["grantType"].as_str().unwrap_or_default();
+    let known = [
+        "authorization_code",
+        "refresh_token",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    ];
+    if !known.contains(&grant) {
+        return Reply::oidc_error(400, "UnsupportedGrantTypeException", "unsupported_grant_type");
+    }
+    st.counter += 1;
+    let n = st.counter;
+    Reply::Json(
+        200,
+        None,
+        json!({
+            "accessToken": format!("iam-access-token-{n}-DO-NOT-LEAK"),
+            "tokenType": "Bearer",
+            "expiresIn": st.expires_in,
+            "refreshToken": format!("iam-refresh-token-{n}-DO-NOT-LEAK"),
+            "idToken": format!("iam-id-token-{n}"),
+            "issuedTokenType": "urn:ietf:params:oauth:token-type:refresh_token",
+            "scope": ["openid", "aws", "sts:identity_context"],
+            "awsAdditionalDetails": {"identityContext": format!("fake-identity-context-{}", auth.region)},
+        }),
+    )
 }

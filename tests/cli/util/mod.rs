@@ -5,6 +5,7 @@
 
 pub mod fake;
 pub mod proxy;
+pub mod sigv4;
 pub mod tls;
 
 use fake::{CLIENT_ID, CLIENT_SECRET, FakeSso};

@@ -1,0 +1,478 @@
+//! The low-level SSO OIDC commands (issue 6, SPEC B.1): `create-token`, `create-token-with-iam`,
+//! `register-client` and `start-device-authorization`, as the AWS CLI's `aws sso-oidc` offers
+//! them. Each builds the request from `--cli-input-json` / `--cli-input-yaml` with the flags laid
+//! over it (flags win), checks the required members, calls the service and prints its JSON answer
+//! as it came. `--generate-cli-skeleton` prints a skeleton and calls nothing.
+//!
+//! The printed response of the token calls holds tokens: that is the command's output, as with
+//! the AWS CLI. Nothing else here prints a request or response value; errors name members, not
+//! their values.
+
+use crate::cli_oidc::{ApiArgs, MemberFlags};
+use crate::config::ConfigError;
+use crate::context::{Context, TargetSpec};
+use crate::endpoints::{Endpoint, EndpointError, Service};
+use crate::error::Error;
+use crate::iam;
+use crate::oidc::{IamSigning, Oidc};
+use crate::yaml;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+/// One member of an operation's input shape (botocore's `sso-oidc` model, 2019-06-10).
+pub struct Member {
+    pub key: &'static str,
+    pub flag: &'static str,
+    pub list: bool,
+    pub required: bool,
+    /// One sentence, for the YAML skeleton's comment.
+    pub doc: &'static str,
+}
+
+pub struct Operation {
+    pub name: &'static str,
+    pub command: &'static str,
+    pub path: &'static str,
+    /// SigV4-signed (CreateTokenWithIAM) rather than unsigned.
+    pub signed: bool,
+    pub members: &'static [Member],
+    /// The grant types `grantType` accepts; each may also be given as its last `:` part.
+    pub grant_types: &'static [&'static str],
+    /// The sample response of `--generate-cli-skeleton output` (botocore's skeleton generator).
+    pub sample_output: fn() -> Value,
+}
+
+const fn member(key: &'static str, flag: &'static str, doc: &'static str) -> Member {
+    Member { key, flag, list: false, required: false, doc }
+}
+
+const fn required(key: &'static str, flag: &'static str, doc: &'static str) -> Member {
+    Member { required: true, ..member(key, flag, doc) }
+}
+
+const fn list(key: &'static str, flag: &'static str, doc: &'static str) -> Member {
+    Member { list: true, ..member(key, flag, doc) }
+}
+
+const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+pub const CREATE_TOKEN: Operation = Operation {
+    name: "CreateToken",
+    command: "create-token",
+    path: "/token",
+    signed: false,
+    members: &[
+        required("clientId", "--client-id", "The unique identifier string for the client or application."),
+        required("clientSecret", "--client-secret", "A secret string generated for the client."),
+        required(
+            "grantType",
+            "--grant-type",
+            "authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:device_code.",
+        ),
+        member("deviceCode", "--device-code", "Used only for the Device Code grant type."),
+        member("code", "--code", "Used only for the Authorization Code grant type."),
+        member("refreshToken", "--refresh-token", "Used only for the Refresh Token grant type."),
+        list("scope", "--scope", "The list of scopes for which authorization is requested."),
+        member("redirectUri", "--redirect-uri", "Used only for the Authorization Code grant type."),
+        member("codeVerifier", "--code-verifier", "Used only for the Authorization Code grant type."),
+    ],
+    grant_types: &["authorization_code", "refresh_token", DEVICE_CODE_GRANT],
+    sample_output: || {
+        json!({"accessToken": "accessToken", "tokenType": "tokenType", "expiresIn": 0,
+               "refreshToken": "refreshToken", "idToken": "idToken"})
+    },
+};
+
+pub const CREATE_TOKEN_WITH_IAM: Operation = Operation {
+    name: "CreateTokenWithIAM",
+    command: "create-token-with-iam",
+    path: "/token",
+    signed: true,
+    members: &[
+        required("clientId", "--client-id", "The application ARN that has OAuth grants configured."),
+        required(
+            "grantType",
+            "--grant-type",
+            "authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:jwt-bearer or \
+             urn:ietf:params:oauth:grant-type:token-exchange.",
+        ),
+        member("code", "--code", "Used only for the Authorization Code grant type."),
+        member("refreshToken", "--refresh-token", "Used only for the Refresh Token grant type."),
+        member("assertion", "--assertion", "Used only for the JWT Bearer grant type."),
+        list("scope", "--scope", "The list of scopes for which authorization is requested."),
+        member("redirectUri", "--redirect-uri", "Used only for the Authorization Code grant type."),
+        member("subjectToken", "--subject-token", "Used only for the Token Exchange grant type."),
+        member("subjectTokenType", "--subject-token-type", "Used only for the Token Exchange grant type."),
+        member("requestedTokenType", "--requested-token-type", "Used only for the Token Exchange grant type."),
+        member("codeVerifier", "--code-verifier", "Used only for the Authorization Code grant type."),
+    ],
+    grant_types: &["authorization_code", "refresh_token", JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT],
+    sample_output: || {
+        json!({"accessToken": "accessToken", "tokenType": "tokenType", "expiresIn": 0,
+               "refreshToken": "refreshToken", "idToken": "idToken", "issuedTokenType": "issuedTokenType",
+               "scope": ["Scope"], "awsAdditionalDetails": {"identityContext": "identityContext"}})
+    },
+};
+
+pub const REGISTER_CLIENT: Operation = Operation {
+    name: "RegisterClient",
+    command: "register-client",
+    path: "/client/register",
+    signed: false,
+    members: &[
+        required("clientName", "--client-name", "The friendly name of the client."),
+        required("clientType", "--client-type", "The type of client; the service supports only public."),
+        list("scopes", "--scopes", "The list of scopes that are defined by the client."),
+        list("redirectUris", "--redirect-uris", "The list of redirect URIs that are defined by the client."),
+        list("grantTypes", "--grant-types", "The list of OAuth 2.0 grant types that are defined by the client."),
+        member("issuerUrl", "--issuer-url", "The IAM Identity Center issuer URL of the instance."),
+        member(
+            "entitledApplicationArn",
+            "--entitled-application-arn",
+            "An application ARN whose configuration restricts this client.",
+        ),
+    ],
+    grant_types: &[],
+    sample_output: || {
+        json!({"clientId": "clientId", "clientSecret": "clientSecret", "clientIdIssuedAt": 0,
+               "clientSecretExpiresAt": 0, "authorizationEndpoint": "authorizationEndpoint",
+               "tokenEndpoint": "tokenEndpoint"})
+    },
+};
+
+pub const START_DEVICE_AUTHORIZATION: Operation = Operation {
+    name: "StartDeviceAuthorization",
+    command: "start-device-authorization",
+    path: "/device_authorization",
+    signed: false,
+    members: &[
+        required("clientId", "--client-id", "The client ID that RegisterClient returned."),
+        required("clientSecret", "--client-secret", "The client secret that RegisterClient returned."),
+        required("startUrl", "--start-url", "The URL for the AWS access portal."),
+    ],
+    grant_types: &[],
+    sample_output: || {
+        json!({"deviceCode": "deviceCode", "userCode": "userCode", "verificationUri": "verificationUri",
+               "verificationUriComplete": "verificationUriComplete", "expiresIn": 0, "interval": 0})
+    },
+};
+
+#[cfg(test)]
+pub const OPERATIONS: [&Operation; 4] =
+    [&CREATE_TOKEN, &CREATE_TOKEN_WITH_IAM, &REGISTER_CLIENT, &START_DEVICE_AUTHORIZATION];
+
+/// Runs one command. `source_profile` is create-token-with-iam's `--source-profile`.
+pub fn run(
+    ctx: &Context,
+    spec: &TargetSpec,
+    op: &Operation,
+    args: &dyn MemberFlags,
+    source_profile: Option<&str>,
+) -> Result<u8, Error> {
+    let api = args.api();
+    if let Some(kind) = &api.generate_cli_skeleton {
+        print!("{}", skeleton(op, kind));
+        return Ok(0);
+    }
+    let input = read_input(ctx, api)?;
+    let body = request_body(op, input, args.members(spec.start_url.as_ref()))?;
+    let region = region(ctx, spec)?;
+    let endpoint = endpoint(ctx, spec, api, region.as_deref(), op)?;
+    let oidc = Oidc { http: ctx.http(), endpoint };
+    let response = if op.signed {
+        let Some(region) = region.as_deref() else { return Err(no_region(ctx, spec, op)) };
+        let resolved = iam::resolve(ctx, spec, source_profile)?;
+        ctx.debug(|| format!("signing {} with credentials from {}", op.name, resolved.source));
+        oidc.create_token_with_iam(&body, &IamSigning { credentials: &resolved.credentials, region, now: ctx.now() })?
+    } else {
+        oidc.call(op.name, op.path, &body)?
+    };
+    println!("{}", pretty(&Value::Object(response)));
+    Ok(0)
+}
+
+/// JSON the way the AWS CLI prints it: four-space indentation, members in the order received.
+fn pretty(value: &Value) -> String {
+    let mut out = Vec::new();
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut out, serde_json::ser::PrettyFormatter::with_indent(b"    "));
+    // Serialising a Value into memory cannot fail.
+    let _ = value.serialize(&mut ser);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// `--generate-cli-skeleton KIND`, with a final newline.
+pub fn skeleton(op: &Operation, kind: &str) -> String {
+    match kind {
+        "output" => pretty(&(op.sample_output)()) + "\n",
+        "yaml-input" => {
+            let mut out = String::new();
+            for m in op.members {
+                let note = if m.required { format!("[REQUIRED] {}", m.doc) } else { m.doc.to_owned() };
+                if m.list {
+                    out.push_str(&format!("{}: # {note}\n- ''\n", m.key));
+                } else {
+                    out.push_str(&format!("{}: '' # {note}\n", m.key));
+                }
+            }
+            out
+        }
+        _ => {
+            let doc: Map<String, Value> =
+                op.members.iter().map(|m| (m.key.to_owned(), if m.list { json!([""]) } else { json!("") })).collect();
+            pretty(&Value::Object(doc)) + "\n"
+        }
+    }
+}
+
+/// A `--cli-input-json` / `--cli-input-yaml` document and the flag that gave it.
+struct Input {
+    flag: &'static str,
+    doc: Map<String, Value>,
+}
+
+/// The `--cli-input-json` / `--cli-input-yaml` document, when one was given.
+fn read_input(ctx: &Context, api: &ApiArgs) -> Result<Option<Input>, Error> {
+    let (flag, value, is_yaml) = match (&api.cli_input_json, &api.cli_input_yaml) {
+        (Some(v), _) => ("--cli-input-json", v, false),
+        (None, Some(v)) => ("--cli-input-yaml", v, true),
+        (None, None) => return Ok(None),
+    };
+    let text = match value.strip_prefix("file://").or_else(|| value.strip_prefix("fileb://")) {
+        Some(path) => {
+            let path = ctx.expand(path);
+            std::fs::read_to_string(&path)
+                .map_err(|e| Error::Usage(format!("{flag}: cannot read {}: {e}", path.display())))?
+        }
+        None => value.clone(),
+    };
+    let doc = if is_yaml {
+        yaml::parse_flat(&text).map_err(|e| Error::Usage(format!("{flag} is not YAML this tool reads: {e}")))?
+    } else {
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => return Err(Error::Usage(format!("{flag} must be a JSON object"))),
+            // serde_json's message gives line and column, never the text itself.
+            Err(e) => return Err(Error::Usage(format!("{flag} is not valid JSON: {e}"))),
+        }
+    };
+    Ok(Some(Input { flag, doc }))
+}
+
+/// The request body: input members, then flags over them, in the model's member order.
+fn request_body(
+    op: &Operation,
+    input: Option<Input>,
+    flags: Vec<(&'static str, Option<Value>)>,
+) -> Result<Value, Error> {
+    let Input { flag: flag_name, doc: mut input } =
+        input.unwrap_or(Input { flag: "--cli-input-json", doc: Map::new() });
+    if let Some(unknown) = input.keys().find(|k| !op.members.iter().any(|m| m.key == k.as_str())) {
+        let valid: Vec<&str> = op.members.iter().map(|m| m.key).collect();
+        return Err(Error::Usage(format!(
+            "unknown parameter {:?} in {flag_name}; {} takes {}",
+            crate::http::sanitize(unknown),
+            op.command,
+            valid.join(", ")
+        )));
+    }
+    let mut body = Map::new();
+    for m in op.members {
+        let from_flag = flags.iter().find(|(k, _)| *k == m.key).and_then(|(_, v)| v.clone());
+        let value = match from_flag {
+            Some(v) => v,
+            None => match input.remove(m.key) {
+                None | Some(Value::Null) => continue,
+                Some(v) => checked(m, v, flag_name)?,
+            },
+        };
+        body.insert(m.key.to_owned(), value);
+    }
+    if let Some(m) = op.members.iter().find(|m| m.required && !body.contains_key(m.key)) {
+        return Err(Error::Usage(format!(
+            "{} needs {} (or {} in --cli-input-json / --cli-input-yaml)",
+            op.command, m.flag, m.key
+        )));
+    }
+    normalize_grant_type(op, &mut body)?;
+    Ok(Value::Object(body))
+}
+
+/// An input value of the member's type (names the member, never shows the value).
+fn checked(m: &Member, v: Value, flag_name: &str) -> Result<Value, Error> {
+    let fits = match &v {
+        Value::String(_) => !m.list,
+        Value::Array(items) => m.list && items.iter().all(Value::is_string),
+        _ => false,
+    };
+    if fits {
+        Ok(v)
+    } else {
+        let want = if m.list { "a list of strings" } else { "a string" };
+        Err(Error::Usage(format!("{} in {flag_name} must be {want}", m.key)))
+    }
+}
+
+/// Expands a short grant type (`device_code`, `jwt-bearer`, `token-exchange`) to its URN and
+/// rejects unknown ones. An empty value (a skeleton placeholder) goes to the service as it is.
+fn normalize_grant_type(op: &Operation, body: &mut Map<String, Value>) -> Result<(), Error> {
+    if op.grant_types.is_empty() {
+        return Ok(());
+    }
+    let Some(Value::String(grant)) = body.get_mut("grantType") else { return Ok(()) };
+    if grant.is_empty() {
+        return Ok(());
+    }
+    match op.grant_types.iter().find(|full| **full == grant.as_str() || full.rsplit(':').next() == Some(grant.as_str()))
+    {
+        Some(full) => {
+            *grant = (*full).to_owned();
+            Ok(())
+        }
+        None => Err(Error::Usage(format!(
+            "unknown grant type {:?} for {}; use one of: {}",
+            crate::http::sanitize(grant),
+            op.command,
+            op.grant_types.join(", ")
+        ))),
+    }
+}
+
+/// The AWS CLI's region order: --region, AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`.
+fn region(ctx: &Context, spec: &TargetSpec) -> Result<Option<String>, Error> {
+    if let Some(r) = spec.region.clone().or_else(|| ctx.env.get("AWS_REGION").map(str::to_owned)) {
+        return Ok(Some(r));
+    }
+    if let Some(r) = ctx.env.get("AWS_DEFAULT_REGION") {
+        return Ok(Some(r.to_owned()));
+    }
+    let name = ctx.profile_name(spec);
+    match ctx.config()?.profile(&name) {
+        Some(p) => Ok(p.get("region").filter(|r| !r.is_empty()).map(str::to_owned)),
+        None if spec.profile.is_some() => Err(ConfigError::ProfileNotFound { profile: name }.into()),
+        None => Ok(None),
+    }
+}
+
+fn endpoint(
+    ctx: &Context,
+    spec: &TargetSpec,
+    api: &ApiArgs,
+    region: Option<&str>,
+    op: &Operation,
+) -> Result<Endpoint, Error> {
+    let profile = ctx.profile_name(spec);
+    if let Some(url) = &api.endpoint_url {
+        let lower = url.to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+            return Err(Error::Usage(format!("--endpoint-url {url:?} is not an http(s) URL")));
+        }
+        let settings = ctx.config()?.profile(&profile);
+        return Ok(Endpoint { url: url.trim_end_matches('/').to_owned(), ca_bundle: ctx.ca_bundle(settings) });
+    }
+    match ctx.endpoint_in(Service::Oidc, region.unwrap_or(""), Some(&profile)) {
+        Err(Error::Endpoint(EndpointError::MissingRegion)) => Err(no_region(ctx, spec, op)),
+        other => other,
+    }
+}
+
+fn no_region(ctx: &Context, spec: &TargetSpec, op: &Operation) -> Error {
+    Error::Other {
+        what: format!("{} needs a region: none given and profile {} has no region", op.command, ctx.profile_name(spec)),
+        hint: Some("pass --region (e.g. --region us-east-1), or set AWS_REGION or the profile's region".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_member_has_its_flag() {
+        let mut cli = Cli::command();
+        cli.build();
+        for op in OPERATIONS {
+            let sub = cli.find_subcommand(op.command).unwrap_or_else(|| panic!("{}", op.command));
+            for m in op.members {
+                let long = m.flag.trim_start_matches("--");
+                assert!(sub.get_arguments().any(|a| a.get_long() == Some(long)), "{} {}", op.command, m.flag);
+            }
+        }
+    }
+
+    #[test]
+    fn skeletons() {
+        let input: Value = serde_json::from_str(&skeleton(&CREATE_TOKEN, "input")).unwrap();
+        let keys: Vec<&str> = input.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, CREATE_TOKEN.members.iter().map(|m| m.key).collect::<Vec<_>>());
+        assert_eq!(input["scope"], json!([""]));
+        assert!(skeleton(&CREATE_TOKEN, "input").starts_with("{\n    \"clientId\": \"\",\n"));
+        for op in OPERATIONS {
+            let yaml_doc = yaml::parse_flat(&skeleton(op, "yaml-input")).unwrap();
+            let json_doc: Value = serde_json::from_str(&skeleton(op, "input")).unwrap();
+            assert_eq!(Value::Object(yaml_doc), json_doc, "{}", op.command);
+        }
+        let out: Value = serde_json::from_str(&skeleton(&CREATE_TOKEN_WITH_IAM, "output")).unwrap();
+        assert_eq!(out["awsAdditionalDetails"]["identityContext"], "identityContext");
+    }
+
+    fn flags(pairs: &[(&'static str, Value)]) -> Vec<(&'static str, Option<Value>)> {
+        pairs.iter().map(|(k, v)| (*k, Some(v.clone()))).collect()
+    }
+
+    #[test]
+    fn flags_win_over_input_and_order_follows_the_model() {
+        let input: Map<String, Value> = serde_json::from_value(json!({
+            "refreshToken": "from-input", "grantType": "refresh_token", "clientSecret": "s", "clientId": "input-id",
+            "scope": ["a"], "code": null
+        }))
+        .unwrap();
+        let body = request_body(
+            &CREATE_TOKEN,
+            Some(Input { flag: "--cli-input-json", doc: input }),
+            flags(&[("clientId", json!("flag-id")), ("scope", json!(["b", "c"]))]),
+        )
+        .unwrap();
+        assert_eq!(
+            body.to_string(),
+            r#"{"clientId":"flag-id","clientSecret":"s","grantType":"refresh_token","refreshToken":"from-input","scope":["b","c"]}"#
+        );
+    }
+
+    #[test]
+    fn bad_requests_are_usage_errors() {
+        let run = |input: Value, f: &[(&'static str, Value)]| {
+            let input = serde_json::from_value(input).unwrap();
+            match request_body(&CREATE_TOKEN, Some(Input { flag: "--cli-input-json", doc: input }), flags(f)) {
+                Err(Error::Usage(msg)) => msg,
+                other => panic!("{other:?}"),
+            }
+        };
+        let base = json!({"clientId": "i", "clientSecret": "s", "grantType": "refresh_token"});
+        assert!(run(json!({"clientId": "i"}), &[]).contains("needs --client-secret"));
+        assert!(run(json!({"clientSecretX": "s"}), &[]).contains("unknown parameter \"clientSecretX\""));
+        assert!(run(json!({"clientId": 5}), &[]).contains("clientId in --cli-input-json must be a string"));
+        assert!(run(json!({"scope": "a"}), &[]).contains("must be a list of strings"));
+        assert!(run(base.clone(), &[("grantType", json!("password"))]).contains("unknown grant type \"password\""));
+    }
+
+    #[test]
+    fn short_grant_types_expand() {
+        let body = |op: &Operation, grant: &str, id: &'static str| {
+            let f = flags(&[("clientId", json!(id)), ("clientSecret", json!("s")), ("grantType", json!(grant))]);
+            request_body(op, None, f).unwrap()["grantType"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(body(&CREATE_TOKEN, "device_code", "i"), DEVICE_CODE_GRANT);
+        assert_eq!(body(&CREATE_TOKEN, DEVICE_CODE_GRANT, "i"), DEVICE_CODE_GRANT);
+        assert_eq!(body(&CREATE_TOKEN, "refresh_token", "i"), "refresh_token");
+        assert_eq!(body(&CREATE_TOKEN_WITH_IAM, "jwt-bearer", "arn"), JWT_BEARER_GRANT);
+        assert_eq!(body(&CREATE_TOKEN_WITH_IAM, "token-exchange", "arn"), TOKEN_EXCHANGE_GRANT);
+        assert_eq!(body(&CREATE_TOKEN, "", "i"), "", "a skeleton placeholder is sent as it is");
+        let f = flags(&[("clientId", json!("i")), ("clientSecret", json!("s")), ("grantType", json!("jwt-bearer"))]);
+        assert!(request_body(&CREATE_TOKEN, None, f).is_err(), "jwt-bearer is not a CreateToken grant");
+    }
+}
