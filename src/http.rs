@@ -7,7 +7,7 @@
 //! header or a body.
 
 use serde_json::{Map, Value};
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
@@ -250,11 +250,19 @@ pub fn host_of(url: &str) -> String {
 pub struct Http {
     settings: HttpSettings,
     agent: OnceCell<ureq::Agent>,
+    /// Starts as `settings.deadline`; a login lifts it while the user signs in (minutes), then sets a new one.
+    deadline: Cell<Option<Instant>>,
 }
 
 impl Http {
     pub fn new(settings: HttpSettings) -> Http {
-        Http { settings, agent: OnceCell::new() }
+        let deadline = Cell::new(settings.deadline);
+        Http { settings, agent: OnceCell::new(), deadline }
+    }
+
+    /// Replaces the overall deadline (`None`: only the per-request timeouts apply).
+    pub fn set_deadline(&self, deadline: Option<Instant>) {
+        self.deadline.set(deadline);
     }
 
     fn agent(&self) -> &ureq::Agent {
@@ -318,7 +326,7 @@ impl Http {
     }
 
     fn remaining(&self) -> Option<Duration> {
-        self.settings.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+        self.deadline.get().map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     fn send_once(&self, req: &Request, host: &str, timeout: Duration) -> Result<Response, HttpError> {

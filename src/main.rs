@@ -5,6 +5,7 @@
 //! the error once, and maps the result to an exit code. Nothing below it calls `process::exit`,
 //! so locks and temp files are always cleaned up by Drop.
 
+mod browser;
 mod cache;
 mod cli;
 mod cmd;
@@ -14,9 +15,11 @@ mod endpoints;
 mod error;
 mod http;
 mod lock;
+mod login;
 mod oidc;
 mod output;
 mod portal;
+mod prompt;
 mod role_cache;
 mod secret;
 mod session;
@@ -53,8 +56,10 @@ fn main() -> ExitCode {
 fn run(cli: &Cli, ctx: &Context) -> Result<u8, Error> {
     let spec = cli.target.spec();
     match &cli.command {
-        None => cmd::credentials::run(ctx, &spec),
+        None => cmd::credentials::run(ctx, &spec, cli.login_if_needed),
         Some(Command::Refresh(args)) => cmd::refresh::run(ctx, &spec, args.all, args.force),
+        Some(Command::Login(args)) => cmd::login::run(ctx, &spec, args),
+        Some(Command::Logout(args)) => cmd::logout::run(ctx, &spec, args.all),
     }
 }
 

@@ -1,4 +1,6 @@
 //! One module per subcommand. Commands print their results; nothing below them does.
 
 pub mod credentials;
+pub mod login;
+pub mod logout;
 pub mod refresh;

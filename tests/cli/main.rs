@@ -7,5 +7,6 @@ mod bad_input;
 mod concurrency;
 mod credentials;
 mod interop;
+mod login;
 mod refresh;
 mod secrets;
