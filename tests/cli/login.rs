@@ -447,3 +447,46 @@ fn auto_login_without_a_terminal_or_browser_fails_at_once() {
     // Default off: without the flag or the key, a gone session is exit 3 as before.
     env.run(&["--profile", "dev-sso"]).assert_fails(3, "no cached SSO token");
 }
+
+#[test]
+fn login_with_debug_shows_no_secret() {
+    let env = TestEnv::new();
+    env.fake.set_device_mode(DeviceMode::Approve, 1);
+    let run = env.run(&["login", "--sso-session", "corp", "--use-device-code", "--debug"]);
+    run.assert_ok();
+    assert!(run.stderr.contains("debug:") && run.stderr.contains("FAKE-"), "{run:?}");
+    assert!(!run.stderr.contains("DO-NOT-LEAK") && !run.stdout.contains("DO-NOT-LEAK"), "{run:?}");
+
+    let Some((mut env, tty)) = pkce_env() else { return };
+    env.set_env("AWS_SSO_PROCESS_TTY", "none");
+    let run = env.run(&["login", "--sso-session", "corp", "--debug"]);
+    run.assert_ok();
+    let create = env.fake.calls("CreateToken")[0].json();
+    for secret in [create["codeVerifier"].as_str().unwrap(), create["code"].as_str().unwrap(), "DO-NOT-LEAK"] {
+        assert!(!run.stderr.contains(secret) && !run.stdout.contains(secret), "{secret}: {run:?}");
+    }
+    assert!(!tty.exists() || !read(&tty).contains("DO-NOT-LEAK"));
+}
+
+#[test]
+fn auto_login_without_a_terminal_still_waits_for_a_login_in_progress() {
+    let (env, _) = env_with_tty();
+    env.fake.set_device_mode(DeviceMode::Approve, 2);
+    let login = env
+        .command(&["login", "--sso-session", "corp", "--use-device-code"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(Duration::from_secs(20), || env.fake.count("StartDeviceAuthorization") == 1));
+    let out = env
+        .command(&["--profile", "dev-sso", "--login-if-needed"])
+        .env("AWS_SSO_PROCESS_TTY", "none")
+        .output()
+        .unwrap();
+    let run = to_run(out);
+    to_run(login.wait_with_output().unwrap()).assert_ok();
+    run.assert_ok();
+    assert_eq!(run.json()["AccountId"], ACCOUNT);
+    assert_eq!(env.fake.count("StartDeviceAuthorization"), 1);
+}

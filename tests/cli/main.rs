@@ -8,5 +8,6 @@ mod concurrency;
 mod credentials;
 mod interop;
 mod login;
+mod logout;
 mod refresh;
 mod secrets;
