@@ -12,6 +12,11 @@ use std::process::{Command, Stdio};
 /// Starts the browser on `url`. The error says why it could not be started (the caller has
 /// printed the URL already, so the user can open it by hand).
 pub fn open(ctx: &Context, url: &str) -> Result<(), String> {
+    // Device-flow URLs come from the service: never hand an opener a `file:` URL or something
+    // that looks like an option.
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err("the sign-in URL is not an http(s) URL, so no browser was started".to_owned());
+    }
     let program = match ctx.browser_command() {
         Some(cmd) => cmd.to_owned(),
         None if cfg!(target_os = "macos") => "open".to_owned(),
