@@ -20,6 +20,11 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = "Global options")]
     pub debug: bool,
 
+    /// credential_process mode: when the SSO session is gone, log in (prompting on the terminal) instead of
+    /// failing; concurrent runs wait for that one login. Also set by `aws_sso_process_auto_login = true`.
+    #[arg(long)]
+    pub login_if_needed: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -120,6 +125,33 @@ pub enum Command {
     /// --start-url flag (the startUrl member).
     #[command(after_long_help = cli_oidc::START_DEVICE_AUTHORIZATION_AFTER)]
     StartDeviceAuthorization(StartDeviceAuthorizationArgs),
+    /// Log in to an SSO session (authorization code + PKCE, or device code) and cache the token like `aws sso login`.
+    Login(LoginArgs),
+    /// Sign out at the SSO portal and delete the session's cached token and the role credentials derived from it.
+    Logout(LogoutArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Use the device code flow (enter a code on any device) instead of the browser redirect to this machine.
+    #[arg(long)]
+    pub use_device_code: bool,
+
+    /// Do not open a browser; print the URL to open instead.
+    #[arg(long)]
+    pub no_browser: bool,
+
+    /// Listen for the browser redirect on this local port (e.g. one forwarded over SSH) instead of a random one;
+    /// implies the authorization code flow.
+    #[arg(long, value_name = "PORT", conflicts_with = "use_device_code", value_parser = clap::value_parser!(u16).range(1..))]
+    pub redirect_port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Every cached SSO token (like `aws sso logout`) and every SSO role credential in ~/.aws/cli/cache.
+    #[arg(long, conflicts_with_all = ["profile", "sso_session", "start_url"])]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]
@@ -151,5 +183,11 @@ mod tests {
         assert!(Cli::try_parse_from(["x", "--profile", "p", "--sso-session", "s"]).is_err());
         assert!(Cli::try_parse_from(["x", "refresh", "--all", "--profile", "p"]).is_err());
         assert!(Cli::try_parse_from(["x", "--no-such-flag"]).is_err());
+        assert!(Cli::try_parse_from(["x", "login", "--use-device-code", "--redirect-port", "8400"]).is_err());
+        assert!(Cli::try_parse_from(["x", "login", "--redirect-port", "0"]).is_err());
+        assert!(Cli::try_parse_from(["x", "logout", "--all", "--sso-session", "s"]).is_err());
+        let login = Cli::try_parse_from(["x", "login", "--no-browser", "--sso-session", "s"]).unwrap();
+        assert!(matches!(login.command, Some(Command::Login(LoginArgs { no_browser: true, .. }))));
+        assert!(Cli::try_parse_from(["x", "--profile", "p", "--login-if-needed"]).unwrap().login_if_needed);
     }
 }

@@ -151,6 +151,46 @@ impl Context {
         })
     }
 
+    /// Gives the HTTP client a fresh `RUN_DEADLINE` (after a login, which may take minutes), or lifts it (`None`).
+    pub fn reset_deadline(&self, from_now: Option<Duration>) {
+        self.http().set_deadline(from_now.map(|d| Instant::now() + d));
+    }
+
+    /// Where interactive prompts go. `/dev/tty` by default; `AWS_SSO_PROCESS_TTY=none` means "no terminal"
+    /// (prompts go to stderr) and any other value is a file to write them to: knobs for tests and automation.
+    pub fn tty_path(&self) -> Option<PathBuf> {
+        match self.env.get("AWS_SSO_PROCESS_TTY") {
+            Some("none") => None,
+            Some(path) => Some(self.expand(path)),
+            None if cfg!(unix) => Some(PathBuf::from("/dev/tty")),
+            None => None,
+        }
+    }
+
+    /// The `BROWSER` command, when set.
+    pub fn browser_command(&self) -> Option<&str> {
+        self.env.get("BROWSER")
+    }
+
+    /// An SSH session: a browser here would open on the wrong machine (SPEC Part C 14).
+    pub fn is_remote(&self) -> bool {
+        self.env.get("SSH_CONNECTION").is_some() || self.env.get("SSH_TTY").is_some()
+    }
+
+    /// Whether a graphical session is there to open a browser in (macOS and Windows always have one;
+    /// elsewhere it takes `DISPLAY` or `WAYLAND_DISPLAY`).
+    pub fn has_display(&self) -> bool {
+        if cfg!(any(target_os = "macos", windows)) {
+            return true;
+        }
+        self.env.get("DISPLAY").is_some() || self.env.get("WAYLAND_DISPLAY").is_some()
+    }
+
+    /// Whether a browser can be opened at all: `BROWSER` is set, or a local graphical session.
+    pub fn can_open_browser(&self) -> bool {
+        self.browser_command().is_some() || (!self.is_remote() && self.has_display())
+    }
+
     pub fn warn(&self, message: impl Into<String>) {
         let message = message.into();
         let mut warnings = self.warnings.borrow_mut();

@@ -10,7 +10,7 @@
 
 use crate::network::{self, CaBundle, NetworkError, ProxyConfig, Route};
 use serde_json::{Map, Value};
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
@@ -271,11 +271,19 @@ pub struct Http {
     base_roots: OnceCell<Vec<ureq::tls::Certificate<'static>>>,
     /// One TLS agent per CA bundle used in this run (normally one). Agents are cheap handles.
     tls: RefCell<Vec<(Option<PathBuf>, ureq::Agent)>>,
+    /// Starts as `settings.deadline`; a login lifts it while the user signs in (minutes), then sets a new one.
+    deadline: Cell<Option<Instant>>,
 }
 
 impl Http {
     pub fn new(settings: HttpSettings) -> Http {
-        Http { settings, plain: OnceCell::new(), base_roots: OnceCell::new(), tls: RefCell::new(Vec::new()) }
+        let deadline = Cell::new(settings.deadline);
+        Http { settings, plain: OnceCell::new(), base_roots: OnceCell::new(), tls: RefCell::new(Vec::new()), deadline }
+    }
+
+    /// Replaces the overall deadline (`None`: only the per-request timeouts apply).
+    pub fn set_deadline(&self, deadline: Option<Instant>) {
+        self.deadline.set(deadline);
     }
 
     fn config(&self, roots: ureq::tls::RootCerts) -> ureq::Agent {
@@ -384,7 +392,7 @@ impl Http {
     }
 
     fn remaining(&self) -> Option<Duration> {
-        self.settings.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+        self.deadline.get().map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     fn send_once(

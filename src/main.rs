@@ -5,6 +5,7 @@
 //! the error once, and maps the result to an exit code. Nothing below it calls `process::exit`,
 //! so locks and temp files are always cleaned up by Drop.
 
+mod browser;
 mod cache;
 mod cli;
 mod cli_oidc;
@@ -16,10 +17,12 @@ mod error;
 mod http;
 mod iam;
 mod lock;
+mod login;
 mod network;
 mod oidc;
 mod output;
 mod portal;
+mod prompt;
 mod role_cache;
 mod secret;
 mod session;
@@ -59,7 +62,7 @@ fn main() -> ExitCode {
 fn run(cli: &Cli, ctx: &Context) -> Result<u8, Error> {
     let spec = cli.target.spec();
     match &cli.command {
-        None => cmd::credentials::run(ctx, &spec),
+        None => cmd::credentials::run(ctx, &spec, cli.login_if_needed),
         Some(Command::Refresh(args)) => cmd::refresh::run(ctx, &spec, args.all, args.force),
         Some(Command::CreateToken(args)) => oidc_api::run(ctx, &spec, &oidc_api::CREATE_TOKEN, args, None),
         Some(Command::CreateTokenWithIam(args)) => {
@@ -69,6 +72,8 @@ fn run(cli: &Cli, ctx: &Context) -> Result<u8, Error> {
         Some(Command::StartDeviceAuthorization(args)) => {
             oidc_api::run(ctx, &spec, &oidc_api::START_DEVICE_AUTHORIZATION, args, None)
         }
+        Some(Command::Login(args)) => cmd::login::run(ctx, &spec, args),
+        Some(Command::Logout(args)) => cmd::logout::run(ctx, &spec, args.all),
     }
 }
 

@@ -35,7 +35,55 @@ pub struct IamSigning<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// What RegisterClient returned (SPEC B.1.1). `client_secret_expires_at` is epoch **seconds**.
+pub struct ClientRegistration {
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub client_secret_expires_at: i64,
+}
+
+/// What StartDeviceAuthorization returned (SPEC B.1.2). Times are seconds.
+pub struct DeviceAuthorization {
+    pub device_code: Secret,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: Option<String>,
+    pub expires_in: i64,
+    pub interval: Option<i64>,
+}
+
 impl<'a> Oidc<'a> {
+    fn malformed(&self, op: &'static str, what: String) -> CallError {
+        CallError::Service(ServiceError {
+            op,
+            host: http::host_of(&self.endpoint),
+            status: 200,
+            code: ServiceError::MALFORMED.to_owned(),
+            message: what,
+        })
+    }
+
+    /// RegisterClient; the body (clientName, clientType, scopes, grant types...) is built by the caller.
+    pub fn register_client(&self, body: &Value) -> Result<ClientRegistration, CallError> {
+        let raw = self.call("RegisterClient", "/client/register", body)?;
+        parse_registration(&raw).map_err(|what| self.malformed("RegisterClient", what))
+    }
+
+    pub fn start_device_authorization(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+        start_url: &str,
+    ) -> Result<DeviceAuthorization, CallError> {
+        let body = serde_json::json!({
+            "clientId": client_id,
+            "clientSecret": client_secret.expose(),
+            "startUrl": start_url,
+        });
+        let raw = self.call("StartDeviceAuthorization", "/device_authorization", &body)?;
+        parse_device_authorization(&raw).map_err(|what| self.malformed("StartDeviceAuthorization", what))
+    }
+
     /// POSTs a JSON body to `path` and returns the JSON object of a 2xx answer.
     pub fn call(&self, op: &'static str, path: &str, body: &Value) -> Result<Map<String, Value>, CallError> {
         self.send(op, path, &[], &[], serde_json::to_vec(body).unwrap_or_default())
@@ -120,15 +168,7 @@ impl<'a> Oidc<'a> {
     /// CreateToken with any grant; the body is built by the caller.
     pub fn create_token(&self, body: &Value) -> Result<TokenResponse, CallError> {
         let raw = self.call("CreateToken", "/token", body)?;
-        parse_token_response(raw).map_err(|what| {
-            CallError::Service(ServiceError {
-                op: "CreateToken",
-                host: http::host_of(&self.endpoint),
-                status: 200,
-                code: ServiceError::MALFORMED.to_owned(),
-                message: what,
-            })
-        })
+        parse_token_response(raw).map_err(|what| self.malformed("CreateToken", what))
     }
 }
 
@@ -142,6 +182,40 @@ fn host_and_path(url: &str) -> (String, String) {
     let host = authority.strip_suffix(default_port).map(str::to_owned).unwrap_or(authority);
     let path = rest[end..].split(['?', '#']).next().unwrap_or("");
     (host, if path.is_empty() { "/".to_owned() } else { path.to_owned() })
+}
+
+fn non_empty(raw: &Map<String, Value>, key: &str) -> Result<String, String> {
+    match raw.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(format!("the response has no {key}")),
+    }
+}
+
+fn parse_registration(raw: &Map<String, Value>) -> Result<ClientRegistration, String> {
+    let client_secret_expires_at = match raw.get("clientSecretExpiresAt").and_then(Value::as_i64) {
+        Some(n) if n > 0 => n,
+        _ => return Err("the response has no clientSecretExpiresAt in epoch seconds".to_owned()),
+    };
+    Ok(ClientRegistration {
+        client_id: non_empty(raw, "clientId")?,
+        client_secret: Secret::new(non_empty(raw, "clientSecret")?),
+        client_secret_expires_at,
+    })
+}
+
+fn parse_device_authorization(raw: &Map<String, Value>) -> Result<DeviceAuthorization, String> {
+    let expires_in = match raw.get("expiresIn").and_then(Value::as_i64) {
+        Some(n) if n > 0 => n,
+        _ => return Err("the response has no positive expiresIn".to_owned()),
+    };
+    Ok(DeviceAuthorization {
+        device_code: Secret::new(non_empty(raw, "deviceCode")?),
+        user_code: non_empty(raw, "userCode")?,
+        verification_uri: non_empty(raw, "verificationUri")?,
+        verification_uri_complete: non_empty(raw, "verificationUriComplete").ok(),
+        expires_in,
+        interval: raw.get("interval").and_then(Value::as_i64).filter(|n| *n > 0),
+    })
 }
 
 fn parse_token_response(raw: Map<String, Value>) -> Result<TokenResponse, String> {
@@ -176,6 +250,26 @@ mod tests {
         for (url, host, path) in cases {
             assert_eq!(host_and_path(url), (host.to_owned(), path.to_owned()), "{url}");
         }
+    }
+
+    #[test]
+    fn registration_and_device_shapes() {
+        let reg = |s: &str| parse_registration(&serde_json::from_str(s).unwrap());
+        let r = reg(r#"{"clientId":"c","clientSecret":"s","clientIdIssuedAt":1,"clientSecretExpiresAt":1900000000}"#)
+            .ok()
+            .unwrap();
+        assert_eq!(
+            (r.client_id.as_str(), r.client_secret.expose(), r.client_secret_expires_at),
+            ("c", "s", 1900000000)
+        );
+        for bad in [r#"{"clientId":"c","clientSecret":"s"}"#, r#"{"clientSecret":"s","clientSecretExpiresAt":5}"#] {
+            assert!(reg(bad).is_err(), "{bad}");
+        }
+        let dev = |s: &str| parse_device_authorization(&serde_json::from_str(s).unwrap());
+        let d = dev(r#"{"deviceCode":"d","userCode":"U","verificationUri":"https://v","expiresIn":600}"#).ok().unwrap();
+        assert_eq!((d.interval, d.verification_uri_complete.is_none()), (None, true));
+        assert!(dev(r#"{"deviceCode":"d","userCode":"U","verificationUri":"https://v","expiresIn":0}"#).is_err());
+        assert!(dev(r#"{"userCode":"U","verificationUri":"https://v","expiresIn":60}"#).is_err());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! SSO portal calls (SPEC B.2): GetRoleCredentials today; ListAccounts, ListAccountRoles and
-//! Logout use the same `get`. Unsigned; the access token travels in `x-amz-sso_bearer_token`.
+//! SSO portal calls (SPEC B.2): GetRoleCredentials and Logout; ListAccounts and ListAccountRoles
+//! use the same `get`. Unsigned; the access token travels in `x-amz-sso_bearer_token`.
 
 use crate::endpoints::Endpoint;
 use crate::http::{self, CallError, Http, Method, Request, ServiceError};
@@ -46,6 +46,24 @@ impl<'a> Portal<'a> {
             return Err(CallError::Service(ServiceError::from_response(&resp)));
         }
         http::json_object(&resp).map_err(CallError::Service)
+    }
+
+    /// Logout: ends the session at the portal. No output shape; any 2xx is success.
+    pub fn logout(&self, token: &Secret) -> Result<(), CallError> {
+        let req = Request {
+            op: "Logout",
+            method: Method::Post,
+            url: format!("{}/logout", self.endpoint),
+            query: Vec::new(),
+            headers: vec![(BEARER_HEADER, token.expose())],
+            body: None,
+            ca_bundle: self.endpoint.ca_bundle.as_ref(),
+        };
+        let resp = self.http.send(&req).map_err(CallError::Http)?;
+        if !(200..300).contains(&resp.status) {
+            return Err(CallError::Service(ServiceError::from_response(&resp)));
+        }
+        Ok(())
     }
 
     pub fn get_role_credentials(

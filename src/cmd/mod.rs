@@ -1,5 +1,7 @@
 //! One module per subcommand. Commands print their results; nothing below them does.
 
 pub mod credentials;
+pub mod login;
+pub mod logout;
 pub mod oidc_api;
 pub mod refresh;

@@ -112,3 +112,33 @@ print(json.dumps(c['{CORP_ROLE_KEY}']))
     assert_eq!(doc["ProviderType"], "sso");
     assert!(doc["Credentials"]["Expiration"].as_str().unwrap().ends_with('Z'));
 }
+
+#[test]
+fn botocore_reads_the_token_our_login_wrote() {
+    let env = TestEnv::new();
+    env.run(&["login", "--sso-session", "corp", "--use-device-code"]).assert_ok();
+    let ours = env.corp_token();
+    let Some(run) = python(&env, LOAD_TOKEN) else { return };
+    let seen: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(seen["token"], ours["accessToken"]);
+    assert_eq!(env.fake.count("CreateToken"), 1, "botocore used it as it is, without a refresh");
+}
+
+#[test]
+fn botocore_refreshes_a_token_our_login_wrote() {
+    // Two minutes left: botocore must refresh, with the client and registration our login stored.
+    let env = TestEnv::new();
+    env.fake.set_expires_in(120);
+    env.run(&["login", "--sso-session", "corp", "--use-device-code"]).assert_ok();
+    let ours = env.corp_token();
+    env.fake.set_expires_in(3600);
+    let Some(run) = python(&env, LOAD_TOKEN) else { return };
+    let grants: Vec<String> =
+        env.fake.calls("CreateToken").iter().map(|r| r.json()["grantType"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(grants, ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"], "{run:?}");
+    let refresh = env.fake.calls("CreateToken")[1].json();
+    assert_eq!(refresh["clientId"], ours["clientId"]);
+    assert_eq!(refresh["refreshToken"], ours["refreshToken"]);
+    let seen: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(seen["token"], env.corp_token()["accessToken"]);
+}

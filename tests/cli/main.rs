@@ -7,6 +7,8 @@ mod bad_input;
 mod concurrency;
 mod credentials;
 mod interop;
+mod login;
+mod logout;
 mod network;
 mod oidc_api;
 mod refresh;

@@ -11,6 +11,12 @@
 //! Unknown routes get a 404 with an error body, so an unexpected call fails the test loudly.
 //!
 //! `start_tls` serves the same over HTTPS with a certificate made at test time (see `tls.rs`).
+//! For logins it also plays the rest of IAM Identity Center: RegisterClient issues clients (and
+//! remembers their grant types, redirect URIs and scopes), StartDeviceAuthorization issues device
+//! codes that CreateToken approves after a configurable number of polls (or denies, or never), and
+//! `GET /authorize` checks the PKCE request and redirects (302) to the redirect URI with a code that
+//! CreateToken redeems only with the same redirect URI and a verifier matching the S256 challenge.
+//! POST /logout ends the session of the bearer token. The pre-seeded client CLIENT_ID stays valid.
 
 #![allow(dead_code)]
 
@@ -33,10 +39,12 @@ pub struct Recorded {
     pub op: String,
     pub method: String,
     pub path: String,
+    /// The request target as sent (path and raw query), to check parameter order.
+    pub target: String,
     pub query: BTreeMap<String, String>,
     pub headers: BTreeMap<String, String>,
     pub body: String,
-    /// When the request arrived.
+    /// When the request arrived (to check polling intervals).
     pub at: Instant,
 }
 
@@ -61,6 +69,51 @@ pub enum Reply {
     Default,
     /// Another reply with extra response headers (`Retry-After`, ...).
     Headers(Vec<(String, String)>, Box<Reply>),
+    /// 302 to this location.
+    Redirect(String),
+}
+
+/// What CreateToken does with a device code once the user "acts" on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceMode {
+    /// Pending for `approve_after` polls, then tokens.
+    Approve,
+    /// access_denied.
+    Deny,
+    /// Pending for ever.
+    Never,
+}
+
+/// What `GET /authorize` redirects back with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeMode {
+    Approve,
+    /// `error=<this>&error_description=...`.
+    Error(String),
+    /// A code, but with a state that is not the one sent.
+    WrongState,
+}
+
+#[derive(Debug, Clone)]
+struct Client {
+    secret: String,
+    grant_types: Vec<String>,
+    redirect_uris: Vec<String>,
+    scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Device {
+    client_id: String,
+    polls: u32,
+    redeemed: bool,
+}
+
+#[derive(Debug, Clone)]
+struct AuthCode {
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
 }
 
 impl Reply {
@@ -107,6 +160,16 @@ struct State {
     iam_keys: HashMap<String, (String, Option<String>)>,
     /// Access key IDs of the CreateTokenWithIAM requests whose signature checked out.
     iam_signers: Vec<String>,
+    clients: HashMap<String, Client>,
+    registration_lifetime: i64,
+    devices: HashMap<String, Device>,
+    device_mode: Option<DeviceMode>,
+    approve_after: u32,
+    device_expires_in: i64,
+    device_interval: Option<i64>,
+    auth_codes: HashMap<String, AuthCode>,
+    authorize_mode: Option<AuthorizeMode>,
+    logged_out: Vec<String>,
 }
 
 pub struct FakeSso {
@@ -135,6 +198,18 @@ impl FakeSso {
             expires_in: 3600,
             role_lifetime: Duration::from_secs(3600),
             rotate_refresh_tokens: true,
+            clients: HashMap::from([(
+                CLIENT_ID.to_owned(),
+                Client {
+                    secret: CLIENT_SECRET.to_owned(),
+                    grant_types: Vec::new(),
+                    redirect_uris: Vec::new(),
+                    scopes: vec!["sso:account:access".to_owned()],
+                },
+            )]),
+            registration_lifetime: 90 * 86400,
+            device_expires_in: 600,
+            device_interval: Some(1),
             ..State::default()
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -234,6 +309,39 @@ impl FakeSso {
         self.state.lock().unwrap().iam_signers.clone()
     }
 
+    /// Device codes: what CreateToken does, and after how many pending polls it approves.
+    pub fn set_device_mode(&self, mode: DeviceMode, approve_after: u32) {
+        let mut st = self.state.lock().unwrap();
+        st.device_mode = Some(mode);
+        st.approve_after = approve_after;
+    }
+
+    /// StartDeviceAuthorization's `expiresIn` and `interval` (default 600 and 1; `None` leaves it out).
+    pub fn set_device_timing(&self, expires_in: i64, interval: Option<i64>) {
+        let mut st = self.state.lock().unwrap();
+        st.device_expires_in = expires_in;
+        st.device_interval = interval;
+    }
+
+    pub fn set_authorize_mode(&self, mode: AuthorizeMode) {
+        self.state.lock().unwrap().authorize_mode = Some(mode);
+    }
+
+    /// How long new registrations last, in seconds (default 90 days).
+    pub fn set_registration_lifetime(&self, secs: i64) {
+        self.state.lock().unwrap().registration_lifetime = secs;
+    }
+
+    /// The bearer tokens whose sessions POST /logout ended.
+    pub fn logged_out(&self) -> Vec<String> {
+        self.state.lock().unwrap().logged_out.clone()
+    }
+
+    /// The access tokens the portal accepts.
+    pub fn live_access_tokens(&self) -> HashSet<String> {
+        self.state.lock().unwrap().access_tokens.clone()
+    }
+
     /// The refresh tokens CreateToken currently accepts.
     pub fn live_refresh_tokens(&self) -> HashSet<String> {
         self.state.lock().unwrap().refresh_tokens.clone()
@@ -257,6 +365,7 @@ fn op_of(method: &str, path: &str, query: &BTreeMap<String, String>) -> &'static
         ("GET", "/assignment/accounts") => "ListAccounts",
         ("GET", "/assignment/roles") => "ListAccountRoles",
         ("POST", "/logout") => "Logout",
+        ("GET", "/authorize") => "Authorize",
         _ => "Unknown",
     }
 }
@@ -313,6 +422,7 @@ fn read_request<S: Read>(reader: &mut BufReader<S>) -> Option<Recorded> {
         op: op_of(&method, path, &query).to_owned(),
         method,
         path: path.to_owned(),
+        target: target.clone(),
         query,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
@@ -353,6 +463,9 @@ fn answer(w: &mut dyn Write, req: &Recorded, reply: Reply, state: &Mutex<State>,
             write_response(w, status, "application/json", &extra, &body.to_string())
         }
         Reply::Raw(status, content_type, body) => write_response(w, status, &content_type, extra, &body),
+        Reply::Redirect(location) => {
+            write_response(w, 302, "text/plain", &format!("{extra}location: {location}\r\n"), "")
+        }
         Reply::Default => {
             let reply = default_reply(req, state);
             answer(w, req, reply, state, extra)
@@ -376,6 +489,7 @@ fn write_response(w: &mut dyn Write, status: u16, content_type: &str, extra: &st
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        302 => "Found",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -424,6 +538,18 @@ fn default_reply(req: &Recorded, state: &Mutex<State>) -> Reply {
                 }}),
             )
         }
+        "RegisterClient" => register_client(req, state),
+        "StartDeviceAuthorization" => start_device_authorization(req, state),
+        "Authorize" => authorize(req, state),
+        "Logout" => {
+            let mut st = state.lock().unwrap();
+            let bearer = req.headers.get("x-amz-sso_bearer_token").cloned().unwrap_or_default();
+            if !st.access_tokens.remove(&bearer) {
+                return Reply::portal_error(401, "UnauthorizedException", "Session token not found or invalid");
+            }
+            st.logged_out.push(bearer);
+            Reply::Raw(200, "application/json".into(), String::new())
+        }
         "Unknown" => Reply::Json(404, None, json!({"message": format!("fake: no route {} {}", req.method, req.path)})),
         _ => Reply::Json(501, None, json!({"message": format!("fake: {} has no default behaviour", req.op)})),
     }
@@ -434,11 +560,42 @@ fn create_token(req: &Recorded, state: &Mutex<State>) -> Reply {
     let delay = state.lock().unwrap().token_delay;
     std::thread::sleep(delay);
     let mut st = state.lock().unwrap();
-    if body["clientId"] != CLIENT_ID || body["clientSecret"] != CLIENT_SECRET {
-        return Reply::oidc_error(401, "InvalidClientException", "invalid_client");
-    }
-    if body["grantType"] != "refresh_token" {
-        return Reply::oidc_error(400, "UnsupportedGrantTypeException", "unsupported_grant_type");
+    let client_id = body["clientId"].as_str().unwrap_or_default().to_owned();
+    let client = match st.clients.get(&client_id) {
+        Some(c) if body["clientSecret"] == c.secret.as_str() => c.clone(),
+        _ => return Reply::oidc_error(401, "InvalidClientException", "invalid_client"),
+    };
+    match body["grantType"].as_str().unwrap_or_default() {
+        "refresh_token" => {}
+        "urn:ietf:params:oauth:grant-type:device_code" => {
+            let code = body["deviceCode"].as_str().unwrap_or_default().to_owned();
+            let (mode, approve_after) = (st.device_mode.unwrap_or(DeviceMode::Approve), st.approve_after);
+            let Some(device) = st.devices.get_mut(&code).filter(|d| d.client_id == client_id && !d.redeemed) else {
+                return Reply::oidc_error(400, "InvalidGrantException", "invalid_grant");
+            };
+            device.polls += 1;
+            match mode {
+                DeviceMode::Deny => return Reply::oidc_error(400, "AccessDeniedException", "access_denied"),
+                DeviceMode::Approve if device.polls > approve_after => device.redeemed = true,
+                _ => return Reply::oidc_error(400, "AuthorizationPendingException", "authorization_pending"),
+            }
+            return issue_tokens(&mut st, &client);
+        }
+        "authorization_code" => {
+            let code = body["code"].as_str().unwrap_or_default();
+            let Some(grant) = st.auth_codes.remove(code) else {
+                return Reply::oidc_error(400, "InvalidGrantException", "invalid_grant");
+            };
+            let verifier = body["codeVerifier"].as_str().unwrap_or_default();
+            if grant.client_id != client_id
+                || body["redirectUri"] != grant.redirect_uri.as_str()
+                || s256(verifier) != grant.challenge
+            {
+                return Reply::oidc_error(400, "InvalidGrantException", "invalid_grant");
+            }
+            return issue_tokens(&mut st, &client);
+        }
+        _ => return Reply::oidc_error(400, "UnsupportedGrantTypeException", "unsupported_grant_type"),
     }
     let rt = body["refreshToken"].as_str().unwrap_or_default().to_owned();
     if !st.refresh_tokens.contains(&rt) {
@@ -538,4 +695,137 @@ fn create_token_with_iam(req: &Recorded, state: &Mutex<State>) -> Reply {
             "awsAdditionalDetails": {"identityContext": format!("fake-identity-context-{}", auth.region)},
         }),
     )
+}
+
+/// A login's tokens; a refresh token only for clients registered with scopes (as the service does).
+fn issue_tokens(st: &mut State, client: &Client) -> Reply {
+    st.counter += 1;
+    let n = st.counter;
+    let access = format!("login-access-token-{n}-DO-NOT-LEAK");
+    st.access_tokens.insert(access.clone());
+    let mut resp = json!({"accessToken": access, "tokenType": "Bearer", "expiresIn": st.expires_in});
+    if !client.scopes.is_empty() && !st.omit_refresh_token {
+        let rt = format!("login-refresh-token-{n}-DO-NOT-LEAK");
+        st.refresh_tokens.insert(rt.clone());
+        resp["refreshToken"] = json!(rt);
+    }
+    Reply::Json(200, None, resp)
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+fn register_client(req: &Recorded, state: &Mutex<State>) -> Reply {
+    let body = req.json();
+    let invalid = |what: &str| Reply::oidc_error(400, "InvalidRequestException", &format!("invalid_request: {what}"));
+    if body["clientType"] != "public" || !body["clientName"].is_string() {
+        return invalid("clientName and clientType public are required");
+    }
+    let grant_types = strings(&body["grantTypes"]);
+    let redirect_uris = strings(&body["redirectUris"]);
+    if grant_types.iter().any(|g| g == "authorization_code")
+        && (redirect_uris != ["http://127.0.0.1/oauth/callback"] || !body["issuerUrl"].is_string())
+    {
+        return invalid("authorization_code needs the portless redirect URI and issuerUrl");
+    }
+    let mut st = state.lock().unwrap();
+    st.counter += 1;
+    let n = st.counter;
+    let (id, secret) = (format!("registered-client-{n}"), format!("registered-secret-{n}-DO-NOT-LEAK"));
+    let scopes = strings(&body["scopes"]);
+    st.clients.insert(id.clone(), Client { secret: secret.clone(), grant_types, redirect_uris, scopes });
+    let now = now_ms() / 1000;
+    Reply::Json(
+        200,
+        None,
+        json!({"clientId": id, "clientSecret": secret, "clientIdIssuedAt": now,
+               "clientSecretExpiresAt": now + st.registration_lifetime}),
+    )
+}
+
+fn start_device_authorization(req: &Recorded, state: &Mutex<State>) -> Reply {
+    let body = req.json();
+    let mut st = state.lock().unwrap();
+    let client_id = body["clientId"].as_str().unwrap_or_default().to_owned();
+    if !st.clients.get(&client_id).is_some_and(|c| body["clientSecret"] == c.secret.as_str()) {
+        return Reply::oidc_error(401, "InvalidClientException", "invalid_client");
+    }
+    if !body["startUrl"].is_string() {
+        return Reply::oidc_error(400, "InvalidRequestException", "invalid_request");
+    }
+    st.counter += 1;
+    let n = st.counter;
+    let code = format!("device-code-{n}-DO-NOT-LEAK");
+    st.devices.insert(code.clone(), Device { client_id, polls: 0, redeemed: false });
+    let user_code = format!("FAKE-{n:04}");
+    let mut resp = json!({
+        "deviceCode": code,
+        "userCode": user_code,
+        "verificationUri": "https://device.sso.example/",
+        "verificationUriComplete": format!("https://device.sso.example/?user_code={user_code}"),
+        "expiresIn": st.device_expires_in,
+    });
+    if let Some(interval) = st.device_interval {
+        resp["interval"] = json!(interval);
+    }
+    Reply::Json(200, None, resp)
+}
+
+/// GET /authorize: checks the request the way a strict service would, then redirects back.
+fn authorize(req: &Recorded, state: &Mutex<State>) -> Reply {
+    let q = &req.query;
+    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+    let bad = |what: &str| Reply::Raw(400, "text/plain".into(), format!("fake authorize: {what}"));
+    let mut st = state.lock().unwrap();
+    let client_id = get("client_id");
+    let Some(client) = st.clients.get(&client_id).cloned() else { return bad("unknown client_id") };
+    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+        return bad("client not registered for authorization_code");
+    }
+    let redirect_uri = get("redirect_uri");
+    let port_ok = redirect_uri
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|r| r.strip_suffix("/oauth/callback"))
+        .is_some_and(|p| p.parse::<u16>().is_ok());
+    if !port_ok || !client.redirect_uris.iter().any(|u| u == "http://127.0.0.1/oauth/callback") {
+        return bad("redirect_uri");
+    }
+    if get("response_type") != "code" || get("code_challenge_method") != "S256" || get("state").is_empty() {
+        return bad("response_type, code_challenge_method or state");
+    }
+    if get("scopes").is_empty() || q.contains_key("scope") {
+        return bad("scopes");
+    }
+    let challenge = get("code_challenge");
+    if challenge.len() != 43 || challenge.contains('=') {
+        return bad("code_challenge");
+    }
+    match st.authorize_mode.clone().unwrap_or(AuthorizeMode::Approve) {
+        AuthorizeMode::Error(e) => {
+            Reply::Redirect(format!("{redirect_uri}?error={e}&error_description=fake%20{e}&state={}", get("state")))
+        }
+        mode => {
+            st.counter += 1;
+            let code = format!("auth-code-{}", st.counter);
+            st.auth_codes.insert(code.clone(), AuthCode { client_id, redirect_uri: redirect_uri.clone(), challenge });
+            let state_param = if mode == AuthorizeMode::WrongState { "forged".to_owned() } else { get("state") };
+            Reply::Redirect(format!("{redirect_uri}?code={code}&state={state_param}"))
+        }
+    }
+}
+
+/// base64url(SHA-256(verifier)) without padding.
+pub fn s256(verifier: &str) -> String {
+    use sha2::Digest;
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let digest = sha2::Sha256::digest(verifier.as_bytes());
+    let mut out = String::new();
+    for chunk in digest.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
 }

@@ -196,6 +196,8 @@ impl TestEnv {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("AWS_ENDPOINT_URL_SSO_OIDC", self.fake.url())
             .env("AWS_ENDPOINT_URL_SSO", self.fake.url())
+            // Never prompt on the developer's terminal; tests that want a "terminal" set a file.
+            .env("AWS_SSO_PROCESS_TTY", "none")
             .stdin(Stdio::null());
         for (k, v) in &self.env {
             cmd.env(k, v);
@@ -224,6 +226,42 @@ pub fn to_run(out: Output) -> Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A `BROWSER` command for tests: it appends its argument count and URL to `$HOME/browser.log`,
+/// then fetches the URL and follows redirects (like a browser whose user approves at once). It uses
+/// curl, else python3; `None` (the caller skips with a note) when neither exists. Written once per
+/// test run, before any test could be running it.
+pub fn browser_script() -> Option<&'static Path> {
+    static SCRIPT: std::sync::OnceLock<Option<(tempfile::TempDir, PathBuf)>> = std::sync::OnceLock::new();
+    let found = SCRIPT.get_or_init(|| {
+        let works = |cmd: &str, arg: &str| Command::new(cmd).arg(arg).output().is_ok_and(|o| o.status.success());
+        let body = if works("curl", "--version") {
+            "#!/bin/sh\necho \"$# $1\" >> \"$HOME/browser.log\"\nexec curl -s -L --max-time 30 -o /dev/null \"$1\"\n"
+        } else if works("python3", "--version") {
+            "#!/usr/bin/env python3\nimport os, sys, urllib.request\n\
+             open(os.environ['HOME'] + '/browser.log', 'a').write(f'{len(sys.argv) - 1} {sys.argv[1]}\\n')\n\
+             try:\n    urllib.request.urlopen(sys.argv[1], timeout=30).read()\nexcept Exception:\n    pass\n"
+        } else {
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("browser");
+        std::fs::write(&path, body).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Some((dir, path))
+    });
+    match found {
+        Some((_, path)) => Some(path.as_path()),
+        None => {
+            eprintln!("skipping: neither curl nor python3 is installed to play the browser");
+            None
+        }
     }
 }
 

@@ -1,0 +1,276 @@
+//! `logout`: sign out at the SSO portal, then delete the session's cached token and the role
+//! credentials derived from it (SPEC Part C 18). One line per action on stdout.
+//!
+//! Which role credential files are "derived from" a session: `~/.aws/cli/cache` names its files
+//! by a hash of account, role and session (SPEC B.7), so they cannot be traced back from the
+//! folder. We compute the names for every target the config knows for that session: each profile
+//! whose sso_* keys (or whose `credential_process = aws-sso-process ...` flags) point at it. Entries
+//! for targets the config does not name are left alone; `--all` removes every `"ProviderType": "sso"`
+//! entry, as `aws sso logout` does.
+//!
+//! The token is removed under its lock, so a refresh in flight cannot write it back afterwards.
+//! Lock files and client registrations are kept (SPEC A.2, B.5).
+
+use crate::cache;
+use crate::config::{Config, SsoSession};
+use crate::context::{Context, SessionTarget, TargetSpec};
+use crate::endpoints::Service;
+use crate::error::{EXIT_FAILURE, Error};
+use crate::http::CallError;
+use crate::lock::{LOCK_WAIT, LockGuard};
+use crate::portal::Portal;
+use crate::secret::Secret;
+use crate::timefmt;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+pub fn run(ctx: &Context, spec: &TargetSpec, all: bool) -> Result<u8, Error> {
+    if all {
+        return run_all(ctx);
+    }
+    let target = ctx.session_target(spec)?;
+    let path = ctx.token_path(&target.session);
+    let _guard = LockGuard::acquire(&path, LOCK_WAIT)?;
+    let mut exit = 0;
+    match cache::read_object(&path) {
+        Ok(Some(doc)) => {
+            exit = sign_out(ctx, &target, &doc);
+            remove(&target.label, &path)?;
+        }
+        Ok(None) => println!("{}: no cached SSO token", target.label),
+        Err(e @ cache::CacheError::Corrupt { .. }) => {
+            println!("{}: cannot sign out at the portal: {}", target.label, crate::error::chain(&e));
+            remove(&target.label, &path)?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let mut removed = 0;
+    for role_file in derived_role_files(ctx, &target.session)? {
+        if role_file.exists() {
+            remove(&target.label, &role_file)?;
+            removed += 1;
+        }
+    }
+    if removed == 0 {
+        println!("{}: no cached role credentials of this session", target.label);
+    }
+    Ok(exit)
+}
+
+/// Portal Logout with the cached access token; what happened goes to stdout, the exit code
+/// contribution is returned. A 401 means the portal has already forgotten the session; a network
+/// failure only warns (the local copies go anyway).
+fn sign_out(ctx: &Context, target: &SessionTarget, doc: &Map<String, Value>) -> u8 {
+    let label = &target.label;
+    let Some(token) = cache::str_field(doc, "accessToken").ok().flatten().filter(|t| !t.is_empty()) else {
+        println!("{label}: the cached file holds no access token; nothing to sign out at the portal");
+        return 0;
+    };
+    let expires = cache::str_field(doc, "expiresAt").ok().flatten().and_then(timefmt::parse);
+    if expires.is_some_and(|t| t <= ctx.now()) {
+        println!("{label}: the access token had expired; nothing to sign out at the portal");
+        return 0;
+    }
+    let endpoint = match ctx.endpoint(Service::Portal, target) {
+        Ok(e) => e,
+        Err(e) => {
+            println!("{label}: cannot sign out at the portal: {}", crate::error::chain(&e));
+            return EXIT_FAILURE;
+        }
+    };
+    let portal = Portal { http: ctx.http(), endpoint };
+    match portal.logout(&Secret::new(token)) {
+        Ok(()) => {
+            println!("{label}: signed out at the SSO portal");
+            0
+        }
+        Err(CallError::Service(e)) if e.status == 401 => {
+            println!("{label}: the SSO portal had already ended this session");
+            0
+        }
+        Err(CallError::Http(e)) => {
+            ctx.warn(format!(
+                "{label}: could not reach the SSO portal to sign out ({e}); removing the local copies anyway"
+            ));
+            0
+        }
+        Err(CallError::Service(e)) => {
+            println!("{label}: the SSO portal did not sign out: {e}; removing the local copies anyway");
+            EXIT_FAILURE
+        }
+    }
+}
+
+fn remove(label: &str, path: &Path) -> Result<(), Error> {
+    cache::remove(path)?;
+    println!("{label}: removed {}", path.display());
+    Ok(())
+}
+
+/// The same SSO session (same token file): equal session names, or equal legacy start URLs.
+fn same_session(a: &SsoSession, b: &SsoSession) -> bool {
+    cache::token_key(a.name.as_deref(), &a.start_url) == cache::token_key(b.name.as_deref(), &b.start_url)
+}
+
+/// `~/.aws/cli/cache` files of every role target in the config that uses `session`.
+fn derived_role_files(ctx: &Context, session: &SsoSession) -> Result<BTreeSet<PathBuf>, Error> {
+    let config = ctx.config()?;
+    let mut out = BTreeSet::new();
+    let mut add = |s: &SsoSession, account: &str, role: &str| {
+        if same_session(s, session) {
+            let key = cache::role_key(account, role, s.name.as_deref(), &s.start_url);
+            out.insert(ctx.cli_cache_dir().join(format!("{key}.json")));
+        }
+    };
+    for (name, profile) in &config.profiles {
+        if let Ok(t) = config.profile_target(name) {
+            add(&t.session, &t.account_id, &t.role_name);
+        }
+        if let Some((s, account, role)) = profile.get("credential_process").and_then(|c| process_target(config, c)) {
+            add(&s, &account, &role);
+        }
+    }
+    Ok(out)
+}
+
+/// The target of a `credential_process = aws-sso-process ...` line, when its flags name one.
+fn process_target(config: &Config, command: &str) -> Option<(SsoSession, String, String)> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let program = words.first()?;
+    if !program.rsplit('/').next().is_some_and(|p| p.starts_with("aws-sso-process")) {
+        return None;
+    }
+    let flag = |name: &str| -> Option<String> {
+        let eq = format!("{name}=");
+        words.iter().enumerate().find_map(|(i, w)| {
+            if *w == name {
+                words.get(i + 1).map(|v| v.trim_matches(['\'', '"']).to_owned())
+            } else {
+                w.strip_prefix(eq.as_str()).map(|v| v.trim_matches(['\'', '"']).to_owned())
+            }
+        })
+    };
+    let (session, account, role) = if let Some(name) = flag("--sso-session") {
+        (config.sso_session(&name).ok()?, flag("--account-id")?, flag("--role-name")?)
+    } else if let Some(start_url) = flag("--start-url") {
+        let session = SsoSession { name: None, start_url, region: flag("--region")?, scopes: Vec::new() };
+        (session, flag("--account-id")?, flag("--role-name")?)
+    } else {
+        let t = config.profile_target(&flag("--profile")?).ok()?;
+        (t.session, flag("--account-id").unwrap_or(t.account_id), flag("--role-name").unwrap_or(t.role_name))
+    };
+    Some((session, account, role))
+}
+
+/// `--all`: every cached token (files holding `accessToken`, as `aws sso logout` picks them), then
+/// every SSO role credential entry.
+fn run_all(ctx: &Context) -> Result<u8, Error> {
+    let config = ctx.config()?;
+    let settings_profile = Some(ctx.profile_name(&TargetSpec::default())).filter(|p| config.profile(p).is_some());
+    let mut exit = 0;
+    let mut count = 0;
+    for path in json_files(&ctx.sso_cache_dir())? {
+        let _guard = LockGuard::acquire(&path, LOCK_WAIT)?;
+        let doc = match cache::read_object(&path) {
+            Ok(Some(doc)) if doc.contains_key("accessToken") => doc,
+            Ok(_) => continue,
+            Err(e) => {
+                println!("skipped {}: {}", path.display(), crate::error::chain(&e));
+                continue;
+            }
+        };
+        count += 1;
+        let start_url = cache::str_field(&doc, "startUrl").ok().flatten().unwrap_or_default().to_owned();
+        let session_name = config.sso_sessions.keys().find(|n| ctx.token_path(&named(n)) == path).cloned();
+        let label = session_name
+            .clone()
+            .unwrap_or_else(|| if start_url.is_empty() { file_name(&path) } else { start_url.clone() });
+        match cache::str_field(&doc, "region").ok().flatten().filter(|r| !r.is_empty()) {
+            Some(region) => {
+                let target = SessionTarget {
+                    session: SsoSession {
+                        name: session_name,
+                        start_url,
+                        region: region.to_owned(),
+                        scopes: Vec::new(),
+                    },
+                    settings_profile: settings_profile.clone(),
+                    login_args: String::new(),
+                    label: label.clone(),
+                };
+                exit = exit.max(sign_out(ctx, &target, &doc));
+            }
+            None => println!("{label}: the cached token names no region; nothing to sign out at the portal"),
+        }
+        remove(&label, &path)?;
+    }
+    if count == 0 {
+        println!("no cached SSO tokens in {}", ctx.sso_cache_dir().display());
+    }
+    for path in json_files(&ctx.cli_cache_dir())? {
+        if let Ok(Some(doc)) = cache::read_object(&path)
+            && doc.get("ProviderType").and_then(Value::as_str) == Some("sso")
+        {
+            remove("role credentials", &path)?;
+        }
+    }
+    Ok(exit)
+}
+
+fn named(name: &str) -> SsoSession {
+    SsoSession { name: Some(name.to_owned()), start_url: String::new(), region: String::new(), scopes: Vec::new() }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// The `*.json` files of a folder, sorted; none when the folder does not exist.
+fn json_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(cache::CacheError::Io { path: dir.to_owned(), action: "list", source }.into()),
+    };
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn credential_process_lines_name_targets() {
+        let config = Config::parse(
+            Path::new("config"),
+            "[profile dev-sso]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n\
+             [sso-session corp]\nsso_start_url = https://x/start\nsso_region = us-east-1\n",
+            Path::new("credentials"),
+            "",
+        )
+        .unwrap();
+        let t = |c: &str| process_target(&config, c).map(|(s, a, r)| (s.name, s.start_url, a, r));
+        assert_eq!(
+            t("aws-sso-process --sso-session corp --account-id 2 --role-name Dev"),
+            Some((Some("corp".into()), "https://x/start".into(), "2".into(), "Dev".into()))
+        );
+        assert_eq!(
+            t("/usr/local/bin/aws-sso-process --profile=dev-sso --role-name Admin"),
+            Some((Some("corp".into()), "https://x/start".into(), "1".into(), "Admin".into()))
+        );
+        assert_eq!(
+            t("aws-sso-process --start-url https://y/start --region eu-west-1 --account-id 3 --role-name R"),
+            Some((None, "https://y/start".into(), "3".into(), "R".into()))
+        );
+        assert_eq!(t("other-tool --sso-session corp --account-id 2 --role-name Dev"), None);
+        assert_eq!(t("aws-sso-process --sso-session nope --account-id 2 --role-name Dev"), None);
+        assert_eq!(t("aws-sso-process --sso-session corp"), None);
+    }
+}
