@@ -129,6 +129,20 @@ pub enum Command {
     Login(LoginArgs),
     /// Sign out at the SSO portal and delete the session's cached token and the role credentials derived from it.
     Logout(LogoutArgs),
+    /// Every account and role the SSO session can reach (ListAccounts and ListAccountRoles, all pages).
+    ///
+    /// Uses the cached token of the session that --profile, --sso-session or --start-url select
+    /// (refreshing it when due); without one of them, AWS_PROFILE / AWS_DEFAULT_PROFILE / default,
+    /// else the config's only sso-session. At most 10 requests run at once, at most 20 start per
+    /// second, and throttled requests are retried with backoff.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON (one document: ssoSession, startUrl, region, accounts[{accountId, accountName, emailAddress, roles}]).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -75,6 +75,8 @@ pub struct Context {
     pub home: PathBuf,
     pub debug: bool,
     started: Instant,
+    /// `AWS_SSO_PROCESS_NOW`: a fixed clock for tests (golden outputs); `None` is the real clock.
+    fixed_now: Option<DateTime<Utc>>,
     config: OnceCell<Config>,
     http: OnceCell<Http>,
     warnings: RefCell<Vec<String>>,
@@ -83,19 +85,29 @@ pub struct Context {
 impl Context {
     pub fn new(env: Env, debug: bool) -> Result<Context, Error> {
         let home = env.get("HOME").map(PathBuf::from).or_else(dirs::home_dir).ok_or(Error::NoHome)?;
+        let fixed_now = match env.get("AWS_SSO_PROCESS_NOW") {
+            Some(text) => Some(crate::timefmt::parse(text).ok_or_else(|| Error::Other {
+                what: "AWS_SSO_PROCESS_NOW is not a timestamp with a time zone".into(),
+                hint: Some("it is a test knob: unset it, or use the form 2026-11-21T08:00:00Z".into()),
+            })?),
+            None => None,
+        };
         Ok(Context {
             env,
             home,
             debug,
             started: Instant::now(),
+            fixed_now,
             config: OnceCell::new(),
             http: OnceCell::new(),
             warnings: RefCell::new(Vec::new()),
         })
     }
 
+    /// The current time; `AWS_SSO_PROCESS_NOW` (a test knob, e.g. `2026-11-21T08:00:00Z`) fixes it so
+    /// that outputs such as `status` can be compared with golden files.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.fixed_now.unwrap_or_else(Utc::now)
     }
 
     /// A path with a leading `~/` taken as the home folder.
@@ -135,20 +147,37 @@ impl Context {
     }
 
     pub fn http(&self) -> &Http {
-        self.http.get_or_init(|| {
-            Http::new(HttpSettings {
-                user_agent: format!(
-                    "aws-sso-process/{} os/{} md/arch#{}",
-                    env!("CARGO_PKG_VERSION"),
-                    std::env::consts::OS,
-                    std::env::consts::ARCH
-                ),
-                deadline: Some(self.started + RUN_DEADLINE),
-                proxies: ProxyConfig::from_env(|k| self.env.get(k).map(str::to_owned)),
-                debug: self.debug,
-                ..HttpSettings::default()
-            })
-        })
+        self.http.get_or_init(|| Http::new(self.http_settings()))
+    }
+
+    /// The settings `http()` is built with; commands that send from several threads build one
+    /// `Http` per thread from them (`Http` is not `Sync`).
+    pub fn http_settings(&self) -> HttpSettings {
+        HttpSettings {
+            user_agent: format!(
+                "aws-sso-process/{} os/{} md/arch#{}",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            ),
+            deadline: Some(self.started + RUN_DEADLINE),
+            proxies: ProxyConfig::from_env(|k| self.env.get(k).map(str::to_owned)),
+            debug: self.debug,
+            ..HttpSettings::default()
+        }
+    }
+
+    /// Whether stdout may carry colour: a terminal, and `NO_COLOR` unset (no-color.org).
+    pub fn color_stdout(&self) -> bool {
+        use std::io::IsTerminal;
+        self.env.get("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+    }
+
+    /// Whether long-running commands show a progress line on stderr: when stderr is a terminal,
+    /// or with `AWS_SSO_PROCESS_PROGRESS=1` (a test knob).
+    pub fn show_progress(&self) -> bool {
+        use std::io::IsTerminal;
+        self.env.get("AWS_SSO_PROCESS_PROGRESS").is_some_and(|v| v != "0") || std::io::stderr().is_terminal()
     }
 
     /// Gives the HTTP client a fresh `RUN_DEADLINE` (after a login, which may take minutes), or lifts it (`None`).

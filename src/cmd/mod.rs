@@ -1,6 +1,7 @@
 //! One module per subcommand. Commands print their results; nothing below them does.
 
 pub mod credentials;
+pub mod list;
 pub mod login;
 pub mod logout;
 pub mod oidc_api;

@@ -7,6 +7,7 @@ mod bad_input;
 mod concurrency;
 mod credentials;
 mod interop;
+mod list;
 mod login;
 mod logout;
 mod network;
