@@ -136,6 +136,23 @@ pub enum Command {
     /// else the config's only sso-session. At most 10 requests run at once, at most 20 start per
     /// second, and throttled requests are retried with backoff.
     List(ListArgs),
+    /// Every SSO session in the config: token expiry, refreshability, cached role credentials, warnings.
+    ///
+    /// Reads local files only (the config and the caches); --check also asks the SSO portal whether
+    /// each session's token works (one ListAccounts page), refreshing it when due.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON (schema version 1, documented in the README).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also prove each token works at the SSO portal (one ListAccounts call per session); exit 1 if a
+    /// check fails, 3 if a login is needed.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

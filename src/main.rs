@@ -75,6 +75,7 @@ fn run(cli: &Cli, ctx: &Context) -> Result<u8, Error> {
         Some(Command::Login(args)) => cmd::login::run(ctx, &spec, args),
         Some(Command::Logout(args)) => cmd::logout::run(ctx, &spec, args.all),
         Some(Command::List(args)) => cmd::list::run(ctx, &spec, args.json),
+        Some(Command::Status(args)) => cmd::status::run(ctx, args.json, args.check),
     }
 }
 

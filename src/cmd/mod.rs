@@ -6,3 +6,4 @@ pub mod login;
 pub mod logout;
 pub mod oidc_api;
 pub mod refresh;
+pub mod status;

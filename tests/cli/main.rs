@@ -14,3 +14,4 @@ mod network;
 mod oidc_api;
 mod refresh;
 mod secrets;
+mod status;
