@@ -229,12 +229,25 @@ pub fn write_atomic(path: &Path, value: &Value) -> Result<(), CacheError> {
 }
 
 pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+    write_bytes_atomic_mode(path, bytes, None)
+}
+
+/// `write_bytes_atomic` giving the file `mode` (e.g. the mode of the file it replaces) instead of
+/// 0600. The temp file gets the mode before the rename, so the path never has another one.
+pub fn write_bytes_atomic_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), CacheError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     ensure_dir(dir)?;
     let tmp = temp_path(path);
     let io_err = |source| CacheError::Io { path: path.to_owned(), action: "write", source };
     let result = (|| {
         let mut file = create_private(&tmp)?;
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(fs::Permissions::from_mode(mode))?;
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);

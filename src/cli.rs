@@ -141,6 +141,43 @@ pub enum Command {
     /// Reads local files only (the config and the caches); --check also asks the SSO portal whether
     /// each session's token works (one ListAccounts page), refreshing it when due.
     Status(StatusArgs),
+    /// Set up profiles: `configure generate` makes one profile per account and role.
+    Configure(ConfigureArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigureArgs {
+    #[command(subcommand)]
+    pub command: ConfigureCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigureCommand {
+    /// One profile per account and role of an SSO session, each running aws-sso-process as its credential_process.
+    ///
+    /// Names are `<prefix><account>.<role>`, the account name in lower case with every other run
+    /// of characters turned into '-' (accounts whose names give the same result get '-<account
+    /// id>' appended). Each profile gets `credential_process = aws-sso-process --sso-session S
+    /// --account-id A --role-name R` and `region` (--region, else the session's sso_region).
+    /// Without --write the blocks are printed; with --write the profiles the config does not have
+    /// yet are appended to it, a copy of the previous file is kept as config.bak, and nothing else
+    /// in the file changes.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Put this in front of every profile name (e.g. "corp-").
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    pub prefix: String,
+
+    /// Append the new profiles to the config file instead of printing them.
+    #[arg(long)]
+    pub write: bool,
+
+    /// The program the profiles' credential_process runs (a full path when it is not on PATH).
+    #[arg(long, value_name = "PATH", default_value = "aws-sso-process")]
+    pub command: String,
 }
 
 #[derive(Debug, Args)]
@@ -220,5 +257,17 @@ mod tests {
         let login = Cli::try_parse_from(["x", "login", "--no-browser", "--sso-session", "s"]).unwrap();
         assert!(matches!(login.command, Some(Command::Login(LoginArgs { no_browser: true, .. }))));
         assert!(Cli::try_parse_from(["x", "--profile", "p", "--login-if-needed"]).unwrap().login_if_needed);
+        let generate =
+            Cli::try_parse_from(["x", "configure", "generate", "--sso-session", "s", "--region", "r", "--write"])
+                .unwrap();
+        assert_eq!(generate.target.region.as_deref(), Some("r"));
+        assert!(matches!(
+            generate.command,
+            Some(Command::Configure(ConfigureArgs {
+                command: ConfigureCommand::Generate(GenerateArgs { write: true, .. })
+            }))
+        ));
+        assert!(Cli::try_parse_from(["x", "configure"]).is_err());
+        assert!(Cli::try_parse_from(["x", "status", "--check", "--json"]).is_ok());
     }
 }

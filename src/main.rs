@@ -76,6 +76,9 @@ fn run(cli: &Cli, ctx: &Context) -> Result<u8, Error> {
         Some(Command::Logout(args)) => cmd::logout::run(ctx, &spec, args.all),
         Some(Command::List(args)) => cmd::list::run(ctx, &spec, args.json),
         Some(Command::Status(args)) => cmd::status::run(ctx, args.json, args.check),
+        Some(Command::Configure(args)) => match &args.command {
+            cli::ConfigureCommand::Generate(g) => cmd::configure::generate(ctx, &spec, &g.prefix, g.write, &g.command),
+        },
     }
 }
 

@@ -1,5 +1,6 @@
 //! One module per subcommand. Commands print their results; nothing below them does.
 
+pub mod configure;
 pub mod credentials;
 pub mod list;
 pub mod login;

@@ -5,6 +5,7 @@ mod util;
 
 mod bad_input;
 mod concurrency;
+mod configure;
 mod credentials;
 mod interop;
 mod list;
