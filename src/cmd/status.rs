@@ -158,8 +158,9 @@ fn gather(ctx: &Context, config: &Config) -> Report {
                         "no-registration-scopes",
                         format!("sso-session {name}"),
                         format!(
-                            "sso-session {name} has no sso_registration_scopes: a login by the AWS CLI gets no refresh \
-                             token, so the session ends after 8 hours or so; add 'sso_registration_scopes = sso:account:access'"
+                            "sso-session {name} has no sso_registration_scopes: a login by the AWS CLI then gets no refresh \
+                             token, and the session ends when its first token expires; add \
+                             'sso_registration_scopes = sso:account:access'"
                         ),
                     );
                 }
