@@ -1,6 +1,9 @@
 //! One module per subcommand. Commands print their results; nothing below them does.
 
 pub mod credentials;
+pub mod docs;
+pub mod exec;
+pub mod export;
 pub mod login;
 pub mod logout;
 pub mod oidc_api;

@@ -6,6 +6,7 @@ mod util;
 mod bad_input;
 mod concurrency;
 mod credentials;
+mod everyday;
 mod interop;
 mod login;
 mod logout;
