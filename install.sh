@@ -135,7 +135,12 @@ if [ -z "$binary" ]; then
         die "Rust $version is too old: $NAME needs >= $MIN_RUST (run 'rustup update')"
     fi
     cargo build --release --locked --bin "$NAME" || die "the build failed (see cargo's messages above)"
-    binary=$(pwd)/${CARGO_TARGET_DIR:-target}/release/$NAME
+    target_dir=${CARGO_TARGET_DIR:-target}
+    case $target_dir in
+        /*) ;;
+        *) target_dir=$(pwd)/$target_dir ;;
+    esac
+    binary=$target_dir/release/$NAME
 fi
 [ -f "$binary" ] && [ -x "$binary" ] || die "$binary is not an executable file"
 built_version=$("$binary" --version 2>/dev/null) || die "$binary does not run"

@@ -11,6 +11,8 @@
 # Exits 0 when every step did what it says (CI runs it as a smoke test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target_dir=${CARGO_TARGET_DIR:-target}
+[[ $target_dir == /* ]] || target_dir=$PWD/$target_dir
 
 if [ -t 1 ]; then bold=$'\e[1m' dim=$'\e[2m' off=$'\e[0m'; else bold='' dim='' off=''; fi
 step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$off"; }
@@ -44,14 +46,14 @@ elif bin=$(command -v aws-sso-process); then
 else
     echo "demo: aws-sso-process is not on PATH; building this checkout (cargo build --release)..."
     cargo build --release --locked --quiet --bin aws-sso-process
-    bin=$PWD/${CARGO_TARGET_DIR:-target}/release/aws-sso-process
+    bin=$target_dir/release/aws-sso-process
 fi
 if [ -n "${FAKE_SSO:-}" ]; then
     fake=$FAKE_SSO
 else
     echo "demo: building the fake IAM Identity Center (cargo build --example fake_sso)..."
     cargo build --locked --quiet --example fake_sso
-    fake=$PWD/${CARGO_TARGET_DIR:-target}/debug/examples/fake_sso
+    fake=$target_dir/debug/examples/fake_sso
 fi
 [ -x "$bin" ] || fail "$bin is not an executable"
 [ -x "$fake" ] || fail "$fake is not an executable"
