@@ -25,16 +25,18 @@ pub struct RoleCredentials {
 }
 
 impl<'a> Portal<'a> {
-    fn get(
+    /// One portal call with the bearer token; the response of a 2xx answer.
+    fn send(
         &self,
         op: &'static str,
+        method: Method,
         path: &str,
         token: &Secret,
         query: Vec<(&'static str, &str)>,
-    ) -> Result<Map<String, Value>, CallError> {
+    ) -> Result<http::Response, CallError> {
         let req = Request {
             op,
-            method: Method::Get,
+            method,
             url: format!("{}{path}", self.endpoint),
             query,
             headers: vec![(BEARER_HEADER, token.expose())],
@@ -45,25 +47,23 @@ impl<'a> Portal<'a> {
         if !(200..300).contains(&resp.status) {
             return Err(CallError::Service(ServiceError::from_response(&resp)));
         }
+        Ok(resp)
+    }
+
+    fn get(
+        &self,
+        op: &'static str,
+        path: &str,
+        token: &Secret,
+        query: Vec<(&'static str, &str)>,
+    ) -> Result<Map<String, Value>, CallError> {
+        let resp = self.send(op, Method::Get, path, token, query)?;
         http::json_object(&resp).map_err(CallError::Service)
     }
 
     /// Logout: ends the session at the portal. No output shape; any 2xx is success.
     pub fn logout(&self, token: &Secret) -> Result<(), CallError> {
-        let req = Request {
-            op: "Logout",
-            method: Method::Post,
-            url: format!("{}/logout", self.endpoint),
-            query: Vec::new(),
-            headers: vec![(BEARER_HEADER, token.expose())],
-            body: None,
-            ca_bundle: self.endpoint.ca_bundle.as_ref(),
-        };
-        let resp = self.http.send(&req).map_err(CallError::Http)?;
-        if !(200..300).contains(&resp.status) {
-            return Err(CallError::Service(ServiceError::from_response(&resp)));
-        }
-        Ok(())
+        self.send("Logout", Method::Post, "/logout", token, Vec::new()).map(drop)
     }
 
     pub fn get_role_credentials(

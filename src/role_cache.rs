@@ -43,16 +43,16 @@ pub fn credentials(ctx: &Context, target: &RoleTarget) -> Result<Served, Error> 
         }
         Err(e) => return Err(e.into()),
     };
-    if guard.is_some() {
-        if let Some(creds) = read_fresh(ctx, &path) {
-            return Ok(Served { creds, from_cache: true });
-        }
+    if guard.is_some()
+        && let Some(creds) = read_fresh(ctx, &path)
+    {
+        return Ok(Served { creds, from_cache: true });
     }
     let creds = fetch(ctx, target)?;
-    if guard.is_some() {
-        if let Err(e) = cache::write_atomic(&path, &cache_doc(&creds, &target.account_id)) {
-            ctx.warn(format!("role credentials could not be cached: {}", crate::error::chain(&e)));
-        }
+    if guard.is_some()
+        && let Err(e) = cache::write_atomic(&path, &cache_doc(&creds, &target.account_id))
+    {
+        ctx.warn(format!("role credentials could not be cached: {}", crate::error::chain(&e)));
     }
     Ok(Served { creds, from_cache: false })
 }
