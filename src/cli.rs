@@ -5,7 +5,8 @@ use crate::cli_oidc::{
     self, CreateTokenArgs, CreateTokenWithIamArgs, RegisterClientArgs, StartDeviceAuthorizationArgs,
 };
 use crate::context::TargetSpec;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
 
 /// AWS credentials from IAM Identity Center (SSO) for `credential_process`, sharing the AWS CLI v2 cache.
 ///
@@ -143,6 +144,30 @@ pub enum Command {
     Status(StatusArgs),
     /// Set up profiles: `configure generate` makes one profile per account and role.
     Configure(ConfigureArgs),
+    /// Print the role credentials for a shell or a tool, like `aws configure export-credentials`.
+    ///
+    /// `eval "$(aws-sso-process export --profile dev-sso --format env)"` sets AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION in the current shell.
+    /// Values are quoted for the chosen shell; a value windows-cmd cannot carry safely is an error.
+    Export(ExportArgs),
+
+    /// Run a command with the role credentials in its environment.
+    ///
+    /// Sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION,
+    /// and AWS_REGION and AWS_DEFAULT_REGION from the profile's region (unless either is already
+    /// set); removes AWS_PROFILE and AWS_DEFAULT_PROFILE so SDKs use these credentials. On Unix the
+    /// command replaces this process, so its exit status (a signal too) is the command's own. A
+    /// command that cannot be found exits 127, one that cannot be run 126, like a shell.
+    #[command(after_help = "Example: aws-sso-process exec --profile dev-sso -- aws s3 ls")]
+    Exec(ExecArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(hide = true)]
+    Completions(CompletionsArgs),
+
+    /// Print the manual page (roff) on stdout.
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -197,6 +222,48 @@ pub struct ListArgs {
     /// Print JSON (one document: ssoSession, startUrl, region, accounts[{accountId, accountName, emailAddress, roles}]).
     #[arg(long)]
     pub json: bool,
+}
+
+/// The output formats of `export`: those of `aws configure export-credentials --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// The credential_process JSON object, pretty-printed.
+    Process,
+    /// POSIX shells: `export AWS_ACCESS_KEY_ID=...`, for `eval "$(...)"`.
+    Env,
+    /// POSIX shells without export: `AWS_ACCESS_KEY_ID=...`.
+    EnvNoExport,
+    /// PowerShell: `$Env:AWS_ACCESS_KEY_ID="..."`, for `... | Invoke-Expression`.
+    Powershell,
+    /// Windows cmd.exe: `set AWS_ACCESS_KEY_ID=...`.
+    WindowsCmd,
+    /// fish: `set -gx AWS_ACCESS_KEY_ID "..."`, for `... | source`.
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Process)]
+    pub format: ExportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Run even inside another `aws-sso-process exec` (AWS_SSO_PROCESS_EXEC is set).
+    #[arg(long)]
+    pub force: bool,
+
+    /// The command and its arguments (put `--` before them when they start with `-`).
+    #[arg(value_name = "COMMAND", required = true, num_args = 1.., trailing_var_arg = true)]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -269,5 +336,31 @@ mod tests {
         ));
         assert!(Cli::try_parse_from(["x", "configure"]).is_err());
         assert!(Cli::try_parse_from(["x", "status", "--check", "--json"]).is_ok());
+    }
+
+    #[test]
+    fn exec_takes_the_rest_of_the_line() {
+        let exec = |args: &[&str]| match Cli::try_parse_from(args).map(|c| (c.target.profile, c.command)) {
+            Ok((profile, Some(Command::Exec(e)))) => (profile, e.force, e.command),
+            other => panic!("{args:?}: {other:?}"),
+        };
+        let (profile, force, command) = exec(&["x", "exec", "--profile", "p", "--", "sh", "-c", "exit 1", "--force"]);
+        assert_eq!((profile.as_deref(), force), (Some("p"), false));
+        assert_eq!(command, ["sh", "-c", "exit 1", "--force"]);
+        let (_, force, command) = exec(&["x", "exec", "--force", "aws", "s3", "ls", "--profile", "q"]);
+        assert!(force);
+        assert_eq!(command, ["aws", "s3", "ls", "--profile", "q"]);
+        assert!(Cli::try_parse_from(["x", "exec"]).is_err());
+        assert!(Cli::try_parse_from(["x", "exec", "--"]).is_err());
+    }
+
+    #[test]
+    fn export_formats_are_the_aws_cli_names() {
+        for name in ["process", "env", "env-no-export", "powershell", "windows-cmd", "fish"] {
+            assert!(Cli::try_parse_from(["x", "export", "--format", name]).is_ok(), "{name}");
+        }
+        assert!(Cli::try_parse_from(["x", "export", "--format", "csh"]).is_err());
+        let cli = Cli::try_parse_from(["x", "export"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Export(ExportArgs { format: ExportFormat::Process }))));
     }
 }

@@ -232,6 +232,13 @@ impl Context {
         std::mem::take(&mut self.warnings.borrow_mut())
     }
 
+    /// Prints the collected warnings on stderr, once each (main does at the end; `exec` before it hands over).
+    pub fn print_warnings(&self) {
+        for warning in self.take_warnings() {
+            eprintln!("aws-sso-process: warning: {}", crate::http::sanitize(&warning));
+        }
+    }
+
     /// `--debug` output on stderr. Callers never pass secrets; the text is sanitised anyway.
     pub fn debug(&self, message: impl FnOnce() -> String) {
         if self.debug {

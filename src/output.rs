@@ -17,16 +17,24 @@ struct ProcessCredentials<'a> {
     account_id: &'a str,
 }
 
-pub fn process_json(creds: &RoleCredentials, account_id: &str) -> String {
-    let out = ProcessCredentials {
+fn object<'a>(creds: &'a RoleCredentials, account_id: &'a str) -> ProcessCredentials<'a> {
+    ProcessCredentials {
         version: 1,
         access_key_id: creds.access_key_id.expose(),
         secret_access_key: creds.secret_access_key.expose(),
         session_token: creds.session_token.expose(),
         expiration: timefmt::format(creds.expiration),
         account_id,
-    };
-    serde_json::to_string(&out).unwrap_or_default()
+    }
+}
+
+pub fn process_json(creds: &RoleCredentials, account_id: &str) -> String {
+    serde_json::to_string(&object(creds, account_id)).unwrap_or_default()
+}
+
+/// The same object indented by two spaces, as `aws configure export-credentials --format process` prints it.
+pub fn process_json_pretty(creds: &RoleCredentials, account_id: &str) -> String {
+    serde_json::to_string_pretty(&object(creds, account_id)).unwrap_or_default()
 }
 
 /// How a table cell is painted when colour is on.

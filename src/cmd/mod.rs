@@ -2,6 +2,9 @@
 
 pub mod configure;
 pub mod credentials;
+pub mod docs;
+pub mod exec;
+pub mod export;
 pub mod list;
 pub mod login;
 pub mod logout;

@@ -7,6 +7,7 @@ mod bad_input;
 mod concurrency;
 mod configure;
 mod credentials;
+mod everyday;
 mod interop;
 mod list;
 mod login;
