@@ -5,7 +5,7 @@
 //! It also resolves the command-line target into typed settings: which SSO session, which
 //! account and role, which profile supplies endpoint settings, and how a login is spelled.
 
-use crate::config::{Config, SsoSession};
+use crate::config::{Config, ConfigError, SsoSession};
 use crate::endpoints::{self, Endpoint, EndpointInputs, Service};
 use crate::error::Error;
 use crate::http::{Http, HttpSettings};
@@ -284,7 +284,7 @@ impl Context {
             });
         }
         let profile = self.profile_name(spec);
-        let session = config.profile_session(&profile)?;
+        let session = config.profile_session(&profile).map_err(|e| self.explain_not_sso(e))?;
         let (login_args, label) = match &session.name {
             Some(name) => (format!("--sso-session {}", shell_word(name)), name.clone()),
             None => (format!("--profile {}", shell_word(&profile)), format!("profile {profile}")),
@@ -307,11 +307,31 @@ impl Context {
         let (account_id, role_name) = match (&spec.account_id, &spec.role_name) {
             (Some(a), Some(r)) => (a.clone(), r.clone()),
             _ => {
-                let t = config.profile_target(&profile)?;
+                let t = config.profile_target(&profile).map_err(|e| self.explain_not_sso(e))?;
                 (spec.account_id.clone().unwrap_or(t.account_id), spec.role_name.clone().unwrap_or(t.role_name))
             }
         };
         Ok(RoleTarget { session: self.session_target(spec)?, account_id, role_name })
+    }
+
+    /// A profile without sso_* keys whose `credential_process` runs us is the profile tools use, not
+    /// the SSO target: say which target its line names (a common slip, also via AWS_PROFILE).
+    fn explain_not_sso(&self, e: ConfigError) -> Error {
+        let ConfigError::NotSso { profile } = &e else { return e.into() };
+        let process = self.config.get().and_then(|c| c.profile(profile)).and_then(|p| p.get("credential_process"));
+        let Some(args) = process.and_then(|line| {
+            let mut words = line.split_whitespace();
+            let program = words.next()?;
+            program.rsplit('/').next()?.starts_with("aws-sso-process").then(|| words.collect::<Vec<_>>().join(" "))
+        }) else {
+            return e.into();
+        };
+        Error::Other {
+            what: format!(
+                "profile {profile} has no sso_* keys: it is the profile tools use, and its credential_process runs 'aws-sso-process {args}'"
+            ),
+            hint: Some(format!("run 'aws-sso-process {args}' (the target that line names)")),
+        }
     }
 
     /// The base URL of a service for this session (SPEC B.3), with the CA bundle that applies.
