@@ -32,15 +32,15 @@ pub struct ApiArgs {
     /// printed by --generate-cli-skeleton (keys are the API's member names, e.g. clientId). If
     /// other arguments are given on the command line, their values override the JSON-provided
     /// values. Unknown keys and values of the wrong type are usage errors.
-    #[arg(long, value_name = "JSON", conflicts_with = "cli_input_yaml")]
-    pub cli_input_json: Option<String>,
+    #[arg(long, value_name = "JSON", conflicts_with = "cli_input_yaml", value_parser = secret)]
+    pub cli_input_json: Option<Secret>,
 
     /// The request as YAML, or file://PATH to read it from a file; flags override its values.
     ///
     /// The format printed by --generate-cli-skeleton yaml-input. Only flat YAML is read: `key:
     /// value` lines, lists as `- item` lines or `[a, b]`, quoted or plain values, comments.
-    #[arg(long, value_name = "YAML")]
-    pub cli_input_yaml: Option<String>,
+    #[arg(long, value_name = "YAML", value_parser = secret)]
+    pub cli_input_yaml: Option<Secret>,
 
     /// Print a skeleton instead of calling the service: input (default), yaml-input or output.
     ///

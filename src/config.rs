@@ -21,7 +21,7 @@ pub enum Value {
     Nested(BTreeMap<String, String>),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Section {
     /// Profile, sso-session or services name (after shlex unquoting).
     pub name: String,
@@ -31,6 +31,18 @@ pub struct Section {
     pub path: PathBuf,
     /// 1-based line of its header.
     pub line: usize,
+}
+
+/// Keys only: a credentials-file profile holds `aws_secret_access_key` and `aws_session_token`.
+impl fmt::Debug for Section {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Section")
+            .field("name", &self.name)
+            .field("keys", &self.values.keys().collect::<Vec<_>>())
+            .field("path", &self.path)
+            .field("line", &self.line)
+            .finish()
+    }
 }
 
 impl Section {
@@ -1222,5 +1234,18 @@ sso_region = us-east-1
             }
             exercise(&input);
         }
+    }
+
+    #[test]
+    fn section_debug_shows_keys_not_values() {
+        let cfg = Config::parse(
+            Path::new("/h/.aws/config"),
+            "",
+            Path::new("/h/.aws/credentials"),
+            "[ci]\naws_secret_access_key = SECRET-VALUE\n",
+        )
+        .unwrap();
+        let shown = format!("{cfg:?}");
+        assert!(shown.contains("aws_secret_access_key") && !shown.contains("SECRET-VALUE"), "{shown}");
     }
 }

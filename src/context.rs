@@ -20,9 +20,18 @@ use std::time::{Duration, Instant};
 pub const RUN_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The process environment, captured once in main.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Env {
     vars: HashMap<String, String>,
+}
+
+/// Names only: values include AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and proxy passwords.
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.vars.keys().collect();
+        names.sort();
+        f.debug_struct("Env").field("names", &names).finish()
+    }
 }
 
 impl Env {
@@ -356,7 +365,7 @@ impl Context {
         let dualstack =
             endpoints::flag(env("AWS_USE_DUALSTACK_ENDPOINT"), profile.and_then(|p| p.get("use_dualstack_endpoint")));
         let url = endpoints::resolve(service, region, fips, dualstack, custom.as_deref())?;
-        self.debug(|| format!("{} endpoint: {url}", service.name()));
+        self.debug(|| format!("{} endpoint: {}", service.name(), crate::http::display_url(&url)));
         let ca_bundle = self.ca_bundle(profile);
         Ok(Endpoint { url, ca_bundle })
     }
@@ -391,5 +400,17 @@ pub fn shell_word(s: &str) -> String {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_debug_shows_names_only() {
+        let env = Env { vars: HashMap::from([("AWS_SECRET_ACCESS_KEY".to_owned(), "SECRET-VALUE".to_owned())]) };
+        let shown = format!("{env:?}");
+        assert!(shown.contains("AWS_SECRET_ACCESS_KEY") && !shown.contains("SECRET-VALUE"), "{shown}");
     }
 }

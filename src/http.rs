@@ -256,10 +256,22 @@ fn short(s: &str) -> String {
 
 /// `scheme://host[:port]` of a URL, for messages.
 pub fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    // Never show credentials embedded in a URL.
-    host.rsplit('@').next().unwrap_or(host).to_owned()
+    let rest = without_userinfo(url.split_once("://").map(|(_, r)| r).unwrap_or(url));
+    rest.split(['/', '?', '#']).next().unwrap_or(rest).to_owned()
+}
+
+/// Everything after the last `@`: never show credentials embedded in a URL, even ones with an
+/// unescaped `/`, `?` or `#` in the password (which would end the authority of a proper parse).
+fn without_userinfo(rest: &str) -> &str {
+    rest.rsplit_once('@').map(|(_, r)| r).unwrap_or(rest)
+}
+
+/// A URL for messages: scheme, host and path, without embedded credentials.
+pub fn display_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", without_userinfo(rest)),
+        None => without_userinfo(url).to_owned(),
+    }
 }
 
 pub struct Http {
@@ -578,6 +590,10 @@ mod tests {
     fn host_never_shows_userinfo() {
         assert_eq!(host_of("http://user:pw@127.0.0.1:8080/token?x=1"), "127.0.0.1:8080");
         assert_eq!(host_of("https://oidc.us-east-1.amazonaws.com"), "oidc.us-east-1.amazonaws.com");
+        // A password with characters that would end the authority still never shows.
+        assert_eq!(host_of("socks5://user:se/cret@proxy:1080"), "proxy:1080");
+        assert_eq!(host_of("ftp://u:se#cr?et@h:21/x"), "h:21");
+        assert_eq!(display_url("http://u:PASSWD@127.0.0.1:9/base"), "http://127.0.0.1:9/base");
     }
 
     #[test]

@@ -34,10 +34,16 @@ impl fmt::Display for NetworkError {
 impl std::error::Error for NetworkError {}
 
 /// A proxy variable as set: its name and value (the value may hold a password: never shown).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 struct ProxyVar {
     var: &'static str,
     value: String,
+}
+
+impl fmt::Debug for ProxyVar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.var, crate::http::host_of(&self.value))
+    }
 }
 
 /// The proxy settings of the environment, curl's way: for `https://` URLs `https_proxy`, then

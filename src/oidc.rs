@@ -201,18 +201,28 @@ fn parse_registration(raw: &Map<String, Value>) -> Result<ClientRegistration, St
     })
 }
 
+/// Longest token lifetime we believe: a larger `expiresIn` is clamped, so time arithmetic cannot
+/// overflow and a refresh that succeeded still saves its rotated refresh token.
+const MAX_TOKEN_LIFETIME_SECS: i64 = 366 * 86_400;
+/// Longest device-code lifetime and polling interval we believe (the service sends 600 s and 1-5 s).
+const MAX_DEVICE_CODE_LIFETIME_SECS: i64 = 86_400;
+const MAX_POLL_INTERVAL_SECS: i64 = 300;
+
+/// A positive whole number of seconds, clamped to `max`.
+fn positive_secs(raw: &Map<String, Value>, key: &str, max: i64) -> Option<i64> {
+    raw.get(key).and_then(Value::as_i64).filter(|n| *n > 0).map(|n| n.min(max))
+}
+
 fn parse_device_authorization(raw: &Map<String, Value>) -> Result<DeviceAuthorization, String> {
-    let expires_in = match raw.get("expiresIn").and_then(Value::as_i64) {
-        Some(n) if n > 0 => n,
-        _ => return Err("the response has no positive expiresIn".to_owned()),
-    };
+    let expires_in = positive_secs(raw, "expiresIn", MAX_DEVICE_CODE_LIFETIME_SECS)
+        .ok_or("the response has no positive expiresIn")?;
     Ok(DeviceAuthorization {
         device_code: Secret::new(non_empty(raw, "deviceCode")?),
         user_code: non_empty(raw, "userCode")?,
         verification_uri: non_empty(raw, "verificationUri")?,
         verification_uri_complete: non_empty(raw, "verificationUriComplete").ok(),
         expires_in,
-        interval: raw.get("interval").and_then(Value::as_i64).filter(|n| *n > 0),
+        interval: positive_secs(raw, "interval", MAX_POLL_INTERVAL_SECS),
     })
 }
 
@@ -221,10 +231,8 @@ fn parse_token_response(raw: Map<String, Value>) -> Result<TokenResponse, String
         Some(Value::String(s)) if !s.is_empty() => Secret::new(s.clone()),
         _ => return Err("the response has no accessToken".to_owned()),
     };
-    let expires_in = match raw.get("expiresIn").and_then(Value::as_i64) {
-        Some(n) if n > 0 => n,
-        _ => return Err("the response has no positive expiresIn".to_owned()),
-    };
+    let expires_in =
+        positive_secs(&raw, "expiresIn", MAX_TOKEN_LIFETIME_SECS).ok_or("the response has no positive expiresIn")?;
     let refresh_token = match raw.get("refreshToken") {
         Some(Value::String(s)) if !s.is_empty() => Some(Secret::new(s.clone())),
         None | Some(Value::Null) | Some(Value::String(_)) => None,
@@ -268,6 +276,11 @@ mod tests {
         assert_eq!((d.interval, d.verification_uri_complete.is_none()), (None, true));
         assert!(dev(r#"{"deviceCode":"d","userCode":"U","verificationUri":"https://v","expiresIn":0}"#).is_err());
         assert!(dev(r#"{"userCode":"U","verificationUri":"https://v","expiresIn":60}"#).is_err());
+        // Absurd server values are clamped, never an overflow later.
+        let huge = dev(r#"{"deviceCode":"d","userCode":"U","verificationUri":"https://v","expiresIn":9223372036854775807,"interval":9223372036854775807}"#)
+            .ok()
+            .unwrap();
+        assert_eq!((huge.expires_in, huge.interval), (MAX_DEVICE_CODE_LIFETIME_SECS, Some(MAX_POLL_INTERVAL_SECS)));
     }
 
     #[test]
@@ -279,6 +292,8 @@ mod tests {
             ("a", 3600, "r".into())
         );
         assert!(ok(r#"{"accessToken":"a","expiresIn":3600,"refreshToken":""}"#).ok().unwrap().refresh_token.is_none());
+        let huge = ok(r#"{"accessToken":"a","expiresIn":9223372036854775807,"refreshToken":"r"}"#).ok().unwrap();
+        assert_eq!(huge.expires_in, MAX_TOKEN_LIFETIME_SECS);
         for bad in [
             r#"{"expiresIn":3600}"#,
             r#"{"accessToken":"a"}"#,

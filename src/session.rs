@@ -24,6 +24,9 @@ use std::path::Path;
 /// Refresh once less than this remains (botocore's advisory window).
 pub const REFRESH_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
+/// Lock wait when the cached token is still valid and can be used if the wait runs out.
+const LOCK_WAIT_WITH_VALID_TOKEN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What the refresh needs besides the token itself.
 pub struct RefreshMaterial {
     pub refresh_token: Secret,
@@ -196,6 +199,10 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
         Ok(Token { access_token: t.access_token.clone(), expires_at: t.expires_at, outcome })
     };
 
+    // How long to wait for another process that holds the lock: a refresh takes well under a
+    // second, so with a still-valid token in hand there is no point waiting long (a login may
+    // hold the lock for minutes while the user signs in).
+    let mut wait = LOCK_WAIT;
     if let Mode::Normal = mode {
         let cached = load(target, &path)?;
         let now = ctx.now();
@@ -205,15 +212,17 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
                 return done(&cached, Outcome::NotRefreshable(cached.why_not_refreshable(is_session, now)));
             }
             Decision::Expired => return Err(expired(target, &cached, cached.why_not_refreshable(is_session, now))),
+            Decision::Refresh if cached.expires_at > now => wait = LOCK_WAIT_WITH_VALID_TOKEN,
             Decision::Refresh => {}
         }
     }
 
-    let _guard = match LockGuard::acquire(&path, LOCK_WAIT) {
+    let _guard = match LockGuard::acquire(&path, wait) {
         Ok(guard) => guard,
-        Err(e @ LockError::Open { .. }) => {
+        Err(e @ (LockError::Open { .. } | LockError::Timeout { .. })) => {
             // The folder cannot be written (read-only ~/.aws): refreshing would rotate the
-            // refresh token and lose the new one, so use the cached token while it lasts.
+            // refresh token and lose the new one, so use the cached token while it lasts. Likewise
+            // when another process holds the lock for long (a login waiting for the user).
             let cached = load(target, &path)?;
             if cached.expires_at > ctx.now() && !matches!(mode, Mode::Rejected(_)) {
                 return done(&cached, Outcome::RefreshFailed(crate::error::chain(&e)));

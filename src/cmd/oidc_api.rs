@@ -236,8 +236,8 @@ struct Input {
 /// The `--cli-input-json` / `--cli-input-yaml` document, when one was given.
 fn read_input(ctx: &Context, api: &ApiArgs) -> Result<Option<Input>, Error> {
     let (flag, value, is_yaml) = match (&api.cli_input_json, &api.cli_input_yaml) {
-        (Some(v), _) => ("--cli-input-json", v, false),
-        (None, Some(v)) => ("--cli-input-yaml", v, true),
+        (Some(v), _) => ("--cli-input-json", v.expose(), false),
+        (None, Some(v)) => ("--cli-input-yaml", v.expose(), true),
         (None, None) => return Ok(None),
     };
     let text = match value.strip_prefix("file://").or_else(|| value.strip_prefix("fileb://")) {
@@ -246,7 +246,7 @@ fn read_input(ctx: &Context, api: &ApiArgs) -> Result<Option<Input>, Error> {
             std::fs::read_to_string(&path)
                 .map_err(|e| Error::Usage(format!("{flag}: cannot read {}: {e}", path.display())))?
         }
-        None => value.clone(),
+        None => value.to_owned(),
     };
     let doc = if is_yaml {
         yaml::parse_flat(&text).map_err(|e| Error::Usage(format!("{flag} is not YAML this tool reads: {e}")))?

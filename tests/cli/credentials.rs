@@ -361,3 +361,53 @@ fn no_cached_token_exits_3_naming_the_file() {
     run.assert_fails(3, "no cached SSO token for corp");
     assert!(run.stderr.contains(CORP_KEY), "{run:?}");
 }
+
+#[test]
+fn absurd_expires_in_is_clamped_and_the_rotated_refresh_token_is_saved() {
+    let env = TestEnv::new();
+    env.seed_corp_token(60);
+    env.fake.trust_refresh_token("seeded-refresh-token-DO-NOT-LEAK");
+    env.fake.script(
+        "CreateToken",
+        [Reply::Json(
+            200,
+            None,
+            json!({"accessToken": "huge-access-DO-NOT-LEAK", "tokenType": "Bearer",
+                   "expiresIn": i64::MAX, "refreshToken": "rotated-refresh-DO-NOT-LEAK"}),
+        )],
+    );
+    env.fake.trust_access_token("huge-access-DO-NOT-LEAK");
+    let run = env.run(&["--profile", "dev-sso"]);
+    run.assert_ok();
+    let token = env.corp_token();
+    assert_eq!(token["refreshToken"], "rotated-refresh-DO-NOT-LEAK");
+    let left = secs_until(token["expiresAt"].as_str().unwrap());
+    assert!((365 * 86_400..=367 * 86_400).contains(&left), "clamped to a year: {left}");
+}
+
+#[test]
+fn a_session_lock_held_for_long_falls_back_to_the_still_valid_token() {
+    let env = TestEnv::new();
+    env.seed_corp_token(300);
+    // Another process (a login waiting for the user, say) holds the session's lock.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(env.token_path(CORP_KEY).with_extension("json.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let started = std::time::Instant::now();
+    let run = env.run(&["--profile", "dev-sso"]);
+    let took = started.elapsed();
+    run.assert_ok();
+    assert!(run.stderr.contains("warning: could not refresh the SSO token of corp"), "{run:?}");
+    assert!(run.stderr.contains(".json.lock"), "names the lock: {run:?}");
+    assert!(took < std::time::Duration::from_secs(20), "bounded wait: {took:?}");
+    assert_eq!(env.fake.count("CreateToken"), 0);
+    assert_eq!(
+        env.fake.calls("GetRoleCredentials")[0].headers["x-amz-sso_bearer_token"],
+        "seeded-access-token-DO-NOT-LEAK"
+    );
+    drop(lock);
+}
