@@ -35,35 +35,42 @@ pub fn credentials(ctx: &Context, target: &RoleTarget) -> Result<Served, Error> 
     if let Some(creds) = read_fresh(ctx, &path) {
         return Ok(Served { creds, from_cache: true });
     }
+    // A read-only or full ~/.aws gives at most one warning (SPEC Part C 17): the token's, which
+    // says for how long things still work, or else the role cache's.
+    let mut cache_warning = None;
     let guard = match LockGuard::acquire(&path, LOCK_WAIT) {
         Ok(guard) => Some(guard),
         Err(e @ LockError::Open { .. }) => {
-            ctx.warn(format!("role credentials will not be cached: {}", crate::error::chain(&e)));
+            cache_warning = Some(format!("role credentials will not be cached: {}", crate::error::chain(&e)));
             None
         }
         Err(e) => return Err(e.into()),
     };
-    if guard.is_some() {
-        if let Some(creds) = read_fresh(ctx, &path) {
-            return Ok(Served { creds, from_cache: true });
-        }
+    if guard.is_some()
+        && let Some(creds) = read_fresh(ctx, &path)
+    {
+        return Ok(Served { creds, from_cache: true });
     }
-    let creds = fetch(ctx, target)?;
-    if guard.is_some() {
-        if let Err(e) = cache::write_atomic(&path, &cache_doc(&creds, &target.account_id)) {
-            ctx.warn(format!("role credentials could not be cached: {}", crate::error::chain(&e)));
-        }
+    let (creds, token_warning) = fetch(ctx, target)?;
+    if guard.is_some()
+        && let Err(e) = cache::write_atomic(&path, &cache_doc(&creds, &target.account_id))
+    {
+        cache_warning = Some(format!("role credentials could not be cached: {}", crate::error::chain(&e)));
+    }
+    if let Some(warning) = token_warning.or(cache_warning) {
+        ctx.warn(warning);
     }
     Ok(Served { creds, from_cache: false })
 }
 
 /// GetRoleCredentials with the session's token; a 401 replaces the token once and tries again.
-fn fetch(ctx: &Context, target: &RoleTarget) -> Result<RoleCredentials, Error> {
+/// Also returns the warning about the token, if there is one.
+fn fetch(ctx: &Context, target: &RoleTarget) -> Result<(RoleCredentials, Option<String>), Error> {
     let token = session::token(ctx, &target.session, Mode::Normal)?;
-    warn_about(ctx, target, &token.outcome);
+    let warning = token_warning(target, &token.outcome);
     let portal = Portal { http: ctx.http(), endpoint: ctx.endpoint(Service::Portal, &target.session)? };
     let first = portal.get_role_credentials(&token.access_token, &target.account_id, &target.role_name);
-    match first {
+    let creds = match first {
         Err(CallError::Service(e)) if e.status == 401 => {
             ctx.debug(|| format!("{e}; replacing the access token once"));
             let token = session::token(ctx, &target.session, Mode::Rejected(&token.access_token))?;
@@ -81,15 +88,17 @@ fn fetch(ctx: &Context, target: &RoleTarget) -> Result<RoleCredentials, Error> {
             }
         }
         other => other.map_err(Error::from),
-    }
+    }?;
+    Ok((creds, warning))
 }
 
-fn warn_about(ctx: &Context, target: &RoleTarget, outcome: &Outcome) {
-    if let Outcome::RefreshFailed(why) = outcome {
-        ctx.warn(format!(
+fn token_warning(target: &RoleTarget, outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::RefreshFailed(why) => Some(format!(
             "could not refresh the SSO token of {} ({why}); using the cached token while it lasts",
             target.session.label
-        ));
+        )),
+        _ => None,
     }
 }
 

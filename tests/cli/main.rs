@@ -6,6 +6,7 @@ mod util;
 mod bad_input;
 mod concurrency;
 mod credentials;
+mod hostile;
 mod interop;
 mod login;
 mod logout;
