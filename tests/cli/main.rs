@@ -5,6 +5,7 @@ mod util;
 
 mod bad_input;
 mod concurrency;
+mod crash;
 mod credentials;
 mod hostile;
 mod interop;
