@@ -9,6 +9,7 @@ mod crash;
 mod credentials;
 mod hostile;
 mod interop;
+mod load;
 mod login;
 mod logout;
 mod network;
