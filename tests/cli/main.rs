@@ -4,6 +4,7 @@
 mod util;
 
 mod bad_input;
+mod clients;
 mod concurrency;
 mod crash;
 mod credentials;
