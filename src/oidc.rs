@@ -12,6 +12,15 @@ use serde_json::{Map, Value};
 /// The SigV4 signing name of SSO OIDC (not its endpoint prefix `oidc`).
 pub const SIGNING_NAME: &str = "sso-oauth";
 
+/// The longest `expiresIn` or `interval` we accept (ten years): callers add these to `now` and to
+/// `Instant::now()`, which would panic on overflow (issue 7, found by the api_responses fuzz harness).
+pub const MAX_SECONDS: i64 = 10 * 366 * 86_400;
+
+/// A duration in seconds from a response: a positive integer up to `MAX_SECONDS`.
+fn seconds(raw: &Map<String, Value>, key: &str) -> Option<i64> {
+    raw.get(key).and_then(Value::as_i64).filter(|n| (1..=MAX_SECONDS).contains(n))
+}
+
 pub struct Oidc<'a> {
     pub http: &'a Http,
     /// Resolved endpoint, e.g. `https://oidc.us-east-1.amazonaws.com`.
@@ -191,7 +200,7 @@ fn non_empty(raw: &Map<String, Value>, key: &str) -> Result<String, String> {
     }
 }
 
-fn parse_registration(raw: &Map<String, Value>) -> Result<ClientRegistration, String> {
+pub(crate) fn parse_registration(raw: &Map<String, Value>) -> Result<ClientRegistration, String> {
     let client_secret_expires_at = match raw.get("clientSecretExpiresAt").and_then(Value::as_i64) {
         Some(n) if n > 0 => n,
         _ => return Err("the response has no clientSecretExpiresAt in epoch seconds".to_owned()),
@@ -203,10 +212,9 @@ fn parse_registration(raw: &Map<String, Value>) -> Result<ClientRegistration, St
     })
 }
 
-fn parse_device_authorization(raw: &Map<String, Value>) -> Result<DeviceAuthorization, String> {
-    let expires_in = match raw.get("expiresIn").and_then(Value::as_i64) {
-        Some(n) if n > 0 => n,
-        _ => return Err("the response has no positive expiresIn".to_owned()),
+pub(crate) fn parse_device_authorization(raw: &Map<String, Value>) -> Result<DeviceAuthorization, String> {
+    let Some(expires_in) = seconds(raw, "expiresIn") else {
+        return Err("the response has no expiresIn between 1 s and 10 years".to_owned());
     };
     Ok(DeviceAuthorization {
         device_code: Secret::new(non_empty(raw, "deviceCode")?),
@@ -214,18 +222,17 @@ fn parse_device_authorization(raw: &Map<String, Value>) -> Result<DeviceAuthoriz
         verification_uri: non_empty(raw, "verificationUri")?,
         verification_uri_complete: non_empty(raw, "verificationUriComplete").ok(),
         expires_in,
-        interval: raw.get("interval").and_then(Value::as_i64).filter(|n| *n > 0),
+        interval: seconds(raw, "interval"),
     })
 }
 
-fn parse_token_response(raw: Map<String, Value>) -> Result<TokenResponse, String> {
+pub(crate) fn parse_token_response(raw: Map<String, Value>) -> Result<TokenResponse, String> {
     let access_token = match raw.get("accessToken") {
         Some(Value::String(s)) if !s.is_empty() => Secret::new(s.clone()),
         _ => return Err("the response has no accessToken".to_owned()),
     };
-    let expires_in = match raw.get("expiresIn").and_then(Value::as_i64) {
-        Some(n) if n > 0 => n,
-        _ => return Err("the response has no positive expiresIn".to_owned()),
+    let Some(expires_in) = seconds(&raw, "expiresIn") else {
+        return Err("the response has no expiresIn between 1 s and 10 years".to_owned());
     };
     let refresh_token = match raw.get("refreshToken") {
         Some(Value::String(s)) if !s.is_empty() => Some(Secret::new(s.clone())),
@@ -270,6 +277,13 @@ mod tests {
         assert_eq!((d.interval, d.verification_uri_complete.is_none()), (None, true));
         assert!(dev(r#"{"deviceCode":"d","userCode":"U","verificationUri":"https://v","expiresIn":0}"#).is_err());
         assert!(dev(r#"{"userCode":"U","verificationUri":"https://v","expiresIn":60}"#).is_err());
+        // Regression (issue 7): the device flow adds these to Instant::now(), which panicked on overflow.
+        let huge = r#"{"deviceCode":"d","userCode":"U","verificationUri":"https://v","expiresIn":9223372036854775807}"#;
+        assert!(dev(huge).is_err());
+        let d = dev(r#"{"deviceCode":"d","userCode":"U","verificationUri":"https://v","expiresIn":600,"interval":9223372036854775807}"#)
+            .ok()
+            .unwrap();
+        assert_eq!(d.interval, None, "an absurd interval is ignored (the default applies)");
     }
 
     #[test]
@@ -287,6 +301,9 @@ mod tests {
             r#"{"accessToken":"a","expiresIn":"3600"}"#,
             r#"{"accessToken":5,"expiresIn":1}"#,
             r#"{"accessToken":"a","expiresIn":1,"refreshToken":7}"#,
+            // Regression (issue 7): callers add expiresIn to now; this used to panic there.
+            r#"{"accessToken":"a","expiresIn":99999999999999999}"#,
+            r#"{"accessToken":"a","expiresIn":9223372036854775807}"#,
         ] {
             assert!(ok(bad).is_err(), "{bad}");
         }

@@ -120,7 +120,7 @@ fn read_fresh(ctx: &Context, path: &Path) -> Option<RoleCredentials> {
     (left >= MIN_REMAINING).then_some(creds)
 }
 
-fn parse_cache_doc(doc: &Map<String, Value>) -> Result<RoleCredentials, String> {
+pub(crate) fn parse_cache_doc(doc: &Map<String, Value>) -> Result<RoleCredentials, String> {
     let creds = doc.get("Credentials").and_then(Value::as_object).ok_or("no Credentials object")?;
     let text = |key: &str| -> Result<Secret, String> {
         cache::str_field(creds, key)?.filter(|s| !s.is_empty()).map(Secret::new).ok_or(format!("no {key}"))

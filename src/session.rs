@@ -93,7 +93,7 @@ impl CachedToken {
     }
 
     /// The document after a successful refresh.
-    fn refreshed(&self, resp: &TokenResponse, now: DateTime<Utc>) -> Value {
+    pub(crate) fn refreshed(&self, resp: &TokenResponse, now: DateTime<Utc>) -> Value {
         let mut doc = self.doc.clone();
         doc.insert("accessToken".into(), resp.access_token.expose().into());
         doc.insert("expiresAt".into(), timefmt::format(now + TimeDelta::seconds(resp.expires_in)).into());
