@@ -151,8 +151,14 @@ pub fn service_error(data: &[u8]) {
 
 /// A 2xx answer to each API call, through its parser and what its caller does with the values.
 pub fn api_responses(data: &[u8]) {
-    let resp =
-        http::Response { op: "CreateToken", host: "h".into(), status: 200, error_type: None, retry_after: None, body: data.to_vec() };
+    let resp = http::Response {
+        op: "CreateToken",
+        host: "h".into(),
+        status: 200,
+        error_type: None,
+        retry_after: None,
+        body: data.to_vec(),
+    };
     let Ok(map) = http::json_object(&resp) else { return };
     let now = now();
     if let Ok(token) = oidc::parse_token_response(map.clone()) {
