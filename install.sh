@@ -1,50 +1,253 @@
 #!/bin/sh
-# Builds aws-sso-process from this checkout and installs it into ${PREFIX:-$HOME/.local}/bin.
-#   ./install.sh               build (release, --locked) and install
-#   ./install.sh --uninstall   remove what this script installed
-# Needs cargo and Rust >= 1.89. Touches the network only through cargo's own registry.
+# Builds aws-sso-process from this checkout and installs it with its man page and shell completions.
+#
+#   ./install.sh                  build (cargo build --release --locked) and install into PREFIX
+#   ./install.sh --binary FILE    install FILE, an aws-sso-process built already, instead of building
+#   ./install.sh --uninstall      remove exactly what this script installed into PREFIX
+#
+# PREFIX defaults to $HOME/.local. What goes there:
+#   bin/aws-sso-process
+#   share/man/man1/aws-sso-process.1
+#   share/bash-completion/completions/aws-sso-process     when bash is installed or that folder exists
+#   share/zsh/site-functions/_aws-sso-process             when zsh is installed or that folder exists
+#   share/fish/vendor_completions.d/aws-sso-process.fish  when fish is installed or that folder exists
+#   share/aws-sso-process/install-manifest                every file installed and every folder created
+# Running it again replaces the files in place. --uninstall removes the files the manifest lists and
+# then the folders it created, when they are empty; nothing else. Building needs cargo and Rust >= 1.89,
+# and touches the network only through cargo's own registry.
 set -eu
 
-PREFIX=${PREFIX:-$HOME/.local}
-BIN_DIR=$PREFIX/bin
 NAME=aws-sso-process
 MIN_RUST=1.89
 
-die() { echo "install.sh: $*" >&2; exit 1; }
+die() {
+    echo "install.sh: $*" >&2
+    exit 1
+}
 
-case ${1:-} in
-    --uninstall)
-        if [ -e "$BIN_DIR/$NAME" ]; then
-            rm -f "$BIN_DIR/$NAME"
-            echo "removed $BIN_DIR/$NAME"
-        else
-            echo "nothing to remove: $BIN_DIR/$NAME does not exist"
-        fi
-        exit 0 ;;
-    "") ;;
-    -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown option '$1' (use --uninstall or --help)" ;;
+usage() {
+    awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
+}
+
+mode=install
+binary=
+while [ $# -gt 0 ]; do
+    case $1 in
+        --uninstall) mode=uninstall ;;
+        --binary)
+            [ $# -ge 2 ] || die "--binary needs a file (an aws-sso-process built already)"
+            binary=$2
+            shift ;;
+        --binary=*) binary=${1#--binary=} ;;
+        -h | --help) usage; exit 0 ;;
+        *) die "unknown option '$1' (try --help)" ;;
+    esac
+    shift
+done
+
+if [ -z "${PREFIX:-}" ]; then
+    [ -n "${HOME:-}" ] || die "neither PREFIX nor HOME is set: set PREFIX to the folder to install into"
+    PREFIX=$HOME/.local
+fi
+case $PREFIX in
+    /*) ;;
+    *) PREFIX=$(pwd)/$PREFIX ;;
 esac
-
-command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust from https://rustup.rs (>= $MIN_RUST)"
-version=$(rustc --version 2>/dev/null | awk '{print $2}') || die "rustc not found"
-major=${version%%.*}; rest=${version#*.}; minor=${rest%%.*}
-want_minor=${MIN_RUST#*.}
-if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt "$want_minor" ]; }; then
-    die "Rust $version is too old: $NAME needs >= $MIN_RUST (run 'rustup update')"
+case $PREFIX in
+    *'
+'*) die "PREFIX must not contain a line break" ;;
+esac
+PREFIX=${PREFIX%/}
+[ -n "$PREFIX" ] || die "PREFIX must not be /"
+if [ -n "$binary" ]; then
+    case $binary in
+        /*) ;;
+        *) binary=$(pwd)/$binary ;;
+    esac
 fi
 
-cd "$(dirname "$0")"
-cargo build --release --locked --bin "$NAME" || die "the build failed"
-mkdir -p "$BIN_DIR" || die "cannot create $BIN_DIR"
-cp target/release/$NAME "$BIN_DIR/$NAME.tmp.$$" && mv -f "$BIN_DIR/$NAME.tmp.$$" "$BIN_DIR/$NAME" \
-    || die "cannot write $BIN_DIR/$NAME"
-chmod 755 "$BIN_DIR/$NAME"
+BIN_DIR=$PREFIX/bin
+MAN_DIR=$PREFIX/share/man/man1
+BASH_DIR=$PREFIX/share/bash-completion/completions
+ZSH_DIR=$PREFIX/share/zsh/site-functions
+FISH_DIR=$PREFIX/share/fish/vendor_completions.d
+MANIFEST_DIR=$PREFIX/share/$NAME
+MANIFEST=$MANIFEST_DIR/install-manifest
 
-echo "installed $("$BIN_DIR/$NAME" --version) to $BIN_DIR/$NAME"
+# ------------------------------------------------------------------------------------- uninstall
+
+# Only files inside PREFIX are removed, whatever a manifest says.
+inside_prefix() {
+    case $1 in
+        "$PREFIX"/*) return 0 ;;
+        *) echo "install.sh: skipping '$1' listed in $MANIFEST: it is outside $PREFIX" >&2; return 1 ;;
+    esac
+}
+
+uninstall() {
+    if [ ! -f "$MANIFEST" ]; then
+        if [ -e "$BIN_DIR/$NAME" ]; then
+            echo "no install manifest at $MANIFEST: $BIN_DIR/$NAME was not installed by this script; left as it is"
+        else
+            echo "nothing to remove: no install manifest at $MANIFEST"
+        fi
+        return 0
+    fi
+    while IFS= read -r line; do
+        case $line in
+            "file "*)
+                path=${line#file }
+                inside_prefix "$path" || continue
+                if [ -e "$path" ] || [ -L "$path" ]; then
+                    rm -f "$path" || die "cannot remove $path"
+                    echo "removed $path"
+                fi ;;
+        esac
+    done <"$MANIFEST"
+    # Deepest first (PREFIX itself too, when this script created it); rmdir leaves any folder that
+    # is not empty, so whatever else lives there now stays.
+    folders=$(sed -n 's/^dir //p' "$MANIFEST" | awk '{ print length($0) " " $0 }' | sort -rn | cut -d' ' -f2-)
+    rm -f "$MANIFEST" || die "cannot remove $MANIFEST"
+    echo "removed $MANIFEST"
+    printf '%s\n' "$folders" | while IFS= read -r dir; do
+        [ -n "$dir" ] && [ -d "$dir" ] || continue
+        if rmdir "$dir" 2>/dev/null; then echo "removed empty folder $dir"; fi
+    done
+}
+
+if [ "$mode" = uninstall ]; then
+    uninstall
+    exit 0
+fi
+
+# ------------------------------------------------------------------------------------- build
+
+cd "$(dirname "$0")"
+if [ -z "$binary" ]; then
+    command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust from https://rustup.rs (>= $MIN_RUST)"
+    version=$(rustc --version 2>/dev/null | awk '{print $2}')
+    [ -n "$version" ] || die "rustc not found: install Rust from https://rustup.rs (>= $MIN_RUST)"
+    major=${version%%.*}
+    rest=${version#*.}
+    minor=${rest%%.*}
+    want_minor=${MIN_RUST#*.}
+    if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt "$want_minor" ]; }; then
+        die "Rust $version is too old: $NAME needs >= $MIN_RUST (run 'rustup update')"
+    fi
+    cargo build --release --locked --bin "$NAME" || die "the build failed (see cargo's messages above)"
+    target_dir=${CARGO_TARGET_DIR:-target}
+    case $target_dir in
+        /*) ;;
+        *) target_dir=$(pwd)/$target_dir ;;
+    esac
+    binary=$target_dir/release/$NAME
+fi
+[ -f "$binary" ] && [ -x "$binary" ] || die "$binary is not an executable file"
+built_version=$("$binary" --version 2>/dev/null) || die "$binary does not run"
+built_version=$(printf '%s\n' "$built_version" | head -n 1)
+case $built_version in
+    "$NAME "*) ;;
+    *) die "$binary is not $NAME (its --version says '$built_version')" ;;
+esac
+
+# ------------------------------------------------------------------------------------- install
+
+work=$(mktemp -d) || die "cannot create a temporary folder"
+trap 'rm -rf "$work"' EXIT
+entries=$work/entries
+: >"$entries"
+# What an earlier install recorded stays recorded (its folders are still ours to remove).
+if [ -f "$MANIFEST" ]; then
+    grep -E '^(file|dir) /' "$MANIFEST" >>"$entries" || true
+fi
+
+record() {
+    printf '%s %s\n' "$1" "$2" >>"$entries"
+}
+
+# The manifest is written after every step, so a failure half-way still leaves an exact record.
+save_manifest() {
+    {
+        echo "# $NAME install manifest: what ./install.sh put here; './install.sh --uninstall' removes exactly this"
+        awk '!seen[$0]++' "$entries"
+    } >"$MANIFEST.tmp.$$" && mv -f "$MANIFEST.tmp.$$" "$MANIFEST" || die "cannot write $MANIFEST"
+}
+
+# Creates a folder and each missing parent, recording the ones it creates.
+ensure_dir() {
+    [ -d "$1" ] && return 0
+    [ -e "$1" ] && die "$1 exists and is not a folder"
+    ensure_dir "$(dirname "$1")"
+    mkdir "$1" || die "cannot create $1"
+    record dir "$1"
+}
+
+# put SOURCE DEST MODE: replaces DEST atomically.
+put() {
+    [ -d "$2" ] && die "$2 is a folder"
+    cp "$1" "$2.tmp.$$" && chmod "$3" "$2.tmp.$$" && mv -f "$2.tmp.$$" "$2" || {
+        rm -f "$2.tmp.$$"
+        die "cannot write $2"
+    }
+    record file "$2"
+    save_manifest
+}
+
+ensure_dir "$MANIFEST_DIR"
+save_manifest
+
+ensure_dir "$BIN_DIR"
+put "$binary" "$BIN_DIR/$NAME" 755
+installed=$BIN_DIR/$NAME
+
+"$installed" man >"$work/$NAME.1" && [ -s "$work/$NAME.1" ] || die "'$installed man' failed"
+ensure_dir "$MAN_DIR"
+put "$work/$NAME.1" "$MAN_DIR/$NAME.1" 644
+
+completions=
+for shell in bash zsh fish; do
+    case $shell in
+        bash) dir=$BASH_DIR file=$NAME ;;
+        zsh) dir=$ZSH_DIR file=_$NAME ;;
+        fish) dir=$FISH_DIR file=$NAME.fish ;;
+    esac
+    command -v "$shell" >/dev/null 2>&1 || [ -d "$dir" ] || continue
+    "$installed" completions "$shell" >"$work/$file" && [ -s "$work/$file" ] \
+        || die "'$installed completions $shell' failed"
+    ensure_dir "$dir"
+    put "$work/$file" "$dir/$file" 644
+    completions="$completions $shell"
+done
+
+# ------------------------------------------------------------------------------------- report
+
+echo "installed $("$installed" --version) to $installed"
+echo "  man page:    $MAN_DIR/$NAME.1 (man $NAME)"
+if [ -n "$completions" ]; then
+    echo "  completions:${completions}"
+else
+    echo "  completions: none (neither bash, zsh nor fish is installed)"
+fi
+echo "  manifest:    $MANIFEST (./install.sh --uninstall removes what it lists)"
 case ":$PATH:" in
-    *":$BIN_DIR:"*) ;;
-    *) echo "note: $BIN_DIR is not on your PATH; add it, or use the full path in ~/.aws/config" ;;
+    *":$BIN_DIR:"*)
+        found=$(command -v "$NAME" 2>/dev/null || true)
+        if [ -n "$found" ] && [ "$found" != "$installed" ]; then
+            echo "note: '$NAME' on your PATH is $found, which comes before $BIN_DIR"
+        fi ;;
+    *) echo "note: $BIN_DIR is not on your PATH; add it (export PATH=\"$BIN_DIR:\$PATH\"), or use the full path in ~/.aws/config" ;;
+esac
+case " $completions " in
+    *" zsh "*)
+        if ! zsh -fc 'print -l -- $fpath' 2>/dev/null | grep -Fqx "$ZSH_DIR"; then
+            echo "note (zsh): add 'fpath=($ZSH_DIR \$fpath)' to ~/.zshrc before compinit"
+        fi ;;
+esac
+case " $completions " in
+    *" fish "*)
+        if ! fish -c 'printf "%s\n" $fish_complete_path' 2>/dev/null | grep -Fqx "$FISH_DIR"; then
+            echo "note (fish): add 'set -p fish_complete_path $FISH_DIR' to ~/.config/fish/config.fish"
+        fi ;;
 esac
 cat <<MSG
 
@@ -69,4 +272,5 @@ or, without a second profile:
   credential_process = $NAME --sso-session corp --account-id 111122223333 --role-name Developer
 
 Then log in once: $NAME login --sso-session corp
+Try it without AWS: ./scripts/demo.sh
 MSG

@@ -3,7 +3,9 @@
 //!
 //! `fake_sso --seed-home DIR` also writes DIR/.aws/config (profiles `dev` and `dev-sso`, session
 //! `corp`) and a token cache entry for `corp` valid for 8 hours that the fake accepts, then
-//! serves until killed. The first line on stdout is the base URL.
+//! serves until killed. The first line on stdout is the base URL. Device codes are approved at
+//! once (the first CreateToken poll), or after N polls with `--approve-after N` (the demo uses 1,
+//! so that the user code is shown as it would be for real).
 
 #[path = "../tests/cli/util/fake.rs"]
 mod fake;
@@ -27,6 +29,13 @@ fn main() {
             eprintln!("fake_sso: cannot seed {home}: {e}");
             std::process::exit(1);
         }
+    }
+    if let Some(pos) = args.iter().position(|a| a == "--approve-after") {
+        let Some(polls) = args.get(pos + 1).and_then(|n| n.parse().ok()) else {
+            eprintln!("fake_sso: --approve-after needs a number of polls");
+            std::process::exit(2);
+        };
+        server.set_device_mode(fake::DeviceMode::Approve, polls);
     }
     println!("{}", server.url());
     let _ = std::io::stdout().flush();

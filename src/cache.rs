@@ -239,7 +239,13 @@ pub fn write_atomic(path: &Path, value: &Value) -> Result<(), CacheError> {
 }
 
 pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
-    prepare_write(path, 0)?.commit_bytes(bytes)
+    write_bytes_atomic_mode(path, bytes, None)
+}
+
+/// `write_bytes_atomic` giving the file `mode` (e.g. the mode of the file it replaces) instead of
+/// 0600. The temp file gets the mode before the rename, so the path never has another one.
+pub fn write_bytes_atomic_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), CacheError> {
+    prepare_write_mode(path, 0, mode)?.commit_bytes(bytes)
 }
 
 /// Refuses a folder that is not ours alone to write in: one every user may write to, or one owned
@@ -283,20 +289,31 @@ pub struct PendingWrite {
 /// synced), so a full disk or a folder we may not write to fails now, before anything is done that
 /// cannot be undone.
 pub fn prepare_write(path: &Path, reserve: usize) -> Result<PendingWrite, CacheError> {
+    prepare_write_mode(path, reserve, None)
+}
+
+/// `prepare_write` with a mode other than 0600 for the file (set on the temp file already).
+pub fn prepare_write_mode(path: &Path, reserve: usize, mode: Option<u32>) -> Result<PendingWrite, CacheError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     ensure_dir(dir)?;
     let io_err = |source| CacheError::Io { path: path.to_owned(), action: "write", source };
     check_private_dir(dir).map_err(io_err)?;
     let tmp = temp_path(path);
-    let mut file = create_private(&tmp).map_err(io_err)?;
-    let mut pending = PendingWrite { path: path.to_owned(), tmp, file: None };
-    if reserve > 0 {
-        // JSON may end in white space, but the reservation is cut off at commit anyway.
-        let reserved = file.write_all(&vec![b' '; reserve]).and_then(|()| file.sync_all());
-        pending.file = Some(file);
-        reserved.map_err(io_err)?;
-    } else {
-        pending.file = Some(file);
+    let file = create_private(&tmp).map_err(io_err)?;
+    // From here on, dropping `pending` removes the temp file.
+    let mut pending = PendingWrite { path: path.to_owned(), tmp, file: Some(file) };
+    if let Some(file) = pending.file.as_mut() {
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(fs::Permissions::from_mode(mode)).map_err(io_err)?;
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        if reserve > 0 {
+            // Written and synced, so the blocks are really allocated; cut off again at commit.
+            file.write_all(&vec![b' '; reserve]).and_then(|()| file.sync_all()).map_err(io_err)?;
+        }
     }
     Ok(pending)
 }

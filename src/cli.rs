@@ -5,7 +5,8 @@ use crate::cli_oidc::{
     self, CreateTokenArgs, CreateTokenWithIamArgs, RegisterClientArgs, StartDeviceAuthorizationArgs,
 };
 use crate::context::TargetSpec;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
 
 /// AWS credentials from IAM Identity Center (SSO) for `credential_process`, sharing the AWS CLI v2 cache.
 ///
@@ -129,6 +130,140 @@ pub enum Command {
     Login(LoginArgs),
     /// Sign out at the SSO portal and delete the session's cached token and the role credentials derived from it.
     Logout(LogoutArgs),
+    /// Every account and role the SSO session can reach (ListAccounts and ListAccountRoles, all pages).
+    ///
+    /// Uses the cached token of the session that --profile, --sso-session or --start-url select
+    /// (refreshing it when due); without one of them, AWS_PROFILE / AWS_DEFAULT_PROFILE / default,
+    /// else the config's only sso-session. At most 10 requests run at once, at most 20 start per
+    /// second, and throttled requests are retried with backoff.
+    List(ListArgs),
+    /// Every SSO session in the config: token expiry, refreshability, cached role credentials, warnings.
+    ///
+    /// Reads local files only (the config and the caches); --check also asks the SSO portal whether
+    /// each session's token works (one ListAccounts page), refreshing it when due.
+    Status(StatusArgs),
+    /// Set up profiles: `configure generate` makes one profile per account and role.
+    Configure(ConfigureArgs),
+    /// Print the role credentials for a shell or a tool, like `aws configure export-credentials`.
+    ///
+    /// `eval "$(aws-sso-process export --profile dev-sso --format env)"` sets AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION in the current shell.
+    /// Values are quoted for the chosen shell; a value windows-cmd cannot carry safely is an error.
+    Export(ExportArgs),
+
+    /// Run a command with the role credentials in its environment.
+    ///
+    /// Sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION,
+    /// and AWS_REGION and AWS_DEFAULT_REGION from the profile's region (unless either is already
+    /// set); removes AWS_PROFILE and AWS_DEFAULT_PROFILE so SDKs use these credentials. On Unix the
+    /// command replaces this process, so its exit status (a signal too) is the command's own. A
+    /// command that cannot be found exits 127, one that cannot be run 126, like a shell.
+    #[command(after_help = "Example: aws-sso-process exec --profile dev-sso -- aws s3 ls")]
+    Exec(ExecArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(hide = true)]
+    Completions(CompletionsArgs),
+
+    /// Print the manual page (roff) on stdout.
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigureArgs {
+    #[command(subcommand)]
+    pub command: ConfigureCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigureCommand {
+    /// One profile per account and role of an SSO session, each running aws-sso-process as its credential_process.
+    ///
+    /// Names are `<prefix><account>.<role>`, the account name in lower case with every other run
+    /// of characters turned into '-' (accounts whose names give the same result get '-<account
+    /// id>' appended). Each profile gets `credential_process = aws-sso-process --sso-session S
+    /// --account-id A --role-name R` and `region` (--region, else the session's sso_region).
+    /// Without --write the blocks are printed; with --write the profiles the config does not have
+    /// yet are appended to it, a copy of the previous file is kept as config.bak, and nothing else
+    /// in the file changes.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Put this in front of every profile name (e.g. "corp-").
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    pub prefix: String,
+
+    /// Append the new profiles to the config file instead of printing them.
+    #[arg(long)]
+    pub write: bool,
+
+    /// The program the profiles' credential_process runs (a full path when it is not on PATH).
+    #[arg(long, value_name = "PATH", default_value = "aws-sso-process")]
+    pub command: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON (schema version 1, documented in the README).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also prove each token works at the SSO portal (one ListAccounts call per session); exit 1 if a
+    /// check fails, 3 if a login is needed.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON (one document: ssoSession, startUrl, region, accounts[{accountId, accountName, emailAddress, roles}]).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The output formats of `export`: those of `aws configure export-credentials --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// The credential_process JSON object, pretty-printed.
+    Process,
+    /// POSIX shells: `export AWS_ACCESS_KEY_ID=...`, for `eval "$(...)"`.
+    Env,
+    /// POSIX shells without export: `AWS_ACCESS_KEY_ID=...`.
+    EnvNoExport,
+    /// PowerShell: `$Env:AWS_ACCESS_KEY_ID="..."`, for `... | Invoke-Expression`.
+    Powershell,
+    /// Windows cmd.exe: `set AWS_ACCESS_KEY_ID=...`.
+    WindowsCmd,
+    /// fish: `set -gx AWS_ACCESS_KEY_ID "..."`, for `... | source`.
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Process)]
+    pub format: ExportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Run even inside another `aws-sso-process exec` (AWS_SSO_PROCESS_EXEC is set).
+    #[arg(long)]
+    pub force: bool,
+
+    /// The command and its arguments (put `--` before them when they start with `-`).
+    #[arg(value_name = "COMMAND", required = true, num_args = 1.., trailing_var_arg = true)]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -189,5 +324,43 @@ mod tests {
         let login = Cli::try_parse_from(["x", "login", "--no-browser", "--sso-session", "s"]).unwrap();
         assert!(matches!(login.command, Some(Command::Login(LoginArgs { no_browser: true, .. }))));
         assert!(Cli::try_parse_from(["x", "--profile", "p", "--login-if-needed"]).unwrap().login_if_needed);
+        let generate =
+            Cli::try_parse_from(["x", "configure", "generate", "--sso-session", "s", "--region", "r", "--write"])
+                .unwrap();
+        assert_eq!(generate.target.region.as_deref(), Some("r"));
+        assert!(matches!(
+            generate.command,
+            Some(Command::Configure(ConfigureArgs {
+                command: ConfigureCommand::Generate(GenerateArgs { write: true, .. })
+            }))
+        ));
+        assert!(Cli::try_parse_from(["x", "configure"]).is_err());
+        assert!(Cli::try_parse_from(["x", "status", "--check", "--json"]).is_ok());
+    }
+
+    #[test]
+    fn exec_takes_the_rest_of_the_line() {
+        let exec = |args: &[&str]| match Cli::try_parse_from(args).map(|c| (c.target.profile, c.command)) {
+            Ok((profile, Some(Command::Exec(e)))) => (profile, e.force, e.command),
+            other => panic!("{args:?}: {other:?}"),
+        };
+        let (profile, force, command) = exec(&["x", "exec", "--profile", "p", "--", "sh", "-c", "exit 1", "--force"]);
+        assert_eq!((profile.as_deref(), force), (Some("p"), false));
+        assert_eq!(command, ["sh", "-c", "exit 1", "--force"]);
+        let (_, force, command) = exec(&["x", "exec", "--force", "aws", "s3", "ls", "--profile", "q"]);
+        assert!(force);
+        assert_eq!(command, ["aws", "s3", "ls", "--profile", "q"]);
+        assert!(Cli::try_parse_from(["x", "exec"]).is_err());
+        assert!(Cli::try_parse_from(["x", "exec", "--"]).is_err());
+    }
+
+    #[test]
+    fn export_formats_are_the_aws_cli_names() {
+        for name in ["process", "env", "env-no-export", "powershell", "windows-cmd", "fish"] {
+            assert!(Cli::try_parse_from(["x", "export", "--format", name]).is_ok(), "{name}");
+        }
+        assert!(Cli::try_parse_from(["x", "export", "--format", "csh"]).is_err());
+        let cli = Cli::try_parse_from(["x", "export"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Export(ExportArgs { format: ExportFormat::Process }))));
     }
 }

@@ -5,7 +5,7 @@
 //! It also resolves the command-line target into typed settings: which SSO session, which
 //! account and role, which profile supplies endpoint settings, and how a login is spelled.
 
-use crate::config::{Config, SsoSession};
+use crate::config::{Config, ConfigError, SsoSession};
 use crate::endpoints::{self, Endpoint, EndpointInputs, Service};
 use crate::error::Error;
 use crate::http::{Http, HttpSettings};
@@ -75,6 +75,8 @@ pub struct Context {
     pub home: PathBuf,
     pub debug: bool,
     started: Instant,
+    /// `AWS_SSO_PROCESS_NOW`: a fixed clock for tests (golden outputs); `None` is the real clock.
+    fixed_now: Option<DateTime<Utc>>,
     config: OnceCell<Config>,
     http: OnceCell<Http>,
     warnings: RefCell<Vec<String>>,
@@ -83,19 +85,29 @@ pub struct Context {
 impl Context {
     pub fn new(env: Env, debug: bool) -> Result<Context, Error> {
         let home = env.get("HOME").map(PathBuf::from).or_else(dirs::home_dir).ok_or(Error::NoHome)?;
+        let fixed_now = match env.get("AWS_SSO_PROCESS_NOW") {
+            Some(text) => Some(crate::timefmt::parse(text).ok_or_else(|| Error::Other {
+                what: "AWS_SSO_PROCESS_NOW is not a timestamp with a time zone".into(),
+                hint: Some("it is a test knob: unset it, or use the form 2026-11-21T08:00:00Z".into()),
+            })?),
+            None => None,
+        };
         Ok(Context {
             env,
             home,
             debug,
             started: Instant::now(),
+            fixed_now,
             config: OnceCell::new(),
             http: OnceCell::new(),
             warnings: RefCell::new(Vec::new()),
         })
     }
 
+    /// The current time; `AWS_SSO_PROCESS_NOW` (a test knob, e.g. `2026-11-21T08:00:00Z`) fixes it so
+    /// that outputs such as `status` can be compared with golden files.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.fixed_now.unwrap_or_else(Utc::now)
     }
 
     /// A path with a leading `~/` taken as the home folder.
@@ -135,20 +147,37 @@ impl Context {
     }
 
     pub fn http(&self) -> &Http {
-        self.http.get_or_init(|| {
-            Http::new(HttpSettings {
-                user_agent: format!(
-                    "aws-sso-process/{} os/{} md/arch#{}",
-                    env!("CARGO_PKG_VERSION"),
-                    std::env::consts::OS,
-                    std::env::consts::ARCH
-                ),
-                deadline: Some(self.started + RUN_DEADLINE),
-                proxies: ProxyConfig::from_env(|k| self.env.get(k).map(str::to_owned)),
-                debug: self.debug,
-                ..HttpSettings::default()
-            })
-        })
+        self.http.get_or_init(|| Http::new(self.http_settings()))
+    }
+
+    /// The settings `http()` is built with; commands that send from several threads build one
+    /// `Http` per thread from them (`Http` is not `Sync`).
+    pub fn http_settings(&self) -> HttpSettings {
+        HttpSettings {
+            user_agent: format!(
+                "aws-sso-process/{} os/{} md/arch#{}",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            ),
+            deadline: Some(self.started + RUN_DEADLINE),
+            proxies: ProxyConfig::from_env(|k| self.env.get(k).map(str::to_owned)),
+            debug: self.debug,
+            ..HttpSettings::default()
+        }
+    }
+
+    /// Whether stdout may carry colour: a terminal, and `NO_COLOR` unset (no-color.org).
+    pub fn color_stdout(&self) -> bool {
+        use std::io::IsTerminal;
+        self.env.get("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+    }
+
+    /// Whether long-running commands show a progress line on stderr: when stderr is a terminal,
+    /// or with `AWS_SSO_PROCESS_PROGRESS=1` (a test knob).
+    pub fn show_progress(&self) -> bool {
+        use std::io::IsTerminal;
+        self.env.get("AWS_SSO_PROCESS_PROGRESS").is_some_and(|v| v != "0") || std::io::stderr().is_terminal()
     }
 
     /// Gives the HTTP client a fresh `RUN_DEADLINE` (after a login, which may take minutes), or lifts it (`None`).
@@ -203,6 +232,13 @@ impl Context {
         std::mem::take(&mut self.warnings.borrow_mut())
     }
 
+    /// Prints the collected warnings on stderr, once each (main does at the end; `exec` before it hands over).
+    pub fn print_warnings(&self) {
+        for warning in self.take_warnings() {
+            eprintln!("aws-sso-process: warning: {}", crate::http::sanitize(&warning));
+        }
+    }
+
     /// `--debug` output on stderr. Callers never pass secrets; the text is sanitised anyway.
     pub fn debug(&self, message: impl FnOnce() -> String) {
         if self.debug {
@@ -248,7 +284,7 @@ impl Context {
             });
         }
         let profile = self.profile_name(spec);
-        let session = config.profile_session(&profile)?;
+        let session = config.profile_session(&profile).map_err(|e| self.explain_not_sso(e))?;
         let (login_args, label) = match &session.name {
             Some(name) => (format!("--sso-session {}", shell_word(name)), name.clone()),
             None => (format!("--profile {}", shell_word(&profile)), format!("profile {profile}")),
@@ -271,11 +307,31 @@ impl Context {
         let (account_id, role_name) = match (&spec.account_id, &spec.role_name) {
             (Some(a), Some(r)) => (a.clone(), r.clone()),
             _ => {
-                let t = config.profile_target(&profile)?;
+                let t = config.profile_target(&profile).map_err(|e| self.explain_not_sso(e))?;
                 (spec.account_id.clone().unwrap_or(t.account_id), spec.role_name.clone().unwrap_or(t.role_name))
             }
         };
         Ok(RoleTarget { session: self.session_target(spec)?, account_id, role_name })
+    }
+
+    /// A profile without sso_* keys whose `credential_process` runs us is the profile tools use, not
+    /// the SSO target: say which target its line names (a common slip, also via AWS_PROFILE).
+    fn explain_not_sso(&self, e: ConfigError) -> Error {
+        let ConfigError::NotSso { profile } = &e else { return e.into() };
+        let process = self.config.get().and_then(|c| c.profile(profile)).and_then(|p| p.get("credential_process"));
+        let Some(args) = process.and_then(|line| {
+            let mut words = line.split_whitespace();
+            let program = words.next()?;
+            program.rsplit('/').next()?.starts_with("aws-sso-process").then(|| words.collect::<Vec<_>>().join(" "))
+        }) else {
+            return e.into();
+        };
+        Error::Other {
+            what: format!(
+                "profile {profile} has no sso_* keys: it is the profile tools use, and its credential_process runs 'aws-sso-process {args}'"
+            ),
+            hint: Some(format!("run 'aws-sso-process {args}' (the target that line names)")),
+        }
     }
 
     /// The base URL of a service for this session (SPEC B.3), with the CA bundle that applies.

@@ -35,6 +35,12 @@ pub enum Error {
     },
     /// The home folder cannot be found.
     NoHome,
+    /// `exec` could not start its command: exit 127 (not found) or 126, like a shell.
+    Spawn {
+        what: String,
+        code: u8,
+        hint: Option<String>,
+    },
     /// Anything else that fails, with an optional hint.
     Other {
         what: String,
@@ -47,6 +53,7 @@ impl Error {
         match self {
             Error::Usage(_) => EXIT_USAGE,
             Error::LoginRequired { .. } => EXIT_LOGIN_REQUIRED,
+            Error::Spawn { code, .. } => *code,
             _ => EXIT_FAILURE,
         }
     }
@@ -97,7 +104,7 @@ impl Error {
             Error::Service(_) => None,
             Error::LoginRequired { login_args, .. } => Some(login_hint(login_args)),
             Error::NoHome => Some("set HOME to your home folder".to_owned()),
-            Error::Other { hint, .. } => hint.clone(),
+            Error::Other { hint, .. } | Error::Spawn { hint, .. } => hint.clone(),
         }
     }
 }
@@ -119,7 +126,7 @@ impl fmt::Display for Error {
             Error::Service(e) => e.fmt(f),
             Error::LoginRequired { what, .. } => f.write_str(what),
             Error::NoHome => f.write_str("cannot find the home folder"),
-            Error::Other { what, .. } => f.write_str(what),
+            Error::Other { what, .. } | Error::Spawn { what, .. } => f.write_str(what),
         }
     }
 }

@@ -50,9 +50,7 @@ fn main() -> ExitCode {
         Err(e) => return report(&e),
     };
     let result = run(&cli, &ctx);
-    for warning in ctx.take_warnings() {
-        eprintln!("aws-sso-process: warning: {}", http::sanitize(&warning));
-    }
+    ctx.print_warnings();
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => report(&e),
@@ -74,6 +72,15 @@ fn run(cli: &Cli, ctx: &Context) -> Result<u8, Error> {
         }
         Some(Command::Login(args)) => cmd::login::run(ctx, &spec, args),
         Some(Command::Logout(args)) => cmd::logout::run(ctx, &spec, args.all),
+        Some(Command::List(args)) => cmd::list::run(ctx, &spec, args.json),
+        Some(Command::Status(args)) => cmd::status::run(ctx, args.json, args.check),
+        Some(Command::Configure(args)) => match &args.command {
+            cli::ConfigureCommand::Generate(g) => cmd::configure::generate(ctx, &spec, &g.prefix, g.write, &g.command),
+        },
+        Some(Command::Export(args)) => cmd::export::run(ctx, &spec, cli.login_if_needed, args.format),
+        Some(Command::Exec(args)) => cmd::exec::run(ctx, &spec, cli.login_if_needed, args),
+        Some(Command::Completions(args)) => cmd::docs::completions(args.shell),
+        Some(Command::Man) => cmd::docs::man(),
     }
 }
 

@@ -32,8 +32,6 @@ pub struct TokenResponse {
     pub access_token: Secret,
     pub expires_in: i64,
     pub refresh_token: Option<Secret>,
-    /// The whole response, for the low-level `create-token` command.
-    pub raw: Map<String, Value>,
 }
 
 /// What CreateTokenWithIAM is signed with.
@@ -239,7 +237,7 @@ pub(crate) fn parse_token_response(raw: Map<String, Value>) -> Result<TokenRespo
         None | Some(Value::Null) | Some(Value::String(_)) => None,
         Some(_) => return Err("refreshToken is not a string".to_owned()),
     };
-    Ok(TokenResponse { access_token, expires_in, refresh_token, raw })
+    Ok(TokenResponse { access_token, expires_in, refresh_token })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The credential_process output (SPEC A.4, B.8): one JSON object on stdout, exact key casing,
-//! `Version` the number 1, `Expiration` in `YYYY-MM-DDTHH:MM:SSZ`.
+//! What commands print: the credential_process output (SPEC A.4, B.8: one JSON object on stdout,
+//! exact key casing, `Version` the number 1, `Expiration` in `YYYY-MM-DDTHH:MM:SSZ`), and the aligned
+//! tables of the human-facing commands (`status`, `list`), coloured only when the caller says so.
 
 use crate::portal::RoleCredentials;
 use crate::timefmt;
@@ -16,22 +17,125 @@ struct ProcessCredentials<'a> {
     account_id: &'a str,
 }
 
-pub fn process_json(creds: &RoleCredentials, account_id: &str) -> String {
-    let out = ProcessCredentials {
+fn object<'a>(creds: &'a RoleCredentials, account_id: &'a str) -> ProcessCredentials<'a> {
+    ProcessCredentials {
         version: 1,
         access_key_id: creds.access_key_id.expose(),
         secret_access_key: creds.secret_access_key.expose(),
         session_token: creds.session_token.expose(),
         expiration: timefmt::format(creds.expiration),
         account_id,
-    };
-    serde_json::to_string(&out).unwrap_or_default()
+    }
+}
+
+pub fn process_json(creds: &RoleCredentials, account_id: &str) -> String {
+    serde_json::to_string(&object(creds, account_id)).unwrap_or_default()
+}
+
+/// The same object indented by two spaces, as `aws configure export-credentials --format process` prints it.
+pub fn process_json_pretty(creds: &RoleCredentials, account_id: &str) -> String {
+    serde_json::to_string_pretty(&object(creds, account_id)).unwrap_or_default()
+}
+
+/// How a table cell is painted when colour is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Bold,
+    Dim,
+    Good,
+    Warn,
+    Bad,
+}
+
+impl Style {
+    fn sgr(self) -> &'static str {
+        match self {
+            Style::Plain => "",
+            Style::Bold => "1",
+            Style::Dim => "2",
+            Style::Good => "32",
+            Style::Warn => "33",
+            Style::Bad => "31",
+        }
+    }
+
+    /// `text` in this style (plain when `color` is off).
+    pub fn paint(self, text: &str, color: bool) -> String {
+        if !color || self == Style::Plain || text.is_empty() {
+            text.to_owned()
+        } else {
+            format!("\x1b[{}m{text}\x1b[0m", self.sgr())
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub text: String,
+    pub style: Style,
+}
+
+impl Cell {
+    /// A plain cell; control characters in server-supplied text become `?`.
+    pub fn new(text: impl AsRef<str>) -> Cell {
+        Cell { text: crate::http::sanitize(text.as_ref()), style: Style::Plain }
+    }
+
+    pub fn styled(text: impl AsRef<str>, style: Style) -> Cell {
+        Cell { style, ..Cell::new(text) }
+    }
+}
+
+/// Rows as lines with aligned columns (two spaces apart, widths in characters), each line
+/// starting with `indent`; no line ends in spaces.
+pub fn table(rows: &[Vec<Cell>], indent: &str, color: bool) -> Vec<String> {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            let w = cell.text.chars().count();
+            match widths.get_mut(i) {
+                Some(width) => *width = (*width).max(w),
+                None => widths.push(w),
+            }
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            let mut line = indent.to_owned();
+            for (i, cell) in row.iter().enumerate() {
+                line.push_str(&cell.style.paint(&cell.text, color));
+                if i + 1 < row.len() {
+                    let pad = widths[i] - cell.text.chars().count() + 2;
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+            line.truncate(line.trim_end().len());
+            line
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::secret::Secret;
+
+    #[test]
+    fn tables_align_by_characters_and_colour_only_when_asked() {
+        let rows = vec![
+            vec![Cell::styled("ID", Style::Bold), Cell::new("NAME"), Cell::new("ROLE")],
+            vec![Cell::new("1"), Cell::new("Prod – Payments"), Cell::styled("Admin", Style::Good)],
+            vec![Cell::new("22"), Cell::new("x\u{1b}[2J"), Cell::new("")],
+        ];
+        assert_eq!(
+            table(&rows, "  ", false),
+            ["  ID  NAME             ROLE", "  1   Prod – Payments  Admin", "  22  x?[2J"]
+        );
+        let colored = table(&rows, "", true);
+        assert_eq!(colored[0], "\x1b[1mID\x1b[0m  NAME             ROLE");
+        assert!(colored[1].ends_with("\x1b[32mAdmin\x1b[0m"));
+    }
 
     #[test]
     fn exact_shape() {

@@ -287,12 +287,12 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
         }
         Err(err) => {
             // A tool that does not lock may have rotated the refresh token under us: look once more.
-            if err.service().is_some_and(|e| e.is("InvalidGrantException")) {
-                if let Ok(again) = load(target, &path) {
-                    if again.access_token != cached.access_token && again.expires_at - ctx.now() >= REFRESH_WINDOW {
-                        return done(&again, Outcome::Cached);
-                    }
-                }
+            if err.service().is_some_and(|e| e.is("InvalidGrantException"))
+                && let Ok(again) = load(target, &path)
+                && again.access_token != cached.access_token
+                && again.expires_at - ctx.now() >= REFRESH_WINDOW
+            {
+                return done(&again, Outcome::Cached);
             }
             refresh_failed(ctx, target, &cached, mode, err)
         }
@@ -435,7 +435,6 @@ mod tests {
             access_token: Secret::new("new"),
             expires_in: 3600,
             refresh_token: rt.map(Secret::new),
-            raw: Map::new(),
         };
         let kept = tok.refreshed(&resp(None), now);
         assert_eq!(kept["accessToken"], "new");

@@ -47,11 +47,13 @@ pub fn from_epoch_secs(secs: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(secs, 0)
 }
 
-/// "in 42 min", "in 3 h 5 min", "2 min ago": for human status lines.
+/// "in 42 min", "in 3 h 5 min", "2 min ago", "in 89 d 23 h": for human status lines.
 pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (t - now).num_seconds();
     let mins = secs.unsigned_abs() / 60;
-    let span = if mins >= 60 {
+    let span = if mins >= 48 * 60 {
+        format!("{} d {} h", mins / (24 * 60), mins / 60 % 24)
+    } else if mins >= 60 {
         format!("{} h {} min", mins / 60, mins % 60)
     } else if mins > 0 {
         format!("{mins} min")
@@ -107,6 +109,9 @@ mod tests {
         assert_eq!(relative(parse("2026-11-21T08:42:00Z").unwrap(), now), "in 42 min");
         assert_eq!(relative(parse("2026-11-21T09:05:00Z").unwrap(), now), "in 1 h 5 min");
         assert_eq!(relative(parse("2026-11-21T07:58:00Z").unwrap(), now), "2 min ago");
+        assert_eq!(relative(parse("2026-11-23T07:59:00Z").unwrap(), now), "in 47 h 59 min");
+        assert_eq!(relative(parse("2027-02-19T07:00:00Z").unwrap(), now), "in 89 d 23 h");
+        assert_eq!(relative(parse("2026-11-18T06:00:00Z").unwrap(), now), "3 d 2 h ago");
     }
 
     #[test]

@@ -15,6 +15,18 @@ use std::io::Write;
 pub const AUTO_LOGIN_KEY: &str = "aws_sso_process_auto_login";
 
 pub fn run(ctx: &Context, spec: &TargetSpec, login_if_needed: bool) -> Result<u8, Error> {
+    let (target, served) = fetch(ctx, spec, login_if_needed)?;
+    let json = output::process_json(&served.creds, &target.account_id);
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{json}")
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Error::Other { what: format!("cannot write to stdout: {e}"), hint: None })?;
+    Ok(0)
+}
+
+/// The target's role credentials, logging in first when asked to and the session is gone (also
+/// used by `export` and `exec`).
+pub fn fetch(ctx: &Context, spec: &TargetSpec, login_if_needed: bool) -> Result<(RoleTarget, Served), Error> {
     let target = ctx.role_target(spec)?;
     let served = if login_if_needed || auto_login_configured(ctx, spec)? {
         with_auto_login(ctx, &target)?
@@ -30,12 +42,7 @@ pub fn run(ctx: &Context, spec: &TargetSpec, login_if_needed: bool) -> Result<u8
             crate::timefmt::format(served.creds.expiration)
         )
     });
-    let json = output::process_json(&served.creds, &target.account_id);
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{json}")
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Error::Other { what: format!("cannot write to stdout: {e}"), hint: None })?;
-    Ok(0)
+    Ok((target, served))
 }
 
 /// `aws_sso_process_auto_login = true` on the profile that names the target (not with --sso-session/--start-url).

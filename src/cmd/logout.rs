@@ -135,7 +135,7 @@ fn derived_role_files(ctx: &Context, session: &SsoSession) -> Result<BTreeSet<Pa
 }
 
 /// The target of a `credential_process = aws-sso-process ...` line, when its flags name one.
-fn process_target(config: &Config, command: &str) -> Option<(SsoSession, String, String)> {
+pub(crate) fn process_target(config: &Config, command: &str) -> Option<(SsoSession, String, String)> {
     let words: Vec<&str> = command.split_whitespace().collect();
     let program = words.first()?;
     if !program.rsplit('/').next().is_some_and(|p| p.starts_with("aws-sso-process")) {
@@ -227,7 +227,7 @@ fn file_name(path: &Path) -> String {
 }
 
 /// The `*.json` files of a folder, sorted; none when the folder does not exist.
-fn json_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+pub(crate) fn json_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

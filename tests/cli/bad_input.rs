@@ -115,3 +115,18 @@ fn help_and_version_exit_0() {
     version.assert_ok();
     assert!(version.stdout.starts_with("aws-sso-process "));
 }
+
+#[test]
+fn the_credential_process_profile_itself_points_at_its_target() {
+    let mut env = TestEnv::new();
+    env.seed_corp_token(7200);
+    let run = env.run(&["--profile", "dev"]);
+    run.assert_fails(1, "its credential_process runs 'aws-sso-process --profile dev-sso'");
+    assert!(run.stderr.contains("hint: run 'aws-sso-process --profile dev-sso'"), "{run:?}");
+    // The same slip through AWS_PROFILE, with a bare `aws-sso-process` call.
+    env.set_env("AWS_PROFILE", "dev");
+    env.run(&["refresh"]).assert_fails(1, "profile dev has no sso_* keys");
+    // A profile without sso_* keys that does not run us keeps the plain message.
+    env.write_config("[profile plain]\nregion = us-east-1\n");
+    env.run(&["--profile", "plain"]).assert_fails(1, "point --profile at the profile that has them");
+}

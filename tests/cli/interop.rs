@@ -142,3 +142,38 @@ fn botocore_refreshes_a_token_our_login_wrote() {
     let seen: Value = serde_json::from_str(run.stdout.trim()).unwrap();
     assert_eq!(seen["token"], env.corp_token()["accessToken"]);
 }
+
+#[test]
+fn botocore_loads_generated_profiles_and_gets_credentials_through_them() {
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    let run = env.run(&[
+        "configure",
+        "generate",
+        "--sso-session",
+        "corp",
+        "--region",
+        "eu-west-1",
+        "--command",
+        BIN,
+        "--write",
+    ]);
+    run.assert_ok();
+    let script = r#"
+import json, boto3
+s = boto3.Session(profile_name='prod-payments-eu.Admin')
+c = s.get_credentials().get_frozen_credentials()
+names = sorted(p for p in boto3.Session().available_profiles if '.' in p)
+print(json.dumps({"key": c.access_key, "token": c.token, "region": s.region_name, "profiles": names}))
+"#;
+    let Some(run) = python(&env, script) else { return };
+    let got: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(got["region"], "eu-west-1");
+    assert!(got["key"].as_str().unwrap().starts_with("ASIAFAKE222233334444"), "{got}");
+    // Nine pairs; development.Developer is already served by the DEFAULT_CONFIG's dev profile.
+    assert_eq!(got["profiles"].as_array().unwrap().len(), 8, "{got}");
+    let calls = env.fake.calls("GetRoleCredentials");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].query["account_id"], "222233334444");
+    assert_eq!(calls[0].query["role_name"], "Admin");
+}

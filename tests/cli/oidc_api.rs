@@ -260,7 +260,7 @@ fn iam_credentials_come_from_env_then_source_profile_then_sso() {
     assert_eq!(env.fake.iam_signers(), vec!["AKIDFILE".to_owned()]);
 
     // The environment comes first.
-    let mut env = iam_env();
+    let env = iam_env();
     env.write_config(&format!(
         "{DEFAULT_CONFIG}\n[profile ci]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = x\n"
     ));

@@ -17,6 +17,9 @@
 //! `GET /authorize` checks the PKCE request and redirects (302) to the redirect URI with a code that
 //! CreateToken redeems only with the same redirect URI and a verifier matching the S256 challenge.
 //! POST /logout ends the session of the bearer token. The pre-seeded client CLIENT_ID stays valid.
+//! ListAccounts and ListAccountRoles serve an organisation (`set_accounts`, default
+//! `default_accounts()`) in pages of at most `set_page_size` items (default 2, so the default
+//! organisation takes 3 pages), with opaque next tokens it checks, to known bearer tokens only.
 
 #![allow(dead_code)]
 
@@ -92,6 +95,31 @@ pub enum AuthorizeMode {
     Error(String),
     /// A code, but with a state that is not the one sent.
     WrongState,
+}
+
+/// An account of the fake organisation and the roles the user has in it.
+#[derive(Debug, Clone)]
+pub struct FakeAccount {
+    pub id: String,
+    pub name: String,
+    pub roles: Vec<String>,
+}
+
+impl FakeAccount {
+    pub fn new(id: &str, name: &str, roles: &[&str]) -> FakeAccount {
+        FakeAccount { id: id.to_owned(), name: name.to_owned(), roles: roles.iter().map(|r| (*r).to_owned()).collect() }
+    }
+}
+
+/// The default organisation: five accounts, one of them with a name that needs slugging.
+pub fn default_accounts() -> Vec<FakeAccount> {
+    vec![
+        FakeAccount::new("111122223333", "Development", &["Developer", "ReadOnly"]),
+        FakeAccount::new("222233334444", "Prod – Payments (EU)", &["Admin", "ReadOnly"]),
+        FakeAccount::new("333344445555", "Shared Services", &["ReadOnly"]),
+        FakeAccount::new("444455556666", "Sandbox", &["Admin", "Developer", "PowerUser"]),
+        FakeAccount::new("555566667777", "Audit & Logging", &["SecurityAudit"]),
+    ]
 }
 
 #[derive(Debug, Clone)]
@@ -179,6 +207,10 @@ struct State {
     role_delay: Duration,
     /// Seeded random failures of the default behaviour (see `set_failures`).
     failures: Option<Failures>,
+    accounts: Vec<FakeAccount>,
+    page_size: usize,
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 /// A token the refresh grant issued: the pair and when the answer was made.
@@ -245,6 +277,8 @@ impl FakeSso {
             registration_lifetime: 90 * 86400,
             device_expires_in: 600,
             device_interval: Some(1),
+            accounts: default_accounts(),
+            page_size: 2,
             ..State::default()
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -405,6 +439,21 @@ impl FakeSso {
         self.state.lock().unwrap().failures.as_ref().map_or(0, |f| f.injected)
     }
 
+    /// The organisation ListAccounts and ListAccountRoles serve.
+    pub fn set_accounts(&self, accounts: Vec<FakeAccount>) {
+        self.state.lock().unwrap().accounts = accounts;
+    }
+
+    /// Items per page of ListAccounts and ListAccountRoles at most (default 2).
+    pub fn set_page_size(&self, n: usize) {
+        self.state.lock().unwrap().page_size = n.max(1);
+    }
+
+    /// The most requests that were being answered at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.lock().unwrap().max_in_flight
+    }
+
     /// The access tokens the portal accepts.
     pub fn live_access_tokens(&self) -> HashSet<String> {
         self.state.lock().unwrap().access_tokens.clone()
@@ -445,10 +494,14 @@ fn serve<S: Read + Write>(stream: S, state: &Mutex<State>) {
         let reply = {
             let mut st = state.lock().unwrap();
             st.requests.push(req.clone());
+            st.in_flight += 1;
+            st.max_in_flight = st.max_in_flight.max(st.in_flight);
             let scripted = st.scripts.get_mut(&req.op).and_then(VecDeque::pop_front);
             scripted.or_else(|| injected_failure(&mut st, &req.op)).unwrap_or(Reply::Default)
         };
-        if !answer(reader.get_mut(), &req, reply, state, "") {
+        let open = answer(reader.get_mut(), &req, reply, state, "");
+        state.lock().unwrap().in_flight -= 1;
+        if !open {
             return;
         }
     }
@@ -628,6 +681,7 @@ fn default_reply(req: &Recorded, state: &Mutex<State>) -> Reply {
                 }}),
             )
         }
+        "ListAccounts" | "ListAccountRoles" => list(req, state),
         "RegisterClient" => register_client(req, state),
         "StartDeviceAuthorization" => start_device_authorization(req, state),
         "Authorize" => authorize(req, state),
@@ -716,6 +770,50 @@ fn create_token(req: &Recorded, state: &Mutex<State>) -> Reply {
     let refresh_token = resp["refreshToken"].as_str().map(str::to_owned);
     st.issued.push(Issued { access_token: access, refresh_token, expires_in, at: SystemTime::now() });
     Reply::Json(200, None, resp)
+}
+
+/// ListAccounts / ListAccountRoles: one page of the organisation, `nextToken` an offset it checks.
+fn list(req: &Recorded, state: &Mutex<State>) -> Reply {
+    let st = state.lock().unwrap();
+    let bearer = req.headers.get("x-amz-sso_bearer_token").cloned().unwrap_or_default();
+    if !st.access_tokens.contains(&bearer) {
+        return Reply::portal_error(401, "UnauthorizedException", "Session token not found or invalid");
+    }
+    let invalid = |what: &str| Reply::portal_error(400, "InvalidRequestException", what);
+    let max = match req.query.get("max_result").map(|m| m.parse::<usize>()) {
+        None => st.page_size,
+        Some(Ok(m)) if (1..=100).contains(&m) => m.min(st.page_size),
+        Some(_) => return invalid("max_result must be 1..100"),
+    };
+    let (prefix, items): (String, Vec<Value>) = if req.op == "ListAccounts" {
+        let items = st
+            .accounts
+            .iter()
+            .map(|a| {
+                json!({"accountId": a.id, "accountName": a.name,
+                       "emailAddress": format!("aws+{}@example.com", a.id)})
+            })
+            .collect();
+        ("accounts".to_owned(), items)
+    } else {
+        let Some(account_id) = req.query.get("account_id") else { return invalid("account_id is required") };
+        let Some(account) = st.accounts.iter().find(|a| &a.id == account_id) else {
+            return Reply::portal_error(404, "ResourceNotFoundException", "No such account");
+        };
+        let items = account.roles.iter().map(|r| json!({"roleName": r, "accountId": account.id})).collect();
+        (format!("roles-{account_id}"), items)
+    };
+    let start = match req.query.get("next_token") {
+        None => 0,
+        Some(t) => match t.strip_prefix(&format!("{prefix}-")).and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) if n < items.len() => n,
+            _ => return invalid("bad next_token"),
+        },
+    };
+    let end = (start + max).min(items.len());
+    let next = (end < items.len()).then(|| format!("{prefix}-{end}"));
+    let key = if req.op == "ListAccounts" { "accountList" } else { "roleList" };
+    Reply::Json(200, None, json!({"nextToken": next, key: items[start..end]}))
 }
 
 /// An IAM authentication failure the way AWS front ends answer it.

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Try aws-sso-process without AWS: starts the test suite's fake IAM Identity Center on 127.0.0.1,
+# makes a throwaway HOME with an ~/.aws/config, and walks through a day's use, explaining each step:
+# login (device code; the fake approves by itself), status, credential_process, refresh, a cache
+# hit with its time, export, exec, logout. Nothing leaves this machine; your own ~/.aws is not read.
+#
+#   ./scripts/demo.sh
+#
+# The binary: $AWS_SSO_PROCESS_BIN, else aws-sso-process on PATH (after ./install.sh), else a
+# release build of this checkout. The fake: $FAKE_SSO, else `cargo build --example fake_sso`.
+# Exits 0 when every step did what it says (CI runs it as a smoke test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target_dir=${CARGO_TARGET_DIR:-target}
+[[ $target_dir == /* ]] || target_dir=$PWD/$target_dir
+
+if [ -t 1 ]; then bold=$'\e[1m' dim=$'\e[2m' off=$'\e[0m'; else bold='' dim='' off=''; fi
+step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$off"; }
+note() { printf '%s    %s%s\n' "$dim" "$*" "$off"; }
+# Shows the command as a user would type it, then runs it.
+show() {
+    local arg line='$ aws-sso-process'
+    for arg in "$@"; do
+        if [[ $arg =~ ^[A-Za-z0-9_./:=@%+-]+$ ]]; then line+=" $arg"; else line+=" '${arg//\'/\'\\\'\'}'"; fi
+    done
+    printf '%s\n' "$line"
+    "$bin" "$@"
+}
+fail() { echo "demo: $*" >&2; exit 1; }
+
+now_ms() {
+    if [ -n "${EPOCHREALTIME:-}" ]; then
+        local us=${EPOCHREALTIME/[.,]/}
+        echo $((10#$us / 1000))
+    elif perl -MTime::HiRes -e1 2>/dev/null; then
+        perl -MTime::HiRes=time -e 'printf "%d\n", time * 1000'
+    else
+        python3 -c 'import time; print(int(time.time() * 1000))'
+    fi
+}
+
+if [ -n "${AWS_SSO_PROCESS_BIN:-}" ]; then
+    bin=$AWS_SSO_PROCESS_BIN
+elif bin=$(command -v aws-sso-process); then
+    :
+else
+    echo "demo: aws-sso-process is not on PATH; building this checkout (cargo build --release)..."
+    cargo build --release --locked --quiet --bin aws-sso-process
+    bin=$target_dir/release/aws-sso-process
+fi
+if [ -n "${FAKE_SSO:-}" ]; then
+    fake=$FAKE_SSO
+else
+    echo "demo: building the fake IAM Identity Center (cargo build --example fake_sso)..."
+    cargo build --locked --quiet --example fake_sso
+    fake=$target_dir/debug/examples/fake_sso
+fi
+[ -x "$bin" ] || fail "$bin is not an executable"
+[ -x "$fake" ] || fail "$fake is not an executable"
+
+demo_home=$(mktemp -d "${TMPDIR:-/tmp}/aws-sso-process-demo.XXXXXX")
+fake_pid=
+cleanup() {
+    if [ -n "$fake_pid" ]; then kill "$fake_pid" 2>/dev/null || true; fi
+    rm -rf "$demo_home"
+}
+trap cleanup EXIT
+# Device codes are approved at the second poll, so the prompt shows as it would for real.
+"$fake" --approve-after 1 >"$demo_home/fake.url" 2>"$demo_home/fake.log" &
+fake_pid=$!
+url=
+for _ in $(seq 100); do
+    url=$(head -n 1 "$demo_home/fake.url" 2>/dev/null || true)
+    [ -n "$url" ] && break
+    sleep 0.1
+done
+[ -n "$url" ] || fail "the fake service did not start: $(cat "$demo_home/fake.log")"
+
+# Everything below talks to the fake only, with a HOME of its own.
+export HOME=$demo_home AWS_ENDPOINT_URL_SSO_OIDC=$url AWS_ENDPOINT_URL_SSO=$url
+export AWS_SSO_PROCESS_TTY=none NO_PROXY=127.0.0.1,localhost
+unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_ENDPOINT_URL \
+    AWS_REGION AWS_DEFAULT_REGION AWS_SSO_PROCESS_EXEC AWS_CA_BUNDLE BROWSER \
+    HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
+mkdir -p "$HOME/.aws"
+cat >"$HOME/.aws/config" <<CONFIG
+[profile dev]
+credential_process = aws-sso-process --profile dev-sso
+
+[profile dev-sso]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = Developer
+region = eu-west-1
+
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+sso_registration_scopes = sso:account:access
+CONFIG
+
+echo "${bold}aws-sso-process demo${off}: $("$bin" --version), against a fake IAM Identity Center at $url"
+note "binary: $bin"
+note "HOME for this demo: $HOME (deleted at the end)"
+step "The config: tools use [profile dev]; [profile dev-sso] names the SSO account and role"
+sed 's/^/    /' "$HOME/.aws/config"
+
+step "Log in once (device code flow; in real life you approve the code in a browser, here the fake does)"
+show login --sso-session corp --use-device-code --no-browser
+note "the token is in ~/.aws/sso/cache, where 'aws sso login' keeps it: the AWS CLI and SDKs share it"
+
+step "Status"
+if "$bin" status --help >/dev/null 2>&1; then
+    show status
+else
+    note "(skipped: this build has no 'status' command yet)"
+fi
+
+step "What an SDK runs for [profile dev]: credential_process output, one JSON object on stdout"
+show --profile dev-sso
+note "first call: GetRoleCredentials at the portal; the result goes to ~/.aws/cli/cache, shared with the AWS CLI"
+
+step "Refresh the SSO access token now (normally done by itself when less than 15 minutes remain)"
+show refresh --force --sso-session corp
+
+step "credential_process again: served from the role-credential cache, no network"
+start=$(now_ms)
+"$bin" --debug --profile dev-sso >"$demo_home/second.json" 2>"$demo_home/second.log"
+elapsed=$(($(now_ms) - start))
+printf '$ aws-sso-process --profile dev-sso\n'
+cat "$demo_home/second.json"
+grep -q 'from the cache' "$demo_home/second.log" || fail "the second call did not come from the cache: $(cat "$demo_home/second.log")"
+note "served from the cache in ${elapsed} ms (whole process, wall clock)"
+
+step "The same credentials for a shell: eval \"\$(aws-sso-process export --profile dev-sso --format env)\""
+show export --profile dev-sso --format env | sed -E 's/=(.{12}).*/=\1.../'
+note "(values shortened here; also --format env-no-export, fish, powershell, windows-cmd, process)"
+
+step "Or only for one command: exec puts them in its environment (and AWS_REGION from the profile)"
+show exec --profile dev-sso -- sh -c 'echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID AWS_REGION=$AWS_REGION"'
+
+step "Log out: the portal session ends; the cached token and role credentials are deleted"
+show logout --sso-session corp
+set +e
+show --profile dev-sso
+code=$?
+set -e
+[ "$code" -eq 3 ] || fail "after logout credential_process should exit 3 (login required), not $code"
+note "exit $code: login required, with the command to run; SDKs show that message"
+
+printf '\n%sDemo finished: every step worked.%s Next: put the config above in ~/.aws/config with your own start URL.\n' "$bold" "$off"

@@ -1,0 +1,206 @@
+//! The hidden `completions <shell>` and `man` commands: shell completion scripts and the manual
+//! page, generated from the clap definition (`clap_complete`, `clap_mangen`) so they never drift
+//! from the real flags. `install.sh` runs them with the installed binary.
+
+use crate::cli::Cli;
+use crate::error::Error;
+use clap::CommandFactory;
+use std::io::Write;
+
+const NAME: &str = "aws-sso-process";
+
+pub fn completions(shell: clap_complete::Shell) -> Result<u8, Error> {
+    write_stdout(completion_script(shell).as_bytes())
+}
+
+pub fn completion_script(shell: clap_complete::Shell) -> String {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), NAME, &mut out);
+    let script = String::from_utf8_lossy(&out).into_owned();
+    match shell {
+        // clap_complete's bash script spells the state of a hyphenated binary's subcommands two
+        // ways (`aws__sso__process__subcmd__login` while walking the words, `aws__subcmd__sso__
+        // subcmd__process__subcmd__login` in the case arms), so no subcommand option ever
+        // completes: clap-rs/clap#6421, #6529. Use the first spelling everywhere.
+        clap_complete::Shell::Bash => script.replace("aws__subcmd__sso__subcmd__process", "aws__sso__process"),
+        _ => script,
+    }
+}
+
+pub fn man() -> Result<u8, Error> {
+    write_stdout(man_page().as_bytes())
+}
+
+/// The page: clap_mangen's title, name, synopsis, description and options for the top level;
+/// then one subsection per command with its own options (clap_mangen would point at a page per
+/// command, which we do not install); then what clap knows nothing of (exit status, environment,
+/// files, examples).
+pub fn man_page() -> String {
+    let mut cmd = Cli::command();
+    // Built first, so that each command knows the global flags its conflicts name.
+    cmd.build();
+    let top = clap_mangen::Man::new(cmd.clone());
+    let mut page = String::from(AQ_PREAMBLE);
+    page.push_str(&roff(|w| top.render_title(w)));
+    page.push_str(&roff(|w| top.render_name_section(w)));
+    page.push_str(&roff(|w| top.render_synopsis_section(w)));
+    page.push_str(&roff(|w| top.render_description_section(w)));
+    page.push_str(&roff(|w| top.render_options_section(w)));
+    page.push_str(".SH COMMANDS\n");
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+        page.push_str(&format!(".SS \"{NAME} {}\"\n", sub.get_name()));
+        if let Some(about) = sub.get_about() {
+            page.push_str(&format!("{}\n", roff_text(&about.to_string())));
+        }
+        // The command's own option sections, each heading made a subsection; the global options
+        // are listed once, above.
+        let man = clap_mangen::Man::new(sub.clone());
+        let part = roff(|w| man.render_options_section(w));
+        for section in part.split(".SH ").skip(1) {
+            let (heading, body) = section.split_once('\n').unwrap_or((section, ""));
+            let heading = heading.trim_matches('"');
+            if heading == "GLOBAL OPTIONS" || body.trim().is_empty() {
+                continue;
+            }
+            if heading != "OPTIONS" {
+                page.push_str(&format!(".SS \"{NAME} {}: {}\"\n", sub.get_name(), heading.to_lowercase()));
+            }
+            page.push_str(body.trim_end());
+            page.push('\n');
+        }
+    }
+    page.push_str(EXTRA_SECTIONS);
+    page
+}
+
+/// What clap_mangen puts before every piece it renders: the `Aq` string its text uses.
+const AQ_PREAMBLE: &str = ".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n";
+
+/// One piece rendered by clap_mangen, without its preamble (the page has it once, at the top).
+fn roff(render: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = render(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    text.strip_prefix(AQ_PREAMBLE).unwrap_or(&text).to_owned()
+}
+
+/// Plain text as one roff paragraph line: backslashes and hyphens escaped, no control line.
+fn roff_text(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with(['.', '\'']) { format!("\\&{escaped}") } else { escaped }
+}
+
+const EXTRA_SECTIONS: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+Success.
+.TP
+\fB1\fR
+Failure (one line on stderr starting with \fBaws\-sso\-process:\fR, and often a \fBhint:\fR line).
+.TP
+\fB2\fR
+Usage error.
+.TP
+\fB3\fR
+Login required: run \fBaws\-sso\-process login\fR (or \fBaws sso login\fR).
+.TP
+\fB126\fR, \fB127\fR
+\fBexec\fR: the command could not be run, or was not found. Otherwise \fBexec\fR exits with the command's own status.
+.SH ENVIRONMENT
+.TP
+\fBAWS_PROFILE\fR, \fBAWS_DEFAULT_PROFILE\fR
+The profile when \fB\-\-profile\fR is not given (then \fBdefault\fR).
+.TP
+\fBAWS_CONFIG_FILE\fR, \fBAWS_SHARED_CREDENTIALS_FILE\fR
+Where the config and credentials files are (\fI~/.aws/config\fR, \fI~/.aws/credentials\fR).
+.TP
+\fBAWS_ENDPOINT_URL_SSO_OIDC\fR, \fBAWS_ENDPOINT_URL_SSO\fR, \fBAWS_ENDPOINT_URL\fR
+Endpoint overrides, as in the AWS CLI.
+.TP
+\fBHTTPS_PROXY\fR, \fBHTTP_PROXY\fR, \fBNO_PROXY\fR, \fBAWS_CA_BUNDLE\fR
+Proxies and extra trusted certificates.
+.TP
+\fBBROWSER\fR
+The command that opens the sign\-in page.
+.TP
+\fBAWS_SSO_PROCESS_EXEC\fR
+Set by \fBexec\fR in the command's environment; a nested \fBexec\fR refuses to run unless \fB\-\-force\fR.
+.SH FILES
+.TP
+\fI~/.aws/sso/cache/\fR
+SSO tokens and client registrations, shared with the AWS CLI v2.
+.TP
+\fI~/.aws/cli/cache/\fR
+Role credentials, shared with the AWS CLI v2.
+.SH EXAMPLES
+In \fI~/.aws/config\fR, the profile tools use holds no \fBsso_*\fR keys:
+.PP
+.nf
+[profile dev]
+credential_process = aws\-sso\-process \-\-profile dev\-sso
+
+[profile dev\-sso]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = Developer
+
+[sso\-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us\-east\-1
+.fi
+.PP
+Log in once, then use the credentials:
+.PP
+.nf
+aws\-sso\-process login \-\-sso\-session corp
+eval "$(aws\-sso\-process export \-\-profile dev\-sso \-\-format env)"
+aws\-sso\-process exec \-\-profile dev\-sso \-\- aws s3 ls
+aws\-sso\-process refresh \-\-all
+.fi
+.SH "SEE ALSO"
+\fBaws\fR(1)
+"#;
+
+fn write_stdout(bytes: &[u8]) -> Result<u8, Error> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Error::Other { what: format!("cannot write to stdout: {e}"), hint: None })?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn man_page_has_every_visible_command_and_no_hidden_one() {
+        let page = man_page();
+        assert!(page.starts_with(AQ_PREAMBLE) && page.contains("\n.TH aws-sso-process 1"), "{}", &page[..200]);
+        assert_eq!(page.matches(".ds Aq").count(), 2, "the preamble once");
+        assert!(!page.contains("aws\\-sso\\-process\\-login(1)"), "no pages we do not install");
+        for sub in ["refresh", "login", "logout", "export", "exec", "create-token"] {
+            assert!(page.contains(&format!(".SS \"aws-sso-process {sub}")), "{sub}");
+        }
+        assert!(page.contains("\\-\\-format") && page.contains("windows\\-cmd"));
+        for hidden in ["completions", "man", "help"] {
+            assert!(!page.contains(&format!(".SS \"aws-sso-process {hidden}")), "{hidden}");
+        }
+        assert!(page.contains("\\fB\\-\\-force\\fR"), "exec's own option");
+        assert!(page.contains(".SH \"EXIT STATUS\""));
+    }
+
+    #[test]
+    fn bash_states_are_spelled_one_way() {
+        let script = completion_script(clap_complete::Shell::Bash);
+        assert!(!script.contains("aws__subcmd__sso"));
+        assert!(script.contains("aws__sso__process__subcmd__export)"), "a case arm for export");
+    }
+
+    #[test]
+    fn roff_text_escapes() {
+        assert_eq!(roff_text(".a-b\\c"), "\\&.a\\-b\\ec");
+    }
+}

@@ -1,0 +1,601 @@
+//! `status`: what is configured and cached, and what will go wrong (SPEC A.1; Part C 8, 11).
+//!
+//! For every `[sso-session]` and every legacy start URL (in a profile, or in a
+//! `credential_process = aws-sso-process --start-url ...` line) it shows the cached token: when it
+//! expires, whether it can be refreshed and until when the client registration lasts; then, for
+//! each profile that targets it, the cached role credentials. Then the warnings: profiles the SDKs
+//! will not run us for (B.8, B.10.17), legacy profiles that can never refresh, sessions without
+//! registration scopes, unreadable cache files (named and left alone), and the config parser's notes.
+//!
+//! It reads local files only; `--check` also asks the portal for one page of ListAccounts per
+//! session (refreshing a token that is due, as credential_process would) and sets the exit code.
+//! The report is built first and printed last, as a table or as the JSON documented in
+//! docs/readme-status.md. Time comes from `ctx.now()`, so tests can fix it.
+
+use crate::cache::{self, CacheError};
+use crate::cmd::logout::{json_files, process_target};
+use crate::config::{Config, SsoSession, shlex_split};
+use crate::context::{Context, RUN_DEADLINE, SessionTarget, TargetSpec, shell_word};
+use crate::endpoints::Service;
+use crate::error::{self, Error};
+use crate::http::{CallError, sanitize};
+use crate::output::{Cell, Style, table};
+use crate::portal::Portal;
+use crate::role_cache::MIN_REMAINING;
+use crate::session::{self, CachedToken, Mode, REFRESH_WINDOW};
+use crate::timefmt;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// The JSON schema version; bumped only when a field changes meaning or disappears.
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub fn run(ctx: &Context, as_json: bool, check: bool) -> Result<u8, Error> {
+    let config = ctx.config()?;
+    let mut report = gather(ctx, config);
+    let mut exit = 0;
+    if check {
+        for s in &mut report.sessions {
+            let result = check_session(ctx, &s.target);
+            if let Err(e) = &result {
+                exit = exit.max(e.exit_code());
+            }
+            s.check = Some(result.map_err(|e| (error::chain(&e), e.exit_code() == error::EXIT_LOGIN_REQUIRED)));
+        }
+    }
+    // After the checks, which may have refreshed tokens or fetched nothing: what is on disk now.
+    let now = ctx.now();
+    for s in &mut report.sessions {
+        s.token = token_report(ctx, &s.target, now);
+        for p in &mut s.profiles {
+            p.role = role_report(&p.role_file, now);
+        }
+    }
+    let text = if as_json { to_json(&report, now) } else { to_text(&report, now, ctx.color_stdout()) };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(exit)
+}
+
+struct Report {
+    config_file: PathBuf,
+    sessions: Vec<SessionReport>,
+    warnings: Vec<Warning>,
+}
+
+struct SessionReport {
+    target: SessionTarget,
+    /// The token cache key: equal keys are the same session.
+    key: String,
+    token: TokenReport,
+    profiles: Vec<ProfileReport>,
+    /// `--check`: `Ok`, or the error line and whether it means a new login.
+    check: Option<Result<(), (String, bool)>>,
+}
+
+#[derive(Default)]
+struct TokenReport {
+    file: PathBuf,
+    state: TokenState,
+    expires_at: Option<DateTime<Utc>>,
+    refreshable: bool,
+    why_not: Option<String>,
+    registration_expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Default, PartialEq)]
+enum TokenState {
+    #[default]
+    Missing,
+    Valid,
+    Expired,
+    Unreadable(String),
+}
+
+struct ProfileReport {
+    profile: String,
+    /// "sso" (the profile's own sso_* keys) or "credential_process" (its aws-sso-process flags).
+    via: &'static str,
+    account_id: String,
+    role_name: String,
+    role_file: PathBuf,
+    role: RoleReport,
+}
+
+#[derive(Default)]
+struct RoleReport {
+    state: RoleState,
+    expiration: Option<DateTime<Utc>>,
+}
+
+#[derive(Default, PartialEq)]
+enum RoleState {
+    #[default]
+    Missing,
+    /// At least 15 minutes left: served from the cache.
+    Valid,
+    /// Less than 15 minutes left: the next use fetches new ones.
+    Expiring,
+    Expired,
+    Unreadable(String),
+}
+
+struct Warning {
+    kind: &'static str,
+    subject: String,
+    message: String,
+}
+
+fn warn(warnings: &mut Vec<Warning>, kind: &'static str, subject: impl Into<String>, message: impl Into<String>) {
+    let (subject, message) = (subject.into(), message.into());
+    if !warnings.iter().any(|w| w.kind == kind && w.subject == subject && w.message == message) {
+        warnings.push(Warning { kind, subject, message });
+    }
+}
+
+/// Whether a credential_process command runs this program (any path to a file named aws-sso-process*).
+fn runs_us(command: &str) -> bool {
+    let words = shlex_split(command).unwrap_or_else(|| command.split_whitespace().map(str::to_owned).collect());
+    words.first().is_some_and(|p| p.rsplit('/').next().is_some_and(|name| name.starts_with("aws-sso-process")))
+}
+
+/// The sessions, the profiles that target them, and the warnings: from the config and the cache
+/// folders, without reading any token yet.
+fn gather(ctx: &Context, config: &Config) -> Report {
+    let mut warnings = Vec::new();
+    for w in &config.warnings {
+        warn(&mut warnings, "config", "config", w.clone());
+    }
+    let mut sessions: Vec<SessionReport> = Vec::new();
+    for name in config.sso_sessions.keys() {
+        let spec = TargetSpec { sso_session: Some(name.clone()), ..TargetSpec::default() };
+        match ctx.session_target(&spec) {
+            Ok(target) => {
+                if target.session.scopes.is_empty() {
+                    warn(
+                        &mut warnings,
+                        "no-registration-scopes",
+                        format!("sso-session {name}"),
+                        format!(
+                            "sso-session {name} has no sso_registration_scopes: a login by the AWS CLI then gets no refresh \
+                             token, and the session ends when its first token expires; add \
+                             'sso_registration_scopes = sso:account:access'"
+                        ),
+                    );
+                }
+                add_session(&mut sessions, target);
+            }
+            Err(e) => warn(&mut warnings, "invalid-config", format!("sso-session {name}"), error::chain(&e)),
+        }
+    }
+
+    for (name, section) in &config.profiles {
+        let has = |key: &str| section.values.contains_key(key);
+        let sso_keys = ["sso_session", "sso_start_url", "sso_region", "sso_account_id", "sso_role_name"];
+        let command = section.get("credential_process").filter(|c| runs_us(c));
+        if command.is_some() && (has("sso_account_id") || has("sso_role_name")) {
+            warn(
+                &mut warnings,
+                "sdk-bypass",
+                format!("profile {name}"),
+                format!(
+                    "profile {name} runs aws-sso-process as its credential_process but also has sso_account_id/sso_role_name: \
+                     the AWS SDKs use their own SSO provider first and never run aws-sso-process; move the sso_* keys to \
+                     another profile and use 'credential_process = aws-sso-process --profile <that profile>'"
+                ),
+            );
+        } else if command.is_some() && sso_keys.iter().any(|k| has(k)) {
+            warn(
+                &mut warnings,
+                "sdk-bypass",
+                format!("profile {name}"),
+                format!(
+                    "profile {name} runs aws-sso-process as its credential_process but also has sso_* keys: the AWS SDK \
+                     for Rust then uses its own SSO provider and fails; move the sso_* keys to another profile"
+                ),
+            );
+        }
+
+        if sso_keys.iter().any(|k| has(k)) {
+            match config.profile_session(name) {
+                Ok(session) => {
+                    if session.name.is_none() {
+                        warn(
+                            &mut warnings,
+                            "legacy-no-refresh",
+                            format!("profile {name}"),
+                            format!(
+                                "profile {name} has sso_start_url in the profile itself (legacy): its token can never be \
+                                 refreshed, so it needs a new login whenever it expires; move sso_start_url and sso_region \
+                                 to an [sso-session] section and set sso_session = <name>"
+                            ),
+                        );
+                        add_session(&mut sessions, legacy_target(&session, &format!("--profile {}", shell_word(name))));
+                    }
+                    match config.profile_target(name) {
+                        Ok(t) => add_profile(ctx, &mut sessions, &t.session, name, "sso", &t.account_id, &t.role_name),
+                        // A profile with only the session (for `aws sso login`) targets no role.
+                        Err(_) if !has("sso_account_id") && !has("sso_role_name") => {}
+                        Err(e) => warn(&mut warnings, "invalid-config", format!("profile {name}"), error::chain(&e)),
+                    }
+                }
+                Err(e) => warn(&mut warnings, "invalid-config", format!("profile {name}"), error::chain(&e)),
+            }
+        }
+
+        if let Some(command) = command {
+            match process_target(config, command) {
+                Some((session, account, role)) => {
+                    if session.name.is_none() {
+                        let args = format!(
+                            "--start-url {} --region {}",
+                            shell_word(&session.start_url),
+                            shell_word(&session.region)
+                        );
+                        add_session(&mut sessions, legacy_target(&session, &args));
+                    }
+                    add_profile(ctx, &mut sessions, &session, name, "credential_process", &account, &role);
+                }
+                None if ["--sso-session", "--profile", "--start-url"].iter().any(|f| command.contains(f)) => warn(
+                    &mut warnings,
+                    "invalid-config",
+                    format!("profile {name}"),
+                    format!(
+                        "the credential_process of profile {name} names a target that is not in the config \
+                         (or lacks --account-id/--role-name): {}",
+                        sanitize(command)
+                    ),
+                ),
+                None => {}
+            }
+        }
+    }
+
+    for dir in [ctx.sso_cache_dir(), ctx.cli_cache_dir()] {
+        let files = match json_files(&dir) {
+            Ok(files) => files,
+            Err(e) => {
+                warn(&mut warnings, "unreadable-cache-file", dir.display().to_string(), error::chain(&e));
+                continue;
+            }
+        };
+        for file in files {
+            match cache::read_object(&file) {
+                Ok(_) => {}
+                Err(e @ CacheError::Corrupt { .. }) => warn(
+                    &mut warnings,
+                    "unreadable-cache-file",
+                    file.display().to_string(),
+                    format!("{}; it was left as it is", error::chain(&e)),
+                ),
+                Err(e) => warn(&mut warnings, "unreadable-cache-file", file.display().to_string(), error::chain(&e)),
+            }
+        }
+    }
+    Report { config_file: ctx.config_path(), sessions, warnings }
+}
+
+/// A legacy session as status shows it: labelled by its start URL, logged in with `login_args`.
+fn legacy_target(session: &SsoSession, login_args: &str) -> SessionTarget {
+    SessionTarget {
+        session: session.clone(),
+        settings_profile: None,
+        login_args: login_args.to_owned(),
+        label: session.start_url.clone(),
+    }
+}
+
+fn add_session(sessions: &mut Vec<SessionReport>, target: SessionTarget) {
+    let key = cache::token_key(target.session.name.as_deref(), &target.session.start_url);
+    if !sessions.iter().any(|s| s.key == key) {
+        sessions.push(SessionReport { target, key, token: TokenReport::default(), profiles: Vec::new(), check: None });
+    }
+}
+
+fn add_profile(
+    ctx: &Context,
+    sessions: &mut [SessionReport],
+    session: &SsoSession,
+    profile: &str,
+    via: &'static str,
+    account_id: &str,
+    role_name: &str,
+) {
+    let key = cache::token_key(session.name.as_deref(), &session.start_url);
+    let Some(s) = sessions.iter_mut().find(|s| s.key == key) else { return };
+    let role_key = cache::role_key(account_id, role_name, session.name.as_deref(), &session.start_url);
+    s.profiles.push(ProfileReport {
+        profile: profile.to_owned(),
+        via,
+        account_id: account_id.to_owned(),
+        role_name: role_name.to_owned(),
+        role_file: ctx.cli_cache_dir().join(format!("{role_key}.json")),
+        role: RoleReport::default(),
+    });
+}
+
+fn token_report(ctx: &Context, target: &SessionTarget, now: DateTime<Utc>) -> TokenReport {
+    let file = ctx.token_path(&target.session);
+    let unreadable =
+        |why: String| TokenReport { file: file.clone(), state: TokenState::Unreadable(why), ..TokenReport::default() };
+    let doc = match cache::read_object(&file) {
+        Ok(None) => return TokenReport { file, ..TokenReport::default() },
+        Ok(Some(doc)) => doc,
+        Err(CacheError::Corrupt { detail, .. }) => return unreadable(detail),
+        Err(e) => return unreadable(error::chain(&e)),
+    };
+    let token = match CachedToken::parse(doc) {
+        Ok(token) => token,
+        Err(why) => return unreadable(why),
+    };
+    let is_session = target.session.name.is_some();
+    let refreshable = token.refreshable(is_session, now);
+    TokenReport {
+        file,
+        state: if token.expires_at > now { TokenState::Valid } else { TokenState::Expired },
+        expires_at: Some(token.expires_at),
+        refreshable,
+        why_not: (!refreshable).then(|| token.why_not_refreshable(is_session, now)),
+        registration_expires_at: token.registration_expires_at,
+    }
+}
+
+fn role_report(path: &std::path::Path, now: DateTime<Utc>) -> RoleReport {
+    let unreadable = |why: String| RoleReport { state: RoleState::Unreadable(why), expiration: None };
+    let doc = match cache::read_object(path) {
+        Ok(None) => return RoleReport::default(),
+        Ok(Some(doc)) => doc,
+        Err(CacheError::Corrupt { detail, .. }) => return unreadable(detail),
+        Err(e) => return unreadable(error::chain(&e)),
+    };
+    let expiration = doc
+        .get("Credentials")
+        .and_then(Value::as_object)
+        .and_then(|c| cache::str_field(c, "Expiration").ok().flatten())
+        .and_then(timefmt::parse);
+    let Some(expiration) = expiration else {
+        return unreadable("it has no Credentials.Expiration with a time zone".into());
+    };
+    let left = expiration - now;
+    let state = if left >= MIN_REMAINING {
+        RoleState::Valid
+    } else if left > chrono::TimeDelta::zero() {
+        RoleState::Expiring
+    } else {
+        RoleState::Expired
+    };
+    RoleReport { state, expiration: Some(expiration) }
+}
+
+/// `--check`: the session's token (refreshed when due) must get one page of ListAccounts. A 401
+/// replaces the token once, as credential_process does.
+fn check_session(ctx: &Context, target: &SessionTarget) -> Result<(), Error> {
+    ctx.reset_deadline(Some(RUN_DEADLINE));
+    let token = session::token(ctx, target, Mode::Normal)?;
+    let portal = Portal { http: ctx.http(), endpoint: ctx.endpoint(Service::Portal, target)? };
+    match portal.list_accounts(&token.access_token, None, 1) {
+        Ok(_) => Ok(()),
+        Err(CallError::Service(e)) if e.status == 401 => {
+            let fresh = session::token(ctx, target, Mode::Rejected(&token.access_token))?;
+            match portal.list_accounts(&fresh.access_token, None, 1) {
+                Ok(_) => Ok(()),
+                Err(CallError::Service(e)) if e.status == 401 => Err(Error::LoginRequired {
+                    what: format!("the SSO portal rejected the access token of {}", target.label),
+                    login_args: target.login_args.clone(),
+                    cause: Some(Box::new(e.into())),
+                }),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Output.
+
+fn at(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    format!("{} ({})", timefmt::format(t), timefmt::relative(t, now))
+}
+
+fn token_line(t: &TokenReport, now: DateTime<Utc>) -> Cell {
+    match (&t.state, t.expires_at) {
+        (TokenState::Missing, _) => Cell::styled("none cached", Style::Bad),
+        (TokenState::Unreadable(why), _) => Cell::styled(format!("unreadable: {why}"), Style::Bad),
+        (TokenState::Valid, Some(exp)) => {
+            let style = if exp - now >= REFRESH_WINDOW || t.refreshable { Style::Good } else { Style::Warn };
+            Cell::styled(format!("valid until {}", at(exp, now)), style)
+        }
+        (_, Some(exp)) if t.refreshable => {
+            Cell::styled(format!("expired at {}; refreshed on next use", at(exp, now)), Style::Warn)
+        }
+        (_, exp) => Cell::styled(format!("expired at {}", exp.map(|e| at(e, now)).unwrap_or_default()), Style::Bad),
+    }
+}
+
+/// No usable token, or an expired one that cannot be refreshed.
+fn needs_login(t: &TokenReport) -> bool {
+    match t.state {
+        TokenState::Missing | TokenState::Unreadable(_) => true,
+        TokenState::Expired => !t.refreshable,
+        TokenState::Valid => false,
+    }
+}
+
+fn role_line(r: &RoleReport, now: DateTime<Utc>) -> Cell {
+    match (&r.state, r.expiration) {
+        (RoleState::Missing, _) => Cell::styled("none cached", Style::Dim),
+        (RoleState::Unreadable(why), _) => Cell::styled(format!("unreadable: {why}"), Style::Bad),
+        (RoleState::Valid, Some(t)) => Cell::styled(format!("valid until {}", at(t, now)), Style::Good),
+        (RoleState::Expiring, Some(t)) => {
+            Cell::styled(format!("until {}; renewed on next use", at(t, now)), Style::Warn)
+        }
+        (_, t) => Cell::styled(format!("expired at {}", t.map(|t| at(t, now)).unwrap_or_default()), Style::Dim),
+    }
+}
+
+fn to_text(report: &Report, now: DateTime<Utc>, color: bool) -> String {
+    let mut out = Vec::new();
+    let bold = |s: &str| Style::Bold.paint(s, color);
+    out.push(format!("now {}  config {}", timefmt::format(now), sanitize(&report.config_file.display().to_string())));
+    if report.sessions.is_empty() {
+        out.push(String::new());
+        out.push(format!(
+            "no sso-session and no SSO profile in {}; see 'aws configure sso-session'",
+            sanitize(&report.config_file.display().to_string())
+        ));
+    }
+    for s in &report.sessions {
+        let session = &s.target.session;
+        out.push(String::new());
+        let title = match &session.name {
+            Some(name) => format!("sso-session {name}"),
+            None => "legacy start URL".to_owned(),
+        };
+        out.push(format!("{}  {}  {}", bold(&title), sanitize(&session.start_url), sanitize(&session.region)));
+        let mut rows = vec![vec![Cell::new("token"), token_line(&s.token, now)]];
+        match (&s.token.state, s.token.refreshable) {
+            (TokenState::Missing | TokenState::Unreadable(_), _) => {}
+            (_, true) => rows.push(vec![
+                Cell::new("refresh"),
+                Cell::new(match s.token.registration_expires_at {
+                    Some(t) => format!("yes; client registration until {}", at(t, now)),
+                    None => "yes".to_owned(),
+                }),
+            ]),
+            (_, false) => rows.push(vec![
+                Cell::new("refresh"),
+                Cell::styled(format!("no: {}", s.token.why_not.as_deref().unwrap_or("not refreshable")), Style::Warn),
+            ]),
+        }
+        if needs_login(&s.token) {
+            rows.push(vec![Cell::new("login"), Cell::new(error::login_hint(&s.target.login_args))]);
+        }
+        match &s.check {
+            None => {}
+            Some(Ok(())) => {
+                rows.push(vec![Cell::new("check"), Cell::styled("ok: the portal accepts the token", Style::Good)])
+            }
+            Some(Err((why, _))) => {
+                rows.push(vec![Cell::new("check"), Cell::styled(format!("failed: {why}"), Style::Bad)])
+            }
+        }
+        out.extend(table(&rows, "  ", color));
+        if !s.profiles.is_empty() {
+            let head = |t: &str| Cell::styled(t, Style::Bold);
+            let mut rows =
+                vec![vec![head("PROFILE"), head("VIA"), head("ACCOUNT"), head("ROLE"), head("ROLE CREDENTIALS")]];
+            for p in &s.profiles {
+                let via = if p.via == "sso" { "sso keys" } else { "process" };
+                rows.push(vec![
+                    Cell::new(&p.profile),
+                    Cell::new(via),
+                    Cell::new(&p.account_id),
+                    Cell::new(&p.role_name),
+                    role_line(&p.role, now),
+                ]);
+            }
+            out.extend(table(&rows, "  ", color));
+        }
+    }
+    if !report.warnings.is_empty() {
+        out.push(String::new());
+        out.push(bold(&format!("warnings ({})", report.warnings.len())));
+        for w in &report.warnings {
+            out.push(format!("  {} {}", Style::Warn.paint("!", color), sanitize(&w.message)));
+        }
+    }
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}
+
+fn time(t: Option<DateTime<Utc>>) -> Value {
+    t.map(|t| Value::from(timefmt::format(t))).unwrap_or(Value::Null)
+}
+
+fn seconds(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Value {
+    t.map(|t| Value::from((t - now).num_seconds())).unwrap_or(Value::Null)
+}
+
+/// The `--json` document; the schema is documented in docs/readme-status.md.
+fn to_json(report: &Report, now: DateTime<Utc>) -> String {
+    let sessions: Vec<Value> = report
+        .sessions
+        .iter()
+        .map(|s| {
+            let session = &s.target.session;
+            let (token_state, token_problem) = match &s.token.state {
+                TokenState::Missing => ("missing", None),
+                TokenState::Valid => ("valid", None),
+                TokenState::Expired => ("expired", None),
+                TokenState::Unreadable(why) => ("unreadable", Some(why.clone())),
+            };
+            let profiles: Vec<Value> = s
+                .profiles
+                .iter()
+                .map(|p| {
+                    let (state, problem) = match &p.role.state {
+                        RoleState::Missing => ("missing", None),
+                        RoleState::Valid => ("valid", None),
+                        RoleState::Expiring => ("expiring", None),
+                        RoleState::Expired => ("expired", None),
+                        RoleState::Unreadable(why) => ("unreadable", Some(why.clone())),
+                    };
+                    json!({
+                        "profile": p.profile,
+                        "via": p.via,
+                        "accountId": p.account_id,
+                        "roleName": p.role_name,
+                        "roleCredentials": {
+                            "file": p.role_file.display().to_string(),
+                            "state": state,
+                            "problem": problem,
+                            "expiration": time(p.role.expiration),
+                            "expiresInSeconds": seconds(p.role.expiration, now),
+                        },
+                    })
+                })
+                .collect();
+            let check = match &s.check {
+                None => Value::Null,
+                Some(Ok(())) => json!({"ok": true, "error": null, "loginRequired": false}),
+                Some(Err((why, login))) => json!({"ok": false, "error": why, "loginRequired": login}),
+            };
+            json!({
+                "kind": if session.name.is_some() { "sso-session" } else { "legacy" },
+                "name": session.name,
+                "startUrl": session.start_url,
+                "region": session.region,
+                "registrationScopes": session.scopes,
+                "loginCommand": format!("aws-sso-process login {}", s.target.login_args),
+                "token": {
+                    "file": s.token.file.display().to_string(),
+                    "state": token_state,
+                    "problem": token_problem,
+                    "expiresAt": time(s.token.expires_at),
+                    "expiresInSeconds": seconds(s.token.expires_at, now),
+                    "refreshable": s.token.refreshable,
+                    "notRefreshableReason": s.token.why_not,
+                    "registrationExpiresAt": time(s.token.registration_expires_at),
+                    "needsLogin": needs_login(&s.token),
+                },
+                "profiles": profiles,
+                "check": check,
+            })
+        })
+        .collect();
+    let warnings: Vec<Value> =
+        report.warnings.iter().map(|w| json!({"kind": w.kind, "subject": w.subject, "message": w.message})).collect();
+    let doc = json!({
+        "version": SCHEMA_VERSION,
+        "now": timefmt::format(now),
+        "configFile": report.config_file.display().to_string(),
+        "sessions": sessions,
+        "warnings": warnings,
+    });
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    text.push('\n');
+    text
+}

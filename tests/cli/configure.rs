@@ -1,0 +1,242 @@
+//! `configure generate`: profile names and slugs, printing, and `--write` (append only, backup,
+//! atomic, idempotent, the rest of the file byte for byte).
+
+use crate::util::fake::FakeAccount;
+use crate::util::*;
+
+fn config_path(env: &TestEnv) -> std::path::PathBuf {
+    env.home().join(".aws/config")
+}
+
+/// A config with comments, odd spacing, `:` delimiters, continuation lines, tabs, and no newline at the end.
+const ODD_CONFIG: &str = "# my AWS config   \n\
+;  a semicolon comment\n\
+\n\
+[default]\n\
+region=eu-west-1   \n\
+\t\n\
+[profile   dev-sso  ]\n\
+sso_session   =   corp\n\
+sso_account_id: 111122223333\n\
+sso_role_name =Developer\n\
+s3 =\n\
+    max_concurrent_requests = 20\n\
+\n\
+  \n\
+[sso-session corp]\n\
+sso_start_url = https://corp.awsapps.com/start\n\
+sso_region = us-east-1\n\
+sso_registration_scopes = sso:account:access\n\
+# the end, without a newline";
+
+#[test]
+fn prints_one_block_per_account_and_role() {
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    let before = std::fs::read(config_path(&env)).unwrap();
+    let run = env.run(&["configure", "generate", "--sso-session", "corp"]);
+    run.assert_ok();
+    assert_eq!(run.stdout.matches("[profile ").count(), 9, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "# Prod ? Payments (EU) (222233334444), role Admin\n\
+             [profile prod-payments-eu.Admin]\n\
+             credential_process = aws-sso-process --sso-session corp --account-id 222233334444 --role-name Admin\n\
+             region = us-east-1\n"
+        ),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("[profile audit-logging.SecurityAudit]"), "{run:?}");
+    assert!(run.stdout.contains("[profile shared-services.ReadOnly]"), "{run:?}");
+    assert_eq!(std::fs::read(config_path(&env)).unwrap(), before, "printing writes nothing");
+    assert!(!env.home().join(".aws/config.bak").exists());
+}
+
+#[test]
+fn prefix_region_and_command_flags() {
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    let run = env.run(&[
+        "configure",
+        "generate",
+        "--profile",
+        "dev-sso",
+        "--prefix",
+        "corp-",
+        "--region",
+        "eu-west-1",
+        "--command",
+        "/opt/aws tools/aws-sso-process",
+    ]);
+    run.assert_ok();
+    assert!(
+        run.stdout.contains(
+            "[profile corp-sandbox.PowerUser]\n\
+             credential_process = '/opt/aws tools/aws-sso-process' --sso-session corp --account-id 444455556666 --role-name PowerUser\n\
+             region = eu-west-1\n"
+        ),
+        "{run:?}"
+    );
+    env.run(&["configure", "generate", "--sso-session", "corp", "--prefix", "a b"]).assert_fails(2, "--prefix");
+}
+
+#[test]
+fn colliding_slugs_get_the_account_id() {
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    env.fake.set_accounts(vec![
+        FakeAccount::new("111111111111", "Prod Payments", &["Admin"]),
+        FakeAccount::new("222222222222", "prod-payments", &["Admin"]),
+        FakeAccount::new("333333333333", "日本", &["Admin"]),
+    ]);
+    let run = env.run(&["configure", "generate", "--sso-session", "corp"]);
+    run.assert_ok();
+    for name in ["prod-payments-111111111111.Admin", "prod-payments-222222222222.Admin", "333333333333.Admin"] {
+        assert!(run.stdout.contains(&format!("[profile {name}]\n")), "{name}: {run:?}");
+    }
+}
+
+#[test]
+fn write_appends_keeps_the_rest_byte_for_byte_and_is_idempotent() {
+    let env = TestEnv::new();
+    env.write_config(ODD_CONFIG);
+    env.seed_corp_token(7200);
+    let path = config_path(&env);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    }
+    let run = env.run(&["configure", "generate", "--write"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("added profile prod-payments-eu.Admin\n"), "{run:?}");
+    assert!(run.stdout.contains("9 profiles added to "), "{run:?}");
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(written.starts_with(ODD_CONFIG), "the old bytes are a prefix:\n{written}");
+    let appended = &written[ODD_CONFIG.len()..];
+    assert!(appended.starts_with("\n\n# Audit & Logging (555566667777), role SecurityAudit\n"), "{appended:?}");
+    assert_eq!(appended.matches("[profile ").count(), 9);
+    assert!(written.ends_with("region = us-east-1\n"));
+    assert_eq!(std::fs::read_to_string(env.home().join(".aws/config.bak")).unwrap(), ODD_CONFIG);
+    #[cfg(unix)]
+    crate::credentials::assert_mode(&path, 0o640);
+    let leftovers: Vec<_> = std::fs::read_dir(env.home().join(".aws"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // The generated command line works as it is written (botocore's use is in interop.rs).
+    let line = written.lines().find(|l| l.contains("--account-id 444455556666 --role-name PowerUser")).unwrap();
+    let words: Vec<&str> = line.trim_start_matches("credential_process = ").split(' ').collect();
+    assert_eq!(words[0], "aws-sso-process");
+    let creds = env.run(&words[1..]);
+    creds.assert_ok();
+    assert_eq!(creds.json()["AccountId"], "444455556666");
+    assert_eq!(env.fake.calls("GetRoleCredentials")[0].query["role_name"], "PowerUser");
+    let status = env.run(&["status", "--json"]).json();
+    let profiles = status["sessions"][0]["profiles"].as_array().unwrap();
+    assert_eq!(profiles.iter().filter(|p| p["via"] == "credential_process").count(), 9);
+    assert!(status["warnings"].as_array().unwrap().iter().all(|w| w["kind"] != "invalid-config"), "{status}");
+
+    // Twice: nothing added, nothing written, the backup still holds the original.
+    let again = env.run(&["configure", "generate", "--write"]);
+    again.assert_ok();
+    assert!(again.stdout.contains("nothing to add"), "{again:?}");
+    assert_eq!(again.stdout.matches("skipped profile").count(), 9);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), written);
+    assert_eq!(std::fs::read_to_string(env.home().join(".aws/config.bak")).unwrap(), ODD_CONFIG);
+}
+
+#[test]
+fn write_skips_names_and_targets_that_exist() {
+    let env = TestEnv::new();
+    let config = format!(
+        "{DEFAULT_CONFIG}\n[profile sandbox.Admin]\nregion = us-west-2\n\n\
+         [profile payments]\ncredential_process = aws-sso-process --sso-session corp --account-id 222233334444 --role-name Admin\n"
+    );
+    env.write_config(&config);
+    env.seed_corp_token(7200);
+    let run = env.run(&["configure", "generate", "--sso-session", "corp", "--write"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("skipped profile sandbox.Admin: it is already in the config"), "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "skipped profile prod-payments-eu.Admin: profile payments already runs aws-sso-process for 222233334444 Admin"
+        ),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains("skipped profile development.Developer: profile dev already runs aws-sso-process"),
+        "the DEFAULT_CONFIG's own dev profile counts: {run:?}"
+    );
+    assert!(run.stdout.contains("6 profiles added"), "{run:?}");
+    let written = std::fs::read_to_string(config_path(&env)).unwrap();
+    assert!(written.starts_with(&config));
+    assert_eq!(written.matches("[profile sandbox.Admin]").count(), 1);
+    assert!(!written.contains("[profile prod-payments-eu.Admin]"));
+}
+
+#[test]
+fn crlf_files_get_crlf_lines() {
+    let env = TestEnv::new();
+    let config = DEFAULT_CONFIG.replace('\n', "\r\n");
+    env.write_config(&config);
+    env.seed_corp_token(7200);
+    env.run(&["configure", "generate", "--write"]).assert_ok();
+    let written = std::fs::read_to_string(config_path(&env)).unwrap();
+    assert!(written.starts_with(&config));
+    let appended = &written[config.len()..];
+    assert!(appended.starts_with("\r\n# "), "{appended:?}");
+    assert_eq!(appended.matches('\n').count(), appended.matches("\r\n").count());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_config_is_written_through_the_link() {
+    let env = TestEnv::new();
+    let real = env.home().join("dotfiles/aws-config");
+    env.write_file(&real, DEFAULT_CONFIG);
+    std::fs::remove_file(config_path(&env)).unwrap();
+    std::os::unix::fs::symlink(&real, config_path(&env)).unwrap();
+    env.seed_corp_token(7200);
+    env.run(&["configure", "generate", "--write"]).assert_ok();
+    assert!(std::fs::symlink_metadata(config_path(&env)).unwrap().file_type().is_symlink());
+    assert!(std::fs::read_to_string(&real).unwrap().contains("[profile sandbox.Admin]"));
+    assert_eq!(std::fs::read_to_string(env.home().join("dotfiles/aws-config.bak")).unwrap(), DEFAULT_CONFIG);
+}
+
+#[test]
+fn a_legacy_start_url_into_a_new_config_file() {
+    let env = TestEnv::new();
+    std::fs::remove_file(config_path(&env)).unwrap();
+    let url = "https://legacy.awsapps.com/start";
+    let mut doc = env.seed_corp_token(7200);
+    doc["startUrl"] = url.into();
+    env.seed_token(&sha1_hex(url), &doc);
+    let run = env.run(&["configure", "generate", "--start-url", url, "--region", "eu-west-1", "--write"]);
+    run.assert_ok();
+    assert!(!run.stdout.contains("previous file"), "{run:?}");
+    let written = std::fs::read_to_string(config_path(&env)).unwrap();
+    assert!(written.starts_with("# Audit & Logging"), "{written}");
+    assert!(
+        written.contains(
+            "credential_process = aws-sso-process --start-url https://legacy.awsapps.com/start --region eu-west-1 \
+             --account-id 444455556666 --role-name Admin\nregion = eu-west-1\n"
+        ),
+        "{written}"
+    );
+    assert!(!env.home().join(".aws/config.bak").exists());
+    #[cfg(unix)]
+    crate::credentials::assert_mode(&config_path(&env), 0o600);
+}
+
+#[test]
+fn no_session_no_listing_no_write() {
+    let env = TestEnv::new();
+    let before = std::fs::read(config_path(&env)).unwrap();
+    env.run(&["configure", "generate", "--sso-session", "corp", "--write"]).assert_fails(3, "login --sso-session corp");
+    assert_eq!(std::fs::read(config_path(&env)).unwrap(), before);
+    assert!(!env.home().join(".aws/config.bak").exists());
+}

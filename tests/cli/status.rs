@@ -1,0 +1,321 @@
+//! The `status` command: golden outputs (human and JSON) at a fixed time, warnings, broken cache
+//! files, and `--check` against the fake portal.
+//!
+//! Golden files live in tests/data/golden/. After a deliberate change to the output, regenerate
+//! them with `UPDATE_GOLDEN=1 cargo test --test cli status::` and review the diff.
+
+use crate::util::fake::Reply;
+use crate::util::*;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const NOW: &str = "2026-11-21T08:00:00Z";
+
+const GOLDEN_CONFIG: &str = "\
+# Team config: comments, odd spacing and every case status reports on.
+[profile dev]
+credential_process = aws-sso-process --profile dev-sso
+
+[profile dev-sso]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = Developer
+region = eu-west-1
+
+[profile payments]
+credential_process = aws-sso-process --sso-session corp --account-id 222233334444 --role-name Admin
+
+[profile sandbox]
+credential_process = aws-sso-process --sso-session corp --account-id 444455556666 --role-name PowerUser
+
+[profile audit]
+credential_process = aws-sso-process --sso-session ops --account-id 555566667777 --role-name SecurityAudit
+
+[profile bypassed]
+credential_process = aws-sso-process --sso-session ops --account-id 333344445555 --role-name ReadOnly
+sso_session = ops
+sso_account_id = 333344445555
+sso_role_name = ReadOnly
+
+[profile old]
+sso_start_url = https://legacy.awsapps.com/start
+sso_region = eu-west-1
+sso_account_id = 666677778888
+sso_role_name = ReadOnly
+
+[profile broken]
+sso_session = damaged
+sso_account_id = 777788889999
+sso_role_name = Admin
+
+[profile typo]
+credential_process = aws-sso-process --sso-session crop --account-id 1 --role-name R
+
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+sso_registration_scopes = sso:account:access
+
+[sso-session ops]
+sso_start_url = https://ops.awsapps.com/start
+sso_region = eu-central-1
+sso_registration_scopes = sso:account:access
+
+[sso-session damaged]
+sso_start_url = https://damaged.awsapps.com/start
+sso_region = us-west-2
+sso_registration_scopes = sso:account:access
+
+[sso-session new]
+sso_start_url = https://new.awsapps.com/start
+sso_region = ap-southeast-2
+output = json # an inline comment
+";
+
+/// The role-cache key of a session-based target (SPEC B.7).
+fn role_key(account: &str, role: &str, session: &str) -> String {
+    sha1_hex(&format!(r#"{{"accountId":"{account}","roleName":"{role}","sessionName":"{session}"}}"#))
+}
+
+fn role_doc(account: &str, expiration: &str) -> String {
+    json!({"ProviderType": "sso", "Credentials": {"AccessKeyId": "ASIAGOLDEN", "SecretAccessKey": "golden-secret-DO-NOT-LEAK",
+        "SessionToken": "golden-session-DO-NOT-LEAK", "Expiration": expiration, "AccountId": account}})
+    .to_string()
+}
+
+fn token_doc(start_url: &str, region: &str, expires_at: &str, refresh: bool) -> Value {
+    let mut doc = json!({"startUrl": start_url, "region": region, "accessToken": "golden-access-DO-NOT-LEAK",
+        "expiresAt": expires_at});
+    if refresh {
+        doc["clientId"] = json!("golden-client");
+        doc["clientSecret"] = json!("golden-client-secret-DO-NOT-LEAK");
+        doc["registrationExpiresAt"] = json!("2027-02-19T07:00:00Z");
+        doc["refreshToken"] = json!("golden-refresh-DO-NOT-LEAK");
+    }
+    doc
+}
+
+/// A HOME with every state status distinguishes, at `NOW`.
+fn golden_env() -> TestEnv {
+    let mut env = TestEnv::new();
+    env.set_env("AWS_SSO_PROCESS_NOW", NOW);
+    env.write_config(GOLDEN_CONFIG);
+    let write = |path: PathBuf, text: &str| env.write_file(&path, text);
+    // corp: valid for 42 more minutes, refreshable.
+    let corp = token_doc("https://corp.awsapps.com/start", "us-east-1", "2026-11-21T08:42:00Z", true);
+    write(env.token_path(&sha1_hex("corp")), &corp.to_string());
+    // ops: expired half an hour ago, refreshable (the next use refreshes it).
+    let ops = token_doc("https://ops.awsapps.com/start", "eu-central-1", "2026-11-21T07:30:00.000Z", true);
+    write(env.token_path(&sha1_hex("ops")), &ops.to_string());
+    // damaged: a half-written file.
+    write(env.token_path(&sha1_hex("damaged")), r#"{"startUrl": "https://damaged.awsapps.com/start", "accessTo"#);
+    // The legacy start URL: expired, and legacy tokens never refresh.
+    let old = token_doc("https://legacy.awsapps.com/start", "eu-west-1", "2026-11-21T06:00:00UTC", false);
+    write(env.token_path(&sha1_hex("https://legacy.awsapps.com/start")), &old.to_string());
+    // Role credentials: valid, expiring, expired, unreadable; sandbox has none.
+    write(
+        env.role_path(&role_key("111122223333", "Developer", "corp")),
+        &role_doc("111122223333", "2026-11-21T09:00:00Z"),
+    );
+    write(env.role_path(&role_key("222233334444", "Admin", "corp")), &role_doc("222233334444", "2026-11-21T08:10:00Z"));
+    write(
+        env.role_path(&role_key("555566667777", "SecurityAudit", "ops")),
+        &role_doc("555566667777", "2026-11-21T07:55:00Z"),
+    );
+    write(env.role_path(&role_key("333344445555", "ReadOnly", "ops")), r#"{"ProviderType":"sso"}"#);
+    // A file some other tool left behind.
+    write(env.home().join(".aws/cli/cache/garbage.json"), "not json at all");
+    env
+}
+
+/// Compares `actual` (with the temporary HOME written as `$HOME`) with a golden file, or rewrites
+/// the golden file when UPDATE_GOLDEN=1.
+#[track_caller]
+fn assert_golden(env: &TestEnv, name: &str, actual: &str) {
+    let actual = actual.replace(&env.home().display().to_string(), "$HOME");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden").join(name);
+    if std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
+    if expected != actual {
+        panic!(
+            "{} differs (UPDATE_GOLDEN=1 rewrites it after a deliberate change)\n--- expected\n{expected}\n--- actual\n{actual}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn golden_human_output() {
+    let env = golden_env();
+    let before = snapshot(env.home());
+    let run = env.run(&["status"]);
+    run.assert_ok();
+    assert!(run.stderr.is_empty(), "{run:?}");
+    assert!(!run.stdout.contains('\x1b'), "no colour when stdout is not a terminal");
+    assert_golden(&env, "status.txt", &run.stdout);
+    assert!(!run.stdout.contains("DO-NOT-LEAK"));
+    assert_eq!(env.fake.requests().len(), 0, "status reads local files only");
+    assert_eq!(snapshot(env.home()), before, "status changes no file, not even the broken ones");
+}
+
+#[test]
+fn golden_json_output() {
+    let env = golden_env();
+    let run = env.run(&["status", "--json"]);
+    run.assert_ok();
+    assert_golden(&env, "status.json", &run.stdout);
+    assert!(!run.stdout.contains("DO-NOT-LEAK"));
+    let doc = run.json();
+    assert_eq!(doc["version"], 1);
+    let kinds: Vec<&str> = doc["warnings"].as_array().unwrap().iter().map(|w| w["kind"].as_str().unwrap()).collect();
+    for kind in ["config", "no-registration-scopes", "sdk-bypass", "legacy-no-refresh", "unreadable-cache-file"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    let damaged = &doc["sessions"].as_array().unwrap().iter().find(|s| s["name"] == "damaged").unwrap()["token"];
+    assert_eq!(damaged["state"], "unreadable");
+    assert_eq!(damaged["needsLogin"], true);
+    assert_eq!(env.fake.requests().len(), 0);
+}
+
+#[test]
+fn relative_times_follow_the_clock() {
+    // One hour later the corp token has expired (and is refreshable), payments' credentials too.
+    let mut env = golden_env();
+    env.set_env("AWS_SSO_PROCESS_NOW", "2026-11-21T09:00:00+00:00");
+    let doc = env.run(&["status", "--json"]).json();
+    let corp = &doc["sessions"][0];
+    assert_eq!(corp["name"], "corp");
+    assert_eq!(corp["token"]["state"], "expired");
+    assert_eq!(corp["token"]["expiresInSeconds"], -18 * 60);
+    assert_eq!(corp["token"]["needsLogin"], false);
+    assert_eq!(doc["now"], "2026-11-21T09:00:00Z");
+    env.set_env("AWS_SSO_PROCESS_NOW", "soon");
+    env.run(&["status"]).assert_fails(1, "AWS_SSO_PROCESS_NOW is not a timestamp");
+}
+
+#[test]
+fn an_empty_config_says_so() {
+    let env = TestEnv::new();
+    env.write_config("");
+    let run = env.run(&["status"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("no sso-session and no SSO profile in "), "{run:?}");
+    let doc = env.run(&["status", "--json"]).json();
+    assert_eq!(doc["sessions"], json!([]));
+}
+
+#[test]
+fn a_config_that_does_not_parse_is_an_error() {
+    let env = TestEnv::new();
+    env.write_config("[profile a]\nx = 1\n[profile a]\n");
+    env.run(&["status"]).assert_fails(1, "duplicate section [profile a]");
+}
+
+#[test]
+fn check_proves_the_token_at_the_portal() {
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    let run = env.run(&["status", "--check"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("check    ok: the portal accepts the token"), "{run:?}");
+    let calls = env.fake.calls("ListAccounts");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].query["max_result"], "1");
+    assert_eq!(calls[0].headers["x-amz-sso_bearer_token"], "seeded-access-token-DO-NOT-LEAK");
+    let doc = env.run(&["status", "--check", "--json"]).json();
+    assert_eq!(doc["sessions"][0]["check"], json!({"ok": true, "error": null, "loginRequired": false}));
+}
+
+#[test]
+fn check_refreshes_a_token_that_is_due_and_shows_the_new_one() {
+    let env = TestEnv::new();
+    env.seed_corp_token(300);
+    let doc = env.run(&["status", "--check", "--json"]).json();
+    assert_eq!(env.fake.count("CreateToken"), 1);
+    assert_eq!(doc["sessions"][0]["check"]["ok"], true);
+    let left = doc["sessions"][0]["token"]["expiresInSeconds"].as_i64().unwrap();
+    assert!(left > 3000, "the refreshed token is what status shows: {left}");
+}
+
+#[test]
+fn check_failures_set_the_exit_code() {
+    // A session the portal no longer accepts, whose refresh token is dead too: login required (3).
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    env.fake.revoke_access_token("seeded-access-token-DO-NOT-LEAK");
+    env.fake.script("CreateToken", [Reply::oidc_error(400, "InvalidGrantException", "invalid_grant")]);
+    let run = env.run(&["status", "--check", "--json"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    let check = &run.json()["sessions"][0]["check"];
+    assert_eq!(check["ok"], false);
+    assert_eq!(check["loginRequired"], true);
+    assert!(check["error"].as_str().unwrap().contains("could not be refreshed"), "{check}");
+
+    // The portal failing (5xx on every try): exit 1, and the report still printed.
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    env.fake.script("ListAccounts", vec![Reply::portal_error(500, "InternalServerException", "oops"); 3]);
+    let run = env.run(&["status", "--check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("check    failed: ListAccounts"), "{run:?}");
+
+    // No token at all: login required.
+    let env = TestEnv::new();
+    let run = env.run(&["status", "--check"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stdout.contains("failed: no cached SSO token for corp"), "{run:?}");
+    assert_eq!(env.fake.count("ListAccounts"), 0);
+}
+
+#[test]
+fn an_unparsable_token_is_a_warning_not_a_crash() {
+    let env = TestEnv::new();
+    let path = env.token_path(CORP_KEY);
+    env.write_file(&path, "\u{0}\u{1}garbage");
+    let run = env.run(&["status"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("token  unreadable: invalid JSON"), "{run:?}");
+    assert!(run.stdout.contains(&format!("! cache file {} is not usable", path.display())), "{run:?}");
+    assert!(run.stdout.contains("it was left as it is"), "{run:?}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"\x00\x01garbage");
+    // A token file that is JSON but lacks fields.
+    env.write_file(&path, r#"{"accessToken": "x"}"#);
+    let doc = env.run(&["status", "--json"]).json();
+    assert_eq!(doc["sessions"][0]["token"]["problem"], "it has no expiresAt");
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    // `script` runs the command on a pseudo-terminal; without it this test has nothing to check.
+    if !Command::new("script").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipping: util-linux script is not installed");
+        return;
+    }
+    let env = golden_env();
+    // The same environment as `env.run`, around `script`.
+    let run_script = |no_color: Option<&str>| {
+        let base = env.command(&[]);
+        let mut cmd = Command::new("script");
+        cmd.env_clear();
+        for (k, v) in base.get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        let out = cmd.args(["-qec", &format!("{BIN} status"), "/dev/null"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = run_script(None);
+    assert!(coloured.contains("\x1b[32mvalid until"), "{coloured:?}");
+    let plain = run_script(Some("1"));
+    assert!(plain.contains("valid until") && !plain.contains('\x1b'), "{plain:?}");
+}
