@@ -189,6 +189,20 @@ const CASES: &[Case] = &[
     case("login: PKCE", pkce, &["login", "--sso-session", "corp"], 0, false),
     case("logout", fresh, &["logout", "--sso-session", "corp"], 0, false),
     case("logout --all", fresh, &["logout", "--all"], 0, false),
+    // status, list, configure
+    case("status", near_expiry, &["status"], 0, false),
+    case("status --json", fresh, &["status", "--json"], 0, false),
+    case("list", fresh, &["list", "--sso-session", "corp"], 0, false),
+    case("list --json", fresh, &["list", "--sso-session", "corp", "--json"], 0, false),
+    case("list: refresh rejected", refresh_rejected, &["list", "--sso-session", "corp"], 3, false),
+    case("configure generate", fresh, &["configure", "generate", "--sso-session", "corp"], 0, false),
+    case("configure generate --write", fresh, &["configure", "generate", "--sso-session", "corp", "--write"], 0, false),
+    // export prints credentials for a shell: that is its purpose; exec hands them to the child only
+    case("export", near_expiry, &["export", "--profile", "dev-sso"], 0, true),
+    case("export: refresh rejected", refresh_rejected, &["export", "--profile", "dev-sso"], 3, false),
+    case("exec", near_expiry, &["exec", "--profile", "dev-sso", "--", "true"], 0, false),
+    case("exec: failing child", fresh, &["exec", "--profile", "dev-sso", "--", "sh", "-c", "exit 7"], 7, false),
+    case("completions", nothing, &["completions", "bash"], 0, false),
     // the SSO OIDC API commands print the service's answer: secrets on stdout are their purpose
     case("create-token", near_expiry, REFRESH_GRANT, 0, true),
     case("create-token: rejected", oidc_rejects, REFRESH_GRANT, 1, false),
