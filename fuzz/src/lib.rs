@@ -106,12 +106,9 @@ pub fn token_cache(data: &[u8]) {
     }
     let _ = timefmt::format(token.expires_at);
     let _ = timefmt::relative(token.expires_at, now);
-    let resp = oidc::TokenResponse {
-        access_token: secret::Secret::new("new"),
-        expires_in: 3600,
-        refresh_token: None,
-        raw: Default::default(),
-    };
+    // Built through the parser, so the harness follows changes to the struct.
+    let answer = serde_json::json!({"accessToken": "new", "expiresIn": 3600});
+    let resp = oidc::parse_token_response(answer.as_object().unwrap().clone()).unwrap();
     let written = token.refreshed(&resp, now);
     // What we write must read back.
     let again = cache::parse_object(&serde_json::to_vec(&written).unwrap()).unwrap();
