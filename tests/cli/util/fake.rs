@@ -515,7 +515,7 @@ fn injected_failure(st: &mut State, op: &str) -> Option<Reply> {
         return None;
     }
     f.injected += 1;
-    let throttle = (draw / 100) % 2 == 0;
+    let throttle = (draw / 100).is_multiple_of(2);
     Some(match (op, throttle) {
         ("CreateToken", false) => Reply::oidc_error(500, "InternalServerException", "server_error"),
         ("CreateToken", true) => {
