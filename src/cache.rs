@@ -6,17 +6,27 @@
 //! an error that names the file. Nothing here ever deletes or rewrites a file it could not read.
 //! Writing: a temp file in the same folder (its name never ends in `.json`, since other tools glob
 //! `*.json` here), mode 0600, fsync, rename; folders we create get 0700.
+//!
+//! Hostile surroundings (issue 7): we never write into a folder that another user owns or that every
+//! user may write to (someone else could swap our files or plant links there); reading from it is
+//! fine. The rename replaces a symbolic link at the target path rather than writing through it. A
+//! write can be prepared before its content is known (`prepare_write`), which reserves the space, so
+//! a full disk shows before a refresh rotates a refresh token that could then not be saved. Temp
+//! files that a killed process left behind are removed by the next write of the same file.
 
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 use std::fmt::{self, Write as _};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Pause before the one re-read of a file that did not parse.
 const REREAD_PAUSE: Duration = Duration::from_millis(25);
+/// A temp file of ours this old is left over whoever made it: no run lasts this long with a write
+/// prepared (the run's deadline is 30 s). Younger ones are removed only when their process is gone.
+const STALE_TEMP_AGE: Duration = Duration::from_secs(120);
 
 pub fn sha1_hex(input: &str) -> String {
     let digest = Sha1::digest(input.as_bytes());
@@ -235,37 +245,135 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
 /// `write_bytes_atomic` giving the file `mode` (e.g. the mode of the file it replaces) instead of
 /// 0600. The temp file gets the mode before the rename, so the path never has another one.
 pub fn write_bytes_atomic_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), CacheError> {
+    prepare_write_mode(path, 0, mode)?.commit_bytes(bytes)
+}
+
+/// Refuses a folder that is not ours alone to write in: one every user may write to, or one owned
+/// by another user (root writing into a user's ~/.aws would leave files that user cannot replace).
+/// Reading from such a folder is fine; only writes and lock files are refused.
+pub fn check_private_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::metadata(dir)?;
+        let refuse = |why: String| {
+            io::Error::new(io::ErrorKind::PermissionDenied, format!("refusing to write in {}: {why}", dir.display()))
+        };
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o002 != 0 {
+            return Err(refuse(format!(
+                "every user may write to it (mode {mode:04o}); run 'chmod 700 {}' to fix it",
+                dir.display()
+            )));
+        }
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(refuse(format!("it belongs to user id {}, not to user id {me} running this", meta.uid())));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// A write whose temp file exists already, holding reserved space; `commit` puts the content in
+/// and renames it over the target. Dropped without a commit, it removes its temp file.
+pub struct PendingWrite {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<File>,
+}
+
+/// Creates the temp file for a write of `path` and reserves `reserve` bytes in it (written and
+/// synced), so a full disk or a folder we may not write to fails now, before anything is done that
+/// cannot be undone.
+pub fn prepare_write(path: &Path, reserve: usize) -> Result<PendingWrite, CacheError> {
+    prepare_write_mode(path, reserve, None)
+}
+
+/// `prepare_write` with a mode other than 0600 for the file (set on the temp file already).
+pub fn prepare_write_mode(path: &Path, reserve: usize, mode: Option<u32>) -> Result<PendingWrite, CacheError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     ensure_dir(dir)?;
-    let tmp = temp_path(path);
     let io_err = |source| CacheError::Io { path: path.to_owned(), action: "write", source };
-    let result = (|| {
-        let mut file = create_private(&tmp)?;
+    check_private_dir(dir).map_err(io_err)?;
+    let tmp = temp_path(path);
+    let file = create_private(&tmp).map_err(io_err)?;
+    // From here on, dropping `pending` removes the temp file.
+    let mut pending = PendingWrite { path: path.to_owned(), tmp, file: Some(file) };
+    if let Some(file) = pending.file.as_mut() {
         #[cfg(unix)]
         if let Some(mode) = mode {
             use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(fs::Permissions::from_mode(mode))?;
+            file.set_permissions(fs::Permissions::from_mode(mode)).map_err(io_err)?;
         }
         #[cfg(not(unix))]
         let _ = mode;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)?;
-        // Make the rename itself durable; not every file system allows syncing a folder.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
+        if reserve > 0 {
+            // Written and synced, so the blocks are really allocated; cut off again at commit.
+            file.write_all(&vec![b' '; reserve]).and_then(|()| file.sync_all()).map_err(io_err)?;
         }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
     }
-    result.map_err(io_err)
+    Ok(pending)
+}
+
+impl PendingWrite {
+    /// Writes `value` as compact JSON and renames the temp file over the target.
+    pub fn commit(self, value: &Value) -> Result<(), CacheError> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| CacheError::Corrupt { path: self.path.clone(), detail: e.to_string() })?;
+        self.commit_bytes(&bytes)
+    }
+
+    pub fn commit_bytes(mut self, bytes: &[u8]) -> Result<(), CacheError> {
+        let Some(mut file) = self.file.take() else {
+            return Err(CacheError::Io {
+                path: self.path.clone(),
+                action: "write",
+                source: io::ErrorKind::Other.into(),
+            });
+        };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let result = (|| {
+            // Overwrite the reserved bytes in place (no new space needed), then cut off the rest.
+            file.seek(io::SeekFrom::Start(0))?;
+            file.write_all(bytes)?;
+            file.set_len(bytes.len() as u64)?;
+            file.sync_all()?;
+            drop(file);
+            // rename(2) replaces whatever is at the target path, a symbolic link included: it never
+            // writes through a link to another place.
+            fs::rename(&self.tmp, &self.path)?;
+            // Make the rename itself durable; not every file system allows syncing a folder.
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                self.tmp = PathBuf::new();
+                remove_stale_temps(&self.path);
+                Ok(())
+            }
+            Err(source) => Err(CacheError::Io { path: self.path.clone(), action: "write", source }),
+        }
+    }
+}
+
+impl Drop for PendingWrite {
+    fn drop(&mut self) {
+        self.file.take();
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 fn create_private(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
+    // create_new is O_CREAT|O_EXCL: it fails on an existing name, a symbolic link included.
     options.write(true).create_new(true);
     #[cfg(unix)]
     {
@@ -281,6 +389,55 @@ fn temp_path(path: &Path) -> PathBuf {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!("{name}.{}{nanos:09}.tmp", std::process::id()))
+}
+
+/// The process id in the name of a temp file of ours for `target_name`, or `None` for any other name.
+fn temp_owner(target_name: &str, candidate: &str) -> Option<u32> {
+    let digits = candidate.strip_prefix(target_name)?.strip_prefix('.')?.strip_suffix(".tmp")?;
+    if digits.len() <= 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits[..digits.len() - 9].parse().ok()
+}
+
+/// Whether process `pid` still runs (`true` when it cannot be told).
+fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else { return true };
+        // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+        let rc = unsafe { libc::kill(pid, 0) };
+        rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
+/// Removes the temp files of `path` that a killed process left: only names of our exact pattern
+/// for this very file, and only when their process is gone or they are older than any run.
+fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else { return };
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name.to_str().and_then(|n| temp_owner(name, n)) else { continue };
+        if pid == std::process::id() {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMP_AGE);
+        if old || !process_alive(pid) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Removes a cache file; a file that is already gone is fine.
@@ -390,6 +547,90 @@ mod tests {
             assert_eq!(fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
         }
         assert!(read_object(&dir.path().join("missing.json")).unwrap().is_none());
+    }
+
+    #[test]
+    fn temp_owner_matches_only_our_pattern_for_that_file() {
+        assert_eq!(temp_owner("abc.json", "abc.json.4242000000123.tmp"), Some(4242));
+        for other in [
+            "abc.json",
+            "abc.json.lock",
+            "abc.json.000000123.tmp",    // no pid digits
+            "abc.json.12x000000123.tmp", // not all digits
+            "abcd.json.4242000000123.tmp",
+            "abc.json.4242000000123.tmp.json",
+            "x.abc.json.4242000000123.tmp",
+        ] {
+            assert_eq!(temp_owner("abc.json", other), None, "{other}");
+        }
+        let t = temp_path(Path::new("/x/abc.json"));
+        assert_eq!(temp_owner("abc.json", t.file_name().unwrap().to_str().unwrap()), Some(std::process::id()));
+    }
+
+    #[test]
+    fn a_write_removes_temp_files_that_dead_processes_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let leftover = dir.path().join(format!("t.json.{dead}000000001.tmp"));
+        let alive = dir.path().join(format!("t.json.{}000000002.tmp", std::process::id()));
+        let foreign = dir.path().join(format!("other.json.{dead}000000001.tmp"));
+        for p in [&leftover, &alive, &foreign] {
+            fs::write(p, "   ").unwrap();
+        }
+        write_atomic(&path, &serde_json::json!({"k": 1})).unwrap();
+        assert!(!leftover.exists(), "a dead process's temp file is removed");
+        assert!(alive.exists(), "our own (a live process's) temp file is kept");
+        assert!(foreign.exists(), "another file's temp files are not touched");
+    }
+
+    #[test]
+    fn a_prepared_write_reserves_space_and_cleans_up_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let pending = prepare_write(&path, 1000).unwrap();
+        let temps: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(temps.len(), 1);
+        assert_eq!(fs::metadata(&temps[0]).unwrap().len(), 1000);
+        drop(pending);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "dropped without commit: no temp file");
+        prepare_write(&path, 1000).unwrap().commit(&serde_json::json!({"a": "b"})).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), r#"{"a":"b"}"#, "the reservation is cut off");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writes_are_refused_in_a_folder_every_user_may_write_to() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        fs::create_dir(&cache).unwrap();
+        fs::write(cache.join("t.json"), r#"{"old":1}"#).unwrap();
+        fs::set_permissions(&cache, fs::Permissions::from_mode(0o777)).unwrap();
+        let err = write_atomic(&cache.join("t.json"), &serde_json::json!({"new": 1})).unwrap_err();
+        let text = crate::error::chain(&err);
+        assert!(text.contains("refusing to write in") && text.contains("mode 0777"), "{text}");
+        assert_eq!(fs::read_to_string(cache.join("t.json")).unwrap(), r#"{"old":1}"#);
+        assert_eq!(read_object(&cache.join("t.json")).unwrap().unwrap()["old"], 1, "reading is fine");
+        assert_eq!(fs::read_dir(&cache).unwrap().count(), 1, "no temp file was made");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_rename_replaces_a_symbolic_link_instead_of_writing_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere.json");
+        fs::write(&elsewhere, "precious").unwrap();
+        let link = dir.path().join("cache/t.json");
+        fs::create_dir(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        write_atomic(&link, &serde_json::json!({"k": 1})).unwrap();
+        assert_eq!(fs::read_to_string(&elsewhere).unwrap(), "precious");
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_file());
+        assert_eq!(fs::read_to_string(&link).unwrap(), r#"{"k":1}"#);
     }
 
     #[test]

@@ -218,9 +218,10 @@ impl ServiceError {
 
 /// `AuthorizationPendingException:http://internal.amazon.com/coral/...` → `AuthorizationPendingException`;
 /// `com.amazonaws.switchboard.portal#UnauthorizedException` → `UnauthorizedException`.
+/// Sanitised and shortened like the message: it comes from the server and reaches the terminal.
 fn shape_name(raw: &str) -> String {
     let cut = raw.split(':').next().unwrap_or(raw);
-    cut.rsplit('#').next().unwrap_or(cut).trim().to_owned()
+    short(cut.rsplit('#').next().unwrap_or(cut).trim())
 }
 
 /// OAuth `error` values of SSO OIDC bodies, as shape names.
@@ -584,6 +585,19 @@ mod tests {
         ));
         assert_eq!(e.message, "bad?[31m");
         assert_eq!(e.to_string(), "CreateToken at oidc.example failed with HTTP 400: InvalidGrantException (bad?[31m)");
+    }
+
+    #[test]
+    fn error_codes_are_sanitised_like_messages() {
+        // Found by the service_error fuzz target: the code came through verbatim.
+        let mut r = resp(502, Some("Bad\u{1b}[31mgateway"), "");
+        assert_eq!(ServiceError::from_response(&r).code, "Bad?[31mgateway");
+        r = resp(400, None, r#"{"__type":"x#Evil\u0007Exception","message":"m"}"#);
+        let e = ServiceError::from_response(&r);
+        assert_eq!(e.code, "Evil?Exception");
+        assert!(!e.to_string().chars().any(char::is_control));
+        r = resp(400, None, &format!(r#"{{"code":"{}"}}"#, "A".repeat(500)));
+        assert!(ServiceError::from_response(&r).code.chars().count() <= 201);
     }
 
     #[test]

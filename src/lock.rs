@@ -5,6 +5,10 @@
 //! another process waits on lets a third lock a new inode at the same path). The lock is a kernel
 //! advisory lock on an open descriptor (std `File::lock`), so it dies with the process: SIGKILL
 //! leaves nothing stale behind (SPEC Part C, 19). Waits are bounded.
+//!
+//! The lock file is opened without following a symbolic link (`O_NOFOLLOW`): a link planted at the
+//! lock path must not make us create or open a file elsewhere. And like every write, it is refused in a
+//! folder another user owns or every user may write to (`cache::check_private_dir`).
 
 use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
@@ -71,16 +75,25 @@ impl LockGuard {
     pub fn acquire(file: &Path, wait: Duration) -> Result<LockGuard, LockError> {
         let path = lock_path(file);
         if let Some(dir) = path.parent() {
-            crate::cache::create_private_dir(dir).map_err(|source| LockError::Open { path: path.clone(), source })?;
+            crate::cache::create_private_dir(dir)
+                .and_then(|()| crate::cache::check_private_dir(dir))
+                .map_err(|source| LockError::Open { path: path.clone(), source })?;
         }
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
         }
-        let lock_file = options.open(&path).map_err(|source| LockError::Open { path: path.clone(), source })?;
+        let lock_file = options.open(&path).map_err(|source| {
+            #[cfg(unix)]
+            if source.raw_os_error() == Some(libc::ELOOP) {
+                let why = "it is a symbolic link, which is never followed";
+                return LockError::Open { path: path.clone(), source: io::Error::other(why) };
+            }
+            LockError::Open { path: path.clone(), source }
+        })?;
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
@@ -121,5 +134,19 @@ mod tests {
         drop(guard);
         LockGuard::acquire(&target, Duration::from_millis(60)).unwrap();
         assert!(dir.path().join("cache/x.json.lock").exists(), "lock files are never deleted");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_at_the_lock_path_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("cache/x.json");
+        std::fs::create_dir(dir.path().join("cache")).unwrap();
+        let planted = dir.path().join("planted");
+        std::os::unix::fs::symlink(&planted, dir.path().join("cache/x.json.lock")).unwrap();
+        let err = LockGuard::acquire(&target, Duration::from_millis(10)).unwrap_err();
+        assert!(matches!(err, LockError::Open { .. }));
+        assert!(crate::error::chain(&err).contains("symbolic link"), "{}", crate::error::chain(&err));
+        assert!(!planted.exists(), "nothing was created where the link points");
     }
 }

@@ -189,7 +189,7 @@ fn non_empty(raw: &Map<String, Value>, key: &str) -> Result<String, String> {
     }
 }
 
-fn parse_registration(raw: &Map<String, Value>) -> Result<ClientRegistration, String> {
+pub(crate) fn parse_registration(raw: &Map<String, Value>) -> Result<ClientRegistration, String> {
     let client_secret_expires_at = match raw.get("clientSecretExpiresAt").and_then(Value::as_i64) {
         Some(n) if n > 0 => n,
         _ => return Err("the response has no clientSecretExpiresAt in epoch seconds".to_owned()),
@@ -213,7 +213,7 @@ fn positive_secs(raw: &Map<String, Value>, key: &str, max: i64) -> Option<i64> {
     raw.get(key).and_then(Value::as_i64).filter(|n| *n > 0).map(|n| n.min(max))
 }
 
-fn parse_device_authorization(raw: &Map<String, Value>) -> Result<DeviceAuthorization, String> {
+pub(crate) fn parse_device_authorization(raw: &Map<String, Value>) -> Result<DeviceAuthorization, String> {
     let expires_in = positive_secs(raw, "expiresIn", MAX_DEVICE_CODE_LIFETIME_SECS)
         .ok_or("the response has no positive expiresIn")?;
     Ok(DeviceAuthorization {
@@ -226,7 +226,7 @@ fn parse_device_authorization(raw: &Map<String, Value>) -> Result<DeviceAuthoriz
     })
 }
 
-fn parse_token_response(raw: Map<String, Value>) -> Result<TokenResponse, String> {
+pub(crate) fn parse_token_response(raw: Map<String, Value>) -> Result<TokenResponse, String> {
     let access_token = match raw.get("accessToken") {
         Some(Value::String(s)) if !s.is_empty() => Secret::new(s.clone()),
         _ => return Err("the response has no accessToken".to_owned()),
@@ -292,8 +292,12 @@ mod tests {
             ("a", 3600, "r".into())
         );
         assert!(ok(r#"{"accessToken":"a","expiresIn":3600,"refreshToken":""}"#).ok().unwrap().refresh_token.is_none());
-        let huge = ok(r#"{"accessToken":"a","expiresIn":9223372036854775807,"refreshToken":"r"}"#).ok().unwrap();
-        assert_eq!(huge.expires_in, MAX_TOKEN_LIFETIME_SECS);
+        // Regression (issue 7): callers add expiresIn to now, which panicked. Clamped rather than
+        // rejected: the refresh succeeded at the service, so its rotated refresh token must be saved.
+        for huge in [99_999_999_999_999_999_i64, i64::MAX] {
+            let t = ok(&format!(r#"{{"accessToken":"a","expiresIn":{huge},"refreshToken":"r"}}"#)).ok().unwrap();
+            assert_eq!(t.expires_in, MAX_TOKEN_LIFETIME_SECS);
+        }
         for bad in [
             r#"{"expiresIn":3600}"#,
             r#"{"accessToken":"a"}"#,

@@ -183,7 +183,7 @@ fn parse_account(v: &Map<String, Value>) -> Option<Account> {
     })
 }
 
-fn parse_role_credentials(body: &Map<String, Value>) -> Result<RoleCredentials, String> {
+pub(crate) fn parse_role_credentials(body: &Map<String, Value>) -> Result<RoleCredentials, String> {
     let rc = body.get("roleCredentials").and_then(Value::as_object).ok_or("the response has no roleCredentials")?;
     let text = |key: &str| match rc.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Ok(Secret::new(s.clone())),

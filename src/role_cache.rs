@@ -35,10 +35,13 @@ pub fn credentials(ctx: &Context, target: &RoleTarget) -> Result<Served, Error> 
     if let Some(creds) = read_fresh(ctx, &path) {
         return Ok(Served { creds, from_cache: true });
     }
+    // A read-only or full ~/.aws gives at most one warning (SPEC Part C 17): the token's, which
+    // says for how long things still work, or else the role cache's.
+    let mut cache_warning = None;
     let guard = match LockGuard::acquire(&path, LOCK_WAIT) {
         Ok(guard) => Some(guard),
         Err(e @ LockError::Open { .. }) => {
-            ctx.warn(format!("role credentials will not be cached: {}", crate::error::chain(&e)));
+            cache_warning = Some(format!("role credentials will not be cached: {}", crate::error::chain(&e)));
             None
         }
         Err(e) => return Err(e.into()),
@@ -48,22 +51,26 @@ pub fn credentials(ctx: &Context, target: &RoleTarget) -> Result<Served, Error> 
     {
         return Ok(Served { creds, from_cache: true });
     }
-    let creds = fetch(ctx, target)?;
+    let (creds, token_warning) = fetch(ctx, target)?;
     if guard.is_some()
         && let Err(e) = cache::write_atomic(&path, &cache_doc(&creds, &target.account_id))
     {
-        ctx.warn(format!("role credentials could not be cached: {}", crate::error::chain(&e)));
+        cache_warning = Some(format!("role credentials could not be cached: {}", crate::error::chain(&e)));
+    }
+    if let Some(warning) = token_warning.or(cache_warning) {
+        ctx.warn(warning);
     }
     Ok(Served { creds, from_cache: false })
 }
 
 /// GetRoleCredentials with the session's token; a 401 replaces the token once and tries again.
-fn fetch(ctx: &Context, target: &RoleTarget) -> Result<RoleCredentials, Error> {
+/// Also returns the warning about the token, if there is one.
+fn fetch(ctx: &Context, target: &RoleTarget) -> Result<(RoleCredentials, Option<String>), Error> {
     let token = session::token(ctx, &target.session, Mode::Normal)?;
-    warn_about(ctx, target, &token.outcome);
+    let warning = token_warning(target, &token.outcome);
     let portal = Portal { http: ctx.http(), endpoint: ctx.endpoint(Service::Portal, &target.session)? };
     let first = portal.get_role_credentials(&token.access_token, &target.account_id, &target.role_name);
-    match first {
+    let creds = match first {
         Err(CallError::Service(e)) if e.status == 401 => {
             ctx.debug(|| format!("{e}; replacing the access token once"));
             let token = session::token(ctx, &target.session, Mode::Rejected(&token.access_token))?;
@@ -81,15 +88,17 @@ fn fetch(ctx: &Context, target: &RoleTarget) -> Result<RoleCredentials, Error> {
             }
         }
         other => other.map_err(Error::from),
-    }
+    }?;
+    Ok((creds, warning))
 }
 
-fn warn_about(ctx: &Context, target: &RoleTarget, outcome: &Outcome) {
-    if let Outcome::RefreshFailed(why) = outcome {
-        ctx.warn(format!(
+fn token_warning(target: &RoleTarget, outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::RefreshFailed(why) => Some(format!(
             "could not refresh the SSO token of {} ({why}); using the cached token while it lasts",
             target.session.label
-        ));
+        )),
+        _ => None,
     }
 }
 
@@ -111,7 +120,7 @@ fn read_fresh(ctx: &Context, path: &Path) -> Option<RoleCredentials> {
     (left >= MIN_REMAINING).then_some(creds)
 }
 
-fn parse_cache_doc(doc: &Map<String, Value>) -> Result<RoleCredentials, String> {
+pub(crate) fn parse_cache_doc(doc: &Map<String, Value>) -> Result<RoleCredentials, String> {
     let creds = doc.get("Credentials").and_then(Value::as_object).ok_or("no Credentials object")?;
     let text = |key: &str| -> Result<Secret, String> {
         cache::str_field(creds, key)?.filter(|s| !s.is_empty()).map(Secret::new).ok_or(format!("no {key}"))

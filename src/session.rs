@@ -96,7 +96,7 @@ impl CachedToken {
     }
 
     /// The document after a successful refresh.
-    fn refreshed(&self, resp: &TokenResponse, now: DateTime<Utc>) -> Value {
+    pub(crate) fn refreshed(&self, resp: &TokenResponse, now: DateTime<Utc>) -> Value {
         let mut doc = self.doc.clone();
         doc.insert("accessToken".into(), resp.access_token.expose().into());
         doc.insert("expiresAt".into(), timefmt::format(now + TimeDelta::seconds(resp.expires_in)).into());
@@ -267,6 +267,13 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
         return Err(expired(target, &cached, cached.why_not_refreshable(is_session, now)));
     };
     let oidc = Oidc { http: ctx.http(), endpoint: ctx.endpoint(Service::Oidc, target)? };
+    // The service may rotate the refresh token: once it answers, the new one must be saved or the
+    // session is lost. So the write is prepared first (temp file, space reserved); a folder that
+    // cannot be written or a full disk stops the refresh before it starts (issue 7).
+    let pending = match cache::prepare_write(&path, reserve_for(&cached)) {
+        Ok(pending) => pending,
+        Err(e) => return unsaveable(ctx, target, &cached, mode, e),
+    };
     ctx.debug(|| {
         format!("refreshing the SSO token of {} (expires {})", target.label, timefmt::format(cached.expires_at))
     });
@@ -274,7 +281,7 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
         Ok(resp) => {
             let now = ctx.now();
             let doc = cached.refreshed(&resp, now);
-            if let Err(e) = cache::write_atomic(&path, &doc) {
+            if let Err(e) = pending.commit(&doc) {
                 ctx.warn(format!(
                     "the refreshed SSO token of {} could not be saved ({}); other tools keep the old one",
                     target.label,
@@ -299,6 +306,34 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
             refresh_failed(ctx, target, &cached, mode, err)
         }
     }
+}
+
+/// Bytes to reserve for the refreshed file: the old one twice over, plus room for longer tokens.
+fn reserve_for(cached: &CachedToken) -> usize {
+    serde_json::to_vec(&cached.doc).map(|v| v.len()).unwrap_or(0) * 2 + 4096
+}
+
+/// The refreshed token could not be saved, so no refresh was tried: keep a still-valid token with
+/// a warning, else fail, leaving the file as it is (a login would not be saved either).
+fn unsaveable(
+    ctx: &Context,
+    target: &SessionTarget,
+    cached: &CachedToken,
+    mode: Mode,
+    err: CacheError,
+) -> Result<Token, Error> {
+    let why = format!("its cache file cannot be written: {}", crate::error::chain(&err));
+    if cached.expires_at > ctx.now() && !matches!(mode, Mode::Rejected(_)) {
+        return Ok(Token {
+            access_token: cached.access_token.clone(),
+            expires_at: cached.expires_at,
+            outcome: Outcome::RefreshFailed(why),
+        });
+    }
+    Err(Error::Other {
+        what: format!("cannot refresh the SSO token of {}: {why}; the file was left as it is", target.label),
+        hint: Some("free some disk space, or fix the permissions of ~/.aws and its folders".to_owned()),
+    })
 }
 
 /// A refresh that did not work: keep a still-valid token (SPEC A.3), else say what to do.

@@ -4,12 +4,16 @@
 mod util;
 
 mod bad_input;
+mod clients;
 mod concurrency;
 mod configure;
+mod crash;
 mod credentials;
 mod everyday;
+mod hostile;
 mod interop;
 mod list;
+mod load;
 mod login;
 mod logout;
 mod network;

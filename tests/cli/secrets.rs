@@ -1,57 +1,309 @@
-//! No secret from the fixtures ever reaches stderr, and stdout carries only the credentials.
+//! No secret ever leaks (SPEC A.4, issue 7): every command and failure path runs with `--debug`
+//! (and `RUST_LOG=trace`, in case anything ever listens to it), and no access token, refresh token,
+//! client secret, device code, secret key or session token of the fixtures (they all contain
+//! `DO-NOT-LEAK`) may appear on stderr, on stdout (except for the outputs whose purpose is to print
+//! them: credential_process JSON and the raw OIDC API answers), or in any file under HOME other
+//! than the cache files and the config.
+//!
+//! One row per case: a command added later is one more line in `CASES`.
 
-use crate::util::fake::Reply;
+use crate::util::fake::{IAM_ACCESS_KEY, IAM_SECRET_KEY, Reply};
 use crate::util::*;
 use serde_json::json;
+use std::path::Path;
+
+const SECRET: &str = "DO-NOT-LEAK";
+const APP_ARN: &str = "arn:aws:sso::123456789012:application/ssoins-1111/apl-2222";
+const CP: &[&str] = &["--profile", "dev-sso"];
+
+/// Prepares the environment; `false` skips the case (a tool it needs is missing).
+type Setup = fn(&mut TestEnv) -> bool;
+
+struct Case {
+    name: &'static str,
+    setup: Setup,
+    args: &'static [&'static str],
+    /// The exit code that shows the path under test was taken.
+    code: i32,
+    /// The command's purpose is to print secrets on stdout.
+    prints_secrets: bool,
+}
+
+const fn case(name: &'static str, setup: Setup, args: &'static [&'static str], code: i32, prints: bool) -> Case {
+    Case { name, setup, args, code, prints_secrets: prints }
+}
+
+fn near_expiry(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(60);
+    true
+}
+fn fresh(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(7200);
+    true
+}
+fn cached_role(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(7200);
+    e.seed_corp_role(3600);
+    true
+}
+fn nothing(_: &mut TestEnv) -> bool {
+    true
+}
+fn refresh_rejected(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(-60);
+    e.fake.script("CreateToken", [Reply::oidc_error(400, "InvalidGrantException", "invalid_grant")]);
+    true
+}
+fn refresh_fails_token_valid(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(60);
+    e.fake.script("CreateToken", vec![Reply::oidc_error(500, "InternalServerException", "server_error"); 3]);
+    true
+}
+fn portal_401_twice(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(7200);
+    let r = || Reply::portal_error(401, "UnauthorizedException", "Session token not found or invalid");
+    e.fake.script("GetRoleCredentials", [r(), r()]);
+    true
+}
+fn portal_500s(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(7200);
+    e.fake.script("GetRoleCredentials", vec![Reply::portal_error(500, "InternalServerException", "boom"); 3]);
+    true
+}
+fn portal_html(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(7200);
+    let page = format!("<html>captive portal echoing x-amz-sso_bearer_token: {SECRET}</html>");
+    e.fake.script("GetRoleCredentials", [Reply::Raw(200, "text/html".into(), page)]);
+    true
+}
+fn garbage_token_answer(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(-60);
+    e.fake.script("CreateToken", [Reply::Json(200, None, json!({"accessToken": 5, "refreshToken": SECRET}))]);
+    true
+}
+fn truncated_token_file(e: &mut TestEnv) -> bool {
+    e.write_file(&e.token_path(CORP_KEY), r#"{"accessToken": "seeded-access-token-DO-NOT-LEAK", "refreshToken": "x"#);
+    true
+}
+fn wrong_type_token_file(e: &mut TestEnv) -> bool {
+    e.write_file(&e.token_path(CORP_KEY), r#"{"accessToken": ["seeded-access-token-DO-NOT-LEAK"], "expiresAt": 1}"#);
+    true
+}
+fn network_down(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(60);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    e.set_env("AWS_ENDPOINT_URL_SSO_OIDC", &format!("http://{closed}"));
+    e.set_env("AWS_ENDPOINT_URL_SSO", &format!("http://{closed}"));
+    true
+}
+fn proxy_with_password(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(60);
+    e.set_env("HTTP_PROXY", "http://user:proxy-password-DO-NOT-LEAK@127.0.0.1:1");
+    true
+}
+fn broken_config(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(60);
+    e.write_config("[profile dev-sso\nsso_session = corp\n");
+    true
+}
+fn tty(e: &mut TestEnv) -> bool {
+    let path = e.home().join("tty.txt");
+    e.set_env("AWS_SSO_PROCESS_TTY", path.to_str().unwrap());
+    true
+}
+fn auto_login(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(-60);
+    e.fake.script("CreateToken", [Reply::oidc_error(400, "InvalidGrantException", "invalid_grant")]);
+    tty(e)
+}
+fn device_denied(e: &mut TestEnv) -> bool {
+    e.fake.set_device_mode(crate::util::fake::DeviceMode::Deny, 0);
+    tty(e)
+}
+fn pkce(e: &mut TestEnv) -> bool {
+    let Some(script) = browser_script() else { return false };
+    e.set_env("BROWSER", script.to_str().unwrap());
+    e.set_env("DISPLAY", ":0");
+    tty(e)
+}
+fn iam(e: &mut TestEnv) -> bool {
+    e.set_env("AWS_ACCESS_KEY_ID", IAM_ACCESS_KEY);
+    e.set_env("AWS_SECRET_ACCESS_KEY", IAM_SECRET_KEY);
+    true
+}
+fn iam_wrong_secret(e: &mut TestEnv) -> bool {
+    e.set_env("AWS_ACCESS_KEY_ID", IAM_ACCESS_KEY);
+    e.set_env("AWS_SECRET_ACCESS_KEY", "wrong-secret-DO-NOT-LEAK");
+    true
+}
+fn oidc_rejects(e: &mut TestEnv) -> bool {
+    e.fake.script("CreateToken", [Reply::oidc_error(400, "InvalidGrantException", "invalid_grant")]);
+    true
+}
+
+const REFRESH_GRANT: &[&str] = &[
+    "create-token",
+    "--client-id",
+    "fake-client-id",
+    "--client-secret",
+    "fake-client-secret-DO-NOT-LEAK",
+    "--grant-type",
+    "refresh_token",
+    "--refresh-token",
+    "seeded-refresh-token-DO-NOT-LEAK",
+];
+
+const CASES: &[Case] = &[
+    // credential_process
+    case("credentials: refresh, then GetRoleCredentials", near_expiry, CP, 0, true),
+    case("credentials: role cache hit", cached_role, CP, 0, true),
+    case("credentials: refresh fails, token still valid", refresh_fails_token_valid, CP, 0, true),
+    case("credentials: refresh token rejected", refresh_rejected, CP, 3, false),
+    case("credentials: garbage CreateToken answer", garbage_token_answer, CP, 1, false),
+    case("credentials: portal 401 twice", portal_401_twice, CP, 3, false),
+    case("credentials: portal 500 three times", portal_500s, CP, 1, false),
+    case("credentials: HTML instead of JSON", portal_html, CP, 1, false),
+    case("credentials: truncated token file", truncated_token_file, CP, 3, false),
+    case("credentials: token file of the wrong shape", wrong_type_token_file, CP, 3, false),
+    case("credentials: network down", network_down, CP, 1, false),
+    case("credentials: proxy with a password", proxy_with_password, CP, 1, false),
+    case("credentials: broken config", broken_config, CP, 1, false),
+    case("credentials: no token", nothing, CP, 3, false),
+    case("credentials: auto-login", auto_login, &["--profile", "dev-sso", "--login-if-needed"], 0, true),
+    // refresh
+    case("refresh --force", near_expiry, &["refresh", "--force", "--profile", "dev-sso"], 0, false),
+    case("refresh --all", near_expiry, &["refresh", "--all"], 0, false),
+    case("refresh: still valid", fresh, &["refresh", "--profile", "dev-sso"], 0, false),
+    case("refresh: rejected", refresh_rejected, &["refresh", "--profile", "dev-sso"], 3, false),
+    case("refresh: garbage answer", garbage_token_answer, &["refresh", "--profile", "dev-sso"], 1, false),
+    case("refresh: network down", network_down, &["refresh", "--force", "--profile", "dev-sso"], 1, false),
+    // login and logout
+    case("login: device code", tty, &["login", "--sso-session", "corp", "--use-device-code"], 0, false),
+    case(
+        "login: device code denied",
+        device_denied,
+        &["login", "--sso-session", "corp", "--use-device-code"],
+        1,
+        false,
+    ),
+    case("login: PKCE", pkce, &["login", "--sso-session", "corp"], 0, false),
+    case("logout", fresh, &["logout", "--sso-session", "corp"], 0, false),
+    case("logout --all", fresh, &["logout", "--all"], 0, false),
+    // status, list, configure
+    case("status", near_expiry, &["status"], 0, false),
+    case("status --json", fresh, &["status", "--json"], 0, false),
+    case("list", fresh, &["list", "--sso-session", "corp"], 0, false),
+    case("list --json", fresh, &["list", "--sso-session", "corp", "--json"], 0, false),
+    case("list: refresh rejected", refresh_rejected, &["list", "--sso-session", "corp"], 3, false),
+    case("configure generate", fresh, &["configure", "generate", "--sso-session", "corp"], 0, false),
+    case("configure generate --write", fresh, &["configure", "generate", "--sso-session", "corp", "--write"], 0, false),
+    // export prints credentials for a shell: that is its purpose; exec hands them to the child only
+    case("export", near_expiry, &["export", "--profile", "dev-sso"], 0, true),
+    case("export: refresh rejected", refresh_rejected, &["export", "--profile", "dev-sso"], 3, false),
+    case("exec", near_expiry, &["exec", "--profile", "dev-sso", "--", "true"], 0, false),
+    case("exec: failing child", fresh, &["exec", "--profile", "dev-sso", "--", "sh", "-c", "exit 7"], 7, false),
+    case("completions", nothing, &["completions", "bash"], 0, false),
+    // the SSO OIDC API commands print the service's answer: secrets on stdout are their purpose
+    case("create-token", near_expiry, REFRESH_GRANT, 0, true),
+    case("create-token: rejected", oidc_rejects, REFRESH_GRANT, 1, false),
+    case(
+        "create-token-with-iam",
+        iam,
+        &["create-token-with-iam", "--region", "us-east-1", "--client-id", APP_ARN, "--grant-type", "jwt-bearer"],
+        0,
+        true,
+    ),
+    case(
+        "create-token-with-iam: bad signature",
+        iam_wrong_secret,
+        &["create-token-with-iam", "--region", "us-east-1", "--client-id", APP_ARN, "--grant-type", "jwt-bearer"],
+        1,
+        false,
+    ),
+    case("register-client", nothing, &["register-client", "--client-name", "x", "--client-type", "public"], 0, true),
+    case(
+        "start-device-authorization",
+        nothing,
+        &[
+            "start-device-authorization",
+            "--client-id",
+            "fake-client-id",
+            "--client-secret",
+            "fake-client-secret-DO-NOT-LEAK",
+            "--start-url",
+            START_URL,
+        ],
+        0,
+        true,
+    ),
+    case(
+        "start-device-authorization: bad client",
+        nothing,
+        &[
+            "start-device-authorization",
+            "--client-id",
+            "x",
+            "--client-secret",
+            "bad-DO-NOT-LEAK",
+            "--start-url",
+            START_URL,
+        ],
+        1,
+        false,
+    ),
+];
+
+/// Files under `root` that may hold secrets: the cache files and the config.
+fn may_hold_secrets(rel: &str) -> bool {
+    let in_cache = (rel.starts_with(".aws/sso/cache/") || rel.starts_with(".aws/cli/cache/")) && rel.ends_with(".json");
+    in_cache || rel == ".aws/config" || rel == ".aws/credentials"
+}
+
+fn leaks_in_files(root: &Path) -> Vec<String> {
+    snapshot(root)
+        .into_iter()
+        .filter(|(rel, bytes)| !may_hold_secrets(rel) && String::from_utf8_lossy(bytes).contains(SECRET))
+        .map(|(rel, _)| rel)
+        .collect()
+}
 
 #[test]
-fn debug_output_and_errors_never_show_a_secret() {
-    let scenarios: Vec<(&str, Box<dyn Fn(&TestEnv)>)> = vec![
-        ("refresh then fetch", Box::new(|e: &TestEnv| drop(e.seed_corp_token(60)))),
-        (
-            "refresh rejected",
-            Box::new(|e: &TestEnv| {
-                e.seed_corp_token(-60);
-                e.fake.script("CreateToken", [Reply::oidc_error(400, "InvalidGrantException", "invalid_grant")]);
-            }),
-        ),
-        (
-            "portal 401 twice",
-            Box::new(|e: &TestEnv| {
-                e.seed_corp_token(7200);
-                let r = || Reply::portal_error(401, "UnauthorizedException", "Session token not found or invalid");
-                e.fake.script("GetRoleCredentials", [r(), r()]);
-            }),
-        ),
-        (
-            "garbage answers",
-            Box::new(|e: &TestEnv| {
-                e.seed_corp_token(60);
-                e.fake.script("CreateToken", [Reply::Json(200, None, json!({"accessToken": 5}))]);
-            }),
-        ),
-        (
-            "truncated token file",
-            Box::new(|e: &TestEnv| {
-                e.write_file(
-                    &e.token_path(CORP_KEY),
-                    r#"{"accessToken": "seeded-access-token-DO-NOT-LEAK", "refreshToken": "x"#,
-                )
-            }),
-        ),
-    ];
-    for (name, setup) in scenarios {
-        for args in
-            [&["--profile", "dev-sso", "--debug"][..], &["refresh", "--force", "--profile", "dev-sso", "--debug"]]
-        {
-            let env = TestEnv::new();
-            setup(&env);
-            let run = env.run(args);
-            assert!(!run.stderr.contains("DO-NOT-LEAK"), "{name} {args:?}: {}", run.stderr);
-            assert!(run.stderr.contains("debug:") || run.code != 0, "{name}: --debug prints: {run:?}");
-            if args[0] == "refresh" {
-                assert!(!run.stdout.contains("DO-NOT-LEAK"), "{name}: {run:?}");
-            }
+fn no_command_or_failure_path_leaks_a_secret() {
+    let mut ran = 0;
+    for case in CASES {
+        let mut env = TestEnv::new();
+        if !(case.setup)(&mut env) {
+            eprintln!("skipping secrets case {:?}", case.name);
+            continue;
         }
+        env.set_env("RUST_LOG", "trace");
+        let mut args = case.args.to_vec();
+        args.push("--debug");
+        let run = env.run(&args);
+        let name = case.name;
+        assert_eq!(run.code, case.code, "{name}: the path under test was not taken: {run:?}");
+        assert!(!run.stderr.contains(SECRET), "{name}: stderr leaks: {}", run.stderr);
+        if case.prints_secrets {
+            assert!(run.code != 0 || run.stdout.contains(SECRET), "{name}: expected the secrets on stdout: {run:?}");
+        } else {
+            assert!(!run.stdout.contains(SECRET), "{name}: stdout leaks: {}", run.stdout);
+        }
+        let leaks = leaks_in_files(env.home());
+        assert!(leaks.is_empty(), "{name}: files under HOME leak: {leaks:?}");
+        ran += 1;
     }
+    assert!(ran >= CASES.len() - 1, "only {ran} of {} cases ran", CASES.len());
+}
+
+#[test]
+fn debug_output_shows_the_calls_but_no_secret() {
+    // --debug is not silent: it shows what happened, so the test above checks real output.
+    let mut env = TestEnv::new();
+    near_expiry(&mut env);
+    let run = env.run(&["--profile", "dev-sso", "--debug"]);
+    run.assert_ok();
+    for needle in ["debug:", "refreshing the SSO token of corp", "CreateToken", "GetRoleCredentials"] {
+        assert!(run.stderr.contains(needle), "--debug lacks {needle:?}: {}", run.stderr);
+    }
+    assert!(!run.stderr.contains(SECRET));
 }

@@ -198,10 +198,44 @@ struct State {
     auth_codes: HashMap<String, AuthCode>,
     authorize_mode: Option<AuthorizeMode>,
     logged_out: Vec<String>,
+    /// When not empty, the n-th token issued by the refresh grant lasts `expires_in_schedule[n % len]` s.
+    expires_in_schedule: Vec<i64>,
+    /// Whether a rotated refresh token stops working (the default) or stays valid.
+    retire_old_refresh_tokens: bool,
+    /// Every token the refresh grant issued, in order.
+    issued: Vec<Issued>,
+    role_delay: Duration,
+    /// Seeded random failures of the default behaviour (see `set_failures`).
+    failures: Option<Failures>,
     accounts: Vec<FakeAccount>,
     page_size: usize,
     in_flight: usize,
     max_in_flight: usize,
+}
+
+/// A token the refresh grant issued: the pair and when the answer was made.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_in: i64,
+    pub at: SystemTime,
+}
+
+#[derive(Debug, Clone)]
+struct Failures {
+    rng: u64,
+    percent: u64,
+    ops: Vec<String>,
+    injected: usize,
+}
+
+/// xorshift64*: a small deterministic generator for scripted chaos.
+pub fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
 pub struct FakeSso {
@@ -230,6 +264,7 @@ impl FakeSso {
             expires_in: 3600,
             role_lifetime: Duration::from_secs(3600),
             rotate_refresh_tokens: true,
+            retire_old_refresh_tokens: true,
             clients: HashMap::from([(
                 CLIENT_ID.to_owned(),
                 Client {
@@ -371,6 +406,39 @@ impl FakeSso {
         self.state.lock().unwrap().logged_out.clone()
     }
 
+    /// Token lifetimes by issue number (`schedule[n % len]`), so each token's `expiresAt` tells which
+    /// answer it came from.
+    pub fn set_expires_in_schedule(&self, schedule: Vec<i64>) {
+        self.state.lock().unwrap().expires_in_schedule = schedule;
+    }
+
+    /// Rotated refresh tokens stay valid (`false`), as when a client is killed before saving the new one.
+    pub fn set_retire_old_refresh_tokens(&self, retire: bool) {
+        self.state.lock().unwrap().retire_old_refresh_tokens = retire;
+    }
+
+    /// Every token the refresh grant issued, in order.
+    pub fn issued(&self) -> Vec<Issued> {
+        self.state.lock().unwrap().issued.clone()
+    }
+
+    /// How long GetRoleCredentials takes.
+    pub fn set_role_delay(&self, delay: Duration) {
+        self.state.lock().unwrap().role_delay = delay;
+    }
+
+    /// From now on `percent` % of the requests for `ops` that would get the default answer fail
+    /// instead, with a 500 or a 429 (half each), drawn from a generator seeded with `seed`.
+    pub fn set_failures(&self, seed: u64, percent: u64, ops: &[&str]) {
+        let ops = ops.iter().map(|s| s.to_string()).collect();
+        self.state.lock().unwrap().failures = Some(Failures { rng: seed.max(1), percent, ops, injected: 0 });
+    }
+
+    /// How many failures `set_failures` injected so far.
+    pub fn failures_injected(&self) -> usize {
+        self.state.lock().unwrap().failures.as_ref().map_or(0, |f| f.injected)
+    }
+
     /// The organisation ListAccounts and ListAccountRoles serve.
     pub fn set_accounts(&self, accounts: Vec<FakeAccount>) {
         self.state.lock().unwrap().accounts = accounts;
@@ -428,7 +496,8 @@ fn serve<S: Read + Write>(stream: S, state: &Mutex<State>) {
             st.requests.push(req.clone());
             st.in_flight += 1;
             st.max_in_flight = st.max_in_flight.max(st.in_flight);
-            st.scripts.get_mut(&req.op).and_then(VecDeque::pop_front).unwrap_or(Reply::Default)
+            let scripted = st.scripts.get_mut(&req.op).and_then(VecDeque::pop_front);
+            scripted.or_else(|| injected_failure(&mut st, &req.op)).unwrap_or(Reply::Default)
         };
         let open = answer(reader.get_mut(), &req, reply, state, "");
         state.lock().unwrap().in_flight -= 1;
@@ -436,6 +505,25 @@ fn serve<S: Read + Write>(stream: S, state: &Mutex<State>) {
             return;
         }
     }
+}
+
+/// A 500 or 429 in place of the default answer, when `set_failures` says so.
+fn injected_failure(st: &mut State, op: &str) -> Option<Reply> {
+    let f = st.failures.as_mut().filter(|f| f.ops.iter().any(|o| o == op))?;
+    let draw = next_random(&mut f.rng);
+    if draw % 100 >= f.percent {
+        return None;
+    }
+    f.injected += 1;
+    let throttle = (draw / 100).is_multiple_of(2);
+    Some(match (op, throttle) {
+        ("CreateToken", false) => Reply::oidc_error(500, "InternalServerException", "server_error"),
+        ("CreateToken", true) => {
+            Reply::Json(429, Some("TooManyRequestsException".into()), json!({"message": "Rate exceeded"}))
+        }
+        (_, false) => Reply::portal_error(500, "InternalServerException", "fake internal error"),
+        (_, true) => Reply::portal_error(429, "TooManyRequestsException", "Rate exceeded"),
+    })
 }
 
 fn read_request<S: Read>(reader: &mut BufReader<S>) -> Option<Recorded> {
@@ -563,6 +651,8 @@ fn default_reply(req: &Recorded, state: &Mutex<State>) -> Reply {
         "CreateToken" => create_token(req, state),
         "CreateTokenWithIAM" => create_token_with_iam(req, state),
         "GetRoleCredentials" => {
+            let delay = state.lock().unwrap().role_delay;
+            std::thread::sleep(delay);
             let mut st = state.lock().unwrap();
             let bearer = req.headers.get("x-amz-sso_bearer_token").cloned().unwrap_or_default();
             if !st.access_tokens.contains(&bearer) {
@@ -659,10 +749,16 @@ fn create_token(req: &Recorded, state: &Mutex<State>) -> Reply {
     let n = st.counter;
     let access = format!("access-token-{n}-DO-NOT-LEAK");
     st.access_tokens.insert(access.clone());
-    let mut resp = json!({"accessToken": access, "tokenType": "Bearer", "expiresIn": st.expires_in});
+    let expires_in = match st.expires_in_schedule.len() {
+        0 => st.expires_in,
+        len => st.expires_in_schedule[n as usize % len],
+    };
+    let mut resp = json!({"accessToken": access, "tokenType": "Bearer", "expiresIn": expires_in});
     if !st.omit_refresh_token {
         let new_rt = if st.rotate_refresh_tokens {
-            st.refresh_tokens.remove(&rt);
+            if st.retire_old_refresh_tokens {
+                st.refresh_tokens.remove(&rt);
+            }
             let new_rt = format!("refresh-token-{n}-DO-NOT-LEAK");
             st.refresh_tokens.insert(new_rt.clone());
             new_rt
@@ -671,6 +767,8 @@ fn create_token(req: &Recorded, state: &Mutex<State>) -> Reply {
         };
         resp["refreshToken"] = json!(new_rt);
     }
+    let refresh_token = resp["refreshToken"].as_str().map(str::to_owned);
+    st.issued.push(Issued { access_token: access, refresh_token, expires_in, at: SystemTime::now() });
     Reply::Json(200, None, resp)
 }
 
