@@ -155,6 +155,17 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// A 2xx answer from `url` whose body does not fit the API of `op`.
+    pub fn malformed(op: &'static str, url: &str, what: String) -> CallError {
+        CallError::Service(ServiceError {
+            op,
+            host: host_of(url),
+            status: 200,
+            code: ServiceError::MALFORMED.to_owned(),
+            message: what,
+        })
+    }
+
     /// The service error shape, when the service answered with one.
     pub fn service(&self) -> Option<&ServiceError> {
         match self {

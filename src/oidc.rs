@@ -52,13 +52,7 @@ pub struct DeviceAuthorization {
 
 impl<'a> Oidc<'a> {
     fn malformed(&self, op: &'static str, what: String) -> CallError {
-        CallError::Service(ServiceError {
-            op,
-            host: http::host_of(&self.endpoint),
-            status: 200,
-            code: ServiceError::MALFORMED.to_owned(),
-            message: what,
-        })
+        CallError::malformed(op, &self.endpoint, what)
     }
 
     /// RegisterClient; the body (clientName, clientType, scopes, grant types...) is built by the caller.

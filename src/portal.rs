@@ -115,13 +115,7 @@ impl<'a> Portal<'a> {
     }
 
     fn malformed(&self, op: &'static str, what: String) -> CallError {
-        CallError::Service(ServiceError {
-            op,
-            host: http::host_of(&self.endpoint),
-            status: 200,
-            code: ServiceError::MALFORMED.to_owned(),
-            message: what,
-        })
+        CallError::malformed(op, &self.endpoint, what)
     }
 
     pub fn get_role_credentials(
@@ -136,15 +130,7 @@ impl<'a> Portal<'a> {
             token,
             vec![("role_name", role_name), ("account_id", account_id)],
         )?;
-        parse_role_credentials(&body).map_err(|what| {
-            CallError::Service(ServiceError {
-                op: "GetRoleCredentials",
-                host: http::host_of(&self.endpoint),
-                status: 200,
-                code: ServiceError::MALFORMED.to_owned(),
-                message: what,
-            })
-        })
+        parse_role_credentials(&body).map_err(|what| self.malformed("GetRoleCredentials", what))
     }
 }
 

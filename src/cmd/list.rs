@@ -12,7 +12,7 @@
 use crate::context::{Context, SessionTarget, TargetSpec};
 use crate::endpoints::{Endpoint, Service};
 use crate::error::Error;
-use crate::http::{self, CallError, Http, HttpErrorKind, HttpSettings, ServiceError};
+use crate::http::{self, CallError, Http, HttpErrorKind, HttpSettings};
 use crate::output::{Cell, Style, table};
 use crate::portal::{Account, Page, Portal};
 use crate::secret::Secret;
@@ -286,13 +286,7 @@ fn all_pages<T>(
         match p.next_token {
             None => return Ok(items),
             Some(token) if !seen.insert(token.clone()) => {
-                return Err(CallError::Service(ServiceError {
-                    op,
-                    host: http::host_of(&portal.endpoint),
-                    status: 200,
-                    code: ServiceError::MALFORMED.to_owned(),
-                    message: "the same nextToken came back twice".into(),
-                }));
+                return Err(CallError::malformed(op, &portal.endpoint, "the same nextToken came back twice".into()));
             }
             Some(token) => next = Some(token),
         }
