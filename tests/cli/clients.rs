@@ -72,17 +72,10 @@ fn aws_cli_v1_signs_sts_calls_with_our_credentials_against_moto() {
     config_with_binary(&env);
     env.seed_corp_token(60);
     let moto = Moto::start();
-    let out = Command::new("aws")
+    let out = env
+        .client_command("aws")
         .args(["sts", "get-caller-identity", "--profile", "dev", "--region", "us-east-1", "--output", "json"])
         .args(["--endpoint-url", &format!("http://127.0.0.1:{}", moto.port)])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", env.home())
-        .env("AWS_ENDPOINT_URL_SSO_OIDC", env.fake.url())
-        .env("AWS_ENDPOINT_URL_SSO", env.fake.url())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_SSO_PROCESS_TTY", "none")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     let run = to_run(out);
@@ -95,16 +88,10 @@ fn aws_cli_v1_signs_sts_calls_with_our_credentials_against_moto() {
     let cached = env.read_json(&env.role_path(CORP_ROLE_KEY));
     assert!(cached["Credentials"]["AccessKeyId"].as_str().unwrap().starts_with("ASIAFAKE"));
     // A second call is served from our cache.
-    let again = Command::new("aws")
+    let again = env
+        .client_command("aws")
         .args(["sts", "get-caller-identity", "--profile", "dev", "--region", "us-east-1"])
         .args(["--endpoint-url", &format!("http://127.0.0.1:{}", moto.port)])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", env.home())
-        .env("AWS_ENDPOINT_URL_SSO_OIDC", env.fake.url())
-        .env("AWS_ENDPOINT_URL_SSO", env.fake.url())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     assert!(again.status.success(), "{:?}", to_run(again));
@@ -151,19 +138,7 @@ fn js_sdk_v3_loads_our_credential_process_and_our_refreshed_token() {
     env.seed_corp_token(60);
     env.run(&["refresh", "--profile", "dev-sso"]).assert_ok();
     let ours = env.corp_token();
-    let out = Command::new("node")
-        .args(["-e", JS_SCRIPT])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", env.home())
-        .env("NODE_PATH", &modules)
-        .env("AWS_ENDPOINT_URL_SSO_OIDC", env.fake.url())
-        .env("AWS_ENDPOINT_URL_SSO", env.fake.url())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_SSO_PROCESS_TTY", "none")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = env.client_command("node").args(["-e", JS_SCRIPT]).env("NODE_PATH", &modules).output().unwrap();
     let run = to_run(out);
     assert_eq!(run.code, 0, "node failed: {run:?}");
     let got: Value = serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {run:?}"));

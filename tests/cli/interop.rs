@@ -17,16 +17,7 @@ fn python(env: &TestEnv, script: &str) -> Option<Run> {
         eprintln!("skipping botocore interop: python3 with boto3 is not installed");
         return None;
     }
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", env.home())
-        .env("AWS_ENDPOINT_URL_SSO_OIDC", env.fake.url())
-        .env("AWS_ENDPOINT_URL_SSO", env.fake.url())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
+    let out = env.client_command("python3").args(["-c", script]).output().unwrap();
     let run = to_run(out);
     assert_eq!(run.code, 0, "python failed: {run:?}");
     Some(run)

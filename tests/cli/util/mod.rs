@@ -208,6 +208,21 @@ impl TestEnv {
         cmd
     }
 
+    /// Another program (python3, the AWS CLI, node) in this HOME with a cleared environment, both
+    /// services pointed at the fake, no instance metadata, prompts to stderr, and no stdin.
+    pub fn client_command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("AWS_ENDPOINT_URL_SSO_OIDC", self.fake.url())
+            .env("AWS_ENDPOINT_URL_SSO", self.fake.url())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_SSO_PROCESS_TTY", "none")
+            .stdin(Stdio::null());
+        cmd
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         let out = self.command(args).output().expect("run aws-sso-process");
         to_run(out)
