@@ -170,6 +170,28 @@ pub enum Command {
     Man,
 }
 
+impl Command {
+    /// The subcommand as typed, for hints that repeat it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Refresh(_) => "refresh",
+            Command::CreateToken(_) => "create-token",
+            Command::CreateTokenWithIam(_) => "create-token-with-iam",
+            Command::RegisterClient(_) => "register-client",
+            Command::StartDeviceAuthorization(_) => "start-device-authorization",
+            Command::Login(_) => "login",
+            Command::Logout(_) => "logout",
+            Command::List(_) => "list",
+            Command::Status(_) => "status",
+            Command::Configure(_) => "configure generate",
+            Command::Export(_) => "export",
+            Command::Exec(_) => "exec",
+            Command::Completions(_) => "completions",
+            Command::Man => "man",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ConfigureArgs {
     #[command(subcommand)]

@@ -568,7 +568,8 @@ impl Config {
 }
 
 /// Any of these marks a profile as meant for SSO.
-const SSO_PROFILE_KEYS: [&str; 5] = ["sso_session", "sso_start_url", "sso_region", "sso_account_id", "sso_role_name"];
+pub const SSO_PROFILE_KEYS: [&str; 5] =
+    ["sso_session", "sso_start_url", "sso_region", "sso_account_id", "sso_role_name"];
 
 /// A non-empty text setting; an indented block where a single value belongs is an error.
 fn setting<'a>(section: &'a Section, key: &str, label: &str) -> Result<Option<&'a str>, ConfigError> {

@@ -5,7 +5,7 @@
 //! It also resolves the command-line target into typed settings: which SSO session, which
 //! account and role, which profile supplies endpoint settings, and how a login is spelled.
 
-use crate::config::{Config, ConfigError, SsoSession};
+use crate::config::{Config, SsoSession};
 use crate::endpoints::{self, Endpoint, EndpointInputs, Service};
 use crate::error::Error;
 use crate::http::{Http, HttpSettings};
@@ -89,6 +89,7 @@ pub struct Context {
     config: OnceCell<Config>,
     http: OnceCell<Http>,
     warnings: RefCell<Vec<String>>,
+    command: RefCell<Option<String>>,
 }
 
 impl Context {
@@ -110,6 +111,7 @@ impl Context {
             config: OnceCell::new(),
             http: OnceCell::new(),
             warnings: RefCell::new(Vec::new()),
+            command: RefCell::new(None),
         })
     }
 
@@ -264,83 +266,27 @@ impl Context {
             .unwrap_or_else(|| "default".to_owned())
     }
 
-    /// The SSO session selected by `spec` (no account or role needed).
+    /// The SSO session selected by `spec` (see `target`).
     pub fn session_target(&self, spec: &TargetSpec) -> Result<SessionTarget, Error> {
-        let config = self.config()?;
-        if let Some(name) = &spec.sso_session {
-            let session = config.sso_session(name)?;
-            let settings_profile =
-                Some(self.profile_name(&TargetSpec::default())).filter(|p| config.profile(p).is_some());
-            return Ok(SessionTarget {
-                session,
-                settings_profile,
-                login_args: format!("--sso-session {}", shell_word(name)),
-                label: name.clone(),
-            });
-        }
-        if let Some(start_url) = &spec.start_url {
-            let region = spec
-                .region
-                .clone()
-                .ok_or_else(|| Error::Usage("--start-url needs --region (the sso_region of the start URL)".into()))?;
-            let settings_profile =
-                Some(self.profile_name(&TargetSpec::default())).filter(|p| config.profile(p).is_some());
-            return Ok(SessionTarget {
-                login_args: format!("--start-url {} --region {}", shell_word(start_url), shell_word(&region)),
-                label: start_url.clone(),
-                session: SsoSession { name: None, start_url: start_url.clone(), region, scopes: Vec::new() },
-                settings_profile,
-            });
-        }
-        let profile = self.profile_name(spec);
-        let session = config.profile_session(&profile).map_err(|e| self.explain_not_sso(e))?;
-        let (login_args, label) = match &session.name {
-            Some(name) => (format!("--sso-session {}", shell_word(name)), name.clone()),
-            None => (format!("--profile {}", shell_word(&profile)), format!("profile {profile}")),
-        };
-        Ok(SessionTarget { session, settings_profile: Some(profile), login_args, label })
+        crate::target::session_target(self, spec)
     }
 
-    /// Session, account and role selected by `spec`; flags override the profile's values.
+    /// Session, account and role selected by `spec` (see `target`).
     pub fn role_target(&self, spec: &TargetSpec) -> Result<RoleTarget, Error> {
-        if spec.sso_session.is_some() || spec.start_url.is_some() {
-            let session = self.session_target(spec)?;
-            let (Some(account_id), Some(role_name)) = (&spec.account_id, &spec.role_name) else {
-                let flag = if spec.sso_session.is_some() { "--sso-session" } else { "--start-url" };
-                return Err(Error::Usage(format!("{flag} needs --account-id and --role-name")));
-            };
-            return Ok(RoleTarget { session, account_id: account_id.clone(), role_name: role_name.clone() });
-        }
-        let profile = self.profile_name(spec);
-        let config = self.config()?;
-        let (account_id, role_name) = match (&spec.account_id, &spec.role_name) {
-            (Some(a), Some(r)) => (a.clone(), r.clone()),
-            _ => {
-                let t = config.profile_target(&profile).map_err(|e| self.explain_not_sso(e))?;
-                (spec.account_id.clone().unwrap_or(t.account_id), spec.role_name.clone().unwrap_or(t.role_name))
-            }
-        };
-        Ok(RoleTarget { session: self.session_target(spec)?, account_id, role_name })
+        crate::target::role_target(self, spec)
     }
 
-    /// A profile without sso_* keys whose `credential_process` runs us is the profile tools use, not
-    /// the SSO target: say which target its line names (a common slip, also via AWS_PROFILE).
-    fn explain_not_sso(&self, e: ConfigError) -> Error {
-        let ConfigError::NotSso { profile } = &e else { return e.into() };
-        let process = self.config.get().and_then(|c| c.profile(profile)).and_then(|p| p.get("credential_process"));
-        let Some(args) = process.and_then(|line| {
-            let mut words = line.split_whitespace();
-            let program = words.next()?;
-            program.rsplit('/').next()?.starts_with("aws-sso-process").then(|| words.collect::<Vec<_>>().join(" "))
-        }) else {
-            return e.into();
-        };
-        Error::Other {
-            what: format!(
-                "profile {profile} has no sso_* keys: it is the profile tools use, and its credential_process runs 'aws-sso-process {args}'"
-            ),
-            hint: Some(format!("run 'aws-sso-process {args}' (the target that line names)")),
-        }
+    /// What the user ran, for hints that repeat it: `aws-sso-process login`, or `aws-sso-process` for
+    /// the credential output. `None` when not known (tests).
+    pub fn command_label(&self) -> Option<String> {
+        self.command.borrow().clone()
+    }
+
+    pub fn set_command(&self, subcommand: Option<&str>) {
+        *self.command.borrow_mut() = Some(match subcommand {
+            Some(sub) => format!("aws-sso-process {sub}"),
+            None => "aws-sso-process".to_owned(),
+        });
     }
 
     /// The base URL of a service for this session (SPEC B.3), with the CA bundle that applies.

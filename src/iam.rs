@@ -33,7 +33,7 @@ pub fn resolve(ctx: &Context, spec: &TargetSpec, source_profile: Option<&str>) -
     let explicit = spec.profile.is_some() || spec.sso_session.is_some() || spec.start_url.is_some();
     let target = match ctx.role_target(spec) {
         Ok(target) => target,
-        Err(Error::Config(e)) if !explicit => {
+        Err(e) if !explicit && !matches!(e, Error::LoginRequired { .. }) => {
             return Err(Error::Other {
                 what: format!(
                     "no IAM credentials to sign with: none in the environment, no --source-profile, and no SSO role: {}",

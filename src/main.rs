@@ -27,6 +27,7 @@ mod role_cache;
 mod secret;
 mod session;
 mod sigv4;
+mod target;
 mod timefmt;
 mod yaml;
 
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         Ok(ctx) => ctx,
         Err(e) => return report(&e),
     };
+    ctx.set_command(cli.command.as_ref().map(cli::Command::name));
     let result = run(&cli, &ctx);
     ctx.print_warnings();
     match result {

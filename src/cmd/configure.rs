@@ -15,7 +15,6 @@
 
 use crate::cache;
 use crate::cmd::list::{self, AccountRoles};
-use crate::cmd::logout::process_target;
 use crate::config::Config;
 use crate::context::{Context, SessionTarget, TargetSpec, shell_word};
 use crate::error::Error;
@@ -155,7 +154,8 @@ fn append(
     // Targets some profile already runs aws-sso-process for: (account, role) -> profile.
     let mut served: HashMap<(String, String), String> = HashMap::new();
     for (name, section) in &config.profiles {
-        if let Some((s, account, role)) = section.get("credential_process").and_then(|c| process_target(config, c))
+        if let Some((s, account, role)) =
+            section.get("credential_process").and_then(|c| crate::target::line_role(config, c))
             && cache::token_key(s.name.as_deref(), &s.start_url) == session_key
         {
             served.entry((account, role)).or_insert_with(|| name.clone());

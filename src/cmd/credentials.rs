@@ -51,8 +51,13 @@ fn auto_login_configured(ctx: &Context, spec: &TargetSpec) -> Result<bool, Error
         return Ok(false);
     }
     let config = ctx.config()?;
-    let value = config.profile(&ctx.profile_name(spec)).and_then(|p| p.get(AUTO_LOGIN_KEY));
-    Ok(value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")))
+    // The profile tools use, or the SSO profile its credential_process names.
+    let profiles = [crate::target::named_profile(ctx, spec), crate::target::target_profile(ctx, spec)?];
+    Ok(profiles
+        .iter()
+        .flatten()
+        .filter_map(|p| config.profile(p)?.get(AUTO_LOGIN_KEY))
+        .any(|v| v.trim().eq_ignore_ascii_case("true")))
 }
 
 /// Credentials, logging in at most once when the session is gone. A token another process

@@ -80,8 +80,8 @@ fn region(ctx: &Context, target: &RoleTarget) -> Result<Option<String>, Error> {
 
 /// What `AWS_SSO_PROCESS_EXEC` says: the profile, or session/account/role without one.
 fn label(ctx: &Context, spec: &TargetSpec, target: &RoleTarget) -> String {
-    if spec.sso_session.is_none() && spec.start_url.is_none() {
-        ctx.profile_name(spec)
+    if let Some(profile) = crate::target::named_profile(ctx, spec) {
+        profile
     } else {
         format!("{}/{}/{}", target.session.label, target.account_id, target.role_name)
     }

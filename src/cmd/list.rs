@@ -54,29 +54,9 @@ pub fn run(ctx: &Context, spec: &TargetSpec, as_json: bool) -> Result<u8, Error>
     Ok(0)
 }
 
-/// The session to list: as `--profile` / `--sso-session` / `--start-url` (or AWS_PROFILE) select it;
-/// when nothing selects one and the default profile is not an SSO profile, the config's only sso-session.
+/// The session to list, as every command resolves it (see `target`).
 pub fn list_target(ctx: &Context, spec: &TargetSpec) -> Result<SessionTarget, Error> {
-    let chosen = spec.profile.is_some()
-        || spec.sso_session.is_some()
-        || spec.start_url.is_some()
-        || ctx.env.get("AWS_PROFILE").is_some()
-        || ctx.env.get("AWS_DEFAULT_PROFILE").is_some();
-    match ctx.session_target(spec) {
-        Err(e) if !chosen && matches!(e, Error::Config(_)) => {
-            let sessions = &ctx.config()?.sso_sessions;
-            match sessions.keys().next() {
-                Some(only) if sessions.len() == 1 => {
-                    ctx.session_target(&TargetSpec { sso_session: Some(only.clone()), ..TargetSpec::default() })
-                }
-                _ => Err(Error::Other {
-                    what: format!("{}; name the SSO session to use", crate::error::chain(&e)),
-                    hint: Some("pass --sso-session NAME or --profile NAME".into()),
-                }),
-            }
-        }
-        other => other,
-    }
+    ctx.session_target(spec)
 }
 
 /// Every account with its roles, sorted by account name (then ID). Uses (and when due, refreshes)

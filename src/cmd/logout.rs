@@ -12,7 +12,7 @@
 //! Lock files and client registrations are kept (SPEC A.2, B.5).
 
 use crate::cache;
-use crate::config::{Config, SsoSession};
+use crate::config::SsoSession;
 use crate::context::{Context, SessionTarget, TargetSpec};
 use crate::endpoints::Service;
 use crate::error::{EXIT_FAILURE, Error};
@@ -127,40 +127,13 @@ fn derived_role_files(ctx: &Context, session: &SsoSession) -> Result<BTreeSet<Pa
         if let Ok(t) = config.profile_target(name) {
             add(&t.session, &t.account_id, &t.role_name);
         }
-        if let Some((s, account, role)) = profile.get("credential_process").and_then(|c| process_target(config, c)) {
+        if let Some((s, account, role)) =
+            profile.get("credential_process").and_then(|c| crate::target::line_role(config, c))
+        {
             add(&s, &account, &role);
         }
     }
     Ok(out)
-}
-
-/// The target of a `credential_process = aws-sso-process ...` line, when its flags name one.
-pub(crate) fn process_target(config: &Config, command: &str) -> Option<(SsoSession, String, String)> {
-    let words: Vec<&str> = command.split_whitespace().collect();
-    let program = words.first()?;
-    if !program.rsplit('/').next().is_some_and(|p| p.starts_with("aws-sso-process")) {
-        return None;
-    }
-    let flag = |name: &str| -> Option<String> {
-        let eq = format!("{name}=");
-        words.iter().enumerate().find_map(|(i, w)| {
-            if *w == name {
-                words.get(i + 1).map(|v| v.trim_matches(['\'', '"']).to_owned())
-            } else {
-                w.strip_prefix(eq.as_str()).map(|v| v.trim_matches(['\'', '"']).to_owned())
-            }
-        })
-    };
-    let (session, account, role) = if let Some(name) = flag("--sso-session") {
-        (config.sso_session(&name).ok()?, flag("--account-id")?, flag("--role-name")?)
-    } else if let Some(start_url) = flag("--start-url") {
-        let session = SsoSession { name: None, start_url, region: flag("--region")?, scopes: Vec::new() };
-        (session, flag("--account-id")?, flag("--role-name")?)
-    } else {
-        let t = config.profile_target(&flag("--profile")?).ok()?;
-        (t.session, flag("--account-id").unwrap_or(t.account_id), flag("--role-name").unwrap_or(t.role_name))
-    };
-    Some((session, account, role))
 }
 
 /// `--all`: every cached token (files holding `accessToken`, as `aws sso logout` picks them), then
@@ -239,38 +212,4 @@ pub(crate) fn json_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         .collect();
     out.sort();
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    #[test]
-    fn credential_process_lines_name_targets() {
-        let config = Config::parse(
-            Path::new("config"),
-            "[profile dev-sso]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n\
-             [sso-session corp]\nsso_start_url = https://x/start\nsso_region = us-east-1\n",
-            Path::new("credentials"),
-            "",
-        )
-        .unwrap();
-        let t = |c: &str| process_target(&config, c).map(|(s, a, r)| (s.name, s.start_url, a, r));
-        assert_eq!(
-            t("aws-sso-process --sso-session corp --account-id 2 --role-name Dev"),
-            Some((Some("corp".into()), "https://x/start".into(), "2".into(), "Dev".into()))
-        );
-        assert_eq!(
-            t("/usr/local/bin/aws-sso-process --profile=dev-sso --role-name Admin"),
-            Some((Some("corp".into()), "https://x/start".into(), "1".into(), "Admin".into()))
-        );
-        assert_eq!(
-            t("aws-sso-process --start-url https://y/start --region eu-west-1 --account-id 3 --role-name R"),
-            Some((None, "https://y/start".into(), "3".into(), "R".into()))
-        );
-        assert_eq!(t("other-tool --sso-session corp --account-id 2 --role-name Dev"), None);
-        assert_eq!(t("aws-sso-process --sso-session nope --account-id 2 --role-name Dev"), None);
-        assert_eq!(t("aws-sso-process --sso-session corp"), None);
-    }
 }

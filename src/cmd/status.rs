@@ -13,8 +13,8 @@
 //! docs/readme-status.md. Time comes from `ctx.now()`, so tests can fix it.
 
 use crate::cache::{self, CacheError};
-use crate::cmd::logout::{json_files, process_target};
-use crate::config::{Config, SsoSession, shlex_split};
+use crate::cmd::logout::json_files;
+use crate::config::{Config, SsoSession};
 use crate::context::{Context, RUN_DEADLINE, SessionTarget, TargetSpec, shell_word};
 use crate::endpoints::Service;
 use crate::error::{self, Error};
@@ -134,14 +134,6 @@ fn warn(warnings: &mut Vec<Warning>, kind: &'static str, subject: impl Into<Stri
     }
 }
 
-/// Whether a credential_process command runs this program (any path to a file named aws-sso-process*).
-fn runs_us(command: &str) -> bool {
-    let words = shlex_split(command).unwrap_or_else(|| command.split_whitespace().map(str::to_owned).collect());
-    words.first().is_some_and(|p| p.rsplit('/').next().is_some_and(|name| name.starts_with("aws-sso-process")))
-}
-
-/// The sessions, the profiles that target them, and the warnings: from the config and the cache
-/// folders, without reading any token yet.
 fn gather(ctx: &Context, config: &Config) -> Report {
     let mut warnings = Vec::new();
     for w in &config.warnings {
@@ -173,7 +165,7 @@ fn gather(ctx: &Context, config: &Config) -> Report {
     for (name, section) in &config.profiles {
         let has = |key: &str| section.values.contains_key(key);
         let sso_keys = ["sso_session", "sso_start_url", "sso_region", "sso_account_id", "sso_role_name"];
-        let command = section.get("credential_process").filter(|c| runs_us(c));
+        let command = section.get("credential_process").filter(|c| crate::target::process_line(c).is_some());
         if command.is_some() && (has("sso_account_id") || has("sso_role_name")) {
             warn(
                 &mut warnings,
@@ -225,7 +217,7 @@ fn gather(ctx: &Context, config: &Config) -> Report {
         }
 
         if let Some(command) = command {
-            match process_target(config, command) {
+            match crate::target::line_role(config, command) {
                 Some((session, account, role)) => {
                     if session.name.is_none() {
                         let args = format!(

@@ -92,7 +92,12 @@ fn missing_config_file() {
     let mut env = TestEnv::new();
     env.set_env("AWS_CONFIG_FILE", &env.home().join("does/not/exist").display().to_string());
     let run = env.run(&["--profile", "dev-sso"]);
-    run.assert_fails(1, "dev-sso");
+    run.assert_fails(1, "does/not/exist does not exist");
+    assert!(run.stderr.contains("hint: check AWS_CONFIG_FILE"), "{run:?}");
+    env.unset_env("AWS_CONFIG_FILE");
+    std::fs::remove_file(env.home().join(".aws/config")).unwrap();
+    let run = env.run(&["login", "--profile", "dev"]);
+    run.assert_fails(1, ".aws/config does not exist");
 }
 
 #[test]
@@ -117,16 +122,8 @@ fn help_and_version_exit_0() {
 }
 
 #[test]
-fn the_credential_process_profile_itself_points_at_its_target() {
-    let mut env = TestEnv::new();
-    env.seed_corp_token(7200);
-    let run = env.run(&["--profile", "dev"]);
-    run.assert_fails(1, "its credential_process runs 'aws-sso-process --profile dev-sso'");
-    assert!(run.stderr.contains("hint: run 'aws-sso-process --profile dev-sso'"), "{run:?}");
-    // The same slip through AWS_PROFILE, with a bare `aws-sso-process` call.
-    env.set_env("AWS_PROFILE", "dev");
-    env.run(&["refresh"]).assert_fails(1, "profile dev has no sso_* keys");
-    // A profile without sso_* keys that does not run us keeps the plain message.
-    env.write_config("[profile plain]\nregion = us-east-1\n");
+fn a_profile_without_sso_keys_that_runs_no_aws_sso_process_keeps_the_plain_message() {
+    let env = TestEnv::new();
+    env.write_config("[profile plain]\nregion = us-east-1\ncredential_process = /bin/other-tool --x\n");
     env.run(&["--profile", "plain"]).assert_fails(1, "point --profile at the profile that has them");
 }

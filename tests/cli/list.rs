@@ -75,7 +75,7 @@ fn the_only_sso_session_is_used_when_nothing_names_one() {
     env.write_config(&format!(
         "{DEFAULT_CONFIG}[sso-session two]\nsso_start_url = https://two/start\nsso_region = eu-west-1\n"
     ));
-    env.run(&["list"]).assert_fails(1, "name the SSO session to use");
+    env.run(&["list"]).assert_fails(1, "2 SSO sessions in the config");
 }
 
 #[test]

@@ -21,3 +21,4 @@ mod oidc_api;
 mod refresh;
 mod secrets;
 mod status;
+mod targets;

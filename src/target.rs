@@ -1,0 +1,541 @@
+//! Resolution: what the user typed (flags, `AWS_PROFILE`) and the config → the SSO session, account
+//! and role a command works on. Every command resolves through here, so every command accepts the
+//! same names (issue 12):
+//!
+//! - the profile tools use: a profile whose `credential_process` runs `aws-sso-process` resolves to the
+//!   target that line names (the line is split into shell words as botocore splits it, then parsed by
+//!   our own command-line parser, so any path, flag order and quoting works);
+//! - one default for every command: `AWS_PROFILE` / `AWS_DEFAULT_PROFILE`, then `[default]`, then the
+//!   config's only sso-session;
+//! - loops (`dev -> dev-sso -> dev`) and unknown names (with the closest known ones) explain themselves.
+//!
+//! The config rules themselves (which keys make an SSO profile, botocore's validation) are `config`'s;
+//! see docs/config-file.md and docs/credential-process.md.
+
+use crate::config::{Config, ConfigError, Section, SsoSession};
+use crate::context::{Context, RoleTarget, SessionTarget, TargetSpec, shell_word};
+use crate::error::Error;
+use clap::Parser;
+
+/// How deep `credential_process` lines may point at each other before we call it a loop anyway.
+const MAX_HOPS: usize = 8;
+
+/// Why this profile was chosen, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Flag,
+    Env(&'static str),
+    Default,
+    /// Named by the `credential_process` line of the previous profile in the chain.
+    Line,
+}
+
+/// The SSO session selected by `spec` (no account or role needed).
+pub fn session_target(ctx: &Context, spec: &TargetSpec) -> Result<SessionTarget, Error> {
+    Ok(resolve(ctx, spec, false)?.session)
+}
+
+/// Session, account and role selected by `spec`; `--account-id`/`--role-name` override what the
+/// profile says.
+pub fn role_target(ctx: &Context, spec: &TargetSpec) -> Result<RoleTarget, Error> {
+    let found = resolve(ctx, spec, true)?;
+    let (Some(account_id), Some(role_name)) = (found.account_id, found.role_name) else {
+        return Err(found.no_role);
+    };
+    Ok(RoleTarget { session: found.session, account_id, role_name })
+}
+
+/// The name of the profile the user (or the environment) named, as tools would use it; `None` when
+/// nothing names one. `--sso-session`/`--start-url` targets have none.
+pub fn named_profile(ctx: &Context, spec: &TargetSpec) -> Option<String> {
+    if spec.sso_session.is_some() || spec.start_url.is_some() {
+        return None;
+    }
+    chosen_profile(ctx, spec).map(|(name, _)| name)
+}
+
+/// The profile whose `[profile]` settings (region, auto-login, endpoints) belong to the target:
+/// the last profile of the chain, the one with the sso_* keys. `None` for session targets.
+pub fn target_profile(ctx: &Context, spec: &TargetSpec) -> Result<Option<String>, Error> {
+    Ok(resolve(ctx, spec, false)?.profile)
+}
+
+struct Found {
+    session: SessionTarget,
+    account_id: Option<String>,
+    role_name: Option<String>,
+    /// The profile with the sso_* keys, when the target came from one.
+    profile: Option<String>,
+    /// What to say when a role is needed and none was named.
+    no_role: Error,
+}
+
+fn chosen_profile(ctx: &Context, spec: &TargetSpec) -> Option<(String, Origin)> {
+    if let Some(p) = &spec.profile {
+        return Some((p.clone(), Origin::Flag));
+    }
+    for var in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"] {
+        if let Some(p) = ctx.env.get(var) {
+            return Some((p.to_owned(), Origin::Env(var)));
+        }
+    }
+    None
+}
+
+fn resolve(ctx: &Context, spec: &TargetSpec, want_role: bool) -> Result<Found, Error> {
+    let config = ctx.config()?;
+    let mut chain: Vec<String> = Vec::new();
+    let mut next = spec.clone();
+    loop {
+        match resolve_one(ctx, config, &next, &chain, want_role)? {
+            Step::Done(mut found) => {
+                // Flags the user typed win over whatever a credential_process line or profile says.
+                found.account_id = spec.account_id.clone().or(found.account_id);
+                found.role_name = spec.role_name.clone().or(found.role_name);
+                return Ok(found);
+            }
+            Step::Follow { from, target } => {
+                chain.push(from);
+                if chain.len() > MAX_HOPS {
+                    return Err(loop_error(&chain, None));
+                }
+                next = target;
+            }
+        }
+    }
+}
+
+enum Step {
+    Done(Found),
+    /// `from` has no sso_* keys but its credential_process names `next`.
+    Follow {
+        from: String,
+        target: TargetSpec,
+    },
+}
+
+fn resolve_one(
+    ctx: &Context,
+    config: &Config,
+    spec: &TargetSpec,
+    chain: &[String],
+    want_role: bool,
+) -> Result<Step, Error> {
+    let settings_profile = || {
+        chosen_profile(ctx, &TargetSpec::default())
+            .map(|(p, _)| p)
+            .or_else(|| Some("default".to_owned()))
+            .filter(|p| config.profile(p).is_some())
+    };
+    let role_flags_needed = |flag: &str| {
+        Error::Usage(format!(
+            "{flag} needs --account-id and --role-name to name a role (it only names the SSO session)"
+        ))
+    };
+    if let Some(name) = &spec.sso_session {
+        let session = config.sso_session(name).map_err(|e| unknown_session(ctx, config, e))?;
+        return Ok(Step::Done(Found {
+            session: SessionTarget {
+                session,
+                settings_profile: settings_profile(),
+                login_args: format!("--sso-session {}", shell_word(name)),
+                label: name.clone(),
+            },
+            account_id: spec.account_id.clone(),
+            role_name: spec.role_name.clone(),
+            profile: None,
+            no_role: role_flags_needed("--sso-session"),
+        }));
+    }
+    if let Some(start_url) = &spec.start_url {
+        let region = spec
+            .region
+            .clone()
+            .ok_or_else(|| Error::Usage("--start-url needs --region (the sso_region of the start URL)".into()))?;
+        return Ok(Step::Done(Found {
+            session: SessionTarget {
+                login_args: format!("--start-url {} --region {}", shell_word(start_url), shell_word(&region)),
+                label: start_url.clone(),
+                session: SsoSession { name: None, start_url: start_url.clone(), region, scopes: Vec::new() },
+                settings_profile: settings_profile(),
+            },
+            account_id: spec.account_id.clone(),
+            role_name: spec.role_name.clone(),
+            profile: None,
+            no_role: role_flags_needed("--start-url"),
+        }));
+    }
+    let (profile, origin) = match chosen_profile(ctx, spec) {
+        Some(chosen) if chain.is_empty() => chosen,
+        // A line without a target flag: its process would see the same environment we do.
+        _ if !chain.is_empty() => match spec.profile.clone() {
+            Some(p) => (p, Origin::Line),
+            None => match chosen_profile(ctx, &TargetSpec::default()) {
+                Some((p, _)) => (p, Origin::Line),
+                None => ("default".to_owned(), Origin::Line),
+            },
+        },
+        // A [default] that only sets a region (common) names no target: fall through to the session.
+        _ if config.profile("default").is_some_and(|d| has_sso_keys(d) || runs_us(d)) => {
+            ("default".to_owned(), Origin::Default)
+        }
+        _ => return only_session(ctx, config, spec, want_role),
+    };
+    if let Some(pos) = chain.iter().position(|p| *p == profile) {
+        let mut looped = chain[pos..].to_vec();
+        looped.push(profile.clone());
+        return Err(loop_error(chain, Some(&looped)));
+    }
+    let Some(section) = config.profile(&profile) else {
+        return Err(unknown_profile(ctx, config, &profile, origin, chain));
+    };
+    let runs_us = section.get("credential_process").and_then(process_line);
+    if has_sso_keys(section) {
+        if runs_us.is_some() {
+            ctx.warn(format!(
+                "profile {profile} has both credential_process and sso_* keys: the AWS SDKs use their own SSO \
+                 provider for it and never run the credential_process; keep the sso_* keys in a profile of their own"
+            ));
+        }
+        let session = config.profile_session(&profile).map_err(Error::from)?;
+        let (account_id, role_name, no_role) = match config.profile_target(&profile) {
+            Ok(t) => (Some(t.account_id), Some(t.role_name), Error::from(ConfigError::Invalid { what: String::new() })),
+            Err(e) => (None, None, e.into()),
+        };
+        let (login_args, label) = match &session.name {
+            Some(name) => (format!("--sso-session {}", shell_word(name)), name.clone()),
+            None => (format!("--profile {}", shell_word(&profile)), format!("profile {profile}")),
+        };
+        return Ok(Step::Done(Found {
+            session: SessionTarget { session, settings_profile: Some(profile.clone()), login_args, label },
+            account_id: spec.account_id.clone().or(account_id),
+            role_name: spec.role_name.clone().or(role_name),
+            profile: Some(profile),
+            no_role,
+        }));
+    }
+    match runs_us {
+        Some(Ok(next)) => {
+            ctx.debug(|| format!("profile {profile}: following its credential_process to the target it names"));
+            Ok(Step::Follow { from: profile, target: next })
+        }
+        Some(Err(why)) => Err(Error::Other {
+            what: format!("profile {profile} runs aws-sso-process as its credential_process, but {why}"),
+            hint: Some(format!(
+                "fix the credential_process line of {}; 'aws-sso-process --help' lists the target flags",
+                section_label(&profile)
+            )),
+        }),
+        None => Err(ConfigError::NotSso { profile }.into()),
+    }
+}
+
+/// No profile named and no `[default]`: the config's only sso-session, for commands that need no
+/// role (or with `--account-id`/`--role-name`).
+fn only_session(ctx: &Context, config: &Config, spec: &TargetSpec, want_role: bool) -> Result<Step, Error> {
+    let missing_file = missing_config(ctx);
+    let mut sessions = config.sso_sessions.keys();
+    match (sessions.next(), sessions.next()) {
+        (Some(only), None) if !want_role || (spec.account_id.is_some() && spec.role_name.is_some()) => {
+            let spec = TargetSpec { sso_session: Some(only.clone()), ..spec.clone() };
+            resolve_one(ctx, config, &spec, &[], want_role)
+        }
+        _ if missing_file.is_some() => Err(missing_file.unwrap()),
+        (first, second) => {
+            let no_default = "no profile given and no SSO target in a [default] profile";
+            let (what, hint) = match (first, second) {
+                (Some(only), None) => (
+                    format!("{no_default}, and the only SSO session ({only}) names no account and role"),
+                    format!(
+                        "{} (profiles: {}), or add --account-id and --role-name",
+                        retry_hint(ctx, "--profile NAME"),
+                        known(config)
+                    ),
+                ),
+                (Some(_), Some(_)) => (
+                    format!("{no_default}, and {} SSO sessions in the config", config.sso_sessions.len()),
+                    format!(
+                        "{} (sessions: {}), or name a profile with --profile or AWS_PROFILE",
+                        retry_hint(ctx, "--sso-session NAME"),
+                        config.sso_sessions.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ),
+                _ => (
+                    format!("{no_default}, and no SSO session in the config"),
+                    "add an [sso-session] and a profile to the config (see the README), or run 'aws configure sso'"
+                        .to_owned(),
+                ),
+            };
+            Err(Error::Other { what, hint: Some(hint) })
+        }
+    }
+}
+
+/// The target flags of a `credential_process` line that runs `aws-sso-process` (any path; the
+/// program's file name is what counts), or why that line names no target. `None` when the line
+/// runs another program.
+pub fn process_line(line: &str) -> Option<Result<TargetSpec, String>> {
+    let words = crate::config::shlex_split(line)?;
+    let program = words.first()?;
+    let file = program.rsplit(['/', '\\']).next()?;
+    if !file.starts_with("aws-sso-process") {
+        return None;
+    }
+    Some(match crate::cli::Cli::try_parse_from(&words) {
+        Ok(cli) if cli.command.is_none() => Ok(cli.target.spec()),
+        Ok(_) => Err("its line runs a subcommand, not the credential output".to_owned()),
+        Err(e) => Err(format!(
+            "its line does not parse: {}",
+            e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ")
+        )),
+    })
+}
+
+fn loop_error(chain: &[String], looped: Option<&[String]>) -> Error {
+    let shown = looped.unwrap_or(chain).join(" -> ");
+    let first = looped.and_then(|l| l.first()).or(chain.first()).cloned().unwrap_or_default();
+    Error::Other {
+        what: format!("the credential_process lines of these profiles point at each other: {shown}"),
+        hint: Some(format!(
+            "point the credential_process of profile {first} at a profile that has sso_session, sso_account_id and \
+             sso_role_name, or give it --sso-session S --account-id A --role-name R"
+        )),
+    }
+}
+
+fn unknown_profile(ctx: &Context, config: &Config, profile: &str, origin: Origin, chain: &[String]) -> Error {
+    if let Some(e) = missing_config(ctx) {
+        return e;
+    }
+    let by = match origin {
+        Origin::Flag => String::new(),
+        Origin::Env(var) => format!(" (named by {var})"),
+        Origin::Default => String::new(),
+        Origin::Line => {
+            format!(" (named by the credential_process of profile {})", chain.last().cloned().unwrap_or_default())
+        }
+    };
+    let looked = looked_in(ctx);
+    let suggestions = closest(profile, config.profiles.keys());
+    Error::Other {
+        what: format!("profile {profile}{by} is not in {looked}"),
+        hint: Some(match suggestions.as_slice() {
+            [] => format!("{} (profiles: {})", retry_hint(ctx, "--profile NAME"), known(config)),
+            names => format!(
+                "did you mean {}? {}",
+                or_list(names),
+                retry_hint(ctx, &format!("--profile {}", shell_word(&names[0])))
+            ),
+        }),
+    }
+}
+
+fn unknown_session(ctx: &Context, config: &Config, e: ConfigError) -> Error {
+    let ConfigError::SessionNotFound { session, profile: None } = &e else { return e.into() };
+    if let Some(e) = missing_config(ctx) {
+        return e;
+    }
+    let suggestions = closest(session, config.sso_sessions.keys());
+    let what = format!("sso-session {session} is not in {}", ctx.config_path().display());
+    let hint = match suggestions.as_slice() {
+        [] if config.sso_sessions.is_empty() => {
+            format!("add a [sso-session {session}] section with sso_start_url and sso_region")
+        }
+        [] => format!(
+            "{} (sessions: {})",
+            retry_hint(ctx, "--sso-session NAME"),
+            config.sso_sessions.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        names => format!(
+            "did you mean {}? {}",
+            or_list(names),
+            retry_hint(ctx, &format!("--sso-session {}", shell_word(&names[0])))
+        ),
+    };
+    Error::Other { what, hint: Some(hint) }
+}
+
+/// "the config file X does not exist", when it does not and no credentials file makes up for it.
+fn missing_config(ctx: &Context) -> Option<Error> {
+    let path = ctx.config_path();
+    if path.exists() || ctx.credentials_path().exists() {
+        return None;
+    }
+    Some(Error::Other {
+        what: format!("the AWS config file {} does not exist", path.display()),
+        hint: Some(if ctx.env.get("AWS_CONFIG_FILE").is_some() {
+            "check AWS_CONFIG_FILE, or unset it to use ~/.aws/config".to_owned()
+        } else {
+            "create it with an [sso-session] and a profile (see the README), or run 'aws configure sso'".to_owned()
+        }),
+    })
+}
+
+fn looked_in(ctx: &Context) -> String {
+    let config = ctx.config_path();
+    let credentials = ctx.credentials_path();
+    if credentials.exists() {
+        format!("{} or {}", config.display(), credentials.display())
+    } else {
+        config.display().to_string()
+    }
+}
+
+/// "run 'aws-sso-process <the subcommand the user ran> <flags>'".
+fn retry_hint(ctx: &Context, flags: &str) -> String {
+    match ctx.command_label() {
+        Some(cmd) if cmd == "aws-sso-process" => format!("run 'aws-sso-process {flags}'"),
+        Some(cmd) => format!("run '{cmd} {flags}'"),
+        None => format!("pass {flags}"),
+    }
+}
+
+fn section_label(profile: &str) -> String {
+    if profile == "default" { "[default]".to_owned() } else { format!("[profile {profile}]") }
+}
+
+fn known(config: &Config) -> String {
+    let names: Vec<&str> = config.profiles.keys().map(String::as_str).take(10).collect();
+    match names.len() {
+        0 => "none".to_owned(),
+        n if n < config.profiles.len() => format!("{}, ...", names.join(", ")),
+        _ => names.join(", "),
+    }
+}
+
+fn or_list(names: &[String]) -> String {
+    match names {
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+        [] => String::new(),
+    }
+}
+
+/// Up to three known names close to `wanted`, closest first: the same letters in another case, then by
+/// Jaro-Winkler similarity (what clap uses to suggest subcommands).
+fn closest<'a>(wanted: &str, known: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let lower = wanted.to_lowercase();
+    let mut scored: Vec<(f64, &String)> = known
+        .filter_map(|name| {
+            let other = name.to_lowercase();
+            let score = if other == lower { 1.0 } else { strsim::jaro_winkler(&lower, &other) };
+            (score > 0.8).then_some((score, name))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    scored.into_iter().take(3).map(|(_, n)| n.clone()).collect()
+}
+
+/// The role a `credential_process = aws-sso-process ...` line names, resolved in `config` alone (no
+/// environment): for listing what the config knows (`status`, `logout`, `configure`).
+pub fn line_role(config: &Config, line: &str) -> Option<(SsoSession, String, String)> {
+    let mut spec = process_line(line)?.ok()?;
+    for _ in 0..MAX_HOPS {
+        if let Some(name) = &spec.sso_session {
+            return Some((config.sso_session(name).ok()?, spec.account_id?, spec.role_name?));
+        }
+        if let Some(start_url) = spec.start_url {
+            let session = SsoSession { name: None, start_url, region: spec.region?, scopes: Vec::new() };
+            return Some((session, spec.account_id?, spec.role_name?));
+        }
+        let section = config.profile(spec.profile.as_deref()?)?;
+        if has_sso_keys(section) {
+            let t = config.profile_target(&section.name).ok()?;
+            return Some((t.session, spec.account_id.unwrap_or(t.account_id), spec.role_name.unwrap_or(t.role_name)));
+        }
+        let next = process_line(section.get("credential_process")?)?.ok()?;
+        spec = TargetSpec {
+            account_id: spec.account_id.or(next.account_id.clone()),
+            role_name: spec.role_name.or(next.role_name.clone()),
+            ..next
+        };
+    }
+    None
+}
+
+/// Whether a profile's credential_process runs aws-sso-process.
+fn runs_us(section: &Section) -> bool {
+    section.get("credential_process").and_then(process_line).is_some()
+}
+
+/// Whether a profile section holds any sso_* key (then the SDKs use their own SSO provider for it).
+pub fn has_sso_keys(section: &Section) -> bool {
+    crate::config::SSO_PROFILE_KEYS.iter().any(|k| section.values.contains_key(*k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn process_lines_are_split_like_a_shell_and_parsed_like_our_command_line() {
+        let spec = |line: &str| process_line(line).unwrap().unwrap();
+        assert_eq!(spec("aws-sso-process --profile dev-sso").profile.as_deref(), Some("dev-sso"));
+        assert_eq!(spec("/usr/local/bin/aws-sso-process --profile=dev-sso").profile.as_deref(), Some("dev-sso"));
+        assert_eq!(spec("'/opt/my tools/aws-sso-process' --profile 'dev sso'").profile.as_deref(), Some("dev sso"));
+        let s = spec("aws-sso-process --role-name Admin --sso-session corp --account-id 111122223333 --debug");
+        assert_eq!(
+            (s.sso_session.as_deref(), s.account_id.as_deref(), s.role_name.as_deref()),
+            (Some("corp"), Some("111122223333"), Some("Admin"))
+        );
+        assert!(process_line("aws --profile x").is_none());
+        assert!(process_line("/bin/my-aws-sso-process --profile x").is_none());
+        assert!(process_line("aws-sso-process export --profile x").unwrap().is_err());
+        assert!(process_line("aws-sso-process --no-such-flag").unwrap().is_err());
+        assert!(process_line("aws-sso-process 'unbalanced").is_none());
+    }
+
+    #[test]
+    fn credential_process_lines_name_roles_in_the_config_alone() {
+        let config = Config::parse(
+            Path::new("config"),
+            "[profile dev-sso]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n\
+             [sso-session corp]\nsso_start_url = https://x/start\nsso_region = us-east-1\n",
+            Path::new("credentials"),
+            "",
+        )
+        .unwrap();
+        let t = |c: &str| line_role(&config, c).map(|(s, a, r)| (s.name, s.start_url, a, r));
+        assert_eq!(
+            t("aws-sso-process --sso-session corp --account-id 2 --role-name Dev"),
+            Some((Some("corp".into()), "https://x/start".into(), "2".into(), "Dev".into()))
+        );
+        assert_eq!(
+            t("/usr/local/bin/aws-sso-process --profile=dev-sso --role-name Admin"),
+            Some((Some("corp".into()), "https://x/start".into(), "1".into(), "Admin".into()))
+        );
+        assert_eq!(
+            t("aws-sso-process --start-url https://y/start --region eu-west-1 --account-id 3 --role-name R"),
+            Some((None, "https://y/start".into(), "3".into(), "R".into()))
+        );
+        assert_eq!(t("other-tool --sso-session corp --account-id 2 --role-name Dev"), None);
+        assert_eq!(t("aws-sso-process --sso-session nope --account-id 2 --role-name Dev"), None);
+        assert_eq!(t("aws-sso-process --sso-session corp"), None);
+        // A line naming a profile whose own line names the SSO profile: followed.
+        let chained = Config::parse(
+            Path::new("config"),
+            "[profile dev]\ncredential_process = aws-sso-process --profile dev-sso\n\
+             [profile dev-sso]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n\
+             [profile loop]\ncredential_process = aws-sso-process --profile loop\n\
+             [sso-session corp]\nsso_start_url = https://x/start\nsso_region = us-east-1\n",
+            Path::new("credentials"),
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            line_role(&chained, "aws-sso-process --profile dev").map(|(s, a, r)| (s.name, a, r)),
+            Some((Some("corp".into()), "1".into(), "R".into()))
+        );
+        assert_eq!(line_role(&chained, "aws-sso-process --profile loop"), None);
+    }
+
+    #[test]
+    fn closest_names() {
+        let names: Vec<String> = ["dev", "dev-sso", "prod", "sandbox.Admin"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(closest("Dev", names.iter()), vec!["dev", "dev-sso"]);
+        assert_eq!(closest("prd", names.iter()), vec!["prod"]);
+        assert!(closest("zzz", names.iter()).is_empty());
+        assert_eq!(closest("sandbox.admin", names.iter()), vec!["sandbox.Admin"]);
+    }
+}
