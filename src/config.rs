@@ -21,6 +21,9 @@ pub enum Value {
     Nested(BTreeMap<String, String>),
 }
 
+/// A section's keys (lower-cased) and values.
+pub type Values = BTreeMap<String, Value>;
+
 #[derive(Clone, Default)]
 pub struct Section {
     /// Profile, sso-session or services name (after shlex unquoting).
@@ -387,6 +390,14 @@ fn classify(header: &str) -> Classified {
 
 fn into_values(props: Vec<RawProp>) -> BTreeMap<String, Value> {
     props.into_iter().map(|p| (p.key, p.value)).collect()
+}
+
+/// Every section of one file as the literal pass reads it, in file order: the header as written
+/// between the brackets, and its keys and values. Sections the build pass ignores are included,
+/// so a caller can compare two versions of a file section by section.
+pub fn sections(path: &Path, text: &str) -> Result<Vec<(String, Values)>, ConfigError> {
+    let raw = literal_pass(path, text, &mut Vec::new())?;
+    Ok(raw.into_iter().map(|s| (s.header, into_values(s.props))).collect())
 }
 
 impl Config {

@@ -256,9 +256,43 @@ fn oauth_error_shape(error: &str) -> String {
     .to_owned()
 }
 
-/// Server-supplied or error text made safe for a terminal line: control characters become `?`.
+/// Server-supplied or error text made safe for a terminal line: every character that is not
+/// inert text becomes `?` (see `acts_on_terminal`).
 pub fn sanitize(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+    s.chars().map(|c| if acts_on_terminal(c) { '?' } else { c }).collect()
+}
+
+/// Characters that do something other than print a glyph: C0 and C1 controls (escape sequences,
+/// line breaks), the line and paragraph separators, and the Unicode format characters (general
+/// category Cf, Unicode 15.1): bidi embeddings, overrides, isolates and marks, which reorder the
+/// rest of the line; zero-width spaces and joiners, word joiners and invisible operators, which
+/// hide text or make two strings look alike; the BOM; and the invisible tag characters.
+fn acts_on_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061c}'
+                | '\u{06dd}'
+                | '\u{070f}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08e2}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+                | '\u{110bd}'
+                | '\u{110cd}'
+                | '\u{13430}'..='\u{1343f}'
+                | '\u{1bca0}'..='\u{1bca3}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0001}'
+                | '\u{e0020}'..='\u{e007f}'
+        )
 }
 
 fn short(s: &str) -> String {
@@ -548,6 +582,40 @@ pub fn json_object(resp: &Response) -> Result<Map<String, Value>, ServiceError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sanitize_leaves_nothing_a_terminal_acts_on() {
+        let ranges: [(&str, std::ops::RangeInclusive<char>); 17] = [
+            ("C0 controls", '\u{0}'..='\u{1f}'),
+            ("DEL", '\u{7f}'..='\u{7f}'),
+            ("C1 controls", '\u{80}'..='\u{9f}'),
+            ("bidi embeddings and overrides", '\u{202a}'..='\u{202e}'),
+            ("bidi isolates", '\u{2066}'..='\u{2069}'),
+            ("left-to-right and right-to-left marks", '\u{200e}'..='\u{200f}'),
+            ("Arabic letter mark", '\u{061c}'..='\u{061c}'),
+            ("zero-width space, non-joiner, joiner", '\u{200b}'..='\u{200d}'),
+            ("word joiner", '\u{2060}'..='\u{2060}'),
+            ("invisible operators", '\u{2061}'..='\u{2064}'),
+            ("deprecated format characters", '\u{206a}'..='\u{206f}'),
+            ("zero-width no-break space (BOM)", '\u{feff}'..='\u{feff}'),
+            ("line and paragraph separators", '\u{2028}'..='\u{2029}'),
+            ("soft hyphen", '\u{ad}'..='\u{ad}'),
+            ("interlinear annotations", '\u{fff9}'..='\u{fffb}'),
+            ("language tag", '\u{e0001}'..='\u{e0001}'),
+            ("tag characters", '\u{e0020}'..='\u{e007f}'),
+        ];
+        for (what, range) in ranges {
+            for c in range {
+                let text = format!("a{c}b");
+                assert_eq!(sanitize(&text), "a?b", "{what}: U+{:04X}", c as u32);
+            }
+        }
+        // Text of any script, punctuation and emoji stays as it is.
+        for text in ["Prod – Payments (EU)", "日本 العربية עברית Ελληνικά", "café 👍 ½ € ‘quoted’", "x@y.z [a] #;=", ""]
+        {
+            assert_eq!(sanitize(text), text);
+        }
+    }
 
     fn resp(status: u16, error_type: Option<&str>, body: &str) -> Response {
         Response {

@@ -5,8 +5,15 @@
 //! Profile names: `<prefix><account slug>.<role>`. The account slug is the account name in lower
 //! case with every run of characters other than ASCII letters and digits turned into one `-`, and
 //! no `-` at either end ("Prod – Payments (EU)" → `prod-payments-eu`); an empty slug becomes the
-//! account ID. When two accounts get the same slug, both get `-<account id>` appended. Characters of
-//! a role name outside `A-Za-z0-9+=,.@_-` become `-`.
+//! account ID. When two accounts get the same slug, both get `-<account id>` appended.
+//!
+//! The listing is server text, and nothing in it may shape the config (issue 11; the rules are in
+//! docs/configure-generate.md). An account whose ID is not 12 digits, or a role whose name is not an
+//! IAM role name, is left out with one warning naming the account; account names reach the text
+//! only slugged (in profile names) or as ASCII comments without control characters. Before anything
+//! is printed or written, the text is read back with our own parser (config.rs): it must hold every
+//! section the user had with exactly its keys and values, and besides them only the planned
+//! profiles with exactly their two keys. Otherwise nothing is printed or written.
 //!
 //! `--write` appends the profiles that are not there yet (by name, or because a profile already
 //! runs aws-sso-process for that account and role) and touches nothing else: the old bytes stay
@@ -15,10 +22,10 @@
 
 use crate::cache;
 use crate::cmd::list::{self, AccountRoles};
-use crate::config::Config;
+use crate::config::{self, Config, Value, Values};
 use crate::context::{Context, SessionTarget, TargetSpec, shell_word};
 use crate::error::Error;
-use crate::http::sanitize;
+use crate::portal::Account;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,17 +52,44 @@ pub fn generate(ctx: &Context, spec: &TargetSpec, prefix: &str, write: bool, pro
     // With --start-url, --region is the sso_region, and serves as the profiles' region as well.
     let region = spec.region.clone().unwrap_or_else(|| target.session.region.clone());
     let accounts = list::fetch(ctx, &target)?;
-    let planned = plan(&accounts, prefix);
+    let (planned, skipped) = plan(&accounts, prefix);
+    for warning in skipped {
+        ctx.warn(warning);
+    }
     if planned.is_empty() {
         eprintln!("aws-sso-process: the SSO session {} reaches no account and role; nothing to generate", target.label);
         return Ok(0);
     }
     if !write {
         let blocks: Vec<String> = planned.iter().map(|p| block(p, &target, &region, program, "\n")).collect();
-        let _ = std::io::stdout().lock().write_all(blocks.join("\n").as_bytes());
+        let text = blocks.join("\n");
+        let expected: Vec<Expected> = planned.iter().map(|p| expect(p, &target, &region, program)).collect();
+        if let Err(why) = verify(Path::new("the printed profiles"), "", &text, &expected) {
+            return Err(Error::Other { what: format!("refusing to print the profiles: {why}"), hint: None });
+        }
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
         return Ok(0);
     }
     append(ctx, &target, &region, program, &planned)
+}
+
+/// An AWS account ID: 12 ASCII digits.
+fn valid_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An IAM role name: 1 to 64 ASCII letters, digits and `_+=,.@-`.
+fn valid_role_name(role: &str) -> bool {
+    (1..=64).contains(&role.len()) && role.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+}
+
+/// Server text for a message, at most 64 characters (it is sanitised when printed).
+fn clip(s: &str) -> String {
+    if s.chars().count() > 64 { s.chars().take(64).collect::<String>() + "…" } else { s.to_owned() }
+}
+
+fn account_label(a: &Account) -> String {
+    format!("account {} ({})", clip(&a.account_id), clip(&a.account_name))
 }
 
 /// The account slug rule (see the module comment).
@@ -76,13 +110,25 @@ pub fn slug(name: &str) -> String {
     out
 }
 
-fn role_part(role: &str) -> String {
-    role.chars().map(|c| if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) { c } else { '-' }).collect()
-}
-
-/// Profile names for every account and role, in listing order.
-pub fn plan(accounts: &[AccountRoles], prefix: &str) -> Vec<Planned> {
-    let slugs: Vec<String> = accounts
+/// Profile names for every account and role that may reach the config, in listing order, and one
+/// warning for each account or role left out (see the module comment).
+pub fn plan(accounts: &[AccountRoles], prefix: &str) -> (Vec<Planned>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut ids = HashSet::new();
+    let mut kept = Vec::new();
+    for a in accounts {
+        let id = a.account.account_id.as_str();
+        let why = if !valid_account_id(id) {
+            "an account ID is 12 digits"
+        } else if !ids.insert(id) {
+            "it is listed twice"
+        } else {
+            kept.push(a);
+            continue;
+        };
+        warnings.push(format!("skipped {}: {why}", account_label(&a.account)));
+    }
+    let slugs: Vec<String> = kept
         .iter()
         .map(|a| Some(slug(&a.account.account_name)).filter(|s| !s.is_empty()).unwrap_or(a.account.account_id.clone()))
         .collect();
@@ -91,23 +137,38 @@ pub fn plan(accounts: &[AccountRoles], prefix: &str) -> Vec<Planned> {
         *count.entry(s).or_default() += 1;
     }
     let mut taken = HashSet::new();
+    let mut names = HashSet::new();
     let mut out = Vec::new();
-    for (a, s) in accounts.iter().zip(&slugs) {
+    for (a, s) in kept.iter().zip(&slugs) {
         let mut s = if count[s.as_str()] > 1 { format!("{s}-{}", a.account.account_id) } else { s.clone() };
         // Only contrived names (an account called like another's slug plus an ID) get here.
         if !taken.insert(s.clone()) {
             s = a.account.account_id.clone();
         }
         for role in &a.roles {
-            out.push(Planned {
-                name: format!("{prefix}{s}.{}", role_part(role)),
-                account_id: a.account.account_id.clone(),
-                account_name: a.account.account_name.clone(),
-                role: role.clone(),
-            });
+            let name = format!("{prefix}{s}.{role}");
+            if !valid_role_name(role) {
+                warnings.push(format!(
+                    "skipped role '{}' of {}: an IAM role name is 1 to 64 letters, digits and _+=,.@-",
+                    clip(role),
+                    account_label(&a.account)
+                ));
+            } else if !names.insert(name.clone()) {
+                warnings.push(format!(
+                    "skipped role {role} of {}: another account already gets profile {name}",
+                    account_label(&a.account)
+                ));
+            } else {
+                out.push(Planned {
+                    name,
+                    account_id: a.account.account_id.clone(),
+                    account_name: a.account.account_name.clone(),
+                    role: role.clone(),
+                });
+            }
         }
     }
-    out
+    (out, warnings)
 }
 
 /// The credential_process line's command: `program` with the target's flags, quoted for both
@@ -126,19 +187,66 @@ fn command(p: &Planned, target: &SessionTarget, program: &str) -> String {
     )
 }
 
-/// One profile block, lines ending in `eol`. The comment is ASCII (botocore on Windows reads the
-/// file in the local code page).
+/// The keys of a generated profile, in the order they are written.
+fn keys(p: &Planned, target: &SessionTarget, region: &str, program: &str) -> [(&'static str, String); 2] {
+    [("credential_process", command(p, target, program)), ("region", region.to_owned())]
+}
+
+/// One profile block, lines ending in `eol`. The comment is printable ASCII: nothing in it can end
+/// the line, and botocore on Windows reads the file in the local code page.
 fn block(p: &Planned, target: &SessionTarget, region: &str, program: &str, eol: &str) -> String {
-    let name: String = sanitize(&p.account_name).chars().map(|c| if c.is_ascii() { c } else { '?' }).collect();
-    [
-        format!("# {name} ({}), role {}", p.account_id, p.role),
-        format!("[profile {}]", p.name),
-        format!("credential_process = {}", command(p, target, program)),
-        format!("region = {region}"),
-    ]
-    .iter()
-    .map(|l| format!("{l}{eol}"))
-    .collect()
+    let name: String = p.account_name.chars().map(|c| if matches!(c, ' '..='~') { c } else { '?' }).collect();
+    let mut lines = vec![format!("# {name} ({}), role {}", p.account_id, p.role), format!("[profile {}]", p.name)];
+    lines.extend(keys(p, target, region, program).into_iter().map(|(k, v)| format!("{k} = {v}")));
+    lines.iter().map(|l| format!("{l}{eol}")).collect()
+}
+
+/// A generated profile as our parser must read it back.
+#[derive(Debug)]
+struct Expected {
+    name: String,
+    values: Values,
+}
+
+fn expect(p: &Planned, target: &SessionTarget, region: &str, program: &str) -> Expected {
+    let values = keys(p, target, region, program).into_iter().map(|(k, v)| (k.to_owned(), Value::Text(v))).collect();
+    Expected { name: p.name.clone(), values }
+}
+
+/// What generating may do to a config: `new`, read with our own parser, holds every section of
+/// `old` with exactly its keys and values, and besides them only the `[profile NAME]` sections of
+/// `added`, each with exactly its keys and values and read as profile NAME. The reason otherwise.
+fn verify(path: &Path, old: &str, new: &str, added: &[Expected]) -> Result<(), String> {
+    let old_sections = config::sections(path, old).map_err(|e| crate::error::chain(&e))?;
+    let mut new_sections: HashMap<String, Values> = config::sections(path, new)
+        .map_err(|e| format!("the new text would not parse ({})", crate::error::chain(&e)))?
+        .into_iter()
+        .collect();
+    for (header, values) in old_sections {
+        match new_sections.remove(&header) {
+            None => return Err(format!("section [{}] would be lost", clip(&header))),
+            Some(now) if now != values => return Err(format!("section [{}] would change", clip(&header))),
+            Some(_) => {}
+        }
+    }
+    for p in added {
+        let header = format!("profile {}", p.name);
+        match new_sections.remove(&header) {
+            None => return Err(format!("section [{}] would be missing", clip(&header))),
+            Some(now) if now != p.values => {
+                return Err(format!("section [{}] would hold other keys or values", clip(&header)));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(header) = new_sections.keys().min() {
+        return Err(format!("section [{}] would be added", clip(header)));
+    }
+    let parsed = Config::parse(path, new, Path::new(""), "").map_err(|e| crate::error::chain(&e))?;
+    match added.iter().find(|p| parsed.profile(&p.name).map(|s| &s.values) != Some(&p.values)) {
+        Some(p) => Err(format!("section [profile {}] would not be read as that profile", clip(&p.name))),
+        None => Ok(()),
+    }
 }
 
 /// `--write`: appends the missing profiles, keeping everything else as it is.
@@ -195,27 +303,43 @@ fn append(
     }
     let blocks: Vec<String> = new.iter().map(|p| block(p, target, region, program, eol)).collect();
     text.extend_from_slice(blocks.join(eol).as_bytes());
-    check_result(&path, &text, &new)?;
+    let expected: Vec<Expected> = new.iter().map(|p| expect(p, target, region, program)).collect();
+    let backup = replace(&path, &old, &text, &expected)?;
 
-    let mode = file_mode(&path);
-    let backup = backup_path(&path);
-    if !old.is_empty() {
-        cache::write_bytes_atomic_mode(&backup, &old, mode)?;
+    for p in &new {
+        let _ = writeln!(out, "added profile {}", p.name);
+    }
+    let kept = backup.map(|b| format!("; the previous file is {}", b.display())).unwrap_or_default();
+    let _ = writeln!(out, "{} profiles added to {}{kept}", new.len(), shown.display());
+    Ok(0)
+}
+
+/// Replaces the config at `path`, whose bytes were `old`, with `text`: only when `verify` passes
+/// and the file still holds `old`, after a copy of `old` went to `<config>.bak` (returned; none
+/// for an empty file). On any error the file is untouched.
+fn replace(path: &Path, old: &[u8], text: &[u8], added: &[Expected]) -> Result<Option<PathBuf>, Error> {
+    let refuse = |why: String| Error::Other {
+        what: format!("refusing to write {}: {why}; the file is unchanged", path.display()),
+        hint: None,
+    };
+    let old_text = std::str::from_utf8(old).map_err(|_| refuse("it is not UTF-8".into()))?;
+    let new_text = std::str::from_utf8(text).map_err(|_| refuse("the new text would not be UTF-8".into()))?;
+    verify(path, old_text, new_text, added).map_err(refuse)?;
+
+    let mode = file_mode(path);
+    let backup = (!old.is_empty()).then(|| backup_path(path));
+    if let Some(backup) = &backup {
+        cache::write_bytes_atomic_mode(backup, old, mode)?;
     }
     // Another program may have changed the file since we read it: then write nothing.
-    if read_optional(&path)? != old {
+    if read_optional(path)? != old {
         return Err(Error::Other {
             what: format!("{} changed while the profiles were being generated; nothing was written", path.display()),
             hint: Some("run the command again".into()),
         });
     }
-    cache::write_bytes_atomic_mode(&path, &text, mode.or(Some(0o600)))?;
-    for p in &new {
-        let _ = writeln!(out, "added profile {}", p.name);
-    }
-    let kept = if old.is_empty() { String::new() } else { format!("; the previous file is {}", backup.display()) };
-    let _ = writeln!(out, "{} profiles added to {}{kept}", new.len(), shown.display());
-    Ok(0)
+    cache::write_bytes_atomic_mode(path, text, mode.or(Some(0o600)))?;
+    Ok(backup)
 }
 
 fn read_optional(path: &Path) -> Result<Vec<u8>, Error> {
@@ -223,20 +347,6 @@ fn read_optional(path: &Path) -> Result<Vec<u8>, Error> {
         Ok(bytes) => Ok(bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(source) => Err(cache::CacheError::Io { path: path.to_owned(), action: "read", source }.into()),
-    }
-}
-
-/// The new text must parse, and hold each new profile.
-fn check_result(path: &Path, text: &[u8], new: &[&Planned]) -> Result<(), Error> {
-    let invalid = |why: String| Error::Other {
-        what: format!("the generated config for {} would not be valid ({why}); nothing was written", path.display()),
-        hint: None,
-    };
-    let text = std::str::from_utf8(text).map_err(|e| invalid(e.to_string()))?;
-    let parsed = Config::parse(path, text, Path::new(""), "").map_err(|e| invalid(e.to_string()))?;
-    match new.iter().find(|p| parsed.profile(&p.name).is_none()) {
-        Some(p) => Err(invalid(format!("profile {} is not found in it", p.name))),
-        None => Ok(()),
     }
 }
 
@@ -290,30 +400,70 @@ mod tests {
     #[test]
     fn names_collisions_and_prefix() {
         let accounts = [
-            account("111", "Prod Payments", &["Admin"]),
-            account("222", "prod-payments!", &["Admin", "Read Only"]),
-            account("333", "Ünïcödé", &["Dev"]),
-            account("444", "Sandbox", &["Dev"]),
+            account("111111111111", "Prod Payments", &["Admin"]),
+            account("222222222222", "prod-payments!", &["Admin", "Read.Only"]),
+            account("333333333333", "Ünïcödé", &["Dev"]),
+            account("444444444444", "Sandbox", &["Dev"]),
         ];
-        let names: Vec<String> = plan(&accounts, "corp-").into_iter().map(|p| p.name).collect();
+        let (planned, skipped) = plan(&accounts, "corp-");
+        let names: Vec<String> = planned.into_iter().map(|p| p.name).collect();
         assert_eq!(
             names,
             [
-                "corp-prod-payments-111.Admin",
-                "corp-prod-payments-222.Admin",
-                "corp-prod-payments-222.Read-Only",
+                "corp-prod-payments-111111111111.Admin",
+                "corp-prod-payments-222222222222.Admin",
+                "corp-prod-payments-222222222222.Read.Only",
                 "corp-n-c-d.Dev",
                 "corp-sandbox.Dev",
             ]
         );
-        let p = &plan(&[account("555", "日本", &["Admin"])], "")[0];
-        assert_eq!(p.name, "555.Admin", "an empty slug becomes the account ID");
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let p = &plan(&[account("555555555555", "日本", &["Admin"])], "").0[0];
+        assert_eq!(p.name, "555555555555.Admin", "an empty slug becomes the account ID");
         assert_eq!(p.role, "Admin");
     }
 
     #[test]
-    fn blocks_quote_what_needs_quoting() {
-        let target = SessionTarget {
+    fn ids_and_role_names_that_break_the_rules_are_left_out_with_one_warning_each() {
+        let longest = "R".repeat(64);
+        let long = "R".repeat(65);
+        let accounts = [
+            account("11111111111", "Short", &["Admin"]),
+            account("1111111111111", "Long", &["Admin"]),
+            account("11111111111x", "Letter", &["Admin"]),
+            account("١١١١١١١١١١١١", "Arabic digits", &["Admin"]),
+            account("222222222222\n[profile x]", "Line break", &["Admin"]),
+            account("333333333333", "Roles", &["Admin\nendpoint_url = http://evil", "]", "[profile x]", "", &long]),
+            account("333333333333", "Again", &["Admin"]),
+            account("444444444444", "Fine", &[&longest, "a_b+c=d,e.f@g-h"]),
+        ];
+        let (planned, skipped) = plan(&accounts, "");
+        let names: Vec<&str> = planned.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, [format!("fine.{longest}").as_str(), "fine.a_b+c=d,e.f@g-h"]);
+        assert_eq!(
+            skipped,
+            [
+                "skipped account 11111111111 (Short): an account ID is 12 digits",
+                "skipped account 1111111111111 (Long): an account ID is 12 digits",
+                "skipped account 11111111111x (Letter): an account ID is 12 digits",
+                "skipped account ١١١١١١١١١١١١ (Arabic digits): an account ID is 12 digits",
+                "skipped account 222222222222\n[profile x] (Line break): an account ID is 12 digits",
+                "skipped account 333333333333 (Again): it is listed twice",
+                "skipped role 'Admin\nendpoint_url = http://evil' of account 333333333333 (Roles): \
+                 an IAM role name is 1 to 64 letters, digits and _+=,.@-",
+                "skipped role ']' of account 333333333333 (Roles): an IAM role name is 1 to 64 letters, digits and _+=,.@-",
+                "skipped role '[profile x]' of account 333333333333 (Roles): an IAM role name is 1 to 64 letters, digits and _+=,.@-",
+                "skipped role '' of account 333333333333 (Roles): an IAM role name is 1 to 64 letters, digits and _+=,.@-",
+                &format!(
+                    "skipped role '{}…' of account 333333333333 (Roles): an IAM role name is 1 to 64 letters, digits and _+=,.@-",
+                    "R".repeat(64)
+                ),
+            ]
+        );
+    }
+
+    fn target() -> SessionTarget {
+        SessionTarget {
             session: crate::config::SsoSession {
                 name: Some("my corp".into()),
                 start_url: "https://x/start".into(),
@@ -323,14 +473,94 @@ mod tests {
             settings_profile: None,
             login_args: String::new(),
             label: String::new(),
-        };
-        let p = &plan(&[account("111122223333", "Prod – Payments\n(EU)", &["Admin"])], "")[0];
+        }
+    }
+
+    #[test]
+    fn blocks_quote_what_needs_quoting() {
+        let name = "Prod – Payments\n(EU)\u{202e}\u{1b}[31m";
+        let p = &plan(&[account("111122223333", name, &["Admin"])], "").0[0];
         assert_eq!(
-            block(p, &target, "eu-west-1", "/opt/my tools/aws-sso-process", "\n"),
-            "# Prod ? Payments?(EU) (111122223333), role Admin\n[profile prod-payments-eu.Admin]\n\
+            block(p, &target(), "eu-west-1", "/opt/my tools/aws-sso-process", "\n"),
+            "# Prod ? Payments?(EU)??[31m (111122223333), role Admin\n[profile prod-payments-eu-31m.Admin]\n\
              credential_process = '/opt/my tools/aws-sso-process' --sso-session 'my corp' --account-id 111122223333 --role-name Admin\n\
              region = eu-west-1\n"
         );
+    }
+
+    const USER: &str = "# mine\n[default]\nregion = eu-west-1\n\n[profile dev]\nsso_session = corp\ns3 =\n  max_concurrent_requests = 4\n\n\
+                        [sso-session corp]\nsso_start_url = https://corp/start\nsso_region = us-east-1\n\n[plugins]\ncli_legacy_plugin_path = /x\n";
+
+    /// USER plus the block of `admin.Admin`, and what the block should read as.
+    fn appended() -> (String, Vec<Expected>) {
+        let p = &plan(&[account("111122223333", "Admin", &["Admin"])], "").0[0];
+        let text = format!("{USER}\n{}", block(p, &target(), "us-east-1", "aws-sso-process", "\n"));
+        (text, vec![expect(p, &target(), "us-east-1", "aws-sso-process")])
+    }
+
+    #[test]
+    fn verify_accepts_the_append_and_nothing_else() {
+        let path = Path::new("/h/.aws/config");
+        let (good, expected) = appended();
+        assert_eq!(verify(path, USER, &good, &expected), Ok(()));
+        assert_eq!(verify(path, "", &good[USER.len()..], &expected), Ok(()));
+
+        let block_start = good.len() - good[USER.len()..].len();
+        let (user, ours) = good.split_at(block_start);
+        let cases = [
+            // A user's value changed, or a key added to the user's last section.
+            (good.replace("region = eu-west-1", "region = us-west-2"), "section [default] would change"),
+            (format!("{user}endpoint_url = http://evil\n{ours}"), "section [plugins] would change"),
+            (good.replace("  max_concurrent_requests = 4\n", ""), "section [profile dev] would change"),
+            // A user's section lost, or renamed.
+            (good.replace("[profile dev]", "[profile dev2]"), "section [profile dev] would be lost"),
+            // A section that nobody planned, even one the profile map ignores.
+            (format!("{good}[plugins2]\nx = 1\n"), "section [plugins2] would be added"),
+            (format!("{good}[profile x]\ncredential_process = /tmp/evil\n"), "section [profile x] would be added"),
+            // The new profile with an extra key, another value, or missing.
+            (format!("{good}endpoint_url = http://evil\n"), "section [profile admin.Admin] would hold other keys"),
+            (
+                good.replace("--role-name Admin", "--role-name Other"),
+                "section [profile admin.Admin] would hold other keys",
+            ),
+            (user.to_owned(), "section [profile admin.Admin] would be missing"),
+            // Text that does not parse.
+            (format!("{good}[profile admin.Admin]\n"), "the new text would not parse"),
+        ];
+        for (text, why) in cases {
+            let got = verify(path, USER, &text, &expected);
+            assert!(got.as_ref().is_err_and(|e| e.contains(why)), "{why}: {got:?}\n{text}");
+        }
+
+        // Our own inputs are held to the same rule: a region (or session name) with a line break.
+        let p = &plan(&[account("111122223333", "Admin", &["Admin"])], "").0[0];
+        let region = "us-east-1\nendpoint_url = http://evil";
+        let text = block(p, &target(), region, "aws-sso-process", "\n");
+        let got = verify(path, "", &text, &[expect(p, &target(), region, "aws-sso-process")]);
+        assert!(got.as_ref().is_err_and(|e| e.contains("would hold other keys")), "{got:?}");
+    }
+
+    #[test]
+    fn a_replacement_that_fails_verification_leaves_the_file_untouched() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("config");
+        std::fs::write(&path, USER).unwrap_or_else(|e| panic!("{e}"));
+        let (good, expected) = appended();
+        for bad in [
+            good.replace("region = eu-west-1", "region = us-west-2"),
+            good.replace("[plugins]\n", "[plugins]\nendpoint_url = http://evil\n"),
+            format!("{good}[profile x]\ncredential_process = /tmp/evil\n"),
+        ] {
+            let e = replace(&path, USER.as_bytes(), bad.as_bytes(), &expected).err().map(|e| e.to_string());
+            assert!(e.as_deref().is_some_and(|e| e.starts_with("refusing to write ")), "{e:?}");
+            assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some(USER));
+            let files: Vec<_> =
+                std::fs::read_dir(dir.path()).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
+            assert_eq!(files, ["config"], "no backup, no temp file");
+        }
+        let backup = replace(&path, USER.as_bytes(), good.as_bytes(), &expected).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(std::fs::read_to_string(&path).ok(), Some(good));
+        assert_eq!(backup.and_then(|b| std::fs::read_to_string(b).ok()).as_deref(), Some(USER));
     }
 
     #[test]

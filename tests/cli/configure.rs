@@ -240,3 +240,150 @@ fn no_session_no_listing_no_write() {
     assert_eq!(std::fs::read(config_path(&env)).unwrap(), before);
     assert!(!env.home().join(".aws/config.bak").exists());
 }
+
+// ---- what the SSO portal says cannot shape the config (issue 11 item 1) ----
+
+/// 65 characters: one more than IAM allows in a role name.
+fn long_role() -> String {
+    "R".repeat(65)
+}
+
+/// 64 characters: the longest role name IAM allows.
+fn longest_role() -> String {
+    "R".repeat(64)
+}
+
+/// An organisation no SSO portal should serve: every kind of hostile ID, role and name, with four
+/// valid account-role pairs among them. "AAA first" sorts first, so its block would directly follow
+/// the user's last section.
+fn hostile_accounts() -> Vec<FakeAccount> {
+    let long = long_role();
+    let longest = longest_role();
+    vec![
+        FakeAccount::new("100000000001", "AAA first", &["Admin\nendpoint_url = http://evil", "Good"]),
+        FakeAccount::new("10000000002", "Short id", &["Admin"]),
+        FakeAccount::new("1000000000033", "Long id", &["Admin"]),
+        FakeAccount::new("10000000000x", "Letter id", &["Admin"]),
+        FakeAccount::new("100000000004\n[profile x]", "Newline id", &["Admin"]),
+        FakeAccount::new("100000000005", "Brackets", &["]", "[profile x]", &long, &longest]),
+        FakeAccount::new("\u{202e}100000000006", "Bidi id", &["Admin"]),
+        FakeAccount::new("100000000007", "\u{202e}lanigiro\u{202c} Bidi\u{200b}", &["ReadOnly"]),
+        FakeAccount::new("100000000008", "x]\n[profile x]\ncredential_process = /tmp/injected", &["ReadOnly"])
+            .with_email("root@example.com\nendpoint_url = http://mail.invalid"),
+    ]
+}
+
+/// The valid pairs of `hostile_accounts`, as (profile, account, role).
+fn valid_profiles() -> Vec<(String, &'static str, String)> {
+    vec![
+        ("aaa-first.Good".into(), "100000000001", "Good".into()),
+        (format!("brackets.{}", longest_role()), "100000000005", longest_role()),
+        ("lanigiro-bidi.ReadOnly".into(), "100000000007", "ReadOnly".into()),
+        ("x-profile-x-credential-process-tmp-injected.ReadOnly".into(), "100000000008", "ReadOnly".into()),
+    ]
+}
+
+/// The warnings `hostile_accounts` must produce, one each: the account ID as the terminal shows it.
+const SKIPPED: [&str; 9] = [
+    "100000000001",             // the role with a line break
+    "10000000002",              // 11 digits
+    "1000000000033",            // 13 digits
+    "10000000000x",             // a letter
+    "100000000004?[profile x]", // a line break
+    "100000000005",             // "]"
+    "100000000005",             // "[profile x]"
+    "100000000005",             // 65 characters
+    "?100000000006",            // a bidi override
+];
+
+/// Asserts that `generated` (printed, or appended to a config) holds nothing but the valid
+/// profiles' blocks: comment lines, their headers, and their two keys with the expected values.
+#[track_caller]
+fn assert_only_valid_blocks(generated: &str) {
+    let valid = valid_profiles();
+    let mut headers = Vec::new();
+    let mut first = true;
+    for line in generated.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix("# ") {
+            assert!(comment.chars().all(|c| c.is_ascii() && !c.is_ascii_control()), "comment: {line:?}");
+            continue;
+        }
+        if first {
+            assert!(
+                line.starts_with("[profile "),
+                "a key before the first new header lands in the user's section: {line:?}"
+            );
+            first = false;
+        }
+        if let Some(name) = line.strip_prefix("[profile ").and_then(|l| l.strip_suffix(']')) {
+            assert!(valid.iter().any(|(p, _, _)| p == name), "unexpected section: {line:?}\n{generated}");
+            headers.push(name.to_owned());
+        } else if let Some(command) = line.strip_prefix("credential_process = ") {
+            assert!(
+                valid.iter().any(|(_, account, role)| command
+                    == format!("aws-sso-process --sso-session corp --account-id {account} --role-name {role}")),
+                "unexpected command: {line:?}"
+            );
+        } else {
+            assert_eq!(line, "region = us-east-1", "unexpected line:\n{generated}");
+        }
+    }
+    let wanted: Vec<String> = valid.into_iter().map(|(p, _, _)| p).collect();
+    assert_eq!(headers.len(), wanted.len(), "{generated}");
+    assert!(wanted.iter().all(|w| headers.contains(w)), "{headers:?}");
+}
+
+/// The `aws-sso-process: warning: skipped ...` lines: one per hostile entry, naming its account ID
+/// with nothing a terminal would act on.
+#[track_caller]
+fn assert_one_warning_per_hostile_entry(run: &Run) {
+    let warnings: Vec<&str> = run.stderr.lines().filter(|l| l.contains("warning: skipped")).collect();
+    assert_eq!(warnings.len(), SKIPPED.len(), "{run:?}");
+    for id in SKIPPED {
+        let needle = format!("account {id} (");
+        let n = SKIPPED.iter().filter(|s| **s == id).count();
+        assert_eq!(warnings.iter().filter(|w| w.contains(&needle)).count(), n, "{needle}: {warnings:#?}");
+    }
+    assert!(!run.stderr.contains(['\u{202e}', '\u{202c}', '\u{200b}']), "{run:?}");
+    assert!(!run.stderr.contains("mail.invalid"), "the e-mail address is never used: {run:?}");
+}
+
+#[test]
+fn write_skips_hostile_names_and_keeps_the_users_sections_byte_for_byte() {
+    let env = TestEnv::new();
+    let config = format!("{DEFAULT_CONFIG}\n[profile mine]\nregion = eu-west-1\noutput = json\n");
+    env.write_config(&config);
+    env.seed_corp_token(7200);
+    env.fake.set_accounts(hostile_accounts());
+    let run = env.run(&["configure", "generate", "--sso-session", "corp", "--write"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("4 profiles added"), "{run:?}");
+    assert_one_warning_per_hostile_entry(&run);
+
+    let written = std::fs::read_to_string(config_path(&env)).unwrap();
+    assert!(written.starts_with(&config), "the user's bytes are a prefix:\n{written}");
+    assert_only_valid_blocks(&written[config.len()..]);
+    assert!(!written.contains("evil") && !written.contains("mail.invalid") && !written.contains("\n[profile x]"));
+
+    // Our own reading of the result: the user's profile as it was, every new one runs us.
+    let status = env.run(&["status", "--json"]).json();
+    assert!(status["warnings"].as_array().unwrap().iter().all(|w| w["kind"] != "invalid-config"), "{status}");
+    let profiles = status["sessions"][0]["profiles"].as_array().unwrap();
+    assert_eq!(profiles.iter().filter(|p| p["via"] == "credential_process").count(), 4 + 1, "{status}");
+}
+
+#[test]
+fn printed_profiles_carry_no_injected_section_or_key() {
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    env.fake.set_accounts(hostile_accounts());
+    let run = env.run(&["configure", "generate", "--sso-session", "corp"]);
+    run.assert_ok();
+    assert_only_valid_blocks(&run.stdout);
+    assert!(!run.stdout.contains("evil") && !run.stdout.contains("mail.invalid"), "{run:?}");
+    assert!(!run.stdout.contains("\n[profile x]"), "{run:?}");
+    assert_one_warning_per_hostile_entry(&run);
+}

@@ -103,11 +103,22 @@ pub struct FakeAccount {
     pub id: String,
     pub name: String,
     pub roles: Vec<String>,
+    /// `aws+<id>@example.com` when `None`.
+    pub email: Option<String>,
 }
 
 impl FakeAccount {
     pub fn new(id: &str, name: &str, roles: &[&str]) -> FakeAccount {
-        FakeAccount { id: id.to_owned(), name: name.to_owned(), roles: roles.iter().map(|r| (*r).to_owned()).collect() }
+        FakeAccount {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            email: None,
+        }
+    }
+
+    pub fn with_email(self, email: &str) -> FakeAccount {
+        FakeAccount { email: Some(email.to_owned()), ..self }
     }
 }
 
@@ -790,8 +801,8 @@ fn list(req: &Recorded, state: &Mutex<State>) -> Reply {
             .accounts
             .iter()
             .map(|a| {
-                json!({"accountId": a.id, "accountName": a.name,
-                       "emailAddress": format!("aws+{}@example.com", a.id)})
+                let email = a.email.clone().unwrap_or_else(|| format!("aws+{}@example.com", a.id));
+                json!({"accountId": a.id, "accountName": a.name, "emailAddress": email})
             })
             .collect();
         ("accounts".to_owned(), items)
