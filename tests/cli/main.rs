@@ -5,12 +5,15 @@ mod util;
 
 mod bad_input;
 mod clients;
+mod completions;
 mod concurrency;
 mod configure;
 mod crash;
 mod credentials;
-mod everyday;
+mod exec;
+mod export;
 mod hostile;
+mod install;
 mod interop;
 mod list;
 mod load;

@@ -39,6 +39,16 @@ sso_region = us-east-1
 sso_registration_scopes = sso:account:access
 ";
 
+/// Whether `program --version` runs (a shell, a man page renderer, ...).
+pub fn has(program: &str) -> bool {
+    Command::new(program).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
+
+/// The repository's root folder.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
 pub struct TestEnv {
     pub home: tempfile::TempDir,
     pub fake: FakeSso,

@@ -1,0 +1,211 @@
+//! install.sh into a throwaway PREFIX and back out, and the demo script end to end (issue 8).
+
+use crate::util::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Every folder and file under `root` with its content and mode: "exactly as before" means this.
+fn listing(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            let mode = meta.permissions().mode() & 0o7777;
+            if meta.is_dir() {
+                out.push(format!("d {rel} {mode:o}"));
+                stack.push(path);
+            } else {
+                out.push(format!(
+                    "f {rel} {mode:o} {}",
+                    sha1_hex(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()))
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn install(prefix: &Path, args: &[&str]) -> Run {
+    let out = Command::new("sh")
+        .arg(repo().join("install.sh"))
+        .args(args)
+        .env("PREFIX", prefix)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir("/")
+        .output()
+        .unwrap();
+    to_run(out)
+}
+
+const INSTALLED: [&str; 5] = [
+    "bin/aws-sso-process",
+    "share/man/man1/aws-sso-process.1",
+    "share/bash-completion/completions/aws-sso-process",
+    "share/zsh/site-functions/_aws-sso-process",
+    "share/fish/vendor_completions.d/aws-sso-process.fish",
+];
+
+#[test]
+fn install_into_an_existing_prefix_and_uninstall_leaves_it_exactly_as_before() {
+    let root = tempfile::tempdir().unwrap();
+    let prefix = root.path().join("prefix");
+    // A lived-in PREFIX: every completion folder exists (so each shell gets its script whether it
+    // is installed here or not), with files of other programs next to ours.
+    for dir in ["bin", "share/man/man1", "share/bash-completion/completions", "share/zsh/site-functions"] {
+        std::fs::create_dir_all(prefix.join(dir)).unwrap();
+    }
+    std::fs::create_dir_all(prefix.join("share/fish/vendor_completions.d")).unwrap();
+    std::fs::write(prefix.join("bin/other-tool"), "#!/bin/sh\n").unwrap();
+    std::fs::write(prefix.join("share/man/man1/other-tool.1"), ".TH other\n").unwrap();
+    let before = listing(root.path());
+
+    let run = install(&prefix, &["--binary", BIN]);
+    run.assert_ok();
+    assert!(run.stdout.starts_with("installed aws-sso-process 0.1"), "{run:?}");
+    assert!(run.stdout.contains("completions: bash zsh fish"), "{run:?}");
+    assert!(run.stdout.contains("credential_process = aws-sso-process --profile dev-sso"), "{run:?}");
+    assert!(run.stdout.contains("is not on your PATH"), "{run:?}");
+    for file in INSTALLED {
+        assert!(prefix.join(file).is_file(), "{file}");
+    }
+    let version = Command::new(prefix.join("bin/aws-sso-process")).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("aws-sso-process "));
+    let manifest = std::fs::read_to_string(prefix.join("share/aws-sso-process/install-manifest")).unwrap();
+    let entries: Vec<&str> = manifest.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        entries.iter().filter(|l| l.starts_with("dir ")).count(),
+        1,
+        "only share/aws-sso-process was created: {manifest}"
+    );
+
+    // Idempotent: the same files, the same manifest.
+    let once = listing(root.path());
+    install(&prefix, &["--binary", BIN]).assert_ok();
+    assert_eq!(listing(root.path()), once);
+
+    let run = install(&prefix, &["--uninstall"]);
+    run.assert_ok();
+    assert_eq!(listing(root.path()), before, "{run:?}");
+    // Again: nothing left to do, still fine.
+    let run = install(&prefix, &["--uninstall"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("nothing to remove"), "{run:?}");
+    assert_eq!(listing(root.path()), before);
+}
+
+#[test]
+fn install_into_a_new_prefix_and_uninstall_removes_every_folder_it_made() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("keep"), "x").unwrap();
+    let before = listing(root.path());
+    let prefix = root.path().join("a/b");
+    install(&prefix, &["--binary", BIN]).assert_ok();
+    assert!(prefix.join("bin/aws-sso-process").is_file() && prefix.join("share/man/man1/aws-sso-process.1").is_file());
+    for (shell, file) in [("bash", INSTALLED[2]), ("zsh", INSTALLED[3]), ("fish", INSTALLED[4])] {
+        assert_eq!(prefix.join(file).is_file(), has(shell), "{shell}: installed exactly when the shell is");
+    }
+    // A file of someone else's in a folder the install made: that folder stays, with the file.
+    std::fs::write(prefix.join("bin/theirs"), "x").unwrap();
+    install(&prefix, &["--uninstall"]).assert_ok();
+    let mut expected = before.clone();
+    expected.extend(["d a 755".to_owned(), "d a/b 755".to_owned(), "d a/b/bin 755".to_owned()]);
+    let theirs = listing(root.path()).into_iter().find(|l| l.starts_with("f a/b/bin/theirs")).expect("kept");
+    expected.push(theirs);
+    expected.sort();
+    assert_eq!(listing(root.path()), expected);
+    std::fs::remove_file(prefix.join("bin/theirs")).unwrap();
+}
+
+#[test]
+fn install_errors_are_clear_and_change_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let prefix = root.path().join("p");
+    let impostor = root.path().join("impostor");
+    std::fs::write(&impostor, "#!/bin/sh\necho other 1.0\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&impostor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before = listing(root.path());
+    for (args, needle) in [
+        (vec!["--bogus"], "unknown option '--bogus'"),
+        (vec!["--binary"], "--binary needs a file"),
+        (vec!["--binary", "/nonexistent/aws-sso-process"], "is not an executable file"),
+        (vec!["--binary", impostor.to_str().unwrap()], "is not aws-sso-process (its --version says 'other 1.0')"),
+    ] {
+        let run = install(&prefix, &args);
+        assert_eq!(run.code, 1, "{args:?}: {run:?}");
+        assert!(run.stderr.starts_with("install.sh: ") && run.stderr.contains(needle), "{args:?}: {run:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
+    }
+    assert_eq!(listing(root.path()), before);
+    // A binary installed without this script is left alone by --uninstall.
+    std::fs::create_dir_all(prefix.join("bin")).unwrap();
+    std::fs::write(prefix.join("bin/aws-sso-process"), "x").unwrap();
+    let run = install(&prefix, &["--uninstall"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("was not installed by this script; left as it is"), "{run:?}");
+    assert!(prefix.join("bin/aws-sso-process").exists());
+    let help = install(&prefix, &["--help"]);
+    help.assert_ok();
+    assert!(help.stdout.contains("./install.sh --uninstall") && !help.stdout.contains("set -eu"), "{help:?}");
+}
+
+#[test]
+fn uninstall_removes_only_files_inside_the_prefix() {
+    let root = tempfile::tempdir().unwrap();
+    let prefix = root.path().join("p");
+    install(&prefix, &["--binary", BIN]).assert_ok();
+    let outside = root.path().join("precious");
+    std::fs::write(&outside, "x").unwrap();
+    let manifest = prefix.join("share/aws-sso-process/install-manifest");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str(&format!("file {}\n", outside.display()));
+    std::fs::write(&manifest, text).unwrap();
+    let run = install(&prefix, &["--uninstall"]);
+    run.assert_ok();
+    assert!(outside.exists(), "{run:?}");
+    assert!(run.stderr.contains("it is outside"), "{run:?}");
+    assert!(!prefix.exists(), "{run:?}");
+}
+
+/// The demo with the binary under test and the fake example `cargo test` builds next to it. CI
+/// also runs it from .ci/run against a release build installed by install.sh.
+#[test]
+fn demo_script_runs_to_the_end() {
+    let script = repo().join("scripts/demo.sh");
+    let syntax = Command::new("bash").arg("-n").arg(&script).output().unwrap();
+    assert!(syntax.status.success(), "{}", String::from_utf8_lossy(&syntax.stderr));
+    let fake = Path::new(BIN).parent().unwrap().join("examples/fake_sso");
+    if !fake.exists() {
+        // `cargo test --test cli` builds no examples; the whole `cargo test` (CI's) does.
+        assert!(std::env::var("CI").is_err(), "CI: {} was not built", fake.display());
+        eprintln!("skipping the demo run: {} is not built (run the whole `cargo test`)", fake.display());
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg(&script)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("TMPDIR", home.path())
+        .env("AWS_SSO_PROCESS_BIN", BIN)
+        .env("FAKE_SSO", &fake)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for needle in
+        ["corp: logged in", "\"Version\":1", "corp: refreshed", "served from the cache in", "AWS_REGION=eu-west-1"]
+    {
+        assert!(stdout.contains(needle), "demo output lacks {needle:?}:\n{stdout}");
+    }
+    assert!(stdout.trim_end().ends_with("with your own start URL."), "{stdout}");
+    // The throwaway HOME is gone, and the real one was never touched.
+    assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
+}
