@@ -246,14 +246,14 @@ impl Context {
     /// Prints the collected warnings on stderr, once each (main does at the end; `exec` before it hands over).
     pub fn print_warnings(&self) {
         for warning in self.take_warnings() {
-            eprintln!("aws-sso-process: warning: {}", crate::http::sanitize(&warning));
+            eprintln!("aws-sso-process: warning: {}", crate::sanitize::sanitize(&warning));
         }
     }
 
     /// `--debug` output on stderr. Callers never pass secrets; the text is sanitised anyway.
     pub fn debug(&self, message: impl FnOnce() -> String) {
         if self.debug {
-            eprintln!("aws-sso-process: debug: {}", crate::http::sanitize(&message()));
+            eprintln!("aws-sso-process: debug: {}", crate::sanitize::sanitize(&message()));
         }
     }
 
@@ -311,7 +311,7 @@ impl Context {
         let dualstack =
             endpoints::flag(env("AWS_USE_DUALSTACK_ENDPOINT"), profile.and_then(|p| p.get("use_dualstack_endpoint")));
         let url = endpoints::resolve(service, region, fips, dualstack, custom.as_deref())?;
-        self.debug(|| format!("{} endpoint: {}", service.name(), crate::http::display_url(&url)));
+        self.debug(|| format!("{} endpoint: {}", service.name(), crate::sanitize::display_url(&url)));
         let ca_bundle = self.ca_bundle(profile);
         Ok(Endpoint { url, ca_bundle })
     }

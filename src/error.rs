@@ -7,7 +7,7 @@
 use crate::cache::CacheError;
 use crate::config::ConfigError;
 use crate::endpoints::EndpointError;
-use crate::http::{HttpError, HttpErrorKind, ServiceError};
+use crate::http::{CallError, HttpError, HttpErrorKind, ServiceError};
 use crate::lock::LockError;
 use crate::network::NetworkError;
 use std::fmt;
@@ -175,5 +175,14 @@ pub fn chain(e: &dyn std::error::Error) -> String {
         }
         source = cause.source();
     }
-    crate::http::sanitize(&out)
+    crate::sanitize::sanitize(&out)
+}
+
+impl From<CallError> for Error {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Http(e) => e.into(),
+            CallError::Service(e) => e.into(),
+        }
+    }
 }

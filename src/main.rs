@@ -24,6 +24,7 @@ mod output;
 mod portal;
 mod prompt;
 mod role_cache;
+mod sanitize;
 mod secret;
 mod session;
 mod sigv4;

@@ -42,7 +42,7 @@ struct ProxyVar {
 
 impl fmt::Debug for ProxyVar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.var, crate::http::host_of(&self.value))
+        write!(f, "{}={}", self.var, crate::sanitize::host_of(&self.value))
     }
 }
 
@@ -105,7 +105,7 @@ impl ProxyConfig {
 
 fn parse_proxy(setting: &ProxyVar) -> Result<Route, NetworkError> {
     let value = setting.value.trim();
-    let shown = crate::http::host_of(value);
+    let shown = crate::sanitize::host_of(value);
     let err = |why: &str| NetworkError::Proxy { var: setting.var, url: shown.clone(), why: why.to_owned() };
     let scheme = value.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     let tls = match scheme.as_deref() {
@@ -302,7 +302,7 @@ fn read_bundle(path: &Path) -> Result<Vec<u8>, String> {
         Err(e) if e.kind() == ErrorKind::NotFound => Err("the file does not exist".to_owned()),
         Err(e) if e.kind() == ErrorKind::PermissionDenied => Err("permission denied".to_owned()),
         Err(e) if e.kind() == ErrorKind::IsADirectory => Err("it is a folder, not a PEM file".to_owned()),
-        Err(e) => Err(crate::http::sanitize(&e.to_string())),
+        Err(e) => Err(crate::sanitize::sanitize(&e.to_string())),
     }
 }
 

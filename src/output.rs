@@ -79,7 +79,7 @@ pub struct Cell {
 impl Cell {
     /// A plain cell; control characters in server-supplied text become `?`.
     pub fn new(text: impl AsRef<str>) -> Cell {
-        Cell { text: crate::http::sanitize(text.as_ref()), style: Style::Plain }
+        Cell { text: crate::sanitize::sanitize(text.as_ref()), style: Style::Plain }
     }
 
     pub fn styled(text: impl AsRef<str>, style: Style) -> Cell {

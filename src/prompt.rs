@@ -31,7 +31,7 @@ impl Prompt {
 
     /// Writes one line. The text must not hold secrets; server-supplied parts are sanitised by the caller.
     pub fn line(&self, text: &str) {
-        let line = format!("{}\n", crate::http::sanitize(text));
+        let line = format!("{}\n", crate::sanitize::sanitize(text));
         match &self.tty {
             Some(file) => {
                 let mut tty = file;

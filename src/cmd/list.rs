@@ -12,7 +12,7 @@
 use crate::context::{Context, SessionTarget, TargetSpec};
 use crate::endpoints::{Endpoint, Service};
 use crate::error::Error;
-use crate::http::{self, CallError, Http, HttpErrorKind, HttpSettings};
+use crate::http::{CallError, Http, HttpErrorKind, HttpSettings};
 use crate::output::{Cell, Style, table};
 use crate::portal::{Account, Page, Portal};
 use crate::secret::Secret;
@@ -362,7 +362,7 @@ fn to_table(target: &SessionTarget, accounts: &[AccountRoles], color: bool) -> S
         "{}, {} ({})\n",
         plural(accounts.len(), "account"),
         plural(roles, "role"),
-        http::sanitize(&describe(target))
+        crate::sanitize::sanitize(&describe(target))
     ));
     out
 }

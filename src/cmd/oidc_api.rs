@@ -273,7 +273,7 @@ fn request_body(
         let valid: Vec<&str> = op.members.iter().map(|m| m.key).collect();
         return Err(Error::Usage(format!(
             "unknown parameter {:?} in {flag_name}; {} takes {}",
-            crate::http::sanitize(unknown),
+            crate::sanitize::sanitize(unknown),
             op.command,
             valid.join(", ")
         )));
@@ -333,7 +333,7 @@ fn normalize_grant_type(op: &Operation, body: &mut Map<String, Value>) -> Result
         }
         None => Err(Error::Usage(format!(
             "unknown grant type {:?} for {}; use one of: {}",
-            crate::http::sanitize(grant),
+            crate::sanitize::sanitize(grant),
             op.command,
             op.grant_types.join(", ")
         ))),
