@@ -235,7 +235,21 @@ case ":$PATH:" in
         if [ -n "$found" ] && [ "$found" != "$installed" ]; then
             echo "note: '$NAME' on your PATH is $found, which comes before $BIN_DIR"
         fi ;;
-    *) echo "note: $BIN_DIR is not on your PATH; add it (export PATH=\"$BIN_DIR:\$PATH\"), or use the full path in ~/.aws/config" ;;
+    *)
+        # The exact line for the user's login shell; $HOME stays unexpanded when BIN_DIR is under it.
+        case $BIN_DIR in
+            "$HOME"/*) shown_dir="\$HOME/${BIN_DIR#"$HOME"/}" ;;
+            *) shown_dir=$BIN_DIR ;;
+        esac
+        case ${SHELL##*/} in
+            zsh) fix="echo 'export PATH=\"$shown_dir:\$PATH\"' >> ~/.zshrc" ;;
+            fish) fix="fish -c 'fish_add_path $BIN_DIR'" ;;
+            bash) fix="echo 'export PATH=\"$shown_dir:\$PATH\"' >> ~/.bashrc" ;;
+            *) fix="echo 'export PATH=\"$shown_dir:\$PATH\"' >> ~/.profile" ;;
+        esac
+        echo "note: $BIN_DIR is not on your PATH; to add it for ${SHELL##*/} (${SHELL:-sh}), run:"
+        echo "    $fix"
+        echo "  then open a new terminal. Until then the demo and 'configure generate' use the full path." ;;
 esac
 case " $completions " in
     *" zsh "*)

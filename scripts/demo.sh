@@ -6,8 +6,10 @@
 #
 #   ./scripts/demo.sh
 #
-# The binary: $AWS_SSO_PROCESS_BIN, else aws-sso-process on PATH (after ./install.sh), else a
-# release build of this checkout. The fake: $FAKE_SSO, else `cargo build --example fake_sso`.
+# The binary: $AWS_SSO_PROCESS_BIN, else the one ./install.sh installed (PREFIX/bin, PREFIX as for
+# install.sh: default ~/.local), else aws-sso-process on PATH, else a release build of this checkout.
+# The fake: $FAKE_SSO, else `cargo build --release --example fake_sso` (quietly; after install.sh
+# the release dependencies are built already, so this takes seconds).
 # Exits 0 when every step did what it says (CI runs it as a smoke test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,8 +41,12 @@ now_ms() {
     fi
 }
 
+installed=${PREFIX:-${HOME:-/nonexistent}/.local}
+installed=${installed%/}/bin/aws-sso-process
 if [ -n "${AWS_SSO_PROCESS_BIN:-}" ]; then
     bin=$AWS_SSO_PROCESS_BIN
+elif [ -x "$installed" ] && [ -f "${installed%/bin/aws-sso-process}/share/aws-sso-process/install-manifest" ]; then
+    bin=$installed
 elif bin=$(command -v aws-sso-process); then
     :
 else
@@ -51,9 +57,10 @@ fi
 if [ -n "${FAKE_SSO:-}" ]; then
     fake=$FAKE_SSO
 else
-    echo "demo: building the fake IAM Identity Center (cargo build --example fake_sso)..."
-    cargo build --locked --quiet --example fake_sso
-    fake=$target_dir/debug/examples/fake_sso
+    echo "demo: building the fake IAM Identity Center (cargo build --release --example fake_sso)..."
+    cargo build --release --locked --quiet --example fake_sso 2>/dev/null \
+        || cargo build --release --locked --example fake_sso
+    fake=$target_dir/release/examples/fake_sso
 fi
 [ -x "$bin" ] || fail "$bin is not an executable"
 [ -x "$fake" ] || fail "$fake is not an executable"
