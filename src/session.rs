@@ -277,7 +277,7 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
     ctx.debug(|| {
         format!("refreshing the SSO token of {} (expires {})", target.label, timefmt::format(cached.expires_at))
     });
-    match oidc.refresh(&material.client_id, &material.client_secret, &material.refresh_token) {
+    match oidc.refresh(&material.client_id, &material.client_secret, &material.refresh_token, None) {
         Ok(resp) => {
             let now = ctx.now();
             let doc = cached.refreshed(&resp, now);
