@@ -6,7 +6,7 @@
 //! rotate) is sent again only when the earlier try provably never reached the service (no
 //! connection was made) or the service itself answered 429 or 5xx; a timeout, a connection broken
 //! after it was made, or a gateway's 502/504 may hide an answer that was given (issue 11, see
-//! docs/token-refresh.md).
+//! docs/reliability.md).
 //!
 //! The ureq agents are built on the first request, never before: a plain one for `http://`
 //! endpoints, and one per CA bundle for TLS, whose root set (platform store, Mozilla roots, the
@@ -593,7 +593,7 @@ fn pause(attempt: u32, retry_after: Option<Duration>) -> Duration {
 /// own limit ran out (resolve, connect); a timeout of the whole call may have come at any phase.
 /// The I/O errors kept as `Connect` are the ones `connect(2)` gives: an established TCP
 /// connection reports a reset (ECONNRESET), not a refusal, and an unreachable host only after
-/// minutes of retransmissions, beyond any of our time limits (docs/token-refresh.md).
+/// minutes of retransmissions, beyond any of our time limits (docs/reliability.md).
 fn classify(e: ureq::Error, route: Option<&Route>) -> HttpErrorKind {
     use std::io::ErrorKind::{AddrNotAvailable, ConnectionRefused, HostUnreachable, NetworkUnreachable};
     match e {

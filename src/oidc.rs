@@ -4,7 +4,7 @@
 //!
 //! A body that carries a refresh token is never sent twice once it may have reached the service:
 //! the service may have rotated that refresh token, and a second use of a rotated one can end the
-//! whole session (docs/token-refresh.md).
+//! whole session (docs/reliability.md).
 
 use crate::endpoints::Endpoint;
 use crate::http::{self, CallError, Http, Method, Request, ServiceError};

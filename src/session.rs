@@ -8,7 +8,7 @@
 //! the service sends none (SPEC B.10.10).
 //!
 //! A slow or hung SSO OIDC endpoint never breaks a session that still works (issue 11, see
-//! docs/token-refresh.md). A refresh the run can do without (the cached token is still valid) gets
+//! docs/reliability.md). A refresh the run can do without (the cached token is still valid) gets
 //! `OPTIONAL_REFRESH_BUDGET`, and when it fails, no process tries an optional refresh of that token
 //! again for `RETRY_OPTIONAL_AFTER`: the time of the failure is kept in `<token file>.refresh-failed`
 //! (not a `.json`, which other tools read as a token). A refresh token whose request may have
