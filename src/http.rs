@@ -2,6 +2,12 @@
 //! deadline, proxies and trust roots (via `network`), and the mapping of AWS error responses
 //! (SPEC A.3, B.1.5, B.2).
 //!
+//! A request that must not arrive twice (one carrying a refresh token, which the service may
+//! rotate) is sent again only when the earlier try provably never reached the service (no
+//! connection was made) or the service itself answered 429 or 5xx; a timeout, a connection broken
+//! after it was made, or a gateway's 502/504 may hide an answer that was given (issue 11, see
+//! docs/reliability.md).
+//!
 //! The ureq agents are built on the first request, never before: a plain one for `http://`
 //! endpoints, and one per CA bundle for TLS, whose root set (platform store, Mozilla roots, the
 //! bundle) is loaded only then. The credential cache-hit path costs nothing here. Requests and responses carry secrets
@@ -70,6 +76,11 @@ pub struct Request<'a> {
     pub body: Option<Vec<u8>>,
     /// Extra certificate authorities for this endpoint (`AWS_CA_BUNDLE` / `ca_bundle`).
     pub ca_bundle: Option<&'a CaBundle>,
+    /// Whether sending it twice does no harm. `false`: a try that may have reached the service is
+    /// not repeated (see `worth_another_try`).
+    pub idempotent: bool,
+    /// An instant this call, every try included, must not outlast (besides the run's deadline).
+    pub deadline: Option<Instant>,
 }
 
 pub struct Response {
@@ -85,8 +96,11 @@ pub struct Response {
 
 #[derive(Debug)]
 pub enum HttpErrorKind {
-    /// Could not connect, or the connection broke.
+    /// No connection was made (refused, unreachable, connect timed out): nothing was sent.
     Connect(String),
+    /// The connection broke after it was made (reset, closed early): the request may have arrived.
+    Broken(String),
+    /// No complete answer in time: the request may have arrived.
     Timeout,
     /// The run's overall deadline passed.
     Deadline,
@@ -111,7 +125,9 @@ impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let HttpError { op, host, kind } = self;
         match kind {
-            HttpErrorKind::Connect(why) => write!(f, "{op} request to {host} failed: {why}"),
+            HttpErrorKind::Connect(why) | HttpErrorKind::Broken(why) => {
+                write!(f, "{op} request to {host} failed: {why}")
+            }
             HttpErrorKind::Timeout => write!(f, "{op} request to {host} timed out"),
             HttpErrorKind::Deadline => write!(f, "{op} request to {host} gave up: the run's time limit was reached"),
             HttpErrorKind::Tls(why) => write!(f, "{op} request to {host} failed: TLS handshake failed: {why}"),
@@ -123,6 +139,17 @@ impl fmt::Display for HttpError {
 }
 
 impl std::error::Error for HttpError {}
+
+impl HttpError {
+    /// Whether the request may have reached the service: false only when it provably did not (no
+    /// connection, no proxy tunnel, nothing sent). A TLS error may come after the request went out.
+    pub fn may_have_arrived(&self) -> bool {
+        !matches!(
+            self.kind,
+            HttpErrorKind::Connect(_) | HttpErrorKind::Proxy(_) | HttpErrorKind::Setup(_) | HttpErrorKind::Deadline
+        )
+    }
+}
 
 /// An error answer from a service, or an answer that is not what the API promises.
 #[derive(Debug)]
@@ -165,6 +192,16 @@ impl CallError {
             code: ServiceError::MALFORMED.to_owned(),
             message: what,
         })
+    }
+
+    /// Whether the request may have done its work at the service without its answer reaching
+    /// us: a transport error after it may have arrived, or a gateway's 502/504 (it passed the
+    /// request on and got no good answer back).
+    pub fn answer_may_be_lost(&self) -> bool {
+        match self {
+            CallError::Http(e) => e.may_have_arrived(),
+            CallError::Service(e) => is_gateway_failure(e.status),
+        }
     }
 
     /// The service error shape, when the service answered with one.
@@ -352,11 +389,13 @@ impl Http {
         loop {
             attempt += 1;
             let started = Instant::now();
-            let timeout = match self.remaining() {
-                Some(left) if left < Duration::from_millis(50) => {
-                    return Err(HttpError { op: req.op, host, kind: HttpErrorKind::Deadline });
+            let timeout = match self.remaining(req) {
+                Some((left, limit)) if left < Duration::from_millis(50) => {
+                    // The run's deadline is its own error; a call's own time limit is a timeout.
+                    let kind = if limit == Limit::Run { HttpErrorKind::Deadline } else { HttpErrorKind::Timeout };
+                    return Err(HttpError { op: req.op, host, kind });
                 }
-                Some(left) => left.min(self.settings.request_timeout),
+                Some((left, _)) => left.min(self.settings.request_timeout),
                 None => self.settings.request_timeout,
             };
             let result = self.send_once(&agent, route.as_ref(), req, &host, timeout);
@@ -367,23 +406,26 @@ impl Http {
                 };
                 format!("{} {host} try {attempt}: {outcome} in {} ms", req.op, started.elapsed().as_millis())
             });
-            let retryable = match &result {
-                Ok(r) => r.status == 429 || r.status >= 500,
-                Err(e) => matches!(e.kind, HttpErrorKind::Connect(_) | HttpErrorKind::Timeout),
-            };
-            if !retryable || attempt >= self.settings.max_tries {
+            if !worth_another_try(&result, req.idempotent) || attempt >= self.settings.max_tries {
                 return result;
             }
             let pause = pause(attempt, result.as_ref().ok().and_then(|r| r.retry_after));
-            if self.remaining().is_some_and(|left| left <= pause) {
+            if self.remaining(req).is_some_and(|(left, _)| left <= pause) {
                 return result;
             }
             std::thread::sleep(pause);
         }
     }
 
-    fn remaining(&self) -> Option<Duration> {
-        self.deadline.get().map(|d| d.saturating_duration_since(Instant::now()))
+    /// Time left for `req`: until the run's deadline or the request's own, whichever comes first.
+    fn remaining(&self, req: &Request) -> Option<(Duration, Limit)> {
+        let run = self.deadline.get().map(|d| (d, Limit::Run));
+        let own = req.deadline.map(|d| (d, Limit::Call));
+        let (at, limit) = match (run, own) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some((at.saturating_duration_since(Instant::now()), limit))
     }
 
     fn send_once(
@@ -435,6 +477,34 @@ impl Http {
     }
 }
 
+/// Which time limit applies to a call.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Limit {
+    Run,
+    Call,
+}
+
+/// Whether a try that failed is worth another one (tries and time permitting). Throttling, server
+/// errors and transport failures may pass. A request that must not arrive twice is repeated only
+/// when the earlier try provably did not arrive (no connection was made) or the service answered
+/// it: not after a timeout, a connection broken after it was made, or a gateway's 502/504.
+fn worth_another_try(result: &Result<Response, HttpError>, idempotent: bool) -> bool {
+    match result {
+        Ok(r) => r.status == 429 || (r.status >= 500 && (idempotent || !is_gateway_failure(r.status))),
+        Err(e) => match e.kind {
+            HttpErrorKind::Connect(_) => true,
+            HttpErrorKind::Broken(_) | HttpErrorKind::Timeout => idempotent,
+            _ => false,
+        },
+    }
+}
+
+/// 502 Bad Gateway and 504 Gateway Timeout: an intermediary passed the request on and got no
+/// (good) answer back, so the service may have acted on it.
+fn is_gateway_failure(status: u16) -> bool {
+    matches!(status, 502 | 504)
+}
+
 /// `Retry-After` as seconds or as an HTTP date (RFC 9110 §10.2.3).
 fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
     let value = value.trim();
@@ -451,12 +521,29 @@ fn pause(attempt: u32, retry_after: Option<Duration>) -> Duration {
     backoff(attempt).max(retry_after.unwrap_or_default().min(BACKOFF_CAP))
 }
 
+/// What a ureq error says, and in particular whether the request provably never left: only a
+/// connection that was never made proves that. ureq names the phase of a timeout when the phase's
+/// own limit ran out (resolve, connect); a timeout of the whole call may have come at any phase.
+/// The I/O errors kept as `Connect` are the ones `connect(2)` gives: an established TCP
+/// connection reports a reset (ECONNRESET), not a refusal, and an unreachable host only after
+/// minutes of retransmissions, beyond any of our time limits (docs/reliability.md).
 fn classify(e: ureq::Error, route: Option<&Route>) -> HttpErrorKind {
+    use std::io::ErrorKind::{AddrNotAvailable, ConnectionRefused, HostUnreachable, NetworkUnreachable};
     match e {
+        ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => {
+            HttpErrorKind::Connect("no connection within the connect timeout".to_owned())
+        }
         ureq::Error::Timeout(_) => HttpErrorKind::Timeout,
         ureq::Error::Io(io) => match io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
             Some(tls) => HttpErrorKind::Tls(sanitize(&tls.to_string())),
-            None => HttpErrorKind::Connect(io_reason(&io)),
+            None if matches!(
+                io.kind(),
+                ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable
+            ) =>
+            {
+                HttpErrorKind::Connect(io_reason(&io))
+            }
+            None => HttpErrorKind::Broken(io_reason(&io)),
         },
         ureq::Error::Rustls(tls) => HttpErrorKind::Tls(sanitize(&tls.to_string())),
         ureq::Error::ConnectionFailed => HttpErrorKind::Connect("connection failed".to_owned()),
@@ -598,6 +685,49 @@ mod tests {
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:02 GMT", now), Some(Duration::from_secs(2)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn what_is_tried_again() {
+        let err = |kind| Err(HttpError { op: "CreateToken", host: "h".into(), kind });
+        let status = |code| Ok(resp(code, None, ""));
+        let refused = || err(classify(ureq::Error::Io(std::io::ErrorKind::ConnectionRefused.into()), None));
+        let reset = || err(classify(ureq::Error::Io(std::io::ErrorKind::ConnectionReset.into()), None));
+        let eof = || err(classify(ureq::Error::Io(std::io::ErrorKind::UnexpectedEof.into()), None));
+        let connect_timeout = || err(classify(ureq::Error::Timeout(ureq::Timeout::Connect), None));
+        let call_timeout = || err(classify(ureq::Error::Timeout(ureq::Timeout::Global), None));
+        let answer_timeout = || err(classify(ureq::Error::Timeout(ureq::Timeout::RecvResponse), None));
+        // (result, tried again when idempotent, when not, may have arrived)
+        let cases: Vec<(Result<Response, HttpError>, bool, bool, bool)> = vec![
+            (refused(), true, true, false),
+            (connect_timeout(), true, true, false),
+            (err(HttpErrorKind::Connect("connection failed".into())), true, true, false),
+            (reset(), true, false, true),
+            (eof(), true, false, true),
+            (call_timeout(), true, false, true),
+            (answer_timeout(), true, false, true),
+            (err(HttpErrorKind::Tls("bad certificate".into())), false, false, true),
+            (err(HttpErrorKind::Proxy("407".into())), false, false, false),
+            (err(HttpErrorKind::Deadline), false, false, false),
+            (err(HttpErrorKind::Other("host not found".into())), false, false, true),
+            (status(429), true, true, false),
+            (status(500), true, true, false),
+            (status(503), true, true, false),
+            (status(502), true, false, false),
+            (status(504), true, false, false),
+            (status(400), false, false, false),
+            (status(200), false, false, false),
+        ];
+        for (i, (result, idempotent, once, arrived)) in cases.into_iter().enumerate() {
+            assert_eq!(worth_another_try(&result, true), idempotent, "case {i}");
+            assert_eq!(worth_another_try(&result, false), once, "case {i}");
+            if let Err(e) = &result {
+                assert_eq!(e.may_have_arrived(), arrived, "case {i}: {e}");
+            }
+        }
+        let gateway = |code| CallError::Service(ServiceError::from_response(&resp(code, None, "")));
+        assert!(gateway(504).answer_may_be_lost() && gateway(502).answer_may_be_lost());
+        assert!(!gateway(500).answer_may_be_lost() && !gateway(400).answer_may_be_lost());
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! SSO OIDC calls (SPEC B.1): RegisterClient, StartDeviceAuthorization and CreateToken, which are
 //! unsigned, and CreateTokenWithIAM, which is SigV4-signed for `sso-oauth` (B.1.4). All of them go
 //! through `send`: a JSON body POSTed to a path, with an optional query and extra headers.
+//!
+//! A body that carries a refresh token is never sent twice once it may have reached the service:
+//! the service may have rotated that refresh token, and a second use of a rotated one can end the
+//! whole session (docs/reliability.md).
 
 use crate::endpoints::Endpoint;
 use crate::http::{self, CallError, Http, Method, Request, ServiceError};
@@ -8,6 +12,7 @@ use crate::secret::Secret;
 use crate::sigv4::{self, AwsCredentials, SigningInput};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
+use std::time::Instant;
 
 /// The SigV4 signing name of SSO OIDC (not its endpoint prefix `oidc`).
 pub const SIGNING_NAME: &str = "sso-oauth";
@@ -78,17 +83,30 @@ impl<'a> Oidc<'a> {
 
     /// POSTs a JSON body to `path` and returns the JSON object of a 2xx answer.
     pub fn call(&self, op: &'static str, path: &str, body: &Value) -> Result<Map<String, Value>, CallError> {
-        self.send(op, path, &[], &[], serde_json::to_vec(body).unwrap_or_default())
+        self.call_until(op, path, body, None)
+    }
+
+    /// `call`, giving up at `deadline` if one is given.
+    fn call_until(
+        &self,
+        op: &'static str,
+        path: &str,
+        body: &Value,
+        deadline: Option<Instant>,
+    ) -> Result<Map<String, Value>, CallError> {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        self.send(op, path, &[], &[], bytes, Sending { idempotent: !carries_refresh_token(body), deadline })
     }
 
     /// POSTs `body` (JSON bytes) to `path?query` with extra headers; the JSON object of a 2xx answer.
-    pub fn send(
+    fn send(
         &self,
         op: &'static str,
         path: &str,
         query: &[(&'static str, &str)],
         headers: &[(&'static str, &str)],
         body: Vec<u8>,
+        sending: Sending,
     ) -> Result<Map<String, Value>, CallError> {
         let req = Request {
             op,
@@ -98,6 +116,8 @@ impl<'a> Oidc<'a> {
             headers: headers.to_vec(),
             body: Some(body),
             ca_bundle: self.endpoint.ca_bundle.as_ref(),
+            idempotent: sending.idempotent,
+            deadline: sending.deadline,
         };
         let resp = self.http.send(&req).map_err(CallError::Http)?;
         if !(200..300).contains(&resp.status) {
@@ -138,15 +158,17 @@ impl<'a> Oidc<'a> {
         if let Some(token) = &signing.credentials.session_token {
             headers.push(("x-amz-security-token", token.expose()));
         }
-        self.send("CreateTokenWithIAM", PATH, &QUERY, &headers, bytes)
+        let sending = Sending { idempotent: !carries_refresh_token(body), deadline: None };
+        self.send("CreateTokenWithIAM", PATH, &QUERY, &headers, bytes, sending)
     }
 
-    /// CreateToken with the `refresh_token` grant.
+    /// CreateToken with the `refresh_token` grant, giving up at `deadline` if one is given.
     pub fn refresh(
         &self,
         client_id: &str,
         client_secret: &Secret,
         refresh_token: &Secret,
+        deadline: Option<Instant>,
     ) -> Result<TokenResponse, CallError> {
         let body = serde_json::json!({
             "grantType": "refresh_token",
@@ -154,7 +176,8 @@ impl<'a> Oidc<'a> {
             "clientSecret": client_secret.expose(),
             "refreshToken": refresh_token.expose(),
         });
-        self.create_token(&body)
+        let raw = self.call_until("CreateToken", "/token", &body, deadline)?;
+        parse_token_response(raw).map_err(|what| self.malformed("CreateToken", what))
     }
 
     /// CreateToken with any grant; the body is built by the caller.
@@ -162,6 +185,17 @@ impl<'a> Oidc<'a> {
         let raw = self.call("CreateToken", "/token", body)?;
         parse_token_response(raw).map_err(|what| self.malformed("CreateToken", what))
     }
+}
+
+/// How a request may be sent: again after a failed try, and until when.
+struct Sending {
+    idempotent: bool,
+    deadline: Option<Instant>,
+}
+
+/// Whether a request body holds a refresh token, which must not reach the service twice.
+fn carries_refresh_token(body: &Value) -> bool {
+    body.get("refreshToken").is_some()
 }
 
 /// The Host header value for a URL (port left out when it is the scheme's default) and its path.

@@ -58,6 +58,9 @@ impl<'a> Portal<'a> {
             headers: vec![(BEARER_HEADER, token.expose())],
             body: None,
             ca_bundle: self.endpoint.ca_bundle.as_ref(),
+            // Reads, and a logout, which may end a session twice.
+            idempotent: true,
+            deadline: None,
         };
         let resp = self.http.send(&req).map_err(CallError::Http)?;
         if !(200..300).contains(&resp.status) {

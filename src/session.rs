@@ -6,6 +6,13 @@
 //! lock is held, so N processes near expiry make one CreateToken call (SPEC A.3, Part C 2). The
 //! written file keeps every field it had, unknown ones included, and the old refresh token when
 //! the service sends none (SPEC B.10.10).
+//!
+//! A slow or hung SSO OIDC endpoint never breaks a session that still works (issue 11, see
+//! docs/reliability.md). A refresh the run can do without (the cached token is still valid) gets
+//! `OPTIONAL_REFRESH_BUDGET`, and when it fails, no process tries an optional refresh of that token
+//! again for `RETRY_OPTIONAL_AFTER`: the time of the failure is kept in `<token file>.refresh-failed`
+//! (not a `.json`, which other tools read as a token). A refresh token whose request may have
+//! reached the service without its answer reaching us is not sent again in the same run.
 
 use crate::cache::{self, CacheError};
 use crate::context::{Context, SessionTarget};
@@ -19,13 +26,31 @@ use crate::timefmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Refresh once less than this remains (botocore's advisory window).
 pub const REFRESH_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
 /// Lock wait when the cached token is still valid and can be used if the wait runs out.
-const LOCK_WAIT_WITH_VALID_TOKEN: std::time::Duration = std::time::Duration::from_secs(10);
+const LOCK_WAIT_WITH_VALID_TOKEN: Duration = Duration::from_secs(10);
+
+/// The most an optional refresh (the cached token is still valid, and no one asked for the
+/// refresh) may take, every try included; then the cached token is used. CreateToken normally
+/// answers in well under a second: this leaves room for a slow proxy or a distant region, and keeps
+/// a run facing a hung endpoint far from its 30 s deadline.
+pub const OPTIONAL_REFRESH_BUDGET: Duration = Duration::from_secs(5);
+
+/// After a failed refresh, no optional one for this long, in any process (the AWS SDK for Rust
+/// waits 30 s between attempts, botocore 60 s), so a crowd of processes does not hammer a failing
+/// endpoint while the token still works. A needed or asked-for refresh is never held back.
+pub const RETRY_OPTIONAL_AFTER: TimeDelta = TimeDelta::seconds(30);
+
+/// Refresh tokens this process sent without getting the answer, which may have been given: the
+/// service may have rotated them, and a second use of a rotated refresh token can end the whole
+/// session, so none goes out twice in one run. (A process is one run.)
+static SENT_UNANSWERED: Mutex<Vec<Secret>> = Mutex::new(Vec::new());
 
 /// What the refresh needs besides the token itself.
 pub struct RefreshMaterial {
@@ -150,8 +175,12 @@ pub struct Token {
 
 #[derive(Clone, Copy)]
 pub enum Mode<'a> {
-    /// Refresh only inside the window.
+    /// Refresh only inside the window. While the token is valid the refresh is optional: it has
+    /// a short time budget and is held back for a while after a failure.
     Normal,
+    /// Refresh only inside the window, because the user asked (the `refresh` command): the full
+    /// time budget, and never held back.
+    Requested,
     /// Refresh now if refreshable (the `refresh --force` command).
     Force,
     /// The portal rejected this access token: replace it (another process may already have).
@@ -203,7 +232,7 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
     // second, so with a still-valid token in hand there is no point waiting long (a login may
     // hold the lock for minutes while the user signs in).
     let mut wait = LOCK_WAIT;
-    if let Mode::Normal = mode {
+    if let Mode::Normal | Mode::Requested = mode {
         let cached = load(target, &path)?;
         let now = ctx.now();
         match decide(cached.expires_at, cached.refreshable(is_session, now), now, false) {
@@ -212,7 +241,15 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
                 return done(&cached, Outcome::NotRefreshable(cached.why_not_refreshable(is_session, now)));
             }
             Decision::Expired => return Err(expired(target, &cached, cached.why_not_refreshable(is_session, now))),
-            Decision::Refresh if cached.expires_at > now => wait = LOCK_WAIT_WITH_VALID_TOKEN,
+            Decision::Refresh if cached.expires_at > now => {
+                if matches!(mode, Mode::Normal)
+                    && let Some(why) = held_back(&path, now)
+                {
+                    ctx.debug(|| format!("no refresh of the SSO token of {}: {why}", target.label));
+                    return done(&cached, Outcome::RefreshFailed(why));
+                }
+                wait = LOCK_WAIT_WITH_VALID_TOKEN;
+            }
             Decision::Refresh => {}
         }
     }
@@ -237,14 +274,16 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
     let now = ctx.now();
     let refreshable = cached.refreshable(is_session, now);
     match mode {
-        Mode::Normal | Mode::Force => match decide(cached.expires_at, refreshable, now, matches!(mode, Mode::Force)) {
-            Decision::UseCached => return done(&cached, Outcome::Cached),
-            Decision::UseUnrefreshable => {
-                return done(&cached, Outcome::NotRefreshable(cached.why_not_refreshable(is_session, now)));
+        Mode::Normal | Mode::Requested | Mode::Force => {
+            match decide(cached.expires_at, refreshable, now, matches!(mode, Mode::Force)) {
+                Decision::UseCached => return done(&cached, Outcome::Cached),
+                Decision::UseUnrefreshable => {
+                    return done(&cached, Outcome::NotRefreshable(cached.why_not_refreshable(is_session, now)));
+                }
+                Decision::Expired => return Err(expired(target, &cached, cached.why_not_refreshable(is_session, now))),
+                Decision::Refresh => {}
             }
-            Decision::Expired => return Err(expired(target, &cached, cached.why_not_refreshable(is_session, now))),
-            Decision::Refresh => {}
-        },
+        }
         Mode::Rejected(old) => {
             if cached.access_token != *old && cached.expires_at > now {
                 return done(&cached, Outcome::Cached);
@@ -266,6 +305,15 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
     let Some(material) = cached.refresh.as_ref() else {
         return Err(expired(target, &cached, cached.why_not_refreshable(is_session, now)));
     };
+    // Optional: the run can do without it. Another process may have failed while we waited.
+    let optional = matches!(mode, Mode::Normal) && cached.expires_at > now;
+    if optional && let Some(why) = held_back(&path, now) {
+        ctx.debug(|| format!("no refresh of the SSO token of {}: {why}", target.label));
+        return done(&cached, Outcome::RefreshFailed(why));
+    }
+    if sent_unanswered(&material.refresh_token) {
+        return unanswered(ctx, target, &cached, mode);
+    }
     let oidc = Oidc { http: ctx.http(), endpoint: ctx.endpoint(Service::Oidc, target)? };
     // The service may rotate the refresh token: once it answers, the new one must be saved or the
     // session is lost. So the write is prepared first (temp file, space reserved); a folder that
@@ -275,9 +323,12 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
         Err(e) => return unsaveable(ctx, target, &cached, mode, e),
     };
     ctx.debug(|| {
-        format!("refreshing the SSO token of {} (expires {})", target.label, timefmt::format(cached.expires_at))
+        let budget =
+            if optional { format!(", at most {} s", OPTIONAL_REFRESH_BUDGET.as_secs()) } else { String::new() };
+        format!("refreshing the SSO token of {} (expires {}{budget})", target.label, timefmt::format(cached.expires_at))
     });
-    match oidc.refresh(&material.client_id, &material.client_secret, &material.refresh_token) {
+    let deadline = optional.then(|| Instant::now() + OPTIONAL_REFRESH_BUDGET);
+    match oidc.refresh(&material.client_id, &material.client_secret, &material.refresh_token, deadline) {
         Ok(resp) => {
             let now = ctx.now();
             let doc = cached.refreshed(&resp, now);
@@ -288,6 +339,7 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
                     crate::error::chain(&e)
                 ));
             }
+            forget_failure(&path);
             Ok(Token {
                 access_token: resp.access_token,
                 expires_at: now + TimeDelta::seconds(resp.expires_in),
@@ -303,9 +355,103 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
             {
                 return done(&again, Outcome::Cached);
             }
+            if err.answer_may_be_lost() {
+                SENT_UNANSWERED.lock().unwrap_or_else(|e| e.into_inner()).push(material.refresh_token.clone());
+            }
+            note_failure(ctx, &path, ctx.now());
             refresh_failed(ctx, target, &cached, mode, err)
         }
     }
+}
+
+/// Whether this run sent `refresh_token` and its answer may have been lost.
+fn sent_unanswered(refresh_token: &Secret) -> bool {
+    SENT_UNANSWERED.lock().unwrap_or_else(|e| e.into_inner()).contains(refresh_token)
+}
+
+/// The refresh token went out earlier in this run and its answer was lost: it is not sent again.
+/// A still-valid token is used (not when the portal rejected it); else the next run may try.
+fn unanswered(ctx: &Context, target: &SessionTarget, cached: &CachedToken, mode: Mode) -> Result<Token, Error> {
+    let why = "its refresh token was sent earlier in this run and the answer was lost; it is not sent twice";
+    if cached.expires_at > ctx.now() && !matches!(mode, Mode::Rejected(_)) {
+        return Ok(Token {
+            access_token: cached.access_token.clone(),
+            expires_at: cached.expires_at,
+            outcome: Outcome::RefreshFailed(why.to_owned()),
+        });
+    }
+    let what = match mode {
+        Mode::Rejected(_) => format!("the SSO portal rejected the access token of {} and {why}", target.label),
+        _ => format!("cannot refresh the SSO token of {}: {why}", target.label),
+    };
+    Err(Error::Other {
+        what,
+        hint: Some(format!(
+            "run the command again in a moment; if it still fails, {}",
+            crate::error::login_hint(&target.login_args)
+        )),
+    })
+}
+
+/// `<token file>.refresh-failed`: the time the last refresh of that token failed, so that other
+/// processes hold back. Not a `.json` (other tools read those as tokens), and not the token file.
+fn failure_path(token_path: &Path) -> PathBuf {
+    let mut name = token_path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".refresh-failed");
+    token_path.with_file_name(name)
+}
+
+/// Why an optional refresh is held back at `now`, if it is: a refresh failed less than
+/// `RETRY_OPTIONAL_AFTER` ago.
+fn held_back(token_path: &Path, now: DateTime<Utc>) -> Option<String> {
+    let failed_at = last_failure(&failure_path(token_path))?;
+    let next = retry_from(failed_at, now)?;
+    Some(format!(
+        "not tried: a refresh failed {} s ago, the next one is due at {}",
+        (now - failed_at).num_seconds(),
+        timefmt::format(next)
+    ))
+}
+
+/// When an optional refresh may be tried again after a failure at `failed_at`; `None`: now. A
+/// failure "in the future" (the clock was set back, or the file is not ours) holds nothing back.
+fn retry_from(failed_at: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let since = now - failed_at;
+    (since >= TimeDelta::zero() && since < RETRY_OPTIONAL_AFTER).then(|| failed_at + RETRY_OPTIONAL_AFTER)
+}
+
+/// The time in a failure file; `None` for a missing, foreign or unreadable one. The file is
+/// hostile like any other: no link is followed, only a regular file is read, and at most 64 bytes.
+fn last_failure(path: &Path) -> Option<DateTime<Utc>> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Non-blocking, so that a FIFO planted here does not hang the open.
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = options.open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(64).read_to_string(&mut text).ok()?;
+    timefmt::parse(text.trim())
+}
+
+/// Remembers a failed refresh (best effort: without it, the next process just tries again).
+fn note_failure(ctx: &Context, token_path: &Path, now: DateTime<Utc>) {
+    let path = failure_path(token_path);
+    if let Err(e) = cache::write_bytes_atomic(&path, format!("{}\n", timefmt::format(now)).as_bytes()) {
+        ctx.debug(|| format!("could not note the failed refresh: {}", crate::error::chain(&e)));
+    }
+}
+
+/// After a refresh that worked, nothing holds the next one back.
+fn forget_failure(token_path: &Path) {
+    let _ = cache::remove(&failure_path(token_path));
 }
 
 /// Bytes to reserve for the refreshed file: the old one twice over, plus room for longer tokens.
@@ -390,6 +536,49 @@ mod tests {
         ];
         for (now, refreshable, force, want) in cases {
             assert_eq!(decide(exp, refreshable, t(now), force), want, "{now} {refreshable} {force}");
+        }
+    }
+
+    #[test]
+    fn optional_refreshes_pause_after_a_failure() {
+        let failed = t("2026-11-21T07:50:00Z");
+        let at = |s: &str| retry_from(failed, t(s));
+        assert_eq!(at("2026-11-21T07:50:00Z"), Some(t("2026-11-21T07:50:30Z")));
+        assert_eq!(at("2026-11-21T07:50:29Z"), Some(t("2026-11-21T07:50:30Z")));
+        assert_eq!(at("2026-11-21T07:50:30Z"), None, "30 s later, try again");
+        assert_eq!(at("2026-11-21T07:49:00Z"), None, "a failure in the future holds nothing back");
+    }
+
+    #[test]
+    fn the_failure_file_is_a_sidecar_read_with_care() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("ee0b.json");
+        let marker = failure_path(&token);
+        assert_eq!(marker.file_name().unwrap(), "ee0b.json.refresh-failed");
+        assert!(!marker.to_string_lossy().ends_with(".json"));
+        assert_eq!(last_failure(&marker), None, "missing");
+        std::fs::write(&marker, "2026-11-21T07:50:00Z\n").unwrap();
+        assert_eq!(last_failure(&marker), Some(t("2026-11-21T07:50:00Z")));
+        assert_eq!(
+            held_back(&token, t("2026-11-21T07:50:05Z")).unwrap(),
+            "not tried: a refresh failed 5 s ago, the next one is due at 2026-11-21T07:50:30Z"
+        );
+        for junk in ["", "soon", &"9".repeat(100_000)] {
+            std::fs::write(&marker, junk).unwrap();
+            assert_eq!(last_failure(&marker), None);
+        }
+        #[cfg(unix)]
+        {
+            std::fs::remove_file(&marker).unwrap();
+            let elsewhere = dir.path().join("elsewhere");
+            std::fs::write(&elsewhere, "2026-11-21T07:50:00Z").unwrap();
+            std::os::unix::fs::symlink(&elsewhere, &marker).unwrap();
+            assert_eq!(last_failure(&marker), None, "a link is not followed");
+            std::fs::remove_file(&marker).unwrap();
+            let fifo = std::ffi::CString::new(marker.to_string_lossy().as_bytes()).unwrap();
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+            assert_eq!(last_failure(&marker), None, "a FIFO neither hangs nor counts");
         }
     }
 

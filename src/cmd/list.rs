@@ -191,7 +191,9 @@ impl Shared {
             let throttled = matches!(&result, Err(CallError::Service(e)) if e.status == 429);
             let retryable = match &result {
                 Err(CallError::Service(e)) => e.status == 429 || e.status >= 500,
-                Err(CallError::Http(e)) => matches!(e.kind, HttpErrorKind::Connect(_) | HttpErrorKind::Timeout),
+                Err(CallError::Http(e)) => {
+                    matches!(e.kind, HttpErrorKind::Connect(_) | HttpErrorKind::Broken(_) | HttpErrorKind::Timeout)
+                }
                 Ok(_) => false,
             };
             if !retryable || attempt >= MAX_TRIES || self.failed.load(Ordering::SeqCst) {

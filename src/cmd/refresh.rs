@@ -14,7 +14,7 @@ pub fn run(ctx: &Context, spec: &TargetSpec, all: bool, force: bool) -> Result<u
         );
         return Ok(0);
     }
-    let mode = if force { Mode::Force } else { Mode::Normal };
+    let mode = if force { Mode::Force } else { Mode::Requested };
     let mut exit = 0;
     for target in &targets {
         let now = ctx.now();

@@ -66,6 +66,12 @@ pub enum Reply {
     Raw(u16, String, String),
     /// Close the connection without answering.
     Hangup,
+    /// Read the request and never answer: the connection stays open until the fake is dropped
+    /// (at most `SILENCE_LIMIT`), like a hung endpoint behind a load balancer.
+    Silence,
+    /// Do what the default behaviour does now (issue tokens, rotate the refresh token), but send
+    /// the answer only after this long: a service whose answer comes too late for the client.
+    Late(Duration),
     /// Wait, then answer.
     Delay(Duration, Box<Reply>),
     /// Answer with the default behaviour (useful after a queue of failures).
@@ -183,8 +189,13 @@ impl Reply {
     }
 }
 
+/// The longest a `Reply::Silence` holds its connection.
+const SILENCE_LIMIT: Duration = Duration::from_secs(120);
+
 #[derive(Default)]
 struct State {
+    /// Set when the fake is dropped: silent connections close.
+    stopping: bool,
     requests: Vec<Recorded>,
     scripts: HashMap<String, VecDeque<Reply>>,
     access_tokens: HashSet<String>,
@@ -478,6 +489,7 @@ impl FakeSso {
 
 impl Drop for FakeSso {
     fn drop(&mut self) {
+        self.state.lock().unwrap().stopping = true;
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(self.addr);
     }
@@ -606,6 +618,18 @@ pub fn percent_decode(s: &str) -> String {
 fn answer(w: &mut dyn Write, req: &Recorded, reply: Reply, state: &Mutex<State>, extra: &str) -> bool {
     match reply {
         Reply::Hangup => false,
+        Reply::Silence => {
+            let start = Instant::now();
+            while !state.lock().unwrap().stopping && start.elapsed() < SILENCE_LIMIT {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            false
+        }
+        Reply::Late(delay) => {
+            let reply = default_reply(req, state);
+            std::thread::sleep(delay);
+            answer(w, req, reply, state, extra)
+        }
         Reply::Delay(d, inner) => {
             std::thread::sleep(d);
             answer(w, req, *inner, state, extra)
