@@ -169,19 +169,11 @@ fn own_role_files(ctx: &Context, session: &SsoSession) -> Result<Vec<PathBuf>, E
 
 /// The target of a `credential_process = aws-sso-process ...` line, when its flags name one.
 pub(crate) fn process_target(config: &Config, command: &str) -> Option<(SsoSession, String, String)> {
-    let words: Vec<&str> = command.split_whitespace().collect();
-    let program = words.first()?;
-    if !program.rsplit('/').next().is_some_and(|p| p.starts_with("aws-sso-process")) {
-        return None;
-    }
+    let words = crate::iam::own_command_words(command)?;
     let flag = |name: &str| -> Option<String> {
         let eq = format!("{name}=");
         words.iter().enumerate().find_map(|(i, w)| {
-            if *w == name {
-                words.get(i + 1).map(|v| v.trim_matches(['\'', '"']).to_owned())
-            } else {
-                w.strip_prefix(eq.as_str()).map(|v| v.trim_matches(['\'', '"']).to_owned())
-            }
+            if *w == name { words.get(i + 1).cloned() } else { w.strip_prefix(eq.as_str()).map(str::to_owned) }
         })
     };
     let (session, account, role) = if let Some(name) = flag("--sso-session") {
@@ -301,6 +293,10 @@ mod tests {
         assert_eq!(
             t("aws-sso-process --start-url https://y/start --region eu-west-1 --account-id 3 --role-name R"),
             Some((None, "https://y/start".into(), "3".into(), "R".into()))
+        );
+        assert_eq!(
+            t(r#""/opt/my tools/aws-sso-process" --sso-session 'corp' --account-id=2 --role-name "Dev""#),
+            Some((Some("corp".into()), "https://x/start".into(), "2".into(), "Dev".into()))
         );
         assert_eq!(t("other-tool --sso-session corp --account-id 2 --role-name Dev"), None);
         assert_eq!(t("aws-sso-process --sso-session nope --account-id 2 --role-name Dev"), None);
