@@ -142,18 +142,22 @@ fn fetch_current(
 enum TokenState {
     /// The token file still holds the access token the call was made with.
     Current,
-    /// It holds another one (a refresh or a login happened meanwhile).
+    /// It holds another one (a refresh or a login happened meanwhile), or one that cannot be read
+    /// now: the next fetch reads it again and says what is wrong with it.
     Replaced,
-    /// No usable token file: the session was logged out.
+    /// There is no token file: the session was logged out.
     Gone,
 }
 
 /// Compares the token file with `used`; the tokens are compared, never shown.
 fn token_state(token_path: &Path, used: &Secret) -> TokenState {
-    match cache::read_object(token_path).ok().flatten().map(session::CachedToken::parse) {
-        Some(Ok(cached)) if cached.access_token == *used => TokenState::Current,
-        Some(Ok(_)) => TokenState::Replaced,
-        _ => TokenState::Gone,
+    match cache::read_object(token_path) {
+        Ok(None) => TokenState::Gone,
+        Ok(Some(doc)) => match session::CachedToken::parse(doc) {
+            Ok(cached) if cached.access_token == *used => TokenState::Current,
+            _ => TokenState::Replaced,
+        },
+        Err(_) => TokenState::Replaced,
     }
 }
 
