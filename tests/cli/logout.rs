@@ -241,28 +241,60 @@ fn logout_racing_role_fetches_leaves_no_role_credentials() {
     assert_eq!(lost, 0, "role credentials outlived the logout in {lost} of {ROUNDS} rounds");
 }
 
+/// Starts `--profile dev-sso` with a cold role cache, lets the fake hold its GetRoleCredentials,
+/// and runs `during` while it is held. Returns the fetch's run and the GetRoleCredentials calls
+/// it made. A machine too slow for `during` to end well inside the hold is tried again with a
+/// longer one, after `setup` again.
+fn during_a_held_fetch(env: &TestEnv, setup: impl Fn(), during: impl Fn()) -> (Run, Vec<String>) {
+    for hold in [1500, 5000, 15000] {
+        setup();
+        let _ = std::fs::remove_file(env.role_path(CORP_ROLE_KEY));
+        env.fake.set_role_delay(Duration::from_millis(hold));
+        let before = env.fake.count("GetRoleCredentials");
+        let fetch =
+            env.command(&["--profile", "dev-sso"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        assert!(wait_for(Duration::from_secs(10), || env.fake.count("GetRoleCredentials") > before));
+        let arrived = env.fake.calls("GetRoleCredentials")[before].at;
+        during();
+        let in_time = arrived.elapsed() + Duration::from_millis(300) < Duration::from_millis(hold);
+        let run = to_run(fetch.wait_with_output().unwrap());
+        if in_time {
+            let calls = env.fake.calls("GetRoleCredentials")[before..]
+                .iter()
+                .map(|r| r.headers["x-amz-sso_bearer_token"].clone())
+                .collect();
+            return (run, calls);
+        }
+        eprintln!("this machine is slow: trying again with a hold longer than {hold} ms");
+    }
+    panic!("even a 15 s hold was not enough");
+}
+
 /// Issue 11: the portal answered a fetch, but the session was logged out before the answer was
 /// written. Here the logout cannot reach the portal, so the answer is good credentials: they are
 /// discarded, not cached, and the fetch asks for a login.
 #[test]
 fn credentials_answered_after_a_logout_are_not_kept() {
     let env = TestEnv::new();
-    env.seed_corp_token(7200);
-    env.fake.set_role_delay(Duration::from_millis(1500));
-    let fetch = env.command(&["--profile", "dev-sso"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    assert!(wait_for(Duration::from_secs(10), || env.fake.count("GetRoleCredentials") == 1));
-    let logout = env
-        .command(&["logout", "--sso-session", "corp"])
-        .env("AWS_ENDPOINT_URL_SSO", "http://127.0.0.1:9")
-        .output()
-        .unwrap();
-    to_run(logout).assert_ok();
-    let run = to_run(fetch.wait_with_output().unwrap());
+    let (run, calls) = during_a_held_fetch(
+        &env,
+        || {
+            env.seed_corp_token(7200);
+        },
+        || {
+            let logout = env
+                .command(&["logout", "--sso-session", "corp"])
+                .env("AWS_ENDPOINT_URL_SSO", "http://127.0.0.1:9")
+                .output()
+                .unwrap();
+            to_run(logout).assert_ok();
+        },
+    );
     run.assert_fails(3, "the SSO session corp was logged out while role credentials were fetched");
     assert!(run.stderr.contains("hint: run 'aws-sso-process login --sso-session corp'"), "{run:?}");
     assert!(!run.stderr.contains("DO-NOT-LEAK"), "{run:?}");
     assert!(!env.role_path(CORP_ROLE_KEY).exists(), "the answer was not cached");
-    assert_eq!(env.fake.count("GetRoleCredentials"), 1);
+    assert_eq!(calls, ["seeded-access-token-DO-NOT-LEAK"], "the portal did answer");
 }
 
 /// A token replaced while a fetch runs (a refresh or a login by another process): the answer to
@@ -270,17 +302,19 @@ fn credentials_answered_after_a_logout_are_not_kept() {
 #[test]
 fn a_fetch_whose_token_was_replaced_is_made_again_with_the_new_token() {
     let env = TestEnv::new();
-    let mut doc = env.seed_corp_token(7200);
-    env.fake.set_role_delay(Duration::from_millis(800));
-    let fetch = env.command(&["--profile", "dev-sso"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    assert!(wait_for(Duration::from_secs(10), || env.fake.count("GetRoleCredentials") == 1));
-    doc["accessToken"] = json!("relogin-access-token-DO-NOT-LEAK");
-    env.seed_token(CORP_KEY, &doc);
-    let run = to_run(fetch.wait_with_output().unwrap());
+    let (run, calls) = during_a_held_fetch(
+        &env,
+        || {
+            env.seed_corp_token(7200);
+        },
+        || {
+            let mut doc = env.corp_token();
+            doc["accessToken"] = json!("relogin-access-token-DO-NOT-LEAK");
+            env.seed_token(CORP_KEY, &doc);
+        },
+    );
     run.assert_ok();
-    let bearers: Vec<String> =
-        env.fake.calls("GetRoleCredentials").iter().map(|r| r.headers["x-amz-sso_bearer_token"].clone()).collect();
-    assert_eq!(bearers, ["seeded-access-token-DO-NOT-LEAK", "relogin-access-token-DO-NOT-LEAK"]);
+    assert_eq!(calls, ["seeded-access-token-DO-NOT-LEAK", "relogin-access-token-DO-NOT-LEAK"]);
     let cached = env.read_json(&env.role_path(CORP_ROLE_KEY));
     assert_eq!(cached["Credentials"]["AccessKeyId"], run.json()["AccessKeyId"], "the second answer was kept");
 }
