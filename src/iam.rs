@@ -3,6 +3,14 @@
 //! `--source-profile P` (its static keys, else its `credential_process`), then the SSO role
 //! that the target flags select, through our own role cache. Values stay in `Secret`s; messages
 //! name where credentials came from, never what they are.
+//!
+//! A credential_process may run aws-sso-process again, and so on (issue 11): a profile whose
+//! process comes back to `--source-profile` of itself would start processes without end. So before
+//! one runs, the chain of profiles it leads to through `aws-sso-process create-token-with-iam
+//! --source-profile` lines is followed in the config, and a chain that comes back to a profile is
+//! refused. Chains the config does not show (a wrapper script, another tool in between) are caught
+//! by a depth count that each process passes to the one it starts (`AWS_SSO_PROCESS_DEPTH`, with the
+//! profile names in `AWS_SSO_PROCESS_CHAIN` for the message): past `MAX_PROCESS_DEPTH`, none runs.
 
 use crate::config::{self, ConfigError};
 use crate::context::{Context, TargetSpec};
@@ -13,6 +21,15 @@ use crate::sigv4::AwsCredentials;
 use crate::timefmt;
 use serde_json::{Map, Value};
 use std::process::{Command, Stdio};
+
+/// How many credential_process commands may run one inside another.
+pub const MAX_PROCESS_DEPTH: usize = 3;
+/// How deep the current process is: 0 (or unset) when no credential_process of ours started it.
+pub const DEPTH_VAR: &str = "AWS_SSO_PROCESS_DEPTH";
+/// The profiles whose credential_process led to the current process, for messages only.
+pub const CHAIN_VAR: &str = "AWS_SSO_PROCESS_CHAIN";
+/// Joins profile names in `CHAIN_VAR` and in messages.
+const ARROW: &str = " -> ";
 
 /// Credentials and where they came from ("the environment", "profile ci", ...).
 pub struct Resolved {
@@ -96,10 +113,13 @@ fn from_profile(ctx: &Context, name: &str) -> Result<Resolved, Error> {
         }
     }
     match key("credential_process") {
-        Some(command) => Ok(Resolved {
-            credentials: run_process(ctx, name, command)?,
-            source: format!("the credential_process of profile {name}"),
-        }),
+        Some(command) => {
+            refuse_loops(ctx, name)?;
+            Ok(Resolved {
+                credentials: run_process(ctx, name, command)?,
+                source: format!("the credential_process of profile {name}"),
+            })
+        }
         None => Err(Error::Other {
             what: format!(
                 "profile {name} has no aws_access_key_id and aws_secret_access_key, nor a credential_process"
@@ -120,8 +140,11 @@ fn run_process(ctx: &Context, profile: &str, command: &str) -> Result<AwsCredent
         .filter(|argv| !argv.is_empty())
         .ok_or_else(|| fail(format!("the credential_process of profile {profile} cannot be split into words")))?;
     ctx.debug(|| format!("running the credential_process of profile {profile} ({})", argv[0]));
+    let (depth, chain) = process_depth(ctx);
     let out = Command::new(&argv[0])
         .args(&argv[1..])
+        .env(DEPTH_VAR, (depth + 1).to_string())
+        .env(CHAIN_VAR, chain.into_iter().chain([profile.to_owned()]).collect::<Vec<_>>().join(ARROW))
         .stdin(Stdio::inherit())
         .stderr(Stdio::inherit())
         .stdout(Stdio::piped())
@@ -132,6 +155,77 @@ fn run_process(ctx: &Context, profile: &str, command: &str) -> Result<AwsCredent
     }
     parse_process_output(&out.stdout, ctx.now())
         .map_err(|why| fail(format!("the credential_process of profile {profile} printed {why}")))
+}
+
+/// The depth and profile chain this process was started with (see the module comment).
+fn process_depth(ctx: &Context) -> (usize, Vec<String>) {
+    let depth = ctx.env.get(DEPTH_VAR).and_then(|d| d.trim().parse::<usize>().ok()).unwrap_or(0);
+    let chain = ctx.env.get(CHAIN_VAR).map(|c| c.split(ARROW).map(str::to_owned).collect()).unwrap_or_default();
+    (depth, chain)
+}
+
+/// Refuses to run the credential_process of `profile` when the config shows that it leads back to
+/// a profile already on the way, or when processes are already nested `MAX_PROCESS_DEPTH` deep.
+fn refuse_loops(ctx: &Context, profile: &str) -> Result<(), Error> {
+    if let Some(looped) = config_loop(ctx.config()?, profile) {
+        return Err(Error::Other {
+            what: format!("credential_process loop: profile {}; nothing was run", looped.join(ARROW)),
+            hint: Some(format!(
+                "the credential_process of profile {} runs aws-sso-process create-token-with-iam --source-profile {}; \
+                 give one profile of the loop static keys or a credential_process that does not lead back",
+                looped[looped.len() - 2],
+                looped[looped.len() - 1]
+            )),
+        });
+    }
+    let (depth, mut chain) = process_depth(ctx);
+    if depth >= MAX_PROCESS_DEPTH {
+        chain.truncate(MAX_PROCESS_DEPTH + 1);
+        chain.push(profile.to_owned());
+        return Err(Error::Other {
+            what: format!(
+                "credential_process commands nested {depth} deep (profile {}); not running another, this looks like a loop",
+                chain.join(ARROW)
+            ),
+            hint: Some(format!(
+                "check the credential_process of profile {profile} and what it runs: it should not come back to aws-sso-process"
+            )),
+        });
+    }
+    Ok(())
+}
+
+/// The chain of profiles from `start` that comes back to one of them, when the config shows one:
+/// each profile without static keys whose credential_process is `aws-sso-process
+/// create-token-with-iam --source-profile NEXT` leads to NEXT.
+fn config_loop(config: &config::Config, start: &str) -> Option<Vec<String>> {
+    let mut chain = vec![start.to_owned()];
+    loop {
+        let section = config.profile(chain.last()?)?;
+        // Static keys are used before a credential_process (one key alone is an error): it ends here.
+        let has = |k: &str| section.get(k).is_some_and(|v| !v.is_empty());
+        if has("aws_access_key_id") || has("aws_secret_access_key") {
+            return None;
+        }
+        let next = source_profile_of(section.get("credential_process")?)?;
+        let seen = chain.contains(&next);
+        chain.push(next);
+        if seen {
+            return Some(chain);
+        }
+        if chain.len() > config.profiles.len() + 1 {
+            return None;
+        }
+    }
+}
+
+/// `--source-profile` of an `aws-sso-process create-token-with-iam` line (read by the one parser of
+/// credential_process lines, `target::own_command`).
+fn source_profile_of(command: &str) -> Option<String> {
+    match crate::target::own_command(command)?.ok()?.command? {
+        crate::cli::Command::CreateTokenWithIam(args) => args.source_profile,
+        _ => None,
+    }
 }
 
 /// The credential_process JSON (SPEC B.8): `Version` 1, the two keys, optional token and expiry.
@@ -160,6 +254,39 @@ fn parse_process_output(stdout: &[u8], now: chrono::DateTime<chrono::Utc>) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loops_through_source_profiles_are_found_in_the_config() {
+        let config = config::Config::parse(
+            std::path::Path::new("config"),
+            "[profile self]\ncredential_process = '/opt/my tools/aws-sso-process' create-token-with-iam --source-profile self\n\
+             [profile a]\ncredential_process = aws-sso-process --debug create-token-with-iam --source-profile=b\n\
+             [profile b]\ncredential_process = \"C:\\\\bin\\\\aws-sso-process.exe\" create-token-with-iam --source-profile c\n\
+             [profile c]\ncredential_process = aws-sso-process create-token-with-iam --source-profile a\n\
+             [profile keys]\naws_access_key_id = AK\naws_secret_access_key = SK\n\
+             credential_process = aws-sso-process create-token-with-iam --source-profile keys\n\
+             [profile to-keys]\ncredential_process = aws-sso-process create-token-with-iam --source-profile keys\n\
+             [profile other]\ncredential_process = other-tool create-token-with-iam --source-profile other\n\
+             [profile sso]\ncredential_process = aws-sso-process --profile sso\n",
+            std::path::Path::new("credentials"),
+            "",
+        )
+        .unwrap();
+        let chain = |p: &str| config_loop(&config, p).map(|c| c.join(ARROW));
+        assert_eq!(chain("self").as_deref(), Some("self -> self"));
+        assert_eq!(chain("a").as_deref(), Some("a -> b -> c -> a"));
+        assert_eq!(chain("c").as_deref(), Some("c -> a -> b -> c"));
+        for ends in ["keys", "to-keys", "other", "sso", "ghost"] {
+            assert_eq!(chain(ends), None, "{ends}");
+        }
+        assert_eq!(
+            source_profile_of("aws-sso-process create-token-with-iam --source-profile 'x y'").as_deref(),
+            Some("x y")
+        );
+        assert_eq!(source_profile_of("aws-sso-process create-token --source-profile x"), None);
+        assert_eq!(source_profile_of("aws-sso-process create-token-with-iam --source-profile-x y"), None);
+        assert_eq!(source_profile_of("aws-sso-process create-token-with-iam 'unbalanced"), None);
+    }
 
     #[test]
     fn process_output_shapes() {

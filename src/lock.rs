@@ -64,7 +64,7 @@ impl std::error::Error for LockError {
     }
 }
 
-/// Holds the lock until dropped.
+/// Holds the lock (exclusive, or shared with other shared holders) until dropped.
 #[derive(Debug)]
 pub struct LockGuard {
     file: File,
@@ -73,6 +73,16 @@ pub struct LockGuard {
 impl LockGuard {
     /// Locks the sidecar of `file` (creating folder and lock file as needed), waiting at most `wait`.
     pub fn acquire(file: &Path, wait: Duration) -> Result<LockGuard, LockError> {
+        LockGuard::acquire_as(file, wait, false)
+    }
+
+    /// Like `acquire`, but any number of shared holders may hold the lock together; an exclusive
+    /// holder waits for all of them, and they for it.
+    pub fn acquire_shared(file: &Path, wait: Duration) -> Result<LockGuard, LockError> {
+        LockGuard::acquire_as(file, wait, true)
+    }
+
+    fn acquire_as(file: &Path, wait: Duration, shared: bool) -> Result<LockGuard, LockError> {
         let path = lock_path(file);
         if let Some(dir) = path.parent() {
             crate::cache::create_private_dir(dir)
@@ -97,7 +107,8 @@ impl LockGuard {
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
-            match lock_file.try_lock() {
+            let attempt = if shared { lock_file.try_lock_shared() } else { lock_file.try_lock() };
+            match attempt {
                 Ok(()) => return Ok(LockGuard { file: lock_file }),
                 Err(TryLockError::WouldBlock) => {}
                 Err(TryLockError::Error(source)) => return Err(LockError::Io { path, source }),
@@ -134,6 +145,21 @@ mod tests {
         drop(guard);
         LockGuard::acquire(&target, Duration::from_millis(60)).unwrap();
         assert!(dir.path().join("cache/x.json.lock").exists(), "lock files are never deleted");
+    }
+
+    #[test]
+    fn shared_holders_exclude_only_an_exclusive_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("cache/x");
+        let short = Duration::from_millis(30);
+        let a = LockGuard::acquire_shared(&target, short).unwrap();
+        let b = LockGuard::acquire_shared(&target, short).unwrap();
+        assert!(matches!(LockGuard::acquire(&target, short), Err(LockError::Timeout { .. })));
+        drop((a, b));
+        let exclusive = LockGuard::acquire(&target, short).unwrap();
+        assert!(matches!(LockGuard::acquire_shared(&target, short), Err(LockError::Timeout { .. })));
+        drop(exclusive);
+        LockGuard::acquire_shared(&target, short).unwrap();
     }
 
     #[cfg(unix)]

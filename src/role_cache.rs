@@ -5,6 +5,14 @@
 //! one small file read and parse, no token read, no network, no TLS. A miss takes the role's
 //! lock, looks again, then asks the session for a token and the portal for credentials. Locks are
 //! always taken role first, session second, never the reverse, so two processes cannot deadlock.
+//!
+//! A fetch writes only credentials of the session that is still logged in (issue 11): once the
+//! portal has answered, and under the role lock, the token file must still hold the access token
+//! the call was made with. `logout` removes the token file first and then each role file under its
+//! role lock, so a fetch that started before a logout either wrote before the token went (and the
+//! logout removes that file) or finds the token gone and discards what it got. A token replaced in
+//! the meantime (a refresh, a new login) means the answer belongs to an older token: the fetch is
+//! made again with the current one.
 
 use crate::cache::{self, CacheError};
 use crate::context::{Context, RoleTarget};
@@ -18,7 +26,7 @@ use crate::session::{self, Mode, Outcome};
 use crate::timefmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Cached credentials are served while at least this much remains (the CLI's own rule).
 pub const MIN_REMAINING: TimeDelta = TimeDelta::minutes(15);
@@ -51,31 +59,121 @@ pub fn credentials(ctx: &Context, target: &RoleTarget) -> Result<Served, Error> 
     {
         return Ok(Served { creds, from_cache: true });
     }
-    let (creds, token_warning) = fetch(ctx, target)?;
-    if guard.is_some()
-        && let Err(e) = cache::write_atomic(&path, &cache_doc(&creds, &target.account_id))
-    {
-        cache_warning = Some(format!("role credentials could not be cached: {}", crate::error::chain(&e)));
-    }
+    let (creds, token_warning) = fetch_current(ctx, target, |creds| {
+        if guard.is_some()
+            && let Err(e) = cache::write_atomic(&path, &cache_doc(creds, target))
+        {
+            cache_warning = Some(format!("role credentials could not be cached: {}", crate::error::chain(&e)));
+        }
+    })?;
     if let Some(warning) = token_warning.or(cache_warning) {
         ctx.warn(warning);
     }
     Ok(Served { creds, from_cache: false })
 }
 
+/// How often a fetch is made again because the session's token was replaced while it ran.
+const TOKEN_REPLACED_RETRIES: usize = 2;
+
+/// The lock that orders the writes of a session's role credentials against its logout. `logout`
+/// holds it alone while it removes the token file; each fetch holds it, shared with the others,
+/// from its look at the token file to the end of its write. Its file lies beside the token's:
+/// `<token key>.roles.lock`.
+pub fn logout_fence(token_path: &Path) -> PathBuf {
+    token_path.with_extension("roles")
+}
+
+/// `fetch`, whose answer is kept only while the token it was made with is still the session's:
+/// `keep` runs (under the fence, see `logout_fence`) only then.
+fn fetch_current(
+    ctx: &Context,
+    target: &RoleTarget,
+    keep: impl FnOnce(&RoleCredentials),
+) -> Result<(RoleCredentials, Option<String>), Error> {
+    let token_path = ctx.token_path(&target.session.session);
+    let mut retries = 0;
+    loop {
+        let (creds, used, warning) = fetch(ctx, target)?;
+        let _fence = match LockGuard::acquire_shared(&logout_fence(&token_path), LOCK_WAIT) {
+            Ok(guard) => Some(guard),
+            // A token folder that cannot be written cannot lose its token to a logout either.
+            Err(e @ LockError::Open { .. }) => {
+                ctx.debug(|| format!("checking the token without the logout lock: {}", crate::error::chain(&e)));
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match token_state(&token_path, &used) {
+            TokenState::Current => {
+                keep(&creds);
+                return Ok((creds, warning));
+            }
+            TokenState::Replaced if retries < TOKEN_REPLACED_RETRIES => {
+                retries += 1;
+                ctx.debug(|| {
+                    format!("the SSO token of {} was replaced during the call; fetching again", target.session.label)
+                });
+            }
+            TokenState::Replaced => {
+                return Err(Error::Other {
+                    what: format!(
+                        "the SSO token of {} kept changing while role credentials were fetched; they were discarded",
+                        target.session.label
+                    ),
+                    hint: Some(
+                        "try again; if it keeps happening, look for another tool logging in in a loop".to_owned(),
+                    ),
+                });
+            }
+            TokenState::Gone => {
+                return Err(Error::LoginRequired {
+                    what: format!(
+                        "the SSO session {} was logged out while role credentials were fetched; they were discarded",
+                        target.session.label
+                    ),
+                    login_args: target.session.login_args.clone(),
+                    cause: None,
+                });
+            }
+        }
+    }
+}
+
+enum TokenState {
+    /// The token file still holds the access token the call was made with.
+    Current,
+    /// It holds another one (a refresh or a login happened meanwhile), or one that cannot be read
+    /// now: the next fetch reads it again and says what is wrong with it.
+    Replaced,
+    /// There is no token file: the session was logged out.
+    Gone,
+}
+
+/// Compares the token file with `used`; the tokens are compared, never shown.
+fn token_state(token_path: &Path, used: &Secret) -> TokenState {
+    match cache::read_object(token_path) {
+        Ok(None) => TokenState::Gone,
+        Ok(Some(doc)) => match session::CachedToken::parse(doc) {
+            Ok(cached) if cached.access_token == *used => TokenState::Current,
+            _ => TokenState::Replaced,
+        },
+        Err(_) => TokenState::Replaced,
+    }
+}
+
 /// GetRoleCredentials with the session's token; a 401 replaces the token once and tries again.
-/// Also returns the warning about the token, if there is one.
-fn fetch(ctx: &Context, target: &RoleTarget) -> Result<(RoleCredentials, Option<String>), Error> {
+/// Also returns the access token that was answered and the warning about the token, if any.
+fn fetch(ctx: &Context, target: &RoleTarget) -> Result<(RoleCredentials, Secret, Option<String>), Error> {
     let token = session::token(ctx, &target.session, Mode::Normal)?;
     let warning = token_warning(target, &token.outcome);
     let portal = Portal { http: ctx.http(), endpoint: ctx.endpoint(Service::Portal, &target.session)? };
     let first = portal.get_role_credentials(&token.access_token, &target.account_id, &target.role_name);
-    let creds = match first {
+    let (creds, used) = match first {
         Err(CallError::Service(e)) if e.status == 401 => {
             ctx.debug(|| format!("{e}; replacing the access token once"));
             let token = session::token(ctx, &target.session, Mode::Rejected(&token.access_token))?;
             match portal.get_role_credentials(&token.access_token, &target.account_id, &target.role_name) {
-                Ok(creds) => Ok(creds),
+                Ok(creds) => Ok((creds, token.access_token)),
                 Err(CallError::Service(e)) if e.status == 401 => Err(Error::LoginRequired {
                     what: format!(
                         "the SSO portal rejected the access token of {} even after a refresh",
@@ -87,9 +185,9 @@ fn fetch(ctx: &Context, target: &RoleTarget) -> Result<(RoleCredentials, Option<
                 Err(e) => Err(e.into()),
             }
         }
-        other => other.map_err(Error::from),
+        other => other.map(|creds| (creds, token.access_token.clone())).map_err(Error::from),
     }?;
-    Ok((creds, warning))
+    Ok((creds, used, warning))
 }
 
 fn token_warning(target: &RoleTarget, outcome: &Outcome) -> Option<String> {
@@ -135,8 +233,10 @@ pub(crate) fn parse_cache_doc(doc: &Map<String, Value>) -> Result<RoleCredential
     })
 }
 
-/// The CLI's entry shape, with `ProviderType` so `aws sso logout` clears it (SPEC B.10.20).
-fn cache_doc(creds: &RoleCredentials, account_id: &str) -> Value {
+/// The CLI's entry shape, with `ProviderType` so `aws sso logout` clears it (SPEC B.10.20), and
+/// `RoleName` besides, which the CLI does not write: with it, `logout` can tell which session an
+/// entry belongs to (see `entry_role`).
+fn cache_doc(creds: &RoleCredentials, target: &RoleTarget) -> Value {
     json!({
         "ProviderType": "sso",
         "Credentials": {
@@ -144,9 +244,21 @@ fn cache_doc(creds: &RoleCredentials, account_id: &str) -> Value {
             "SecretAccessKey": creds.secret_access_key.expose(),
             "SessionToken": creds.session_token.expose(),
             "Expiration": timefmt::format(creds.expiration),
-            "AccountId": account_id,
-        }
+            "AccountId": target.account_id,
+        },
+        "RoleName": target.role_name,
     })
+}
+
+/// The account and role an entry we wrote names (`None` for the CLI's entries, which name no
+/// role). The entry's file name says whether they belong to a given session: it is the hash of
+/// account, role and session (`cache::role_key`).
+pub(crate) fn entry_role(doc: &Map<String, Value>) -> Option<(&str, &str)> {
+    if doc.get("ProviderType").and_then(Value::as_str) != Some("sso") {
+        return None;
+    }
+    let account = doc.get("Credentials")?.get("AccountId")?.as_str()?;
+    Some((account, doc.get("RoleName")?.as_str()?))
 }
 
 #[cfg(test)]
@@ -161,11 +273,28 @@ mod tests {
             session_token: Secret::new("ST"),
             expiration: timefmt::parse("2026-11-21T08:00:00Z").unwrap(),
         };
-        let doc = cache_doc(&creds, "111122223333");
+        let session = crate::config::SsoSession {
+            name: Some("corp".to_owned()),
+            start_url: "https://x/start".to_owned(),
+            region: "us-east-1".to_owned(),
+            scopes: Vec::new(),
+        };
+        let target = RoleTarget {
+            session: crate::context::SessionTarget {
+                session,
+                settings_profile: None,
+                login_args: String::new(),
+                label: "corp".to_owned(),
+            },
+            account_id: "111122223333".to_owned(),
+            role_name: "Dev".to_owned(),
+        };
+        let doc = cache_doc(&creds, &target);
         assert_eq!(
             doc.to_string(),
-            r#"{"ProviderType":"sso","Credentials":{"AccessKeyId":"AK","SecretAccessKey":"SK","SessionToken":"ST","Expiration":"2026-11-21T08:00:00Z","AccountId":"111122223333"}}"#
+            r#"{"ProviderType":"sso","Credentials":{"AccessKeyId":"AK","SecretAccessKey":"SK","SessionToken":"ST","Expiration":"2026-11-21T08:00:00Z","AccountId":"111122223333"},"RoleName":"Dev"}"#
         );
+        assert_eq!(entry_role(doc.as_object().unwrap()), Some(("111122223333", "Dev")));
         let back = parse_cache_doc(doc.as_object().unwrap()).unwrap();
         assert_eq!(back.session_token.expose(), "ST");
         assert_eq!(back.expiration, creds.expiration);

@@ -271,23 +271,31 @@ fn only_session(ctx: &Context, config: &Config, spec: &TargetSpec, want_role: bo
     }
 }
 
-/// The target flags of a `credential_process` line that runs `aws-sso-process` (any path; the
-/// program's file name is what counts), or why that line names no target. `None` when the line
-/// runs another program.
-pub fn process_line(line: &str) -> Option<Result<TargetSpec, String>> {
+/// A `credential_process` line that runs `aws-sso-process` (any path: the program's file name is what
+/// counts), split into words as botocore splits it and parsed by our own command-line parser; or why it
+/// does not parse. `None` when the line runs another program, or its quotes do not balance.
+pub fn own_command(line: &str) -> Option<Result<crate::cli::Cli, String>> {
     let words = crate::config::shlex_split(line)?;
     let program = words.first()?;
     let file = program.rsplit(['/', '\\']).next()?;
     if !file.starts_with("aws-sso-process") {
         return None;
     }
-    Some(match crate::cli::Cli::try_parse_from(&words) {
-        Ok(cli) if cli.command.is_none() => Ok(cli.target.spec()),
-        Ok(_) => Err("its line runs a subcommand, not the credential output".to_owned()),
-        Err(e) => Err(format!(
+    Some(crate::cli::Cli::try_parse_from(&words).map_err(|e| {
+        format!(
             "its line does not parse: {}",
             e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ")
-        )),
+        )
+    }))
+}
+
+/// The target flags of a `credential_process` line that runs `aws-sso-process` for its credential
+/// output, or why that line names no target. `None` when the line runs another program.
+pub fn process_line(line: &str) -> Option<Result<TargetSpec, String>> {
+    Some(match own_command(line)? {
+        Ok(cli) if cli.command.is_none() => Ok(cli.target.spec()),
+        Ok(_) => Err("its line runs a subcommand, not the credential output".to_owned()),
+        Err(e) => Err(e),
     })
 }
 
@@ -484,6 +492,7 @@ mod tests {
         assert!(process_line("aws-sso-process export --profile x").unwrap().is_err());
         assert!(process_line("aws-sso-process --no-such-flag").unwrap().is_err());
         assert!(process_line("aws-sso-process 'unbalanced").is_none());
+        assert_eq!(spec(r#""C:\\Tools\\aws-sso-process.exe" --profile dev-sso"#).profile.as_deref(), Some("dev-sso"));
     }
 
     #[test]

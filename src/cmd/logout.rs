@@ -2,13 +2,19 @@
 //! credentials derived from it (SPEC Part C 18). One line per action on stdout.
 //!
 //! Which role credential files are "derived from" a session: `~/.aws/cli/cache` names its files
-//! by a hash of account, role and session (SPEC B.7), so they cannot be traced back from the
-//! folder. We compute the names for every target the config knows for that session: each profile
-//! whose sso_* keys (or whose `credential_process = aws-sso-process ...` flags) point at it. Entries
-//! for targets the config does not name are left alone; `--all` removes every `"ProviderType": "sso"`
-//! entry, as `aws sso logout` does.
+//! by a hash of account, role and session (SPEC B.7), so the name alone does not say. Our own
+//! entries also hold the role name, so for each of them the hash of its account, role and this
+//! session is compared with its file name. For the CLI's entries, which name no role, we compute
+//! the names for every target the config knows for that session: each profile whose sso_* keys
+//! (or whose `credential_process = aws-sso-process ...` flags) point at it. CLI entries for targets
+//! the config does not name are left alone; `--all` removes every `"ProviderType": "sso"` entry, as
+//! `aws sso logout` does.
 //!
-//! The token is removed under its lock, so a refresh in flight cannot write it back afterwards.
+//! Nothing of the session may outlive the logout (issue 11). The token is removed under its lock,
+//! so a refresh in flight cannot write it back afterwards, and under the logout fence
+//! (`role_cache::logout_fence`), so a fetch of role credentials in flight either has written its
+//! file already (it is removed below) or finds the token gone and writes nothing. The role files
+//! go after the token.
 //! Lock files and client registrations are kept (SPEC A.2, B.5).
 
 use crate::cache;
@@ -19,6 +25,7 @@ use crate::error::{EXIT_FAILURE, Error};
 use crate::http::CallError;
 use crate::lock::{LOCK_WAIT, LockGuard};
 use crate::portal::Portal;
+use crate::role_cache;
 use crate::secret::Secret;
 use crate::timefmt;
 use serde_json::{Map, Value};
@@ -36,17 +43,19 @@ pub fn run(ctx: &Context, spec: &TargetSpec, all: bool) -> Result<u8, Error> {
     match cache::read_object(&path) {
         Ok(Some(doc)) => {
             exit = sign_out(ctx, &target, &doc);
-            remove(&target.label, &path)?;
+            remove_token(&target.label, &path)?;
         }
         Ok(None) => println!("{}: no cached SSO token", target.label),
         Err(e @ cache::CacheError::Corrupt { .. }) => {
             println!("{}: cannot sign out at the portal: {}", target.label, crate::error::chain(&e));
-            remove(&target.label, &path)?;
+            remove_token(&target.label, &path)?;
         }
         Err(e) => return Err(e.into()),
     }
     let mut removed = 0;
-    for role_file in derived_role_files(ctx, &target.session)? {
+    let mut role_files = derived_role_files(ctx, &target.session)?;
+    role_files.extend(own_role_files(ctx, &target.session)?);
+    for role_file in role_files {
         if role_file.exists() {
             remove(&target.label, &role_file)?;
             removed += 1;
@@ -102,6 +111,13 @@ fn sign_out(ctx: &Context, target: &SessionTarget, doc: &Map<String, Value>) -> 
     }
 }
 
+/// Removes a token file under the logout fence: no fetch of role credentials is then between its
+/// look at the token file and its write.
+fn remove_token(label: &str, path: &Path) -> Result<(), Error> {
+    let _fence = LockGuard::acquire(&role_cache::logout_fence(path), LOCK_WAIT)?;
+    remove(label, path)
+}
+
 fn remove(label: &str, path: &Path) -> Result<(), Error> {
     cache::remove(path)?;
     println!("{label}: removed {}", path.display());
@@ -131,6 +147,23 @@ fn derived_role_files(ctx: &Context, session: &SsoSession) -> Result<BTreeSet<Pa
             profile.get("credential_process").and_then(|c| crate::target::line_role(config, c))
         {
             add(&s, &account, &role);
+        }
+    }
+    Ok(out)
+}
+
+/// `~/.aws/cli/cache` entries that we wrote for `session`: those whose account and role hash,
+/// with the session, to their file name.
+fn own_role_files(ctx: &Context, session: &SsoSession) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    for path in json_files(&ctx.cli_cache_dir())? {
+        let Ok(Some(doc)) = cache::read_object(&path) else { continue };
+        if let Some((account, role)) = role_cache::entry_role(&doc)
+            && path.file_stem().is_some_and(|stem| {
+                *stem == *cache::role_key(account, role, session.name.as_deref(), &session.start_url)
+            })
+        {
+            out.push(path);
         }
     }
     Ok(out)
@@ -176,7 +209,7 @@ fn run_all(ctx: &Context) -> Result<u8, Error> {
             }
             None => println!("{label}: the cached token names no region; nothing to sign out at the portal"),
         }
-        remove(&label, &path)?;
+        remove_token(&label, &path)?;
     }
     if count == 0 {
         println!("no cached SSO tokens in {}", ctx.sso_cache_dir().display());

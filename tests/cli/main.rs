@@ -4,6 +4,7 @@
 mod util;
 
 mod bad_input;
+mod chains;
 mod clients;
 mod completions;
 mod concurrency;
