@@ -27,6 +27,7 @@ mod role_cache;
 mod secret;
 mod session;
 mod sigv4;
+mod start_url;
 mod timefmt;
 mod yaml;
 

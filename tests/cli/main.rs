@@ -4,6 +4,7 @@
 mod util;
 
 mod bad_input;
+mod cli_parity;
 mod clients;
 mod concurrency;
 mod configure;
