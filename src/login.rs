@@ -3,7 +3,7 @@
 //!
 //! - The start URL is resolved first (`start_url`): a vanity URL's one redirect gives the URL for
 //!   RegisterClient's `issuerUrl` and StartDeviceAuthorization, and may give the region.
-//! - The client registration is the CLI's (B.5, docs/login.md): same fields, under a CLI cache key
+//! - The client registration is the CLI's (docs/login.md): same fields, under a CLI cache key
 //!   that describes what is stored there (the scopes registered with, for the flow), so the two tools
 //!   reuse each other's registration when it fits and never put a different one under the other's key.
 //!   Reused while at least 15 minutes remain and its grant types suit the flow.
@@ -266,7 +266,7 @@ pub fn wanted_scopes(target: &SessionTarget) -> Vec<String> {
 }
 
 /// The registration cache files a registration of ours for `flow` may live in, best first. Each
-/// is a key the AWS CLI computes (B.5) for a configuration under which it would store just such a
+/// is a key the AWS CLI computes for a configuration under which it would store just such a
 /// registration, so the key describes what is under it (docs/login.md):
 /// - configured scopes: their key, for both flows (the CLI's flows share it and replace each other);
 /// - legacy sessions: the key without scopes (no scopes are registered, as the CLI does);
@@ -275,7 +275,7 @@ pub fn wanted_scopes(target: &SessionTarget) -> Vec<String> {
 /// - no scopes configured, device code: only the key for `sso:account:access`. The CLI's device
 ///   registration under the key without scopes has no scopes (so no refresh token) and is not ours to
 ///   use or to replace.
-pub fn registration_paths(ctx: &Context, target: &SessionTarget, flow: Flow) -> Vec<PathBuf> {
+fn registration_paths(ctx: &Context, target: &SessionTarget, flow: Flow) -> Vec<PathBuf> {
     let s = &target.session;
     let default: Vec<String> = DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect();
     let keys: Vec<Option<&[String]>> = if s.name.is_none() {

@@ -38,7 +38,7 @@ pub fn format(t: DateTime<Utc>) -> String {
 }
 
 /// What is off about a timestamp we read that is not in the form every SDK reads (whole or
-/// fractional seconds, upper-case `Z`), and which SDKs refuse it (SPEC B.4.3); `None` for that form
+/// fractional seconds, upper-case `Z`), and which SDKs refuse it (docs/login.md); `None` for that form
 /// and for text that is no timestamp at all. `status` reports these: we read them, others do not.
 pub fn foreign_form(input: &str) -> Option<String> {
     parse(input)?;
