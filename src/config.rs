@@ -80,6 +80,8 @@ pub struct SsoSession {
     /// `Some(name)` for an `[sso-session name]`; `None` for a legacy profile (start URL in the profile).
     pub name: Option<String>,
     pub start_url: String,
+    /// Empty when `sso_region` is not set and the start URL is not on an AWS domain: a login
+    /// then takes the region from where the start URL redirects (docs/login.md).
     pub region: String,
     /// Parsed `sso_registration_scopes` (split on ',', trimmed, empties dropped); empty when not set.
     pub scopes: Vec<String>,
@@ -504,7 +506,7 @@ impl Config {
         })?;
         let label = format!("[sso-session {name}]");
         let start_url = setting(section, "sso_start_url", &label)?;
-        let region = setting(section, "sso_region", &label)?;
+        let region = region_or_derived(start_url, setting(section, "sso_region", &label)?);
         let scopes = setting(section, "sso_registration_scopes", &label)?.map(parse_scopes).unwrap_or_default();
         match (start_url, region) {
             (Some(start_url), Some(region)) => Ok(SsoSession {
@@ -529,7 +531,7 @@ impl Config {
         }
         let label = profile_label(profile);
         let start_url = setting(section, "sso_start_url", &label)?;
-        let region = setting(section, "sso_region", &label)?;
+        let region = region_or_derived(start_url, setting(section, "sso_region", &label)?);
         let account_id = setting(section, "sso_account_id", &label)?;
         let role_name = setting(section, "sso_role_name", &label)?;
 
@@ -576,6 +578,81 @@ impl Config {
             _ => Err(ConfigError::MissingKeys { profile: Some(profile.to_string()), session: None, keys }),
         }
     }
+}
+
+/// `sso_region`, or `Some("")` (to be derived by the next login) when it is missing and the start
+/// URL is not on an AWS domain: such a "vanity" URL redirects to a host that may name the region,
+/// as the AWS CLI does since 2.35.13 (docs/login.md).
+fn region_or_derived<'a>(start_url: Option<&str>, region: Option<&'a str>) -> Option<&'a str> {
+    match (start_url, region) {
+        (Some(url), None)
+            if crate::endpoints::url_host(url).is_some_and(|h| !crate::endpoints::is_aws_start_url_host(&h)) =>
+        {
+            Some("")
+        }
+        _ => region,
+    }
+}
+
+/// The leading whitespace of a line.
+fn indent_of(line: &str) -> &str {
+    &line[..line.len() - line.trim_start().len()]
+}
+
+/// `text` (a config file) with `key = value` set in the section whose header is on 1-based line
+/// `header_line`: the line of the key rewritten if the section has it, else a new line right after
+/// the header, indented like the section's first property. Every other byte stays as it was. `None`
+/// when `header_line` is not a header. The caller checks the result by parsing it.
+pub fn set_key(text: &str, header_line: usize, key: &str, value: &str) -> Option<String> {
+    // Lines as the parser counts them (`\n`, `\r\n`, a lone `\r`), each with its terminator.
+    let mut lines: Vec<(&str, &str)> = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let end = rest.find(['\r', '\n']).unwrap_or(rest.len());
+        let term_len = if rest[end..].starts_with("\r\n") { 2 } else { usize::from(end < rest.len()) };
+        lines.push((&rest[..end], &rest[end..end + term_len]));
+        rest = &rest[end + term_len..];
+    }
+    let (header, header_eol) = *lines.get(header_line.checked_sub(1)?)?;
+    if !header.trim_start_matches('\u{feff}').trim_start().starts_with('[') {
+        return None;
+    }
+    let eol = if header_eol.is_empty() {
+        lines.iter().map(|l| l.1).find(|t| !t.is_empty()).unwrap_or("\n")
+    } else {
+        header_eol
+    };
+    // The section's lines up to the next header, without blanks and comments.
+    let body: Vec<(usize, &str)> = lines
+        .iter()
+        .enumerate()
+        .skip(header_line)
+        .map(|(i, (l, _))| (i, *l))
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim().starts_with(['#', ';']))
+        .take_while(|(_, l)| !l.trim().starts_with('['))
+        .collect();
+    let first_indent = body.first().map(|(_, l)| indent_of(l)).unwrap_or("");
+    let existing = body
+        .iter()
+        .find(|(_, l)| l.trim().split_once(['=', ':']).is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case(key)))
+        .map(|(i, _)| *i);
+    let mut out = String::with_capacity(text.len() + key.len() + value.len() + 8);
+    for (i, (line, term)) in lines.iter().enumerate() {
+        if Some(i) == existing {
+            out.push_str(&format!("{}{key} = {value}", indent_of(line)));
+            out.push_str(term);
+            continue;
+        }
+        out.push_str(line);
+        out.push_str(term);
+        if i + 1 == header_line && existing.is_none() {
+            if term.is_empty() {
+                out.push_str(eol);
+            }
+            out.push_str(&format!("{first_indent}{key} = {value}{eol}"));
+        }
+    }
+    Some(out)
 }
 
 /// Any of these marks a profile as meant for SSO.
@@ -1259,5 +1336,42 @@ sso_region = us-east-1
         .unwrap();
         let shown = format!("{cfg:?}");
         assert!(shown.contains("aws_secret_access_key") && !shown.contains("SECRET-VALUE"), "{shown}");
+    }
+
+    #[test]
+    fn a_vanity_start_url_may_leave_sso_region_to_the_login() {
+        let c = parse(
+            "[sso-session vanity]\nsso_start_url = https://sso.example.com/start\n\
+             [sso-session aws]\nsso_start_url = https://d-1.awsapps.com/start\n\
+             [profile legacy-vanity]\nsso_start_url = https://SSO.example.com\nsso_account_id = 1\nsso_role_name = R\n",
+        );
+        assert_eq!(c.sso_session("vanity").unwrap().region, "", "derived at login");
+        assert_eq!(c.profile_target("legacy-vanity").unwrap().session.region, "");
+        let err = c.sso_session("aws").unwrap_err().to_string();
+        assert!(err.contains("missing required configuration: sso_region"), "{err}");
+    }
+
+    #[test]
+    fn set_key_touches_one_line() {
+        let text =
+            "# top\n[profile a]\nregion = x\n\n[sso-session corp]\n  sso_start_url = https://s\n[sso-session b]\n";
+        assert_eq!(
+            set_key(text, 5, "sso_region", "eu-west-1").unwrap(),
+            "# top\n[profile a]\nregion = x\n\n[sso-session corp]\n  sso_region = eu-west-1\n  sso_start_url = https://s\n[sso-session b]\n"
+        );
+        assert_eq!(
+            set_key(text, 7, "sso_region", "r").unwrap(),
+            "# top\n[profile a]\nregion = x\n\n[sso-session corp]\n  sso_start_url = https://s\n[sso-session b]\nsso_region = r\n"
+        );
+        let crlf = "[sso-session c]\r\nsso_start_url = u\r\nSSO_Region : us-east-1 # old\r\n[x y]\r\n";
+        assert_eq!(
+            set_key(crlf, 1, "sso_region", "eu-west-1").unwrap(),
+            "[sso-session c]\r\nsso_start_url = u\r\nsso_region = eu-west-1\r\n[x y]\r\n"
+        );
+        assert_eq!(set_key("\u{feff}[sso-session c]", 1, "k", "v").unwrap(), "\u{feff}[sso-session c]\nk = v\n");
+        assert_eq!(set_key(text, 3, "k", "v"), None, "line 3 is no header");
+        assert_eq!(set_key(text, 99, "k", "v"), None);
+        let edited = set_key(text, 5, "sso_region", "eu-west-1").unwrap();
+        assert_eq!(parse(&edited).sso_session("corp").unwrap().region, "eu-west-1");
     }
 }

@@ -291,7 +291,31 @@ impl Context {
 
     /// The base URL of a service for this session (SPEC B.3), with the CA bundle that applies.
     pub fn endpoint(&self, service: Service, target: &SessionTarget) -> Result<Endpoint, Error> {
+        if target.session.region.is_empty() {
+            let region = self.region_found_by_login(target)?;
+            return self.endpoint_in(service, &region, target.settings_profile.as_deref());
+        }
         self.endpoint_in(service, &target.session.region, target.settings_profile.as_deref())
+    }
+
+    /// A session without `sso_region` (allowed when its start URL is not on an AWS domain): the
+    /// region the last login found, from the token file it wrote (docs/login.md).
+    fn region_found_by_login(&self, target: &SessionTarget) -> Result<String, Error> {
+        let doc = crate::cache::read_object(&self.token_path(&target.session)).ok().flatten();
+        let region = doc.as_ref().and_then(|d| d.get("region")).and_then(|r| r.as_str());
+        match region
+            .filter(|r| (1..=40).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            Some(region) => Ok(region.to_owned()),
+            None => Err(Error::LoginRequired {
+                what: format!(
+                    "{} has no sso_region, and no login has found it yet (its start URL is not on an AWS domain)",
+                    target.label
+                ),
+                login_args: target.login_args.clone(),
+                cause: None,
+            }),
+        }
     }
 
     /// The base URL of a service in `region`, with the endpoint settings of `settings_profile` (SPEC B.3),

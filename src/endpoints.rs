@@ -1,4 +1,5 @@
-//! Where the two services live (SPEC B.3): partitions, FIPS, dual-stack and configured endpoints.
+//! Where the two services live (SPEC B.3): partitions, FIPS, dual-stack and configured endpoints,
+//! and which start URL hosts belong to AWS (docs/login.md).
 //!
 //! `resolve` is the rule set botocore ships for both `sso-oidc` and `sso`, which differ only in
 //! the host prefix. `configured_endpoint` applies the override order (service variable, global
@@ -106,29 +107,59 @@ struct Partition {
     dualstack_suffix: &'static str,
     /// GovCloud's FIPS endpoints are the plain hosts.
     fips_is_plain: bool,
+    /// The host of the partition's IAM Identity Center issuer URLs (`https://<host>/ssoins-...`),
+    /// where it has one (docs/login.md).
+    issuer_host: Option<&'static str>,
 }
 
-const AWS: Partition = Partition { dns_suffix: "amazonaws.com", dualstack_suffix: "api.aws", fips_is_plain: false };
+const AWS: Partition = Partition {
+    dns_suffix: "amazonaws.com",
+    dualstack_suffix: "api.aws",
+    fips_is_plain: false,
+    issuer_host: Some("identitycenter.amazonaws.com"),
+};
+const CN: Partition = Partition {
+    dns_suffix: "amazonaws.com.cn",
+    dualstack_suffix: "api.amazonwebservices.com.cn",
+    fips_is_plain: false,
+    issuer_host: Some("identitycenter.amazonaws.com.cn"),
+};
+const GOV: Partition = Partition {
+    dns_suffix: "amazonaws.com",
+    dualstack_suffix: "api.aws",
+    fips_is_plain: true,
+    issuer_host: Some("identitycenter.us-gov.amazonaws.com"),
+};
+const EUSC: Partition = Partition {
+    dns_suffix: "amazonaws.eu",
+    dualstack_suffix: "api.amazonwebservices.eu",
+    fips_is_plain: false,
+    issuer_host: Some("identitycenter.amazonaws.eu"),
+};
+const ISO: Partition =
+    Partition { dns_suffix: "c2s.ic.gov", dualstack_suffix: "api.aws.ic.gov", fips_is_plain: false, issuer_host: None };
+const ISOB: Partition = Partition {
+    dns_suffix: "sc2s.sgov.gov",
+    dualstack_suffix: "api.aws.scloud",
+    fips_is_plain: false,
+    issuer_host: None,
+};
+const ISOE: Partition = Partition {
+    dns_suffix: "cloud.adc-e.uk",
+    dualstack_suffix: "api.cloud-aws.adc-e.uk",
+    fips_is_plain: false,
+    issuer_host: None,
+};
+const ISOF: Partition = Partition {
+    dns_suffix: "csp.hci.ic.gov",
+    dualstack_suffix: "api.aws.hci.ic.gov",
+    fips_is_plain: false,
+    issuer_host: None,
+};
+const PARTITIONS: [&Partition; 8] = [&AWS, &CN, &GOV, &EUSC, &ISO, &ISOB, &ISOE, &ISOF];
 
 /// The partition for a region: the regex rules of partitions.json, unknown regions falling back to `aws`.
 fn partition(region: &str) -> &'static Partition {
-    const CN: Partition = Partition {
-        dns_suffix: "amazonaws.com.cn",
-        dualstack_suffix: "api.amazonwebservices.com.cn",
-        fips_is_plain: false,
-    };
-    const GOV: Partition = Partition { dns_suffix: "amazonaws.com", dualstack_suffix: "api.aws", fips_is_plain: true };
-    const EUSC: Partition =
-        Partition { dns_suffix: "amazonaws.eu", dualstack_suffix: "api.amazonwebservices.eu", fips_is_plain: false };
-    const ISO: Partition =
-        Partition { dns_suffix: "c2s.ic.gov", dualstack_suffix: "api.aws.ic.gov", fips_is_plain: false };
-    const ISOB: Partition =
-        Partition { dns_suffix: "sc2s.sgov.gov", dualstack_suffix: "api.aws.scloud", fips_is_plain: false };
-    const ISOE: Partition =
-        Partition { dns_suffix: "cloud.adc-e.uk", dualstack_suffix: "api.cloud-aws.adc-e.uk", fips_is_plain: false };
-    const ISOF: Partition =
-        Partition { dns_suffix: "csp.hci.ic.gov", dualstack_suffix: "api.aws.hci.ic.gov", fips_is_plain: false };
-
     let parts: Vec<&str> = region.split('-').collect();
     let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
@@ -156,6 +187,92 @@ fn partition(region: &str) -> &'static Partition {
     } else {
         &AWS
     }
+}
+
+/// The IAM Identity Center issuer host of the region's partition, e.g. `identitycenter.amazonaws.eu`
+/// for `eusc-de-east-1` (docs/login.md); `None` for the partitions that have none we know of.
+#[cfg(test)]
+fn issuer_host(region: &str) -> Option<&'static str> {
+    partition(region).issuer_host
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Start URL hosts (docs/login.md): which hosts are AWS's own, and which name their region.
+
+/// Start URL domains AWS owns, matched on a label boundary (the domain itself or any host under it).
+/// Together with the partitions' issuer hosts (matched exactly) they are the AWS CLI's allow-list.
+const START_URL_DOMAINS: [&str; 8] = [
+    "awsapps.com",
+    "app.aws",
+    "portal.amazonaws.com",
+    "awsapps.cn",
+    "portal.amazonaws.com.cn",
+    "app.amazonwebservices.com.cn",
+    "portal.amazonaws.eu",
+    "api.amazonwebservices.eu",
+];
+
+/// Where the region sits in a regional portal host: `<id>.portal.<region>.<domain>` or
+/// `<id>.<region>.portal.<domain>`.
+#[derive(Clone, Copy)]
+enum RegionAt {
+    AfterPortal,
+    BeforePortal,
+}
+
+const REGIONAL_PORTALS: [(&str, RegionAt); 6] = [
+    ("app.aws", RegionAt::AfterPortal),
+    ("amazonaws.com", RegionAt::BeforePortal),
+    ("amazonaws.com.cn", RegionAt::BeforePortal),
+    ("app.amazonwebservices.com.cn", RegionAt::AfterPortal),
+    ("amazonaws.eu", RegionAt::BeforePortal),
+    ("api.amazonwebservices.eu", RegionAt::AfterPortal),
+];
+
+fn normalize_host(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The lower-cased host of an `http(s)://` URL (user information and port left out), if it has one.
+pub fn url_host(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let host_port = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host_port.split(':').next().unwrap_or(host_port),
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// Whether a start URL host belongs to AWS: an issuer host of a partition, or a host under one of
+/// the start URL domains (`evil-awsapps.com` and `awsapps.com.evil.net` are not).
+pub fn is_aws_start_url_host(host: &str) -> bool {
+    let host = normalize_host(host);
+    if PARTITIONS.iter().any(|p| p.issuer_host == Some(host.as_str())) {
+        return true;
+    }
+    START_URL_DOMAINS.iter().any(|d| host == *d || host.strip_suffix(d).is_some_and(|rest| rest.ends_with('.')))
+}
+
+/// The region a regional portal host names (`ssoins-1.portal.eu-west-1.app.aws` → `eu-west-1`).
+pub fn region_of_start_url_host(host: &str) -> Option<String> {
+    let host = normalize_host(host);
+    REGIONAL_PORTALS.iter().find_map(|(domain, at)| {
+        let rest = host.strip_suffix(domain)?.strip_suffix('.')?;
+        let labels: Vec<&str> = rest.split('.').collect();
+        let [id, a, b] = labels[..] else { return None };
+        let region = match at {
+            RegionAt::AfterPortal if a == "portal" => b,
+            RegionAt::BeforePortal if b == "portal" => a,
+            _ => return None,
+        };
+        let region_ok = !region.is_empty() && region.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+        (!id.is_empty() && region_ok).then(|| region.to_owned())
+    })
 }
 
 /// The endpoint rule set: a custom endpoint verbatim, else the partition's host for the flags.
@@ -325,6 +442,37 @@ mod tests {
         assert!(err.to_string().contains("\"nope\" services configuration does not exist"), "{err}");
         let err = run(&[("AWS_ENDPOINT_URL", "ftp://x")], None, Service::Oidc).unwrap_err();
         assert!(err.to_string().contains("AWS_ENDPOINT_URL"), "{err}");
+    }
+
+    #[test]
+    fn start_url_hosts_of_the_cli_allow_list() {
+        let doc: Value = serde_json::from_str(include_str!("../tests/data/start_urls.json")).unwrap();
+        let hosts = doc["hosts"].as_array().unwrap();
+        assert!(hosts.len() >= 30);
+        for case in hosts {
+            let host = case["host"].as_str().unwrap();
+            assert_eq!(is_aws_start_url_host(host), case["aws"].as_bool().unwrap(), "{case}");
+            assert_eq!(region_of_start_url_host(host).as_deref(), case["region"].as_str(), "{case}");
+        }
+    }
+
+    #[test]
+    fn partition_table_of_authorize_portal_and_issuer_hosts() {
+        let doc: Value = serde_json::from_str(include_str!("../tests/data/start_urls.json")).unwrap();
+        let rows = doc["partitions"].as_array().unwrap();
+        for name in ["cn-north-1", "us-gov-west-1", "eusc-de-east-1"] {
+            assert!(rows.iter().any(|r| r["region"] == name), "{name} is in the table");
+        }
+        for row in rows {
+            let region = row["region"].as_str().unwrap();
+            let oidc = resolve(Service::Oidc, region, false, false, None).unwrap();
+            assert_eq!(format!("{oidc}/authorize"), row["authorize"].as_str().unwrap(), "{row}");
+            assert_eq!(resolve(Service::Portal, region, false, false, None).unwrap(), row["portal"].as_str().unwrap());
+            assert_eq!(issuer_host(region), row["issuer"].as_str(), "{row}");
+            if let Some(issuer) = issuer_host(region) {
+                assert!(is_aws_start_url_host(issuer), "{issuer} is on the allow-list");
+            }
+        }
     }
 
     #[test]

@@ -62,6 +62,8 @@ impl Default for HttpSettings {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Get,
+    /// Only for the start URL's redirect (docs/login.md): the answer has no body.
+    Head,
     Post,
 }
 
@@ -91,6 +93,8 @@ pub struct Response {
     pub error_type: Option<String>,
     /// `Retry-After` in seconds, when sent.
     pub retry_after: Option<Duration>,
+    /// `Location`, when sent (redirects are never followed here).
+    pub location: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -439,8 +443,12 @@ impl Http {
         let err = |kind| HttpError { op: req.op, host: host.to_owned(), kind };
         let proxy = route.map(|r| r.proxy.clone());
         let result = match req.method {
-            Method::Get => {
-                let mut b = agent.get(&req.url).config().timeout_global(Some(timeout)).proxy(proxy).build();
+            Method::Get | Method::Head => {
+                let b = match req.method {
+                    Method::Head => agent.head(&req.url),
+                    _ => agent.get(&req.url),
+                };
+                let mut b = b.config().timeout_global(Some(timeout)).proxy(proxy).build();
                 for (k, v) in &req.query {
                     b = b.query(*k, *v);
                 }
@@ -471,9 +479,10 @@ impl Http {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+        let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body =
             resp.body_mut().with_config().limit(BODY_LIMIT).read_to_vec().map_err(|e| err(classify(e, route)))?;
-        Ok(Response { op: req.op, host: host.to_owned(), status, error_type, retry_after, body })
+        Ok(Response { op: req.op, host: host.to_owned(), status, error_type, retry_after, location, body })
     }
 }
 
@@ -610,6 +619,7 @@ mod tests {
             status,
             error_type: error_type.map(str::to_owned),
             retry_after: None,
+            location: None,
             body: body.as_bytes().to_vec(),
         }
     }

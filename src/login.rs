@@ -1,8 +1,12 @@
 //! Logging in to an SSO session the way `aws sso login` does (SPEC B.5, B.6), writing the same
 //! files so the AWS CLI and every SDK share the session.
 //!
-//! - The client registration is the CLI's (B.5): same cache key and fields, reused while at least
-//!   15 minutes remain and its grant types suit the flow, else registered again and overwritten.
+//! - The start URL is resolved first (`start_url`): a vanity URL's one redirect gives the URL for
+//!   RegisterClient's `issuerUrl` and StartDeviceAuthorization, and may give the region.
+//! - The client registration is the CLI's (docs/login.md): same fields, under a CLI cache key
+//!   that describes what is stored there (the scopes registered with, for the flow), so the two tools
+//!   reuse each other's registration when it fits and never put a different one under the other's key.
+//!   Reused while at least 15 minutes remain and its grant types suit the flow.
 //! - Authorization code + PKCE (B.6.1) for sso-sessions: a one-shot listener on 127.0.0.1, the
 //!   `/authorize` URL on the resolved OIDC endpoint, `state` checked, 10 minutes at most.
 //! - Device code (B.6.2, B.1.6) for legacy profiles, on request, and when there is no display or
@@ -14,6 +18,7 @@
 //! The token file (B.4.2) is written atomically, under that lock, in the CLI's field order.
 
 use crate::cache;
+use crate::config::SsoSession;
 use crate::context::{Context, RUN_DEADLINE, SessionTarget};
 use crate::endpoints::Service;
 use crate::error::Error;
@@ -24,6 +29,7 @@ use crate::prompt::Prompt;
 use crate::sanitize::sanitize;
 use crate::secret::Secret;
 use crate::session::CachedToken;
+use crate::start_url;
 use crate::timefmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
@@ -181,21 +187,37 @@ fn login_locked(
         });
     }
 
-    let oidc = Oidc { http: ctx.http(), endpoint: ctx.endpoint(Service::Oidc, target)? };
-    // PKCE binds its port before registering, so a busy --redirect-port fails before any call.
+    // PKCE binds its port before anything is sent, so a busy --redirect-port fails first.
     let listener = match opts.flow {
         Flow::Pkce => Some(bind_listener(opts.redirect_port)?),
         Flow::Device => None,
     };
-    let reg = registration(ctx, &oidc, target, opts.flow)?;
+    let resolved = start_url::resolve(ctx, target)?;
+    let configured = target;
+    let target = &SessionTarget {
+        session: SsoSession { region: resolved.region.clone(), ..configured.session.clone() },
+        ..configured.clone()
+    };
+    let oidc = Oidc { http: ctx.http(), endpoint: ctx.endpoint(Service::Oidc, target)? };
+    let reg = registration(ctx, &oidc, target, opts.flow, &resolved.url)?;
     let resp = match listener {
         Some(listener) => pkce_flow(ctx, &oidc, target, &reg, opts, prompt, listener)?,
-        None => device_flow(ctx, &oidc, target, &reg, opts, prompt)?,
+        None => device_flow(ctx, &oidc, target, &reg, opts, prompt, &resolved.url)?,
     };
     let now = ctx.now();
     let expires_at = now + TimeDelta::seconds(resp.expires_in);
     cache::write_atomic(path, &token_doc(target, &resp, &reg, now))?;
     ctx.debug(|| format!("wrote the SSO token of {} to {}", target.label, path.display()));
+    if resolved.region != configured.session.region {
+        // As the AWS CLI does after such a login: the region goes into the config.
+        match start_url::save_region(ctx, configured, &resolved.region) {
+            Ok(done) => prompt.line(&format!("aws-sso-process: {done}")),
+            Err(why) => ctx.warn(format!(
+                "the start URL of {} is in {}, but sso_region was not updated: {why}",
+                target.label, resolved.region
+            )),
+        }
+    }
     Ok(Outcome::LoggedIn { expires_at })
 }
 
@@ -244,28 +266,73 @@ pub fn wanted_scopes(target: &SessionTarget) -> Vec<String> {
     }
 }
 
-/// `~/.aws/sso/cache/<key>.json` of the session's registration (the key uses the configured scopes or null).
-pub fn registration_path(ctx: &Context, target: &SessionTarget) -> PathBuf {
+/// The registration cache files a registration of ours for `flow` may live in, best first. Each
+/// is a key the AWS CLI computes for a configuration under which it would store just such a
+/// registration, so the key describes what is under it (docs/login.md):
+/// - configured scopes: their key, for both flows (the CLI's flows share it and replace each other);
+/// - legacy sessions: the key without scopes (no scopes are registered, as the CLI does);
+/// - no scopes configured, PKCE: the key without scopes, where the CLI keeps its PKCE registration
+///   (also made with `sso:account:access`), else the key for `sso:account:access`;
+/// - no scopes configured, device code: only the key for `sso:account:access`. The CLI's device
+///   registration under the key without scopes has no scopes (so no refresh token) and is not ours to
+///   use or to replace.
+fn registration_paths(ctx: &Context, target: &SessionTarget, flow: Flow) -> Vec<PathBuf> {
     let s = &target.session;
-    let configured = (!s.scopes.is_empty()).then_some(s.scopes.as_slice());
-    let key = cache::registration_key(&s.start_url, &s.region, configured, s.name.as_deref());
-    ctx.sso_cache_dir().join(format!("{key}.json"))
+    let default: Vec<String> = DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect();
+    let keys: Vec<Option<&[String]>> = if s.name.is_none() {
+        vec![None]
+    } else if !s.scopes.is_empty() {
+        vec![Some(&s.scopes)]
+    } else if flow == Flow::Pkce {
+        vec![None, Some(&default)]
+    } else {
+        vec![Some(&default)]
+    };
+    keys.into_iter()
+        .map(|scopes| {
+            let key = cache::registration_key(&s.start_url, &s.region, scopes, s.name.as_deref());
+            ctx.sso_cache_dir().join(format!("{key}.json"))
+        })
+        .collect()
 }
 
-fn registration(ctx: &Context, oidc: &Oidc, target: &SessionTarget, flow: Flow) -> Result<Registration, Error> {
-    let path = registration_path(ctx, target);
+fn registration(
+    ctx: &Context,
+    oidc: &Oidc,
+    target: &SessionTarget,
+    flow: Flow,
+    issuer_url: &str,
+) -> Result<Registration, Error> {
+    let paths = registration_paths(ctx, target, flow);
     let scopes = wanted_scopes(target);
-    match cache::read_object(&path) {
-        Ok(Some(doc)) => match reusable(&doc, flow, &scopes, ctx.now()) {
-            Ok(reg) => {
-                ctx.debug(|| format!("reusing the client registration {}", path.display()));
-                return Ok(reg);
+    // Where a new registration goes: the first file that holds nothing live of the other flow,
+    // else the last one (with no scopes configured, the one that is not the CLI's own key).
+    let mut write_to = None;
+    for path in &paths {
+        match cache::read_object(path) {
+            Ok(Some(doc)) => match fit(&doc, flow, &scopes, ctx.now()) {
+                Ok(reg) => {
+                    ctx.debug(|| format!("reusing the client registration {}", path.display()));
+                    return Ok(reg);
+                }
+                Err(unfit) => {
+                    ctx.debug(|| format!("not reusing the client registration {}: it {}", path.display(), unfit.why));
+                    if !unfit.live_other_flow && write_to.is_none() {
+                        write_to = Some(path);
+                    }
+                }
+            },
+            Ok(None) => {
+                ctx.debug(|| format!("no client registration in {}", path.display()));
+                write_to.get_or_insert(path);
             }
-            Err(why) => ctx.debug(|| format!("registering a new client: the cached one {why}")),
-        },
-        Ok(None) => ctx.debug(|| "registering a new client: none is cached".to_owned()),
-        Err(e) => ctx.debug(|| format!("registering a new client: {}", crate::error::chain(&e))),
+            Err(e) => {
+                ctx.debug(|| format!("not reusing a client registration: {}", crate::error::chain(&e)));
+                write_to.get_or_insert(path);
+            }
+        }
     }
+    let write_to = write_to.or(paths.last()).cloned().unwrap_or_default();
 
     let client_name = match &target.session.name {
         Some(name) => format!("botocore-client-{name}"),
@@ -280,7 +347,7 @@ fn registration(ctx: &Context, oidc: &Oidc, target: &SessionTarget, flow: Flow) 
     if flow == Flow::Pkce {
         body.insert("grantTypes".into(), json!(PKCE_GRANTS));
         body.insert("redirectUris".into(), json!([REGISTERED_REDIRECT_URI]));
-        body.insert("issuerUrl".into(), target.session.start_url.clone().into());
+        body.insert("issuerUrl".into(), issuer_url.into());
     }
     let resp = oidc
         .register_client(&Value::Object(body))
@@ -299,38 +366,54 @@ fn registration(ctx: &Context, oidc: &Oidc, target: &SessionTarget, flow: Flow) 
     if flow == Flow::Pkce {
         doc.insert("grantTypes".into(), json!(PKCE_GRANTS));
     }
-    // The key has no flow in it, so switching flows overwrites the other flow's registration, as the CLI does.
-    if let Err(e) = cache::write_atomic(&path, &Value::Object(doc)) {
-        ctx.warn(format!("the client registration could not be cached: {}", crate::error::chain(&e)));
+    match cache::write_atomic(&write_to, &Value::Object(doc)) {
+        Ok(()) => ctx.debug(|| format!("cached the client registration in {}", write_to.display())),
+        Err(e) => ctx.warn(format!("the client registration could not be cached: {}", crate::error::chain(&e))),
     }
     Ok(Registration { client_id: resp.client_id, client_secret: resp.client_secret, expires_at })
 }
 
-/// A cached registration fit for `flow`, or why not (never quoting a value).
-fn reusable(
-    doc: &Map<String, Value>,
-    flow: Flow,
-    scopes: &[String],
-    now: DateTime<Utc>,
-) -> Result<Registration, String> {
+/// Why a cached registration does not fit, never quoting a value; `live_other_flow` when it is a
+/// valid registration of the other flow (someone's working registration, not to be replaced lightly).
+#[derive(Debug)]
+struct Unfit {
+    why: String,
+    live_other_flow: bool,
+}
+
+impl From<String> for Unfit {
+    fn from(why: String) -> Unfit {
+        Unfit { why, live_other_flow: false }
+    }
+}
+
+impl From<&str> for Unfit {
+    fn from(why: &str) -> Unfit {
+        why.to_owned().into()
+    }
+}
+
+/// A cached registration fit for `flow` and `scopes`, or why not.
+fn fit(doc: &Map<String, Value>, flow: Flow, scopes: &[String], now: DateTime<Utc>) -> Result<Registration, Unfit> {
     let client_id = cache::str_field(doc, "clientId")?.filter(|s| !s.is_empty()).ok_or("has no clientId")?;
     let secret = cache::str_field(doc, "clientSecret")?.filter(|s| !s.is_empty()).ok_or("has no clientSecret")?;
     let expires_at = cache::str_field(doc, "expiresAt")?.and_then(timefmt::parse).ok_or("has no usable expiresAt")?;
     if expires_at - now < REGISTRATION_MIN_LEFT {
-        return Err(format!("expires at {}", timefmt::format(expires_at)));
+        return Err(format!("expires at {}", timefmt::format(expires_at)).into());
     }
     let list = |key: &str| -> Vec<&str> {
         doc.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
     };
     let auth_code = list("grantTypes").contains(&"authorization_code");
+    let other_flow = |why: &str| Unfit { why: why.to_owned(), live_other_flow: true };
     match flow {
-        Flow::Pkce if !auth_code => return Err("is not registered for the authorization code grant".into()),
-        Flow::Device if auth_code => return Err("is registered for the authorization code grant".into()),
+        Flow::Pkce if !auth_code => return Err(other_flow("is not registered for the authorization code grant")),
+        Flow::Device if auth_code => return Err(other_flow("is registered for the authorization code grant")),
         _ => {}
     }
     let have = list("scopes");
     if let Some(missing) = scopes.iter().find(|s| !have.contains(&s.as_str())) {
-        return Err(format!("lacks the scope {missing}"));
+        return Err(format!("lacks the scope {missing}").into());
     }
     Ok(Registration { client_id: client_id.to_owned(), client_secret: Secret::new(secret), expires_at })
 }
@@ -345,9 +428,10 @@ fn device_flow(
     reg: &Registration,
     opts: &Options,
     prompt: &Prompt,
+    start_url: &str,
 ) -> Result<TokenResponse, Error> {
     let auth = oidc
-        .start_device_authorization(&reg.client_id, &reg.client_secret, &target.session.start_url)
+        .start_device_authorization(&reg.client_id, &reg.client_secret, start_url)
         .map_err(|e| failed(format!("cannot start the device authorization for {}", target.label), e))?;
     let deadline = Instant::now() + Duration::from_secs(auth.expires_in as u64);
     let mut interval = auth.interval.map(|s| Duration::from_secs(s as u64)).unwrap_or(DEFAULT_INTERVAL);
@@ -778,18 +862,21 @@ mod tests {
         let scopes = vec!["sso:account:access".to_owned()];
         let pkce = r#"{"clientId":"c","clientSecret":"s","expiresAt":"2027-02-19T07:00:00Z","scopes":["sso:account:access"],"grantTypes":["authorization_code","refresh_token"]}"#;
         let device = r#"{"clientId":"c","clientSecret":"s","expiresAt":"2027-02-19T07:00:00UTC","scopes":["sso:account:access"]}"#;
-        assert!(reusable(&doc(pkce), Flow::Pkce, &scopes, now).is_ok());
-        assert!(reusable(&doc(pkce), Flow::Device, &scopes, now).unwrap_err().contains("authorization code"));
-        assert!(reusable(&doc(device), Flow::Device, &scopes, now).is_ok(), "old UTC suffix is read");
-        assert!(reusable(&doc(device), Flow::Pkce, &scopes, now).is_err());
-        assert!(reusable(&doc(device), Flow::Device, &[], now).is_ok());
+        assert!(fit(&doc(pkce), Flow::Pkce, &scopes, now).is_ok());
+        let other = fit(&doc(pkce), Flow::Device, &scopes, now).unwrap_err();
+        assert!(other.why.contains("authorization code") && other.live_other_flow, "{other:?}");
+        assert!(fit(&doc(device), Flow::Device, &scopes, now).is_ok(), "old UTC suffix is read");
+        assert!(fit(&doc(device), Flow::Pkce, &scopes, now).unwrap_err().live_other_flow);
+        assert!(fit(&doc(device), Flow::Device, &[], now).is_ok());
         let unscoped = r#"{"clientId":"c","clientSecret":"s","expiresAt":"2027-02-19T07:00:00Z"}"#;
-        assert!(reusable(&doc(unscoped), Flow::Device, &scopes, now).unwrap_err().contains("scope"));
-        // 15 minutes left is enough; 14 is not.
+        let lacking = fit(&doc(unscoped), Flow::Device, &scopes, now).unwrap_err();
+        assert!(lacking.why.contains("scope") && !lacking.live_other_flow, "{lacking:?}");
+        // 15 minutes left is enough; 14 is not, and then it is not live either.
         let at = |t: &str| doc(&device.replace("2027-02-19T07:00:00UTC", t));
-        assert!(reusable(&at("2026-11-21T08:15:00Z"), Flow::Device, &scopes, now).is_ok());
-        assert!(reusable(&at("2026-11-21T08:14:59Z"), Flow::Device, &scopes, now).unwrap_err().contains("expires"));
-        let err = reusable(&doc(r#"{"clientId":"c","clientSecret":7}"#), Flow::Device, &scopes, now).unwrap_err();
-        assert!(err.contains("clientSecret is a number"), "{err}");
+        assert!(fit(&at("2026-11-21T08:15:00Z"), Flow::Device, &scopes, now).is_ok());
+        let stale = fit(&at("2026-11-21T08:14:59Z"), Flow::Pkce, &scopes, now).unwrap_err();
+        assert!(stale.why.contains("expires") && !stale.live_other_flow, "{stale:?}");
+        let err = fit(&doc(r#"{"clientId":"c","clientSecret":7}"#), Flow::Device, &scopes, now).unwrap_err();
+        assert!(err.why.contains("clientSecret is a number"), "{err:?}");
     }
 }

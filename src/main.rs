@@ -28,6 +28,7 @@ mod sanitize;
 mod secret;
 mod session;
 mod sigv4;
+mod start_url;
 mod target;
 mod timefmt;
 mod yaml;

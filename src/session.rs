@@ -125,6 +125,11 @@ impl CachedToken {
         let mut doc = self.doc.clone();
         doc.insert("accessToken".into(), resp.access_token.expose().into());
         doc.insert("expiresAt".into(), timefmt::format(now + TimeDelta::seconds(resp.expires_in)).into());
+        // Written back in the CLI's form, whatever form another tool left it in (a Go SDK's local
+        // offset, a fraction): the AWS SDK for Rust reads only that one.
+        if let Some(t) = self.registration_expires_at {
+            doc.insert("registrationExpiresAt".into(), timefmt::format(t).into());
+        }
         if let Some(rt) = &resp.refresh_token {
             doc.insert("refreshToken".into(), rt.expose().into());
         }
@@ -625,7 +630,7 @@ mod tests {
     #[test]
     fn refreshed_doc_keeps_fields_and_old_refresh_token() {
         let tok = CachedToken::parse(doc(
-            r#"{"startUrl":"u","region":"r","accessToken":"old","expiresAt":"2026-11-21T08:00:00UTC","clientId":"c","clientSecret":"s","registrationExpiresAt":"2027-01-01T00:00:00Z","refreshToken":"rt1","futureField":{"x":1}}"#,
+            r#"{"startUrl":"u","region":"r","accessToken":"old","expiresAt":"2026-11-21T08:00:00UTC","clientId":"c","clientSecret":"s","registrationExpiresAt":"2027-01-01T05:30:00.25+05:30","refreshToken":"rt1","futureField":{"x":1}}"#,
         ))
         .unwrap();
         let now = t("2026-11-21T07:59:00.5Z");
@@ -637,6 +642,7 @@ mod tests {
         let kept = tok.refreshed(&resp(None), now);
         assert_eq!(kept["accessToken"], "new");
         assert_eq!(kept["expiresAt"], "2026-11-21T08:59:00Z");
+        assert_eq!(kept["registrationExpiresAt"], "2027-01-01T00:00:00Z", "rewritten in the CLI's form");
         assert_eq!(kept["refreshToken"], "rt1");
         assert_eq!(kept["futureField"]["x"], 1);
         let keys: Vec<&String> = kept.as_object().unwrap().keys().collect();

@@ -37,6 +37,45 @@ pub fn format(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// What is off about a timestamp we read that is not in the form every SDK reads (whole or
+/// fractional seconds, upper-case `Z`), and which SDKs refuse it (docs/login.md); `None` for that form
+/// and for text that is no timestamp at all. `status` reports these: we read them, others do not.
+pub fn foreign_form(input: &str) -> Option<String> {
+    parse(input)?;
+    let b = input.as_bytes();
+    let digits = |from: usize, to: usize| b.get(from..to).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    let date_time = digits(0, 4)
+        && at(4, b'-')
+        && digits(5, 7)
+        && at(7, b'-')
+        && digits(8, 10)
+        && digits(11, 13)
+        && at(13, b':')
+        && digits(14, 16)
+        && at(16, b':')
+        && digits(17, 19);
+    let rest = input.get(19..).unwrap_or("");
+    let zone = match rest.strip_prefix('.') {
+        Some(frac) => frac.trim_start_matches(|c: char| c.is_ascii_digit()),
+        None => rest,
+    };
+    let rust = "which the AWS SDK for Rust rejects";
+    if date_time && at(10, b'T') && zone == "Z" {
+        None
+    } else if input.trim_end().ends_with("UTC") {
+        Some("with the old 'UTC' suffix, which the AWS SDKs for Rust, JavaScript and Go reject".to_owned())
+    } else if date_time && (zone.starts_with('+') || zone.starts_with('-')) && zone.len() == 6 {
+        Some(format!("with a UTC offset ({zone}), {rust}"))
+    } else if input.ends_with('z') {
+        Some(format!("with a lower-case 'z', {rust}"))
+    } else if at(10, b' ') {
+        Some(format!("with a space instead of 'T', {rust}"))
+    } else {
+        Some(format!("in a form other than YYYY-MM-DDTHH:MM:SSZ, {rust}"))
+    }
+}
+
 /// Epoch milliseconds (portal `expiration`) as a UTC time; `None` when out of range.
 pub fn from_epoch_millis(ms: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(ms)
@@ -94,6 +133,27 @@ mod tests {
         assert_eq!(format(t), "2026-11-21T08:00:20Z");
         let t = parse("2026-11-21T09:00:00+01:00").unwrap();
         assert_eq!(format(t), "2026-11-21T08:00:00Z");
+    }
+
+    #[test]
+    fn forms_other_sdks_reject() {
+        for ok in ["2026-11-21T08:00:00Z", "2026-11-21T08:00:00.000Z", "2026-11-21T08:00:20.123456Z"] {
+            assert_eq!(foreign_form(ok), None, "{ok}");
+        }
+        for (input, want) in [
+            ("2026-11-21T13:30:00+05:30", "a UTC offset (+05:30), which the AWS SDK for Rust rejects"),
+            ("2026-11-21T08:00:00.5-01:00", "a UTC offset (-01:00)"),
+            ("2026-11-21T08:00:00+00:00", "a UTC offset (+00:00)"),
+            ("2026-11-21T08:00:00UTC", "'UTC' suffix, which the AWS SDKs for Rust, JavaScript and Go reject"),
+            ("2026-11-21T08:00:00z", "lower-case 'z'"),
+            ("2026-11-21 08:00:00Z", "space instead of 'T'"),
+            (" 2026-11-21T08:00:00Z", "a form other than YYYY-MM-DDTHH:MM:SSZ"),
+        ] {
+            let got = foreign_form(input).unwrap_or_default();
+            assert!(got.contains(want), "{input}: {got}");
+        }
+        assert_eq!(foreign_form("2026-11-21T08:00:00"), None, "no zone: not a timestamp we read at all");
+        assert_eq!(foreign_form("garbage"), None);
     }
 
     #[test]

@@ -138,6 +138,7 @@ pub fn service_error(data: &[u8]) {
         status,
         error_type,
         retry_after: None,
+        location: None,
         body: data[3 + len..].to_vec(),
     };
     let err = http::ServiceError::from_response(&resp);
@@ -154,6 +155,7 @@ pub fn api_responses(data: &[u8]) {
         status: 200,
         error_type: None,
         retry_after: None,
+        location: None,
         body: data.to_vec(),
     };
     let Ok(map) = http::json_object(&resp) else { return };

@@ -5,7 +5,8 @@
 //! expires, whether it can be refreshed and until when the client registration lasts; then, for
 //! each profile that targets it, the cached role credentials. Then the warnings: profiles the SDKs
 //! will not run us for (B.8, B.10.17), legacy profiles that can never refresh, sessions without
-//! registration scopes, unreadable cache files (named and left alone), and the config parser's notes.
+//! registration scopes, unreadable cache files (named and left alone), token files with timestamps in
+//! a form some SDKs refuse (issue 15), and the config parser's notes.
 //!
 //! It reads local files only; `--check` also asks the portal for one page of ListAccounts per
 //! session (refreshing a token that is due, as credential_process would) and sets the exit code.
@@ -53,6 +54,19 @@ pub fn run(ctx: &Context, as_json: bool, check: bool) -> Result<u8, Error> {
         for p in &mut s.profiles {
             p.role = role_report(&p.role_file, now);
         }
+        let rewritten_by = if s.target.session.name.is_some() { "the next refresh or login" } else { "the next login" };
+        for (field, form) in &s.token.foreign_forms {
+            warn(
+                &mut report.warnings,
+                "timestamp-form",
+                s.token.file.display().to_string(),
+                format!(
+                    "the token file of {} ({}) has {field} {form}; {rewritten_by} writes it as YYYY-MM-DDTHH:MM:SSZ",
+                    s.target.label,
+                    s.token.file.display()
+                ),
+            );
+        }
     }
     let text = if as_json { to_json(&report, now) } else { to_text(&report, now, ctx.color_stdout()) };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
@@ -83,6 +97,8 @@ struct TokenReport {
     refreshable: bool,
     why_not: Option<String>,
     registration_expires_at: Option<DateTime<Utc>>,
+    /// Timestamp fields in a form some SDKs cannot read: (field, what is off about it).
+    foreign_forms: Vec<(&'static str, String)>,
 }
 
 #[derive(Default, PartialEq)]
@@ -318,6 +334,13 @@ fn token_report(ctx: &Context, target: &SessionTarget, now: DateTime<Utc>) -> To
         Err(CacheError::Corrupt { detail, .. }) => return unreadable(detail),
         Err(e) => return unreadable(error::chain(&e)),
     };
+    let foreign_forms = ["expiresAt", "registrationExpiresAt"]
+        .into_iter()
+        .filter_map(|field| {
+            let raw = cache::str_field(&doc, field).ok().flatten()?;
+            timefmt::foreign_form(raw).map(|form| (field, form))
+        })
+        .collect();
     let token = match CachedToken::parse(doc) {
         Ok(token) => token,
         Err(why) => return unreadable(why),
@@ -331,6 +354,7 @@ fn token_report(ctx: &Context, target: &SessionTarget, now: DateTime<Utc>) -> To
         refreshable,
         why_not: (!refreshable).then(|| token.why_not_refreshable(is_session, now)),
         registration_expires_at: token.registration_expires_at,
+        foreign_forms,
     }
 }
 
@@ -446,7 +470,11 @@ fn to_text(report: &Report, now: DateTime<Utc>, color: bool) -> String {
             Some(name) => format!("sso-session {name}"),
             None => "legacy start URL".to_owned(),
         };
-        out.push(format!("{}  {}  {}", bold(&title), sanitize(&session.start_url), sanitize(&session.region)));
+        let region = match session.region.as_str() {
+            "" => "no sso_region (the next login finds it)".to_owned(),
+            region => sanitize(region),
+        };
+        out.push(format!("{}  {}  {region}", bold(&title), sanitize(&session.start_url)));
         let mut rows = vec![vec![Cell::new("token"), token_line(&s.token, now)]];
         match (&s.token.state, s.token.refreshable) {
             (TokenState::Missing | TokenState::Unreadable(_), _) => {}

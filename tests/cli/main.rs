@@ -5,6 +5,7 @@ mod util;
 
 mod bad_input;
 mod chains;
+mod cli_parity;
 mod clients;
 mod completions;
 mod concurrency;

@@ -174,7 +174,14 @@ fn golden_json_output() {
     let doc = run.json();
     assert_eq!(doc["version"], 1);
     let kinds: Vec<&str> = doc["warnings"].as_array().unwrap().iter().map(|w| w["kind"].as_str().unwrap()).collect();
-    for kind in ["config", "no-registration-scopes", "sdk-bypass", "legacy-no-refresh", "unreadable-cache-file"] {
+    for kind in [
+        "config",
+        "no-registration-scopes",
+        "sdk-bypass",
+        "legacy-no-refresh",
+        "unreadable-cache-file",
+        "timestamp-form",
+    ] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
     let damaged = &doc["sessions"].as_array().unwrap().iter().find(|s| s["name"] == "damaged").unwrap()["token"];

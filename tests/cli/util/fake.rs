@@ -419,6 +419,19 @@ impl FakeSso {
     }
 
     /// How long new registrations last, in seconds (default 90 days).
+    /// A client registered elsewhere (by "the AWS CLI" in a test): it then serves CreateToken,
+    /// StartDeviceAuthorization and /authorize like one registered here.
+    pub fn add_client(&self, id: &str, secret: &str, grant_types: &[&str], redirect_uris: &[&str], scopes: &[&str]) {
+        let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+        let client = Client {
+            secret: secret.to_owned(),
+            grant_types: strings(grant_types),
+            redirect_uris: strings(redirect_uris),
+            scopes: strings(scopes),
+        };
+        self.state.lock().unwrap().clients.insert(id.to_owned(), client);
+    }
+
     pub fn set_registration_lifetime(&self, secs: i64) {
         self.state.lock().unwrap().registration_lifetime = secs;
     }
@@ -506,6 +519,9 @@ fn op_of(method: &str, path: &str, query: &BTreeMap<String, String>) -> &'static
         ("GET", "/assignment/roles") => "ListAccountRoles",
         ("POST", "/logout") => "Logout",
         ("GET", "/authorize") => "Authorize",
+        // A vanity start URL (issue 15): scripted per test, like a corporate redirector.
+        ("HEAD", _) => "StartUrlHead",
+        ("GET", p) if p.starts_with("/start") => "StartUrlGet",
         _ => "Unknown",
     }
 }
@@ -522,11 +538,52 @@ fn serve<S: Read + Write>(stream: S, state: &Mutex<State>) {
             let scripted = st.scripts.get_mut(&req.op).and_then(VecDeque::pop_front);
             scripted.or_else(|| injected_failure(&mut st, &req.op)).unwrap_or(Reply::Default)
         };
-        let open = answer(reader.get_mut(), &req, reply, state, "");
+        let open = if req.method == "HEAD" {
+            // A HEAD answer has headers only; the body would be read as the next response.
+            let mut head = HeadOnly { inner: reader.get_mut(), in_body: false, tail: Vec::new() };
+            answer(&mut head, &req, reply, state, "")
+        } else {
+            answer(reader.get_mut(), &req, reply, state, "")
+        };
         state.lock().unwrap().in_flight -= 1;
         if !open {
             return;
         }
+    }
+}
+
+/// Passes a response through up to the end of its headers, and drops its body (for HEAD).
+struct HeadOnly<'a, W: Write> {
+    inner: &'a mut W,
+    in_body: bool,
+    /// The last bytes seen, to find the blank line across writes.
+    tail: Vec<u8>,
+}
+
+impl<W: Write> Write for HeadOnly<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.in_body {
+            return Ok(buf.len());
+        }
+        let mut seen = std::mem::take(&mut self.tail);
+        let start = seen.len();
+        seen.extend_from_slice(buf);
+        match seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            Some(at) => {
+                self.in_body = true;
+                let end = at + 4 - start;
+                self.inner.write_all(&buf[..end])?;
+            }
+            None => {
+                self.inner.write_all(buf)?;
+                self.tail = seen[seen.len().saturating_sub(3)..].to_vec();
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -729,7 +786,9 @@ fn default_reply(req: &Recorded, state: &Mutex<State>) -> Reply {
             st.logged_out.push(bearer);
             Reply::Raw(200, "application/json".into(), String::new())
         }
-        "Unknown" => Reply::Json(404, None, json!({"message": format!("fake: no route {} {}", req.method, req.path)})),
+        "Unknown" | "StartUrlHead" | "StartUrlGet" => {
+            Reply::Json(404, None, json!({"message": format!("fake: no route {} {}", req.method, req.path)}))
+        }
         _ => Reply::Json(501, None, json!({"message": format!("fake: {} has no default behaviour", req.op)})),
     }
 }
