@@ -2,7 +2,7 @@
 //! else `open` on macOS and `xdg-open` elsewhere.
 //!
 //! The child gets no stdin, stdout or stderr of ours: in credential_process mode our stdout must
-//! carry only the JSON (SPEC Part C 10), and a browser's chatter on a terminal helps nobody. We
+//! carry only the JSON (docs/credential-process.md), and a browser's chatter on a terminal helps nobody. We
 //! do not wait for it (a `BROWSER` script may well run until the sign-in is over); a thread reaps
 //! it so no zombie stays behind while the login runs.
 
@@ -28,7 +28,15 @@ pub fn open(ctx: &Context, url: &str) -> Result<(), String> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("cannot start {program}: {e}"))?;
+        .map_err(|e| {
+            // One short line, not an OS error: the user only needs to know to open the URL by hand.
+            ctx.debug(|| format!("cannot start {program}: {e}"));
+            let name = program.rsplit('/').next().unwrap_or(&program);
+            match e.kind() {
+                std::io::ErrorKind::NotFound => format!("could not open a browser ({name} is not installed)"),
+                _ => format!("could not open a browser ({name} did not start)"),
+            }
+        })?;
     ctx.debug(|| format!("started browser command {program}"));
     std::thread::spawn(move || {
         let _ = child.wait();

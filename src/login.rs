@@ -208,6 +208,7 @@ fn login_locked(
     let expires_at = now + TimeDelta::seconds(resp.expires_in);
     cache::write_atomic(path, &token_doc(target, &resp, &reg, now))?;
     ctx.debug(|| format!("wrote the SSO token of {} to {}", target.label, path.display()));
+    save_registration(ctx, &reg);
     if resolved.region != configured.session.region {
         // As the AWS CLI does after such a login: the region goes into the config.
         match start_url::save_region(ctx, configured, &resolved.region) {
@@ -245,12 +246,23 @@ fn token_doc(target: &SessionTarget, resp: &TokenResponse, reg: &Registration, n
 // ---------------------------------------------------------------------------------------------------
 // Client registration (SPEC B.5).
 
-/// Debug shows no secret: `client_secret` is a `Secret`.
-#[derive(Debug)]
 pub struct Registration {
     pub client_id: String,
     pub client_secret: Secret,
     pub expires_at: DateTime<Utc>,
+    /// A new registration's cache file and content, written only after a successful login.
+    pending: Option<(PathBuf, Value)>,
+}
+
+/// No secret: neither the client secret nor the pending file's content (which holds it).
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("client_id", &self.client_id)
+            .field("expires_at", &self.expires_at)
+            .field("pending", &self.pending.as_ref().map(|(path, _)| path))
+            .finish_non_exhaustive()
+    }
 }
 
 /// The scopes we register with: the session's `sso_registration_scopes`, else `sso:account:access`
@@ -366,11 +378,18 @@ fn registration(
     if flow == Flow::Pkce {
         doc.insert("grantTypes".into(), json!(PKCE_GRANTS));
     }
-    match cache::write_atomic(&write_to, &Value::Object(doc)) {
-        Ok(()) => ctx.debug(|| format!("cached the client registration in {}", write_to.display())),
+    // Written once the login succeeds: an interrupted or failed login leaves the cache as it was.
+    let pending = Some((write_to, Value::Object(doc)));
+    Ok(Registration { client_id: resp.client_id, client_secret: resp.client_secret, expires_at, pending })
+}
+
+/// Caches a registration made during this login (after the token was written).
+fn save_registration(ctx: &Context, reg: &Registration) {
+    let Some((path, doc)) = &reg.pending else { return };
+    match cache::write_atomic(path, doc) {
+        Ok(()) => ctx.debug(|| format!("cached the client registration in {}", path.display())),
         Err(e) => ctx.warn(format!("the client registration could not be cached: {}", crate::error::chain(&e))),
     }
-    Ok(Registration { client_id: resp.client_id, client_secret: resp.client_secret, expires_at })
 }
 
 /// Why a cached registration does not fit, never quoting a value; `live_other_flow` when it is a
@@ -415,7 +434,7 @@ fn fit(doc: &Map<String, Value>, flow: Flow, scopes: &[String], now: DateTime<Ut
     if let Some(missing) = scopes.iter().find(|s| !have.contains(&s.as_str())) {
         return Err(format!("lacks the scope {missing}").into());
     }
-    Ok(Registration { client_id: client_id.to_owned(), client_secret: Secret::new(secret), expires_at })
+    Ok(Registration { client_id: client_id.to_owned(), client_secret: Secret::new(secret), expires_at, pending: None })
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -461,29 +480,44 @@ fn device_flow(
         if !shown {
             shown = true;
             let uri = sanitize(&auth.verification_uri);
-            prompt.line(&format!("aws-sso-process: to sign in to {}, open {uri}", target.label));
-            prompt.line(&format!("and enter the code: {}", sanitize(&auth.user_code)));
+            prompt
+                .line(&format!("aws-sso-process: to sign in to {}, open this page and enter the code:", target.label));
+            prompt.item(&uri, false);
+            prompt.item(&sanitize(&auth.user_code), true);
             let complete = auth.verification_uri_complete.as_deref().map(sanitize);
             if let Some(complete) = &complete {
-                prompt.line(&format!("(or open {complete} and check that it shows that code)"));
+                prompt.line(&format!(
+                    "  (or open {complete}, which fills in the code: check that it shows the same one)"
+                ));
             }
-            if opts.open_browser
-                && let Err(why) = crate::browser::open(ctx, complete.as_deref().unwrap_or(&uri))
-            {
-                prompt.line(&format!("aws-sso-process: {why}; open the URL by hand"));
+            if opts.open_browser {
+                match crate::browser::open(ctx, complete.as_deref().unwrap_or(&uri)) {
+                    Ok(()) => prompt.line("aws-sso-process: opened the page in your browser"),
+                    Err(why) => prompt.line(&format!("aws-sso-process: {why}; open the page by hand")),
+                }
             }
-            prompt.line(&format!(
-                "aws-sso-process: waiting for the sign-in (the code expires in {})",
-                timefmt::relative(ctx.now() + TimeDelta::seconds(auth.expires_in), ctx.now()).trim_start_matches("in ")
-            ));
         }
         let now = Instant::now();
         if now + interval > deadline {
             // The next poll would come after the code stopped working (our own deadline, B.1.6 4).
-            std::thread::sleep(deadline.saturating_duration_since(now));
+            wait_showing(prompt, deadline, deadline, "the code");
             return Err(device_expired(target));
         }
-        std::thread::sleep(interval);
+        wait_showing(prompt, now + interval, deadline, "the code");
+    }
+}
+
+/// Sleeps until `until`, showing the time left before `deadline` (what expires: `what`) on the
+/// status line, once a second on a terminal (Ctrl-C ends the wait; nothing has been written yet).
+fn wait_showing(prompt: &Prompt, until: Instant, deadline: Instant, what: &str) {
+    loop {
+        let now = Instant::now();
+        if now >= until {
+            return;
+        }
+        let left = crate::prompt::minutes_seconds(deadline.saturating_duration_since(now));
+        prompt.status(&format!("aws-sso-process: waiting for the sign-in ({what} expires in {left}; Ctrl-C to stop)"));
+        std::thread::sleep(until.saturating_duration_since(now).min(Duration::from_secs(1)));
     }
 }
 
@@ -533,14 +567,16 @@ fn pkce_flow(
     );
     prompt
         .line(&format!("aws-sso-process: to sign in to {}, open this URL in a browser on this machine:", target.label));
-    prompt.line(&url);
+    prompt.item(&url, false);
     if opts.open_browser {
         match crate::browser::open(ctx, &url) {
-            Ok(()) => prompt.line("aws-sso-process: opened the browser; waiting for the sign-in (10 min at most)"),
+            Ok(()) => prompt.line("aws-sso-process: opened the URL in your browser"),
             Err(why) => prompt.line(&format!("aws-sso-process: {why}; open the URL by hand")),
         }
     }
-    let code = wait_for_code(ctx, &listener, &state, Instant::now() + PKCE_TIMEOUT, target)?;
+    let code = wait_for_code(ctx, &listener, &state, Instant::now() + PKCE_TIMEOUT, target, prompt);
+    prompt.end_status();
+    let code = code?;
     let body = json!({
         "grantType": "authorization_code",
         "clientId": reg.client_id,
@@ -622,7 +658,9 @@ fn wait_for_code(
     state: &str,
     deadline: Instant,
     target: &SessionTarget,
+    prompt: &Prompt,
 ) -> Result<Secret, Error> {
+    let mut shown_at: Option<Instant> = None;
     let io_err = |e: std::io::Error| Error::Other { what: format!("the redirect listener failed: {e}"), hint: None };
     listener.set_nonblocking(true).map_err(io_err)?;
     loop {
@@ -641,6 +679,13 @@ fn wait_for_code(
                             target.login_args
                         )),
                     });
+                }
+                if shown_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    shown_at = Some(Instant::now());
+                    let left = crate::prompt::minutes_seconds(deadline.saturating_duration_since(Instant::now()));
+                    prompt.status(&format!(
+                        "aws-sso-process: waiting for the sign-in in the browser ({left} left; Ctrl-C to stop)"
+                    ));
                 }
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
@@ -801,6 +846,18 @@ fn failed(what: String, e: CallError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registration_debug_shows_no_secret() {
+        let reg = Registration {
+            client_id: "cid".into(),
+            client_secret: Secret::new("SECRET-ONE"),
+            expires_at: Utc::now(),
+            pending: Some((PathBuf::from("/x.json"), json!({"clientSecret": "SECRET-ONE"}))),
+        };
+        let shown = format!("{reg:?}");
+        assert!(shown.contains("cid") && shown.contains("/x.json") && !shown.contains("SECRET-ONE"), "{shown}");
+    }
 
     #[test]
     fn rfc7636_appendix_b_challenge() {

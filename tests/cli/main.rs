@@ -20,6 +20,7 @@ mod interop;
 mod list;
 mod load;
 mod login;
+mod login_screen;
 mod logout;
 mod network;
 mod oidc_api;
