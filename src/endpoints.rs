@@ -1,4 +1,4 @@
-//! Where the two services live (SPEC B.3): partitions, FIPS, dual-stack and configured endpoints,
+//! Where the two services live (docs/endpoints.md): partitions, FIPS, dual-stack and configured endpoints,
 //! and which start URL hosts belong to AWS (docs/login.md).
 //!
 //! `resolve` is the rule set botocore ships for both `sso-oidc` and `sso`, which differ only in

@@ -1,4 +1,4 @@
-//! The top-level error: what main prints, the exit code (SPEC A.4) and the hint line.
+//! The top-level error: what main prints, the exit code (docs/credential-process.md) and the hint line.
 //!
 //! Modules return their own typed errors; they meet here. Display is the "what failed" clause;
 //! the cause comes through `source()` and main joins the chain with ": ". No variant carries a

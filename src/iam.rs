@@ -228,7 +228,7 @@ fn source_profile_of(command: &str) -> Option<String> {
     }
 }
 
-/// The credential_process JSON (SPEC B.8): `Version` 1, the two keys, optional token and expiry.
+/// The credential_process JSON (docs/credential-process.md): `Version` 1, the two keys, optional token and expiry.
 fn parse_process_output(stdout: &[u8], now: chrono::DateTime<chrono::Utc>) -> Result<AwsCredentials, String> {
     let doc: Map<String, Value> = serde_json::from_slice(stdout).map_err(|_| "no JSON object".to_owned())?;
     if doc.get("Version").and_then(Value::as_i64) != Some(1) {

@@ -1,4 +1,4 @@
-//! Logging in to an SSO session the way `aws sso login` does (SPEC B.5, B.6), writing the same
+//! Logging in to an SSO session the way `aws sso login` does (docs/shared-cache.md, docs/login-flows.md), writing the same
 //! files so the AWS CLI and every SDK share the session.
 //!
 //! - The start URL is resolved first (`start_url`): a vanity URL's one redirect gives the URL for
@@ -7,15 +7,15 @@
 //!   that describes what is stored there (the scopes registered with, for the flow), so the two tools
 //!   reuse each other's registration when it fits and never put a different one under the other's key.
 //!   Reused while at least 15 minutes remain and its grant types suit the flow.
-//! - Authorization code + PKCE (B.6.1) for sso-sessions: a one-shot listener on 127.0.0.1, the
+//! - Authorization code + PKCE (docs/login-flows.md) for sso-sessions: a one-shot listener on 127.0.0.1, the
 //!   `/authorize` URL on the resolved OIDC endpoint, `state` checked, 10 minutes at most.
-//! - Device code (B.6.2, B.1.6) for legacy profiles, on request, and when there is no display or
-//!   the session is remote (Part C 14): one CreateToken before the prompt, `slow_down` adds 5 s
+//! - Device code (docs/login-flows.md) for legacy profiles, on request, and when there is no display or
+//!   the session is remote (docs/login-flows.md): one CreateToken before the prompt, `slow_down` adds 5 s
 //!   for good, `expired_token` and our own `expiresIn` deadline end it.
-//! - Single-flight (Part C 3): the login runs under the session's token lock, so a second login
+//! - Single-flight (docs/refresh-and-locking.md): the login runs under the session's token lock, so a second login
 //!   (or auto-login) waits, then finds the fresh token and uses it instead of opening a browser.
 //!
-//! The token file (B.4.2) is written atomically, under that lock, in the CLI's field order.
+//! The token file (docs/shared-cache.md) is written atomically, under that lock, in the CLI's field order.
 
 use crate::cache;
 use crate::config::SsoSession;
@@ -52,7 +52,7 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 /// RFC 8628 §3.5: `slow_down` adds this to the polling interval, for the rest of the login.
 pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 pub const DEFAULT_SCOPES: [&str; 1] = ["sso:account:access"];
-/// The registered redirect URI has no port; /authorize and CreateToken add the listener's (B.10.19).
+/// The registered redirect URI has no port; /authorize and CreateToken add the listener's (docs/login-flows.md).
 pub const REGISTERED_REDIRECT_URI: &str = "http://127.0.0.1/oauth/callback";
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const PKCE_GRANTS: [&str; 2] = ["authorization_code", "refresh_token"];
@@ -227,7 +227,7 @@ fn current_token(path: &Path) -> Option<CachedToken> {
     cache::read_object(path).ok().flatten().and_then(|doc| CachedToken::parse(doc).ok())
 }
 
-/// SPEC B.4.2, in the CLI's key order; `refreshToken` only when the service sent one.
+/// docs/shared-cache.md, in the CLI's key order; `refreshToken` only when the service sent one.
 fn token_doc(target: &SessionTarget, resp: &TokenResponse, reg: &Registration, now: DateTime<Utc>) -> Value {
     let mut doc = Map::new();
     doc.insert("startUrl".into(), target.session.start_url.clone().into());
@@ -244,7 +244,7 @@ fn token_doc(target: &SessionTarget, resp: &TokenResponse, reg: &Registration, n
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Client registration (SPEC B.5).
+// Client registration (docs/shared-cache.md).
 
 pub struct Registration {
     pub client_id: String,
@@ -266,7 +266,7 @@ impl std::fmt::Debug for Registration {
 }
 
 /// The scopes we register with: the session's `sso_registration_scopes`, else `sso:account:access`
-/// (so the session gets a refresh token, Part C 6). Legacy sessions register without scopes, as the CLI does.
+/// (so the session gets a refresh token; docs/shared-cache.md). Legacy sessions register without scopes, as the CLI does.
 pub fn wanted_scopes(target: &SessionTarget) -> Vec<String> {
     let s = &target.session;
     if s.name.is_none() {
@@ -438,7 +438,7 @@ fn fit(doc: &Map<String, Value>, flow: Flow, scopes: &[String], now: DateTime<Ut
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Device code (SPEC B.6.2, B.1.6).
+// Device code (docs/login-flows.md).
 
 fn device_flow(
     ctx: &Context,
@@ -499,7 +499,7 @@ fn device_flow(
         }
         let now = Instant::now();
         if now + interval > deadline {
-            // The next poll would come after the code stopped working (our own deadline, B.1.6 4).
+            // The next poll would come after the code stopped working (our own deadline, docs/login-flows.md).
             wait_showing(prompt, deadline, deadline, "the code");
             return Err(device_expired(target));
         }
@@ -529,7 +529,7 @@ fn device_expired(target: &SessionTarget) -> Error {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Authorization code with PKCE (SPEC B.6.1).
+// Authorization code with PKCE (docs/login-flows.md).
 
 fn bind_listener(port: Option<u16>) -> Result<TcpListener, Error> {
     TcpListener::bind(("127.0.0.1", port.unwrap_or(0))).map_err(|e| Error::Other {
@@ -797,7 +797,7 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
 
 const VERIFIER_CHARS: &[u8; 66] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
 
-/// 64 characters drawn uniformly from `[A-Za-z0-9-._~]` (B.6.1): bytes of 198 or more are
+/// 64 characters drawn uniformly from `[A-Za-z0-9-._~]` (docs/login-flows.md): bytes of 198 or more are
 /// dropped so that `% 66` favours no character.
 fn code_verifier() -> Result<String, Error> {
     let mut out = String::with_capacity(64);

@@ -1,5 +1,5 @@
-//! SSO OIDC calls (SPEC B.1): RegisterClient, StartDeviceAuthorization and CreateToken, which are
-//! unsigned, and CreateTokenWithIAM, which is SigV4-signed for `sso-oauth` (B.1.4). All of them go
+//! SSO OIDC calls (docs/sso-services.md): RegisterClient, StartDeviceAuthorization and CreateToken, which are
+//! unsigned, and CreateTokenWithIAM, which is SigV4-signed for `sso-oauth` (docs/sso-services.md). All of them go
 //! through `send`: a JSON body POSTed to a path, with an optional query and extra headers.
 //!
 //! A body that carries a refresh token is never sent twice once it may have reached the service:
@@ -38,14 +38,14 @@ pub struct IamSigning<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// What RegisterClient returned (SPEC B.1.1). `client_secret_expires_at` is epoch **seconds**.
+/// What RegisterClient returned (docs/sso-services.md). `client_secret_expires_at` is epoch **seconds**.
 pub struct ClientRegistration {
     pub client_id: String,
     pub client_secret: Secret,
     pub client_secret_expires_at: i64,
 }
 
-/// What StartDeviceAuthorization returned (SPEC B.1.2). Times are seconds.
+/// What StartDeviceAuthorization returned (docs/sso-services.md). Times are seconds.
 pub struct DeviceAuthorization {
     pub device_code: Secret,
     pub user_code: String,
@@ -126,7 +126,7 @@ impl<'a> Oidc<'a> {
         http::json_object(&resp).map_err(CallError::Service)
     }
 
-    /// CreateTokenWithIAM: `POST /token?aws_iam=t`, SigV4-signed (SPEC B.1.4). Returns the
+    /// CreateTokenWithIAM: `POST /token?aws_iam=t`, SigV4-signed (docs/sso-services.md). Returns the
     /// response as the service sent it.
     pub fn create_token_with_iam(&self, body: &Value, signing: &IamSigning) -> Result<Map<String, Value>, CallError> {
         const PATH: &str = "/token";

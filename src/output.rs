@@ -1,4 +1,4 @@
-//! What commands print: the credential_process output (SPEC A.4, B.8: one JSON object on stdout,
+//! What commands print: the credential_process output (docs/credential-process.md: one JSON object on stdout,
 //! exact key casing, `Version` the number 1, `Expiration` in `YYYY-MM-DDTHH:MM:SSZ`), and the aligned
 //! tables of the human-facing commands (`status`, `list`), coloured only when the caller says so.
 

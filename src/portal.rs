@@ -1,4 +1,4 @@
-//! SSO portal calls (SPEC B.2): GetRoleCredentials, ListAccounts, ListAccountRoles (one page each;
+//! SSO portal calls (docs/sso-services.md): GetRoleCredentials, ListAccounts, ListAccountRoles (one page each;
 //! `cmd::list` walks the pages) and Logout. Unsigned; the access token travels in
 //! `x-amz-sso_bearer_token`.
 
@@ -178,7 +178,7 @@ pub(crate) fn parse_role_credentials(body: &Map<String, Value>) -> Result<RoleCr
         Some(Value::String(s)) if !s.is_empty() => Ok(Secret::new(s.clone())),
         _ => Err(format!("roleCredentials.{key} is missing or not a string")),
     };
-    // `expiration` is epoch milliseconds (SPEC B.10.1).
+    // `expiration` is epoch milliseconds (docs/sso-services.md).
     let expiration = rc
         .get("expiration")
         .and_then(Value::as_i64)

@@ -1,11 +1,11 @@
-//! The SSO session's access token: load it from the cache the AWS CLI shares (SPEC B.4), decide
+//! The SSO session's access token: load it from the cache the AWS CLI shares (docs/shared-cache.md), decide
 //! whether it needs a refresh, refresh it under the session's lock, and write it back.
 //!
 //! The decision is a pure function of `now` (`decide`). The refresh is read → decide →
 //! CreateToken → write under an exclusive lock on `<token file>.lock`, re-reading the file once the
-//! lock is held, so N processes near expiry make one CreateToken call (SPEC A.3, Part C 2). The
+//! lock is held, so N processes near expiry make one CreateToken call (docs/refresh-and-locking.md). The
 //! written file keeps every field it had, unknown ones included, and the old refresh token when
-//! the service sends none (SPEC B.10.10).
+//! the service sends none (docs/shared-cache.md).
 //!
 //! A slow or hung SSO OIDC endpoint never breaks a session that still works (issue 11, see
 //! docs/reliability.md). A refresh the run can do without (the cached token is still valid) gets
@@ -100,7 +100,7 @@ impl CachedToken {
         Ok(CachedToken { access_token: Secret::new(access_token), expires_at, refresh, registration_expires_at, doc })
     }
 
-    /// Whether a refresh_token grant can be tried now (SPEC A.3, B.10.11). Legacy sessions never refresh.
+    /// Whether a refresh_token grant can be tried now (docs/refresh-and-locking.md, docs/shared-cache.md). Legacy sessions never refresh.
     pub fn refreshable(&self, is_session: bool, now: DateTime<Utc>) -> bool {
         is_session && self.refresh.is_some() && self.registration_expires_at.is_some_and(|t| t > now)
     }
@@ -487,7 +487,7 @@ fn unsaveable(
     })
 }
 
-/// A refresh that did not work: keep a still-valid token (SPEC A.3), else say what to do.
+/// A refresh that did not work: keep a still-valid token (docs/refresh-and-locking.md), else say what to do.
 fn refresh_failed(
     ctx: &Context,
     target: &SessionTarget,

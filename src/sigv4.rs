@@ -1,4 +1,4 @@
-//! AWS Signature Version 4 for the one signed call we make, CreateTokenWithIAM (SPEC B.1.4):
+//! AWS Signature Version 4 for the one signed call we make, CreateTokenWithIAM (docs/sso-services.md):
 //! the canonical request, the string to sign, the derived key and the `Authorization` header.
 //!
 //! Written on RustCrypto `hmac` + `sha2` rather than the SDK's `aws-sigv4` crate: they share the
@@ -295,7 +295,7 @@ mod tests {
 
     #[test]
     fn create_token_with_iam_canonical_request() {
-        // The shape botocore signs (SPEC B.1.4): POST /token?aws_iam=t, JSON body, service sso-oauth.
+        // The shape botocore signs (docs/sso-services.md): POST /token?aws_iam=t, JSON body, service sso-oauth.
         let body =
             br#"{"clientId":"arn:aws:sso::123456789012:application/ssoins-1/apl-1","grantType":"refresh_token"}"#;
         let input = SigningInput {

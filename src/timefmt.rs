@@ -1,4 +1,4 @@
-//! Timestamps in the cache files (SPEC B.4.3).
+//! Timestamps in the cache files (docs/shared-cache.md).
 //!
 //! We always write `YYYY-MM-DDTHH:MM:SSZ` (the only form the Rust SDK reads), and read leniently
 //! what the other tools write: `Z` or `z`, `±hh:mm` offsets (Go writes local offsets), fractions

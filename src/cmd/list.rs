@@ -1,5 +1,5 @@
 //! `list`: every account and role the SSO user can reach (ListAccounts, then ListAccountRoles for
-//! each account, all pages; SPEC B.2), as a table or JSON. `configure generate` builds on `fetch`.
+//! each account, all pages; docs/sso-services.md), as a table or JSON. `configure generate` builds on `fetch`.
 //!
 //! Large organisations have hundreds of accounts, so the per-account calls run on at most
 //! `MAX_IN_FLIGHT` threads, each with its own `Http` (it is not `Sync`), behind one client-side
@@ -7,7 +7,7 @@
 //! with jittered exponential backoff, up to `MAX_TRIES` times per request; the HTTP client's own
 //! retries are turned off so that every try passes the rate limiter, and a 429 also holds back
 //! every other thread for the pause. A progress line goes to stderr once a listing takes longer
-//! than a second (Part C 4).
+//! than a second (docs/refresh-and-locking.md).
 
 use crate::context::{Context, SessionTarget, TargetSpec};
 use crate::endpoints::{Endpoint, Service};
@@ -369,7 +369,7 @@ fn to_table(target: &SessionTarget, accounts: &[AccountRoles], color: bool) -> S
     out
 }
 
-/// The `--json` document (schema in docs/readme-status.md).
+/// The `--json` document (schema in docs/status.md).
 fn to_json(target: &SessionTarget, accounts: &[AccountRoles]) -> String {
     let doc = json!({
         "ssoSession": target.session.name,

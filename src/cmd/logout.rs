@@ -1,8 +1,8 @@
 //! `logout`: sign out at the SSO portal, then delete the session's cached token and the role
-//! credentials derived from it (SPEC Part C 18). One line per action on stdout.
+//! credentials derived from it (docs/shared-cache.md). One line per action on stdout.
 //!
 //! Which role credential files are "derived from" a session: `~/.aws/cli/cache` names its files
-//! by a hash of account, role and session (SPEC B.7), so the name alone does not say. Our own
+//! by a hash of account, role and session (docs/shared-cache.md), so the name alone does not say. Our own
 //! entries also hold the role name, so for each of them the hash of its account, role and this
 //! session is compared with its file name. For the CLI's entries, which name no role, we compute
 //! the names for every target the config knows for that session: each profile whose sso_* keys
@@ -15,7 +15,7 @@
 //! (`role_cache::logout_fence`), so a fetch of role credentials in flight either has written its
 //! file already (it is removed below) or finds the token gone and writes nothing. The role files
 //! go after the token.
-//! Lock files and client registrations are kept (SPEC A.2, B.5).
+//! Lock files and client registrations are kept (docs/shared-cache.md).
 
 use crate::cache;
 use crate::config::SsoSession;

@@ -1,4 +1,4 @@
-//! The low-level SSO OIDC commands (issue 6, SPEC B.1): `create-token`, `create-token-with-iam`,
+//! The low-level SSO OIDC commands (issue 6, docs/sso-services.md): `create-token`, `create-token-with-iam`,
 //! `register-client` and `start-device-authorization`, as the AWS CLI's `aws sso-oidc` offers
 //! them. Each builds the request from `--cli-input-json` / `--cli-input-yaml` with the flags laid
 //! over it (flags win), checks the required members, calls the service and prints its JSON answer

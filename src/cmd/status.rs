@@ -1,17 +1,17 @@
-//! `status`: what is configured and cached, and what will go wrong (SPEC A.1; Part C 8, 11).
+//! `status`: what is configured and cached, and what will go wrong (docs/credential-process.md, docs/status.md).
 //!
 //! For every `[sso-session]` and every legacy start URL (in a profile, or in a
 //! `credential_process = aws-sso-process --start-url ...` line) it shows the cached token: when it
 //! expires, whether it can be refreshed and until when the client registration lasts; then, for
 //! each profile that targets it, the cached role credentials. Then the warnings: profiles the SDKs
-//! will not run us for (B.8, B.10.17), legacy profiles that can never refresh, sessions without
+//! will not run us for (docs/credential-process.md), legacy profiles that can never refresh, sessions without
 //! registration scopes, unreadable cache files (named and left alone), token files with timestamps in
 //! a form some SDKs refuse (issue 15), and the config parser's notes.
 //!
 //! It reads local files only; `--check` also asks the portal for one page of ListAccounts per
 //! session (refreshing a token that is due, as credential_process would) and sets the exit code.
 //! The report is built first and printed last, as a table or as the JSON documented in
-//! docs/readme-status.md. Time comes from `ctx.now()`, so tests can fix it.
+//! docs/status.md. Time comes from `ctx.now()`, so tests can fix it.
 
 use crate::cache::{self, CacheError};
 use crate::cmd::logout::json_files;
@@ -540,7 +540,7 @@ fn seconds(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Value {
     t.map(|t| Value::from((t - now).num_seconds())).unwrap_or(Value::Null)
 }
 
-/// The `--json` document; the schema is documented in docs/readme-status.md.
+/// The `--json` document; the schema is documented in docs/status.md.
 fn to_json(report: &Report, now: DateTime<Utc>) -> String {
     let sessions: Vec<Value> = report
         .sessions
