@@ -295,14 +295,18 @@ pub fn load_bundle(bundle: &CaBundle) -> Result<Vec<Certificate<'static>>, Netwo
     Ok(certs)
 }
 
+/// The bundle's bytes, read with a bound like the config files (a FIFO, a device, a folder or a
+/// file over `SETTINGS_FILE_LIMIT` is refused), or why not.
 fn read_bundle(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::ErrorKind;
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(bytes),
-        Err(e) if e.kind() == ErrorKind::NotFound => Err("the file does not exist".to_owned()),
-        Err(e) if e.kind() == ErrorKind::PermissionDenied => Err("permission denied".to_owned()),
-        Err(e) if e.kind() == ErrorKind::IsADirectory => Err("it is a folder, not a PEM file".to_owned()),
-        Err(e) => Err(crate::http::sanitize(&e.to_string())),
+    use crate::cache::{ReadError, SETTINGS_FILE_LIMIT, read_bounded};
+    match read_bounded(path, SETTINGS_FILE_LIMIT) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err("the file does not exist".to_owned()),
+        Err(ReadError::Unusable(why)) => Err(why),
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err("permission denied".to_owned())
+        }
+        Err(ReadError::Io(e)) => Err(crate::http::sanitize(&e.to_string())),
     }
 }
 

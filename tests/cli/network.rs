@@ -213,12 +213,15 @@ fn https_through_a_connect_proxy_with_a_ca_bundle() {
 #[test]
 fn unusable_ca_bundles_are_clear_errors_naming_the_file() {
     let ca = TestCa::new();
-    let rows: [(&str, Option<&str>, &str); 5] = [
+    let rows: [(&str, Option<&str>, &str); 7] = [
         ("missing.pem", None, "does not exist"),
         ("empty.pem", Some(""), "holds no PEM certificate"),
         ("notes.txt", Some("not a certificate\n"), "holds no PEM certificate"),
         ("bad.pem", Some("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), "cannot be used"),
         ("dir", None, "folder"),
+        // Bounded reads (issue 11): never a hang, never unbounded memory.
+        ("fifo.pem", None, "it is a FIFO (named pipe), not a regular file"),
+        ("zero.pem", None, "it is a device, not a regular file"),
     ];
     for (name, text, needle) in rows {
         let mut env = https_env(&ca);
@@ -227,10 +230,17 @@ fn unusable_ca_bundles_are_clear_errors_naming_the_file() {
         match text {
             Some(t) => env.write_file(&path, t),
             None if name == "dir" => std::fs::create_dir(&path).unwrap(),
+            None if name == "fifo.pem" => {
+                use std::os::unix::ffi::OsStrExt;
+                let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+                // SAFETY: a valid NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            }
+            None if name == "zero.pem" => std::os::unix::fs::symlink("/dev/zero", &path).unwrap(),
             None => {}
         }
         env.set_env("AWS_CA_BUNDLE", path.to_str().unwrap());
-        let run = env.run(&["--profile", "dev-sso"]);
+        let run = env.run_bounded(&["--profile", "dev-sso"]);
         run.assert_fails(1, needle);
         assert!(run.stderr.contains(&format!("{} (from AWS_CA_BUNDLE)", path.display())), "{run:?}");
         assert!(run.stderr.contains("hint: "), "{run:?}");
