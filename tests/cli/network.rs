@@ -248,6 +248,46 @@ fn unusable_ca_bundles_are_clear_errors_naming_the_file() {
     }
 }
 
+/// An empty `AWS_CA_BUNDLE` or `ca_bundle =` is a configuration error with a hint, as in the AWS
+/// CLI since 2.36.6, not the same as unset: the variable wins over the profile even when empty.
+#[test]
+fn an_empty_ca_bundle_is_a_configuration_error() {
+    let ca = TestCa::new();
+    let with_profile_bundle = |value: &str| {
+        DEFAULT_CONFIG.replace("region = eu-west-1\n", &format!("region = eu-west-1\nca_bundle = {value}\n"))
+    };
+    let rows: [(Option<&str>, Option<&str>, &str, &str); 4] = [
+        (Some(""), None, "AWS_CA_BUNDLE is set to an empty value", "unset it"),
+        (Some("  "), None, "AWS_CA_BUNDLE is set to an empty value", "unset it"),
+        (Some(""), Some("~/ca.pem"), "AWS_CA_BUNDLE is set to an empty value", "unset it"),
+        (None, Some(""), "ca_bundle in [profile dev-sso] of ", "remove the line"),
+    ];
+    for (var, profile, needle, hint) in rows {
+        let mut env = https_env(&ca);
+        env.seed_corp_token(7200);
+        env.write_file(&env.home().join("ca.pem"), &ca.ca_pem);
+        if let Some(value) = profile {
+            env.write_config(&with_profile_bundle(value));
+        }
+        if let Some(value) = var {
+            env.set_env("AWS_CA_BUNDLE", value);
+        }
+        let run = env.run(&["--profile", "dev-sso"]);
+        run.assert_fails(1, needle);
+        assert!(
+            run.stderr.contains(&format!("hint: set {}", if var.is_some() { "AWS_CA_BUNDLE" } else { "ca_bundle" }))
+        );
+        assert!(run.stderr.contains(hint), "{run:?}");
+        assert_eq!(env.fake.requests().len(), 0, "{var:?} {profile:?}");
+    }
+    // Spaces around a path in the profile are not a path of their own.
+    let env = https_env(&ca);
+    env.seed_corp_token(7200);
+    env.write_file(&env.home().join("ca.pem"), &ca.ca_pem);
+    env.write_config(&with_profile_bundle("~/ca.pem  "));
+    env.run(&["--profile", "dev-sso"]).assert_ok();
+}
+
 #[test]
 fn cache_hit_reads_no_bundle_and_no_proxy_setting() {
     // Broken network settings do not matter when nothing is sent.
