@@ -400,7 +400,7 @@ impl Context {
                     format!("[profile {}]", profile.name)
                 };
                 Err(Error::Other {
-                    what: format!("ca_bundle in {label} of {} is empty", profile.path.display()),
+                    what: format!("ca_bundle in {label} is empty"),
                     hint: Some(format!("set ca_bundle to {PEM}, or remove the line to trust the usual roots")),
                 })
             }

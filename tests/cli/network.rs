@@ -350,7 +350,7 @@ fn an_empty_ca_bundle_is_a_configuration_error() {
         (Some(""), None, "AWS_CA_BUNDLE is set to an empty value", "unset it"),
         (Some("  "), None, "AWS_CA_BUNDLE is set to an empty value", "unset it"),
         (Some(""), Some("~/ca.pem"), "AWS_CA_BUNDLE is set to an empty value", "unset it"),
-        (None, Some(""), "ca_bundle in [profile dev-sso] of ", "remove the line"),
+        (None, Some(""), "ca_bundle in [profile dev-sso] is empty", "remove the line"),
     ];
     for (var, profile, needle, hint) in rows {
         let mut env = https_env(&ca);
