@@ -4,6 +4,9 @@
 //! Reading: a missing file is `None`; a file that does not parse is re-read once after a short pause
 //! (the AWS CLI rewrites these files in place, so a reader can catch it half-written) and is then
 //! an error that names the file. Nothing here ever deletes or rewrites a file it could not read.
+//! Every read is bounded (`read_bounded`, issue 11): the file is opened without blocking, must be a
+//! regular file (a FIFO would wait forever for a writer, `/dev/zero` would fill memory) and may not
+//! be larger than a limit; it is read once, through the descriptor that was checked.
 //! Writing: a temp file in the same folder (its name never ends in `.json`, since other tools glob
 //! `*.json` here), mode 0600, fsync, rename; folders we create get 0700.
 //!
@@ -13,12 +16,15 @@
 //! write can be prepared before its content is known (`prepare_write`), which reserves the space, so
 //! a full disk shows before a refresh rotates a refresh token that could then not be saved. Temp
 //! files that a killed process left behind are removed by the next write of the same file.
+//! Whatever is at a cache path that is not a regular file we can read (a FIFO, a device, a link to
+//! one) holds no cache data, so the rename replaces it like any old file; only a folder there
+//! cannot be replaced, and that write fails with an error naming it.
 
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 use std::fmt::{self, Write as _};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Seek, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,6 +33,10 @@ const REREAD_PAUSE: Duration = Duration::from_millis(25);
 /// A temp file of ours this old is left over whoever made it: no run lasts this long with a write
 /// prepared (the run's deadline is 30 s). Younger ones are removed only when their process is gone.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(120);
+/// Largest cache file read (token, registration, role credentials); real ones hold a few KiB.
+pub const CACHE_FILE_LIMIT: u64 = 1 << 20;
+/// Largest config, credentials or CA bundle file read; real ones are far smaller.
+pub const SETTINGS_FILE_LIMIT: u64 = 32 << 20;
 
 pub fn sha1_hex(input: &str) -> String {
     let digest = Sha1::digest(input.as_bytes());
@@ -161,14 +171,99 @@ impl std::error::Error for CacheError {
     }
 }
 
-/// Reads a cache file that must hold a JSON object. `Ok(None)` when the file does not exist.
+/// Why `read_bounded` returned no bytes.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Opening or reading failed (permissions, I/O).
+    Io(io::Error),
+    /// Not a regular file, or larger than the limit: nothing was read. Says which, in words.
+    Unusable(String),
+}
+
+impl ReadError {
+    /// As an I/O error (its message says why), for errors that carry one.
+    pub fn into_io(self) -> io::Error {
+        match self {
+            ReadError::Io(e) => e,
+            ReadError::Unusable(why) => io::Error::new(io::ErrorKind::InvalidData, why),
+        }
+    }
+}
+
+/// The bytes of the regular file at `path`, at most `limit` of them; `Ok(None)` when nothing is
+/// there. The file is opened non-blocking (a FIFO without a writer does not hang the open), its
+/// type and size are checked on the open descriptor, and it is read once, up to `limit + 1` bytes
+/// (a file that grows past the limit while being read is refused too). A symbolic link to a
+/// regular file is read; one to a device or FIFO is refused like the device itself.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NOCTTY: a link to a terminal must not become our controlling terminal by being opened.
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // What open(2) says of a socket (and of a device without a driver).
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+            return Err(ReadError::Unusable("it is a socket or a device, not a regular file".to_owned()));
+        }
+        Err(e) => return Err(ReadError::Io(e)),
+    };
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.is_file() {
+        return Err(ReadError::Unusable(format!("it is {}, not a regular file", file_kind(&meta.file_type()))));
+    }
+    let too_large = || ReadError::Unusable(format!("it is larger than {}", size_text(limit)));
+    if meta.len() > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(ReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(Some(bytes))
+}
+
+/// What a file that is not a regular file is, for messages.
+pub fn file_kind(kind: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() { "a folder" } else { "a special file" }
+}
+
+/// `1 MiB`, `32 MiB`, or a number of bytes.
+fn size_text(bytes: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) { format!("{} MiB", bytes / MIB) } else { format!("{bytes} bytes") }
+}
+
+/// Reads a cache file that must hold a JSON object. `Ok(None)` when the file does not exist. A
+/// file that is not a regular file or is larger than `CACHE_FILE_LIMIT` is `Corrupt` at once.
 pub fn read_object(path: &Path) -> Result<Option<Map<String, Value>>, CacheError> {
     let mut attempt = 0;
     loop {
-        let bytes = match fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(CacheError::Io { path: path.to_owned(), action: "read", source }),
+        let bytes = match read_bounded(path, CACHE_FILE_LIMIT) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(None),
+            Err(ReadError::Unusable(detail)) => return Err(CacheError::Corrupt { path: path.to_owned(), detail }),
+            Err(ReadError::Io(source)) => return Err(CacheError::Io { path: path.to_owned(), action: "read", source }),
         };
         match parse_object(&bytes) {
             Ok(map) => return Ok(Some(map)),
@@ -450,7 +545,7 @@ pub fn remove(path: &Path) -> Result<(), CacheError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn vectors() -> Value {
@@ -631,6 +726,59 @@ mod tests {
         assert_eq!(fs::read_to_string(&elsewhere).unwrap(), "precious");
         assert!(fs::symlink_metadata(&link).unwrap().file_type().is_file());
         assert_eq!(fs::read_to_string(&link).unwrap(), r#"{"k":1}"#);
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn mkfifo(path: &Path) {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
+    }
+
+    fn unusable(path: &Path, limit: u64) -> String {
+        match read_bounded(path, limit) {
+            Err(ReadError::Unusable(why)) => why,
+            other => panic!("{}: {other:?}", path.display()),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn bounded_reads_refuse_what_is_not_a_small_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.json");
+        mkfifo(&fifo);
+        assert_eq!(unusable(&fifo, 100), "it is a FIFO (named pipe), not a regular file");
+        let zero = dir.path().join("zero.json");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert_eq!(unusable(&zero, 100), "it is a device, not a regular file");
+        assert_eq!(unusable(dir.path(), 100), "it is a folder, not a regular file");
+        let big = dir.path().join("big.json");
+        fs::write(&big, vec![b' '; 101]).unwrap();
+        assert_eq!(unusable(&big, 100), "it is larger than 100 bytes");
+        assert_eq!(size_text(CACHE_FILE_LIMIT), "1 MiB");
+        // At the limit, and through a link to a regular file: read.
+        fs::write(&big, vec![b' '; 100]).unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&big, &link).unwrap();
+        assert_eq!(read_bounded(&link, 100).unwrap().unwrap().len(), 100);
+        assert!(read_bounded(&dir.path().join("missing"), 100).unwrap().is_none());
+        // A socket cannot even be opened.
+        let sock = dir.path().join("sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        assert!(unusable(&sock, 100).contains("not a regular file"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_unusable_cache_file_is_corrupt_without_the_reread_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("t.json");
+        mkfifo(&fifo);
+        let err = read_object(&fifo).unwrap_err();
+        assert!(matches!(err, CacheError::Corrupt { .. }), "{err:?}");
+        assert!(err.to_string().contains("t.json is not usable: it is a FIFO"), "{err}");
     }
 
     #[test]

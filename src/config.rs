@@ -682,11 +682,12 @@ fn profile_label(profile: &str) -> String {
     if profile == "default" { "[default]".to_string() } else { format!("[profile {profile}]") }
 }
 
+/// The file's bytes, empty when it does not exist. The read is bounded (issue 11): a FIFO, a
+/// device, a folder or a file over `SETTINGS_FILE_LIMIT` is an error naming the file, never a hang.
 fn read_optional(path: &Path) -> Result<Vec<u8>, ConfigError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(source) => Err(ConfigError::Io { path: path.to_path_buf(), source }),
+    match crate::cache::read_bounded(path, crate::cache::SETTINGS_FILE_LIMIT) {
+        Ok(bytes) => Ok(bytes.unwrap_or_default()),
+        Err(e) => Err(ConfigError::Io { path: path.to_path_buf(), source: e.into_io() }),
     }
 }
 

@@ -47,6 +47,12 @@ impl Env {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
+
+    /// Whether a variable is set to nothing but spaces (or nothing at all): for the settings where
+    /// that is an error rather than the same as unset.
+    pub fn is_blank(&self, name: &str) -> bool {
+        self.vars.get(name).is_some_and(|v| v.trim().is_empty())
+    }
 }
 
 /// The SSO session a command works on, with what is needed around it.
@@ -336,19 +342,42 @@ impl Context {
             endpoints::flag(env("AWS_USE_DUALSTACK_ENDPOINT"), profile.and_then(|p| p.get("use_dualstack_endpoint")));
         let url = endpoints::resolve(service, region, fips, dualstack, custom.as_deref())?;
         self.debug(|| format!("{} endpoint: {}", service.name(), crate::sanitize::display_url(&url)));
-        let ca_bundle = self.ca_bundle(profile);
+        let ca_bundle = self.ca_bundle(profile)?;
         Ok(Endpoint { url, ca_bundle })
     }
 
     /// The CA bundle that applies: `AWS_CA_BUNDLE`, else the profile's `ca_bundle` (botocore's order).
-    pub fn ca_bundle(&self, profile: Option<&crate::config::Section>) -> Option<CaBundle> {
-        match (self.env.get("AWS_CA_BUNDLE"), profile.and_then(|p| p.get("ca_bundle"))) {
-            (Some(path), _) => Some(CaBundle { path: self.expand(path), source_name: "AWS_CA_BUNDLE".to_owned() }),
-            (None, Some(path)) if !path.trim().is_empty() => Some(CaBundle {
+    /// Either one set to an empty value is a configuration error, as in the AWS CLI since 2.36.6
+    /// (docs/networks.md), not the same as unset: the variable wins even then.
+    pub fn ca_bundle(&self, profile: Option<&crate::config::Section>) -> Result<Option<CaBundle>, Error> {
+        const PEM: &str = "a PEM file of CA certificates";
+        if self.env.is_blank("AWS_CA_BUNDLE") {
+            return Err(Error::Other {
+                what: "AWS_CA_BUNDLE is set to an empty value".to_owned(),
+                hint: Some(format!("set AWS_CA_BUNDLE to {PEM}, or unset it to trust the usual roots")),
+            });
+        }
+        if let Some(path) = self.env.get("AWS_CA_BUNDLE") {
+            return Ok(Some(CaBundle { path: self.expand(path), source_name: "AWS_CA_BUNDLE".to_owned() }));
+        }
+        let Some(profile) = profile else { return Ok(None) };
+        match profile.get("ca_bundle") {
+            None => Ok(None),
+            Some(path) if path.trim().is_empty() => {
+                let label = if profile.name == "default" {
+                    "[default]".to_owned()
+                } else {
+                    format!("[profile {}]", profile.name)
+                };
+                Err(Error::Other {
+                    what: format!("ca_bundle in {label} is empty"),
+                    hint: Some(format!("set ca_bundle to {PEM}, or remove the line to trust the usual roots")),
+                })
+            }
+            Some(path) => Ok(Some(CaBundle {
                 path: self.expand(path.trim()),
-                source_name: format!("ca_bundle of profile {}", profile.map(|p| p.name.as_str()).unwrap_or_default()),
-            }),
-            _ => None,
+                source_name: format!("ca_bundle of profile {}", profile.name),
+            })),
         }
     }
 

@@ -320,7 +320,7 @@ impl Http {
 
     fn config(&self, roots: ureq::tls::RootCerts) -> ureq::Agent {
         let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
-        ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(self.settings.connect_timeout))
             .timeout_global(Some(self.settings.request_timeout))
@@ -330,8 +330,10 @@ impl Http {
             // its own route (see `network`).
             .proxy(None)
             .tls_config(tls)
-            .build()
-            .into()
+            .build();
+        // ureq's connector, but `http://` through a proxy in absolute form (see `network`).
+        let connector = network::Connector::new(config.clone());
+        ureq::Agent::with_parts(config, connector, ureq::unversioned::resolver::DefaultResolver::default())
     }
 
     /// The agent for a request: plain when no TLS is involved, else the one trusting `bundle`.
@@ -382,10 +384,16 @@ impl Http {
         let host = host_of(&req.url);
         let setup = |e: NetworkError| HttpError { op: req.op, host: host.clone(), kind: HttpErrorKind::Setup(e) };
         let route = self.settings.proxies.route(&req.url).map_err(setup)?;
-        let https = req.url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        let https = is_https(&req.url);
         let agent = self.agent(https || route.as_ref().is_some_and(|r| r.tls), req.ca_bundle).map_err(setup)?;
         self.debug(|| match &route {
-            Some(r) => format!("{} {host}: through the proxy {} ({})", req.op, r.shown, r.var),
+            Some(r) => format!(
+                "{} {host}: through the proxy {} ({}), {}",
+                req.op,
+                r.shown,
+                r.var,
+                if https { "in a CONNECT tunnel" } else { "in absolute form" }
+            ),
             None if self.settings.proxies.is_empty() => format!("{} {host}: direct", req.op),
             None => format!("{} {host}: direct (no proxy for this host)", req.op),
         });
@@ -473,6 +481,11 @@ impl Http {
         };
         let mut resp = result.map_err(|e| err(classify(e, route)))?;
         let status = resp.status().as_u16();
+        // Plain HTTP through a proxy goes in absolute form (see `network`): a 407 is the proxy's
+        // own answer, never the service's, and so is an error that the proxy marks as its own.
+        if route.is_some() && !is_https(&req.url) && (status == 407 || (status >= 400 && from_proxy(&resp))) {
+            return Err(err(HttpErrorKind::Proxy(proxy_refusal(&status.to_string(), route, "request"))));
+        }
         let error_type = resp.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let retry_after = resp
             .headers()
@@ -512,6 +525,18 @@ fn worth_another_try(result: &Result<Response, HttpError>, idempotent: bool) -> 
 /// (good) answer back, so the service may have acted on it.
 fn is_gateway_failure(status: u16) -> bool {
     matches!(status, 502 | 504)
+}
+
+/// Whether an error answer is the proxy's own: Squid's `X-Squid-Error`, or a `Proxy-Status`
+/// naming an error (RFC 9209), rather than an answer of the server passed on.
+fn from_proxy<B>(resp: &ureq::http::Response<B>) -> bool {
+    let headers = resp.headers();
+    headers.contains_key("x-squid-error")
+        || headers.get_all("proxy-status").iter().any(|v| v.to_str().is_ok_and(|v| v.contains("error=")))
+}
+
+fn is_https(url: &str) -> bool {
+    url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"))
 }
 
 /// `Retry-After` as seconds or as an HTTP date (RFC 9110 §10.2.3).
@@ -557,21 +582,22 @@ fn classify(e: ureq::Error, route: Option<&Route>) -> HttpErrorKind {
         ureq::Error::Rustls(tls) => HttpErrorKind::Tls(sanitize(&tls.to_string())),
         ureq::Error::ConnectionFailed => HttpErrorKind::Connect("connection failed".to_owned()),
         ureq::Error::HostNotFound => HttpErrorKind::Other("host not found".to_owned()),
-        ureq::Error::ConnectProxyFailed(why) => HttpErrorKind::Proxy(proxy_refusal(&why, route)),
+        ureq::Error::ConnectProxyFailed(why) => HttpErrorKind::Proxy(proxy_refusal(&why, route, "tunnel")),
         other => HttpErrorKind::Other(sanitize(&other.to_string())),
     }
 }
 
-/// ureq's "proxy server responded 407/407" as a sentence naming the proxy and the status.
-fn proxy_refusal(why: &str, route: Option<&Route>) -> String {
+/// ureq's "proxy server responded 407/407" (or the status of an absolute-form request, `what`
+/// being "request" then) as a sentence naming the proxy and the status.
+fn proxy_refusal(why: &str, route: Option<&Route>, what: &str) -> String {
     let proxy = route.map(|r| format!(" {} ({})", r.shown, r.var)).unwrap_or_default();
     let status = why.split(|c: char| !c.is_ascii_digit()).find(|t| t.len() == 3);
     match status {
         Some("407") => {
             let var = route.map(|r| r.var).unwrap_or("the proxy variable");
-            format!("the proxy{proxy} refused the tunnel with HTTP 407: check the user and password in {var}")
+            format!("the proxy{proxy} refused the {what} with HTTP 407: check the user and password in {var}")
         }
-        Some(code) => format!("the proxy{proxy} refused the tunnel with HTTP {code}"),
+        Some(code) => format!("the proxy{proxy} refused the {what} with HTTP {code}"),
         None => format!("the proxy{proxy} did not open a tunnel: {}", sanitize(why)),
     }
 }

@@ -8,7 +8,8 @@
 //!
 //! The lock file is opened without following a symbolic link (`O_NOFOLLOW`): a link planted at the
 //! lock path must not make us create or open a file elsewhere. And like every write, it is refused in a
-//! folder another user owns or every user may write to (`cache::check_private_dir`).
+//! folder another user owns or every user may write to (`cache::check_private_dir`). It is opened
+//! non-blocking and must be a regular file: a FIFO or device planted there is refused, not waited on.
 
 use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
@@ -94,7 +95,8 @@ impl LockGuard {
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+            // O_NONBLOCK: a FIFO at the lock path must not make the open wait (it is refused below).
+            options.mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
         }
         let lock_file = options.open(&path).map_err(|source| {
             #[cfg(unix)]
@@ -104,6 +106,12 @@ impl LockGuard {
             }
             LockError::Open { path: path.clone(), source }
         })?;
+        // Only a regular file is a lock file: not a FIFO, a device or a socket someone put there.
+        let meta = lock_file.metadata().map_err(|source| LockError::Open { path: path.clone(), source })?;
+        if !meta.is_file() {
+            let why = format!("it is {}, not a regular file", crate::cache::file_kind(&meta.file_type()));
+            return Err(LockError::Open { path, source: io::Error::other(why) });
+        }
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
@@ -160,6 +168,18 @@ mod tests {
         assert!(matches!(LockGuard::acquire_shared(&target, short), Err(LockError::Timeout { .. })));
         drop(exclusive);
         LockGuard::acquire_shared(&target, short).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_at_the_lock_path_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("x.json");
+        crate::cache::tests::mkfifo(&lock_path(&target));
+        let err = LockGuard::acquire(&target, Duration::from_millis(10)).unwrap_err();
+        assert!(matches!(err, LockError::Open { .. }));
+        let text = crate::error::chain(&err);
+        assert!(text.ends_with("x.json.lock: it is a FIFO (named pipe), not a regular file"), "{text}");
     }
 
     #[cfg(unix)]

@@ -6,12 +6,22 @@
 //! The settings come from `ctx.env` only: the ureq agent is always given its proxy explicitly, so
 //! ureq never reads proxy variables of its own. Nothing here runs before a request is about to be
 //! sent: a cache hit parses no proxy URL, loads no root and reads no bundle.
+//!
+//! Through an HTTP proxy, `https://` requests go in a CONNECT tunnel (TLS runs end to end) and
+//! `http://` ones in absolute form (`POST http://host:port/path HTTP/1.1` sent to the proxy), as
+//! curl and botocore send them; ureq alone would tunnel both, and proxies in their usual
+//! configuration refuse CONNECT to any port but 443 (issue 11, docs/networks.md). `Connector`
+//! does the absolute form.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use ureq::ProxyProtocol;
+use ureq::http::Uri;
+use ureq::http::uri::Scheme;
 use ureq::tls::Certificate;
+use ureq::unversioned::transport::{self, Buffers, ConnectionDetails, DefaultConnector, NextTimeout, Transport};
 
 /// Something in the network settings that cannot be used. Never shows a proxy password.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,6 +254,178 @@ fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
+/// The connector of every agent: ureq's own, except for an `http://` URL with an HTTP(S) proxy.
+/// ureq would open a CONNECT tunnel for that; this connects to the proxy itself instead, and
+/// sends the request there in absolute form (`AbsoluteForm`), with the proxy's credentials in a
+/// `Proxy-Authorization` header. Such a connection carries one request and is not reused.
+///
+/// It uses ureq's transport layer, which ureq exempts from semver (`ureq::unversioned`); the
+/// `ureq` version is pinned by Cargo.lock, and a change there shows as a build error.
+#[derive(Debug)]
+pub struct Connector {
+    default: DefaultConnector,
+    /// The agent's config, which sets no proxy: for the connection to the proxy itself (over TLS,
+    /// with the agent's roots, when the proxy URL is `https://`).
+    direct: ureq::config::Config,
+}
+
+impl Connector {
+    pub fn new(direct: ureq::config::Config) -> Connector {
+        Connector { default: DefaultConnector::new(), direct }
+    }
+}
+
+impl transport::Connector<()> for Connector {
+    type Out = Box<dyn Transport>;
+
+    fn connect(&self, details: &ConnectionDetails, chained: Option<()>) -> Result<Option<Self::Out>, ureq::Error> {
+        let proxy =
+            details.config.proxy().filter(|p| matches!(p.protocol(), ProxyProtocol::Http | ProxyProtocol::Https));
+        let (Some(proxy), Some(origin)) = (proxy, plain_origin(details.uri)) else {
+            return self.default.connect(details, chained);
+        };
+        let to_proxy = ConnectionDetails {
+            uri: proxy.uri(),
+            addrs: details.resolver.resolve(proxy.uri(), &self.direct, details.timeout)?,
+            config: &self.direct,
+            request_level: false,
+            resolver: details.resolver,
+            now: details.now,
+            timeout: details.timeout,
+            current_time: details.current_time.clone(),
+            run_connector: details.run_connector.clone(),
+            register_shutdown: details.register_shutdown.clone(),
+        };
+        // The agent's whole chain again, for the proxy's URL and without a proxy: TCP, then TLS
+        // for an `https://` proxy.
+        let inner = (details.run_connector)(&to_proxy)?;
+        let auth = (proxy.username().is_some() || proxy.password().is_some()).then(|| {
+            let user_pass = format!("{}:{}", proxy.username().unwrap_or(""), proxy.password().unwrap_or(""));
+            format!("Basic {}", base64(user_pass.as_bytes()))
+        });
+        Ok(Some(Box::new(AbsoluteForm { inner, origin, auth, head_sent: false })))
+    }
+}
+
+/// `http://host[:port]` of a plain-HTTP URL (no user info); `None` for any other scheme.
+fn plain_origin(uri: &Uri) -> Option<String> {
+    if uri.scheme() != Some(&Scheme::HTTP) {
+        return None;
+    }
+    let authority = uri.authority()?.as_str();
+    Some(format!("http://{}", authority.rsplit('@').next().unwrap_or(authority)))
+}
+
+/// A connection to a proxy on which ureq's request (written in origin form, `POST /path`) leaves
+/// in absolute form (`POST http://host:port/path`), with `Proxy-Authorization` after the request
+/// line when the proxy has credentials. Everything after the head passes unchanged.
+struct AbsoluteForm {
+    inner: Box<dyn Transport>,
+    /// `http://host:port` of the target.
+    origin: String,
+    /// The `Proxy-Authorization` value: holds the proxy's password, never shown.
+    auth: Option<String>,
+    head_sent: bool,
+}
+
+impl fmt::Debug for AbsoluteForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbsoluteForm")
+            .field("origin", &self.origin)
+            .field("auth", &self.auth.as_ref().map(|_| "<redacted>"))
+            .field("head_sent", &self.head_sent)
+            .finish()
+    }
+}
+
+impl Transport for AbsoluteForm {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        if self.head_sent {
+            return self.inner.transmit_output(amount, timeout);
+        }
+        // ureq writes the request line first, whole, in the first output of a request.
+        let written = &self.inner.buffers().output()[..amount];
+        let head = absolute_form(written, &self.origin, self.auth.as_deref())
+            .ok_or_else(|| ureq::Error::Other("the request line could not be put in absolute form".into()))?;
+        self.head_sent = true;
+        let mut rest = &head[..];
+        while !rest.is_empty() {
+            let out = self.inner.buffers().output();
+            let n = rest.len().min(out.len());
+            if n == 0 {
+                return Err(ureq::Error::Other("no output buffer to send the request in".into()));
+            }
+            out[..n].copy_from_slice(&rest[..n]);
+            self.inner.transmit_output(n, timeout)?;
+            rest = &rest[n..];
+        }
+        Ok(())
+    }
+
+    fn maybe_await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.inner.maybe_await_input(timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.inner.await_input(timeout)
+    }
+
+    /// Once a request went out, never again: the pool must not reuse this connection (for
+    /// another request, whose head this would not rewrite).
+    fn is_open(&mut self) -> bool {
+        !self.head_sent && self.inner.is_open()
+    }
+
+    /// Never TLS to the endpoint (only, perhaps, to the proxy).
+    fn is_tls(&self) -> bool {
+        false
+    }
+}
+
+/// `written` (the start of a request in origin form) with its request target made absolute
+/// (`origin` put before it) and, when given, a `Proxy-Authorization` header after the request
+/// line. `None` when `written` does not start with a whole origin-form request line.
+fn absolute_form(written: &[u8], origin: &str, auth: Option<&str>) -> Option<Vec<u8>> {
+    let line_end = written.windows(2).position(|w| w == b"\r\n")?;
+    let line = &written[..line_end];
+    let space = line.iter().position(|&b| b == b' ')?;
+    let (method, target) = (&line[..space], &line[space + 1..]);
+    if method.is_empty() || !target.starts_with(b"/") {
+        return None;
+    }
+    let mut out = Vec::with_capacity(written.len() + origin.len() + auth.map_or(0, |a| a.len() + 32));
+    out.extend_from_slice(method);
+    out.push(b' ');
+    out.extend_from_slice(origin.as_bytes());
+    out.extend_from_slice(target);
+    out.extend_from_slice(b"\r\n");
+    if let Some(auth) = auth {
+        out.extend_from_slice(b"Proxy-Authorization: ");
+        out.extend_from_slice(auth.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(&written[line_end + 2..]);
+    Some(out)
+}
+
+/// Standard base64 with padding (RFC 4648), for the Basic credentials of a proxy.
+fn base64(input: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { ABC[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
 /// A PEM file of extra certificate authorities and where its name came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaBundle {
@@ -295,14 +477,18 @@ pub fn load_bundle(bundle: &CaBundle) -> Result<Vec<Certificate<'static>>, Netwo
     Ok(certs)
 }
 
+/// The bundle's bytes, read with a bound like the config files (a FIFO, a device, a folder or a
+/// file over `SETTINGS_FILE_LIMIT` is refused), or why not.
 fn read_bundle(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::ErrorKind;
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(bytes),
-        Err(e) if e.kind() == ErrorKind::NotFound => Err("the file does not exist".to_owned()),
-        Err(e) if e.kind() == ErrorKind::PermissionDenied => Err("permission denied".to_owned()),
-        Err(e) if e.kind() == ErrorKind::IsADirectory => Err("it is a folder, not a PEM file".to_owned()),
-        Err(e) => Err(crate::sanitize::sanitize(&e.to_string())),
+    use crate::cache::{ReadError, SETTINGS_FILE_LIMIT, read_bounded};
+    match read_bounded(path, SETTINGS_FILE_LIMIT) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err("the file does not exist".to_owned()),
+        Err(ReadError::Unusable(why)) => Err(why),
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err("permission denied".to_owned())
+        }
+        Err(ReadError::Io(e)) => Err(crate::sanitize::sanitize(&e.to_string())),
     }
 }
 
@@ -326,6 +512,46 @@ mod tests {
 
     fn via(c: &ProxyConfig, url: &str) -> Option<String> {
         c.route(url).unwrap().map(|r| format!("{} {}", r.var, r.shown))
+    }
+
+    #[test]
+    fn the_request_line_is_made_absolute_and_credentials_follow_it() {
+        let head = b"POST /token HTTP/1.1\r\nhost: 127.0.0.1:9\r\ncontent-length: 2\r\n\r\n{}";
+        let out = absolute_form(head, "http://127.0.0.1:9", Some("Basic dTpw")).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "POST http://127.0.0.1:9/token HTTP/1.1\r\nProxy-Authorization: Basic dTpw\r\n\
+             host: 127.0.0.1:9\r\ncontent-length: 2\r\n\r\n{}"
+        );
+        let out = absolute_form(b"GET /x?a=b HTTP/1.1\r\n", "http://h", None).unwrap();
+        assert_eq!(out, b"GET http://h/x?a=b HTTP/1.1\r\n");
+        // Not a whole origin-form request line: refused, never sent half-rewritten.
+        for bad in [&b"GET /x HTTP/1.1"[..], b"GET http://h/x HTTP/1.1\r\n", b" /x HTTP/1.1\r\n", b"\r\n"] {
+            assert_eq!(absolute_form(bad, "http://h", None), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn plain_origin_only_for_http_and_without_user_info() {
+        let origin = |u: &str| plain_origin(&u.parse::<Uri>().unwrap());
+        assert_eq!(origin("http://127.0.0.1:8080/a?b").as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(origin("http://u:p@h/x").as_deref(), Some("http://h"));
+        assert_eq!(origin("http://[::1]:80/").as_deref(), Some("http://[::1]:80"));
+        assert_eq!(origin("https://h/x"), None);
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("user:p@ss", "dXNlcjpwQHNz"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), want);
+        }
     }
 
     #[test]

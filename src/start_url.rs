@@ -103,7 +103,7 @@ fn no_region(target: &SessionTarget, why: &str) -> Error {
 /// the answer is not a redirect.
 fn ask_redirect(ctx: &Context, target: &SessionTarget, url: &str) -> Result<Option<String>, Error> {
     let config = ctx.config()?;
-    let bundle = ctx.ca_bundle(target.settings_profile.as_deref().and_then(|p| config.profile(p)));
+    let bundle = ctx.ca_bundle(target.settings_profile.as_deref().and_then(|p| config.profile(p)))?;
     let failed = |why: String, hint: Option<String>| Error::Other {
         what: format!("cannot resolve the start URL {} of {}: {why}", shown(url), target.label),
         hint,

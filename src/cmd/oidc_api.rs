@@ -370,7 +370,7 @@ fn endpoint(
             return Err(Error::Usage(format!("--endpoint-url {url:?} is not an http(s) URL")));
         }
         let settings = ctx.config()?.profile(&profile);
-        return Ok(Endpoint { url: url.trim_end_matches('/').to_owned(), ca_bundle: ctx.ca_bundle(settings) });
+        return Ok(Endpoint { url: url.trim_end_matches('/').to_owned(), ca_bundle: ctx.ca_bundle(settings)? });
     }
     match ctx.endpoint_in(Service::Oidc, region.unwrap_or(""), Some(&profile)) {
         Err(Error::Endpoint(EndpointError::MissingRegion)) => Err(no_region(ctx, spec, op)),

@@ -356,3 +356,145 @@ fn without_home_or_passwd_entry_a_clear_error() {
     run.assert_fails(1, "aws-sso-process: cannot find the home folder");
     assert!(run.stderr.contains("hint: set HOME"), "{run:?}");
 }
+
+// ---- bounded reads (issue 11) -----------------------------------------------------------------
+
+/// Things that are no cache or config file, to put at one's path.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Unusable {
+    Fifo,
+    LinkToDevZero,
+    Folder,
+    /// A (sparse) regular file of this many bytes.
+    Huge(u64),
+}
+
+impl Unusable {
+    /// The error text that names this kind of file.
+    fn reason(self) -> &'static str {
+        match self {
+            Unusable::Fifo => "it is a FIFO (named pipe), not a regular file",
+            Unusable::LinkToDevZero => "it is a device, not a regular file",
+            Unusable::Folder => "it is a folder, not a regular file",
+            Unusable::Huge(_) => "it is larger than",
+        }
+    }
+
+    fn place(self, path: &Path) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        match self {
+            Unusable::Fifo => {
+                use std::os::unix::ffi::OsStrExt;
+                let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+                // SAFETY: a valid NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            }
+            Unusable::LinkToDevZero => std::os::unix::fs::symlink("/dev/zero", path).unwrap(),
+            Unusable::Folder => fs::create_dir(path).unwrap(),
+            Unusable::Huge(size) => fs::File::create(path).unwrap().set_len(size).unwrap(),
+        }
+    }
+
+    /// Whether `path` still is what `place` put there.
+    fn still_there(self, path: &Path) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        let Ok(meta) = fs::symlink_metadata(path) else { return false };
+        match self {
+            Unusable::Fifo => meta.file_type().is_fifo(),
+            Unusable::LinkToDevZero => meta.file_type().is_symlink(),
+            Unusable::Folder => meta.is_dir(),
+            Unusable::Huge(size) => meta.is_file() && meta.len() == size,
+        }
+    }
+}
+
+const CACHE_KINDS: [Unusable; 4] = [Unusable::Fifo, Unusable::LinkToDevZero, Unusable::Folder, Unusable::Huge(2 << 20)];
+
+#[test]
+fn an_unusable_token_file_is_a_clear_error_naming_it() {
+    for kind in CACHE_KINDS {
+        let env = TestEnv::new();
+        let path = env.token_path(CORP_KEY);
+        kind.place(&path);
+        let run = env.run_bounded(&["--profile", "dev-sso"]);
+        run.assert_fails(3, kind.reason());
+        assert!(run.stderr.contains(&format!("SSO token cache {} for", path.display())), "{kind:?}: {run:?}");
+        assert!(kind.still_there(&path), "{kind:?}: left as it was");
+        assert_eq!(env.fake.requests().len(), 0, "{kind:?}");
+    }
+}
+
+/// A role cache file that cannot be read is a miss: the credentials are fetched, and the cache file
+/// written as usual. The rename replaces whatever was at the path (it held no cache data); only a
+/// folder cannot be replaced, which costs one warning.
+#[test]
+fn an_unusable_role_cache_file_is_a_miss() {
+    for kind in CACHE_KINDS {
+        let env = TestEnv::new();
+        env.seed_corp_token(7200);
+        let path = env.role_path(CORP_ROLE_KEY);
+        kind.place(&path);
+        let run = env.run_bounded(&["--profile", "dev-sso"]);
+        run.assert_ok();
+        assert!(run.json()["AccessKeyId"].as_str().unwrap().starts_with("ASIAFAKE"), "{kind:?}: {run:?}");
+        assert_eq!(env.fake.count("GetRoleCredentials"), 1, "{kind:?}");
+        if kind == Unusable::Folder {
+            assert!(warnings(&run).len() == 1 && run.stderr.contains("could not be cached"), "{run:?}");
+            assert!(kind.still_there(&path));
+            continue;
+        }
+        assert!(warnings(&run).is_empty(), "{kind:?}: {run:?}");
+        assert!(fs::symlink_metadata(&path).unwrap().is_file(), "{kind:?}: replaced by the new cache file");
+        // The next run is a cache hit.
+        env.run_bounded(&["--profile", "dev-sso"]).assert_ok();
+        assert_eq!(env.fake.count("GetRoleCredentials"), 1, "{kind:?}");
+    }
+}
+
+#[test]
+fn unusable_config_and_credentials_files_are_a_clear_error_naming_them() {
+    // Well above the limit for config files (32 MiB); sparse, so it costs no disk.
+    let kinds = [Unusable::Fifo, Unusable::LinkToDevZero, Unusable::Folder, Unusable::Huge(33 << 20)];
+    for which in ["config", "credentials"] {
+        for kind in kinds {
+            let env = TestEnv::new();
+            // Even the cache-hit path reads both files.
+            env.seed_corp_role(3600);
+            let path = env.home().join(".aws").join(which);
+            if which == "config" {
+                fs::remove_file(&path).unwrap();
+            }
+            kind.place(&path);
+            let run = env.run_bounded(&["--profile", "dev-sso"]);
+            run.assert_fails(1, &format!("could not read {}: {}", path.display(), kind.reason()));
+            assert!(kind.still_there(&path), "{which} {kind:?}");
+        }
+    }
+}
+
+#[test]
+fn a_fifo_at_a_lock_path_is_refused_not_waited_on() {
+    // The role's lock: the credentials are fetched and served, not cached, with one warning.
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    let lock = env.home().join(format!(".aws/cli/cache/{CORP_ROLE_KEY}.json.lock"));
+    Unusable::Fifo.place(&lock);
+    let run = env.run_bounded(&["--profile", "dev-sso"]);
+    run.assert_ok();
+    assert_eq!(warnings(&run).len(), 1, "{run:?}");
+    assert!(run.stderr.contains("role credentials will not be cached"), "{run:?}");
+    assert!(run.stderr.contains(&format!("{}: it is a FIFO", lock.display())), "{run:?}");
+    assert!(!env.role_path(CORP_ROLE_KEY).exists());
+
+    // The token's lock, inside the refresh window: no refresh, the valid token is used, one warning.
+    let env = TestEnv::new();
+    let seed = env.seed_corp_token(60);
+    let lock = env.home().join(format!(".aws/sso/cache/{CORP_KEY}.json.lock"));
+    Unusable::Fifo.place(&lock);
+    let run = env.run_bounded(&["--profile", "dev-sso"]);
+    run.assert_ok();
+    assert_eq!(warnings(&run).len(), 1, "{run:?}");
+    assert!(run.stderr.contains("it is a FIFO (named pipe), not a regular file"), "{run:?}");
+    assert_eq!(env.fake.count("CreateToken"), 0);
+    assert_eq!(env.corp_token(), seed);
+}

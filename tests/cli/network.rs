@@ -4,7 +4,7 @@
 //! records which host they were for.
 
 use crate::util::fake::{FakeSso, Reply};
-use crate::util::proxy::{ForwardProxy, base64};
+use crate::util::proxy::{ForwardProxy, Squid, base64};
 use crate::util::tls::TestCa;
 use crate::util::*;
 use std::time::{Duration, Instant};
@@ -37,18 +37,51 @@ fn http_endpoints_go_through_http_proxy_with_credentials() {
     let run = env.run(&["--profile", "dev-sso", "--debug"]);
     assert_refreshed_and_fetched(&env, &run);
 
-    let tunnels = proxy.tunnels();
-    assert!(!tunnels.is_empty() && tunnels.len() <= 2, "{tunnels:?}");
-    assert_eq!(proxy.seen().len(), tunnels.len(), "nothing refused: {:?}", proxy.seen());
+    // Plain HTTP goes to the proxy in absolute form, one request each, credentials on each.
+    let forwarded = proxy.forwarded();
+    assert_eq!(forwarded.len(), 2, "{forwarded:?}");
+    assert_eq!(proxy.seen().len(), 2, "nothing refused, no tunnel: {:?}", proxy.seen());
     let fake = env.fake.addr().to_string();
-    for t in &tunnels {
-        assert_eq!(t.target, fake);
-        assert_eq!(t.headers["proxy-authorization"], format!("Basic {}", base64(b"alice:s3cr@t")));
-        assert!(t.headers["user-agent"].starts_with("aws-sso-process/"), "{t:?}");
+    for r in &forwarded {
+        assert!(r.target.starts_with(&format!("http://{fake}/")), "{r:?}");
+        assert_eq!(r.headers["proxy-authorization"], format!("Basic {}", base64(b"alice:s3cr@t")));
+        assert!(r.headers["user-agent"].starts_with("aws-sso-process/"), "{r:?}");
+        assert_eq!(r.headers["host"], fake, "{r:?}");
     }
+    assert!(forwarded.iter().any(|r| r.line.starts_with(&format!("POST http://{fake}/token "))), "{forwarded:?}");
     let shown = proxy.url().replace("http://", "");
     assert!(run.stderr.contains(&format!("through the proxy {shown} (HTTP_PROXY)")), "{run:?}");
     assert!(!run.stderr.contains("s3cr"), "the proxy password leaked: {run:?}");
+    // The credentials reached the proxy only: the fake never sees them.
+    assert!(env.fake.requests().iter().all(|r| !r.headers.contains_key("proxy-authorization")));
+}
+
+/// Proxies expect plain HTTP in absolute form and CONNECT only for TLS (curl and botocore do
+/// the same); both through one proxy here.
+#[test]
+fn http_goes_to_a_proxy_in_absolute_form_and_https_through_connect() {
+    let proxy = ForwardProxy::start();
+    let mut env = TestEnv::new();
+    env.seed_corp_token(7200);
+    env.set_env("HTTP_PROXY", &proxy.url());
+    env.run(&["--profile", "dev-sso"]).assert_ok();
+    let fake = env.fake.addr();
+    let lines: Vec<String> = proxy.seen().into_iter().map(|r| r.line).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with(&format!("GET http://{fake}/federation/credentials?")), "{lines:?}");
+    assert!(lines[0].ends_with(" HTTP/1.1"), "{lines:?}");
+
+    let ca = TestCa::new();
+    let proxy = ForwardProxy::start();
+    let mut env = https_env(&ca);
+    env.seed_corp_token(7200);
+    let bundle = env.home().join("ca.pem");
+    env.write_file(&bundle, &ca.ca_pem);
+    env.set_env("AWS_CA_BUNDLE", bundle.to_str().unwrap());
+    env.set_env("HTTPS_PROXY", &proxy.url());
+    env.run(&["--profile", "dev-sso"]).assert_ok();
+    let lines: Vec<String> = proxy.seen().into_iter().map(|r| r.line).collect();
+    assert_eq!(lines, [format!("CONNECT {} HTTP/1.1", env.fake.addr())]);
 }
 
 #[test]
@@ -58,12 +91,23 @@ fn wrong_proxy_credentials_are_a_clear_error() {
     env.seed_corp_token(7200);
     env.set_env("http_proxy", &proxy.url_with_credentials("alice", "wrong-DO-NOT-LEAK"));
     let run = env.run(&["--profile", "dev-sso"]);
-    run.assert_fails(1, "refused the tunnel with HTTP 407");
+    run.assert_fails(1, "refused the request with HTTP 407");
     assert!(run.stderr.contains("check the user and password in http_proxy"), "{run:?}");
     assert!(run.stderr.contains("GetRoleCredentials"), "{run:?}");
     assert!(!run.stderr.contains("DO-NOT-LEAK"), "{run:?}");
+    assert_eq!(proxy.seen().len(), 1, "a 407 is not retried: {:?}", proxy.seen());
     assert_eq!(proxy.seen()[0].refused, Some("bad credentials"));
     assert_eq!(env.fake.requests().len(), 0);
+
+    // Through CONNECT (https), the same words for the tunnel.
+    let ca = TestCa::new();
+    let mut env = https_env(&ca);
+    env.seed_corp_token(7200);
+    env.set_env("HTTPS_PROXY", &proxy.url_with_credentials("alice", "wrong-DO-NOT-LEAK"));
+    let run = env.run(&["--profile", "dev-sso"]);
+    run.assert_fails(1, "refused the tunnel with HTTP 407");
+    assert!(run.stderr.contains("check the user and password in HTTPS_PROXY"), "{run:?}");
+    assert!(!run.stderr.contains("DO-NOT-LEAK"), "{run:?}");
 }
 
 #[test]
@@ -91,7 +135,7 @@ fn no_proxy_bypasses_the_proxy() {
             assert_eq!(proxy.seen().len(), before, "{var}={value}");
             assert_eq!(env.fake.count("GetRoleCredentials"), 1, "{var}={value}");
         } else {
-            run.assert_fails(1, "refused the tunnel");
+            run.assert_fails(1, "refused the request with HTTP 403");
             assert_eq!(proxy.seen().len(), before + 1, "{var}={value}");
             assert_eq!(env.fake.requests().len(), 0, "{var}={value}");
         }
@@ -123,7 +167,7 @@ fn all_proxy_applies_to_http_endpoints() {
     env.seed_corp_token(7200);
     env.set_env("ALL_PROXY", &proxy.url());
     env.run(&["--profile", "dev-sso"]).assert_ok();
-    assert_eq!(proxy.tunnels().len(), 1);
+    assert_eq!(proxy.forwarded().len(), 1, "{:?}", proxy.seen());
 }
 
 #[test]
@@ -141,6 +185,52 @@ fn unusable_proxy_urls_name_the_variable() {
         assert!(!run.stderr.contains("DO-NOT-LEAK"), "{run:?}");
         assert_eq!(env.fake.requests().len(), 0);
     }
+}
+
+/// A real Squid in Debian's default configuration: it forwards plain HTTP to any "safe" port but
+/// allows CONNECT to port 443 only, so `http://` endpoints must go in absolute form. Skipped with a
+/// note where squid is not installed, except in CI (`CI=true`, where `.ci/run` installs it).
+#[test]
+fn a_real_squid_in_its_default_configuration() {
+    let Some(binary) = Squid::binary() else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("squid is required in CI (.ci/run installs it)");
+        }
+        eprintln!("skipping: squid is not installed (apt-get install squid)");
+        return;
+    };
+    let squid = Squid::start(&binary);
+
+    // An http:// endpoint: the refresh and the role call both go through, and squid's Via header on
+    // them shows that squid itself forwarded each request (a tunnel would pass bytes unchanged).
+    let mut env = TestEnv::new();
+    env.seed_corp_token(60);
+    env.set_env("HTTP_PROXY", &squid.url());
+    let run = env.run(&["--profile", "dev-sso"]);
+    assert_eq!(run.code, 0, "{run:?}\nsquid:\n{}", squid.output());
+    assert_refreshed_and_fetched(&env, &run);
+    for r in env.fake.requests() {
+        assert!(r.headers.get("via").is_some_and(|v| v.contains("squid")), "{}: {:?}", r.op, r.headers);
+    }
+
+    // A port squid's rules deny (not a "safe" port): squid's own 403, named as the proxy's.
+    let mut env = TestEnv::new();
+    env.seed_corp_token(7200);
+    env.set_env("HTTP_PROXY", &squid.url());
+    env.set_env("AWS_ENDPOINT_URL_SSO", "http://127.0.0.1:1");
+    let run = env.run(&["--profile", "dev-sso"]);
+    run.assert_fails(1, "refused the request with HTTP 403");
+    assert!(run.stderr.contains("hint: check the proxy settings"), "{run:?}");
+
+    // An https:// endpoint on a port other than 443: CONNECT, which this configuration refuses.
+    let ca = TestCa::new();
+    let mut env = https_env(&ca);
+    env.seed_corp_token(7200);
+    env.set_env("HTTPS_PROXY", &squid.url());
+    let run = env.run(&["--profile", "dev-sso"]);
+    run.assert_fails(1, "refused the tunnel with HTTP 403");
+    assert!(run.stderr.contains(&format!("the proxy 127.0.0.1:{}", squid.url().rsplit(':').next().unwrap())));
+    assert_eq!(env.fake.requests().len(), 0);
 }
 
 // ---- trust roots and CA bundles ---------------------------------------------------------------
@@ -206,19 +296,22 @@ fn https_through_a_connect_proxy_with_a_ca_bundle() {
     env.set_env("HTTPS_PROXY", &proxy.url());
     assert_refreshed_and_fetched(&env, &env.run(&["--profile", "dev-sso"]));
     let tunnels = proxy.tunnels();
-    assert!(!tunnels.is_empty(), "{:?}", proxy.seen());
+    assert!(!tunnels.is_empty() && tunnels.len() == proxy.seen().len(), "{:?}", proxy.seen());
     assert!(tunnels.iter().all(|t| t.target == env.fake.addr().to_string()), "{tunnels:?}");
 }
 
 #[test]
 fn unusable_ca_bundles_are_clear_errors_naming_the_file() {
     let ca = TestCa::new();
-    let rows: [(&str, Option<&str>, &str); 5] = [
+    let rows: [(&str, Option<&str>, &str); 7] = [
         ("missing.pem", None, "does not exist"),
         ("empty.pem", Some(""), "holds no PEM certificate"),
         ("notes.txt", Some("not a certificate\n"), "holds no PEM certificate"),
         ("bad.pem", Some("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), "cannot be used"),
         ("dir", None, "folder"),
+        // Bounded reads (issue 11): never a hang, never unbounded memory.
+        ("fifo.pem", None, "it is a FIFO (named pipe), not a regular file"),
+        ("zero.pem", None, "it is a device, not a regular file"),
     ];
     for (name, text, needle) in rows {
         let mut env = https_env(&ca);
@@ -227,15 +320,62 @@ fn unusable_ca_bundles_are_clear_errors_naming_the_file() {
         match text {
             Some(t) => env.write_file(&path, t),
             None if name == "dir" => std::fs::create_dir(&path).unwrap(),
+            None if name == "fifo.pem" => {
+                use std::os::unix::ffi::OsStrExt;
+                let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+                // SAFETY: a valid NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            }
+            None if name == "zero.pem" => std::os::unix::fs::symlink("/dev/zero", &path).unwrap(),
             None => {}
         }
         env.set_env("AWS_CA_BUNDLE", path.to_str().unwrap());
-        let run = env.run(&["--profile", "dev-sso"]);
+        let run = env.run_bounded(&["--profile", "dev-sso"]);
         run.assert_fails(1, needle);
         assert!(run.stderr.contains(&format!("{} (from AWS_CA_BUNDLE)", path.display())), "{run:?}");
         assert!(run.stderr.contains("hint: "), "{run:?}");
         assert_eq!(env.fake.requests().len(), 0, "{name}");
     }
+}
+
+/// An empty `AWS_CA_BUNDLE` or `ca_bundle =` is a configuration error with a hint, as in the AWS
+/// CLI since 2.36.6, not the same as unset: the variable wins over the profile even when empty.
+#[test]
+fn an_empty_ca_bundle_is_a_configuration_error() {
+    let ca = TestCa::new();
+    let with_profile_bundle = |value: &str| {
+        DEFAULT_CONFIG.replace("region = eu-west-1\n", &format!("region = eu-west-1\nca_bundle = {value}\n"))
+    };
+    let rows: [(Option<&str>, Option<&str>, &str, &str); 4] = [
+        (Some(""), None, "AWS_CA_BUNDLE is set to an empty value", "unset it"),
+        (Some("  "), None, "AWS_CA_BUNDLE is set to an empty value", "unset it"),
+        (Some(""), Some("~/ca.pem"), "AWS_CA_BUNDLE is set to an empty value", "unset it"),
+        (None, Some(""), "ca_bundle in [profile dev-sso] is empty", "remove the line"),
+    ];
+    for (var, profile, needle, hint) in rows {
+        let mut env = https_env(&ca);
+        env.seed_corp_token(7200);
+        env.write_file(&env.home().join("ca.pem"), &ca.ca_pem);
+        if let Some(value) = profile {
+            env.write_config(&with_profile_bundle(value));
+        }
+        if let Some(value) = var {
+            env.set_env("AWS_CA_BUNDLE", value);
+        }
+        let run = env.run(&["--profile", "dev-sso"]);
+        run.assert_fails(1, needle);
+        assert!(
+            run.stderr.contains(&format!("hint: set {}", if var.is_some() { "AWS_CA_BUNDLE" } else { "ca_bundle" }))
+        );
+        assert!(run.stderr.contains(hint), "{run:?}");
+        assert_eq!(env.fake.requests().len(), 0, "{var:?} {profile:?}");
+    }
+    // Spaces around a path in the profile are not a path of their own.
+    let env = https_env(&ca);
+    env.seed_corp_token(7200);
+    env.write_file(&env.home().join("ca.pem"), &ca.ca_pem);
+    env.write_config(&with_profile_bundle("~/ca.pem  "));
+    env.run(&["--profile", "dev-sso"]).assert_ok();
 }
 
 #[test]

@@ -50,6 +50,13 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// How long `run_bounded` lets a run take before killing it: far longer than any run that does
+/// nothing slow takes, even on a busy machine.
+pub const HANG_LIMIT: Duration = Duration::from_secs(10);
+/// The address space `run_bounded` allows: far above a normal run, far below a file read without
+/// bound (a link to /dev/zero read to the end).
+pub const MEMORY_CAP: u64 = 512 << 20;
+
 pub struct TestEnv {
     pub home: tempfile::TempDir,
     pub fake: FakeSso,
@@ -237,6 +244,35 @@ impl TestEnv {
     pub fn run(&self, args: &[&str]) -> Run {
         let out = self.command(args).output().expect("run aws-sso-process");
         to_run(out)
+    }
+
+    /// `run`, but killed after `HANG_LIMIT` (the test then fails) and with its memory capped at
+    /// `MEMORY_CAP`: for inputs that once made the binary hang or read without bound.
+    pub fn run_bounded(&self, args: &[&str]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and changes nothing but the child process.
+            unsafe {
+                cmd.pre_exec(|| {
+                    let cap =
+                        libc::rlimit { rlim_cur: MEMORY_CAP as libc::rlim_t, rlim_max: MEMORY_CAP as libc::rlim_t };
+                    if libc::setrlimit(libc::RLIMIT_AS, &cap) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn().expect("run aws-sso-process");
+        if !wait_for(HANG_LIMIT, || child.try_wait().unwrap().is_some()) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("aws-sso-process {args:?} was still running after {HANG_LIMIT:?} (killed)");
+        }
+        to_run(child.wait_with_output().unwrap())
     }
 
     /// Starts `n` copies at once and waits for all of them.
