@@ -282,7 +282,9 @@ pub fn process_line(line: &str) -> Option<Result<TargetSpec, String>> {
         return None;
     }
     Some(match crate::cli::Cli::try_parse_from(&words) {
-        Ok(cli) if cli.command.is_none() => Ok(cli.target.spec()),
+        Ok(cli) if cli.command.is_none() => {
+            cli.check().map(|()| cli.target.spec()).map_err(|e| format!("its line does not parse: {e}"))
+        }
         Ok(_) => Err("its line runs a subcommand, not the credential output".to_owned()),
         Err(e) => Err(format!(
             "its line does not parse: {}",
