@@ -26,14 +26,17 @@ pub fn run(ctx: &Context, spec: &TargetSpec, login_if_needed: bool) -> Result<u8
         eprintln!(
             "aws-sso-process: this is credential_process output (account {}, role {}, SSO session {}) for the AWS \
              CLI and SDKs; 'aws-sso-process --help' shows the commands for people",
-            target.account_id, target.role_name, target.session.label
+            target.account_id,
+            target.role_name,
+            crate::http::sanitize(&target.session.label)
         );
     }
     Ok(0)
 }
 
 /// What to say when `aws-sso-process` alone, with nothing naming a target (no flag, no
-/// AWS_PROFILE, no SSO `[default]`), finds none: what this program is and what to run (issue 13).
+/// AWS_PROFILE) and nothing set up (no sso-session, no profile with SSO keys or a
+/// credential_process), finds no target: what this program is and what to run (issue 13).
 const FIRST_STEPS: &str = "aws-sso-process gets AWS credentials from IAM Identity Center (SSO) for the AWS CLI \
 and SDKs, which run it as a profile's credential_process
   to start, run 'aws-sso-process setup': it signs you in and writes one profile per account and role
@@ -48,16 +51,17 @@ fn first_steps(ctx: &Context, spec: &TargetSpec, e: Error) -> Error {
         || spec.role_name.is_some()
         || ctx.env.get("AWS_PROFILE").is_some()
         || ctx.env.get("AWS_DEFAULT_PROFILE").is_some();
-    let default_names_one = |config: &crate::config::Config| {
-        config.profile("default").is_some_and(|d| {
-            crate::config::SSO_PROFILE_KEYS
-                .iter()
-                .chain(["credential_process"].iter())
-                .any(|k| d.values.contains_key(*k))
-        })
+    let set_up = |config: &crate::config::Config| {
+        !config.sso_sessions.is_empty()
+            || config.profiles.values().any(|p| {
+                crate::config::SSO_PROFILE_KEYS
+                    .iter()
+                    .chain(["credential_process"].iter())
+                    .any(|k| p.values.contains_key(*k))
+            })
     };
     match e {
-        Error::Other { what, .. } if !named && ctx.config().is_ok_and(|c| !default_names_one(c)) => {
+        Error::Other { what, .. } if !named && ctx.config().is_ok_and(|c| !set_up(c)) => {
             Error::Other { what, hint: Some(FIRST_STEPS.to_owned()) }
         }
         e => e,

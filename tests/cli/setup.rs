@@ -273,10 +273,13 @@ fn the_bare_command_with_nothing_set_up_says_what_to_run() {
     let run = env.run(&[]);
     assert!(run.stderr.contains("run 'aws-sso-process setup'"), "{run:?}");
 
-    // A profile named, or an SSO [default]: the specific message, not the introduction.
+    // A profile named, or anything set up: the specific message, not the introduction.
     let run = env.run(&["--profile", "nope"]);
     assert!(!run.stderr.contains("aws-sso-process setup"), "{run:?}");
-    env.write_config("[default]\nsso_session = corp\n");
-    let run = env.run(&[]);
-    assert!(!run.stderr.contains("aws-sso-process setup"), "{run:?}");
+    for config in ["[default]\nsso_session = corp\n", DEFAULT_CONFIG] {
+        env.write_config(config);
+        let run = env.run(&[]);
+        assert_eq!(run.code, 1, "{run:?}");
+        assert!(!run.stderr.contains("aws-sso-process setup"), "{run:?}");
+    }
 }
