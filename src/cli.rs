@@ -43,7 +43,8 @@ pub struct TargetArgs {
     pub sso_session: Option<String>,
 
     /// Legacy target: the start URL (no sso-session); needs --region. Also start-device-authorization's startUrl.
-    #[arg(long, global = true, value_name = "URL", conflicts_with_all = ["profile", "sso_session"])]
+    // Not a clap conflict with --sso-session: `setup` takes both (see `Cli::check`).
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "profile")]
     pub start_url: Option<String>,
 
     /// The sso_region of --start-url; for the SSO OIDC commands, the region to call.
@@ -144,6 +145,16 @@ pub enum Command {
     Status(StatusArgs),
     /// Set up profiles: `configure generate` makes one profile per account and role.
     Configure(ConfigureArgs),
+    /// First-time set-up: write an [sso-session], log in, and generate a profile per account and role.
+    ///
+    /// Asks on the terminal for what no flag gives: the start URL, the SSO region, the session name
+    /// (default: the start URL's first name, e.g. `corp` for https://corp.awsapps.com/start), the
+    /// scopes and which profiles to generate. With every answer given as a flag it runs without a
+    /// terminal. Writes only what is missing, keeps a copy of the old config as config.bak, and says
+    /// "nothing to change" when run again with the same answers.
+    #[command(after_help = "Example: aws-sso-process setup --start-url https://corp.awsapps.com/start \\\n  \
+                            --region eu-west-1 --sso-session corp --scopes sso:account:access --generate all")]
+    Setup(SetupArgs),
     /// Print the role credentials for a shell or a tool, like `aws configure export-credentials`.
     ///
     /// `eval "$(aws-sso-process export --profile dev-sso --format env)"` sets AWS_ACCESS_KEY_ID,
@@ -170,6 +181,18 @@ pub enum Command {
     Man,
 }
 
+impl Cli {
+    /// What clap cannot say: `--start-url` and `--sso-session` together name two targets, except
+    /// for `setup`, where the second is the name of the session the first gets.
+    pub fn check(&self) -> Result<(), String> {
+        let setup = matches!(self.command, Some(Command::Setup(_)));
+        if !setup && self.target.start_url.is_some() && self.target.sso_session.is_some() {
+            return Err("--start-url cannot be used with --sso-session (each names an SSO session)".to_owned());
+        }
+        Ok(())
+    }
+}
+
 impl Command {
     /// The subcommand as typed, for hints that repeat it.
     pub fn name(&self) -> &'static str {
@@ -184,6 +207,7 @@ impl Command {
             Command::List(_) => "list",
             Command::Status(_) => "status",
             Command::Configure(_) => "configure generate",
+            Command::Setup(_) => "setup",
             Command::Export(_) => "export",
             Command::Exec(_) => "exec",
             Command::Completions(_) => "completions",
@@ -202,29 +226,86 @@ pub struct ConfigureArgs {
 pub enum ConfigureCommand {
     /// One profile per account and role of an SSO session, each running aws-sso-process as its credential_process.
     ///
-    /// Names are `<prefix><account>.<role>`, the account name in lower case with every other run
-    /// of characters turned into '-' (accounts whose names give the same result get '-<account
-    /// id>' appended). Each profile gets `credential_process = aws-sso-process --sso-session S
-    /// --account-id A --role-name R` and `region` (--region, else the session's sso_region).
-    /// Without --write the blocks are printed; with --write the profiles the config does not have
-    /// yet are appended to it, a copy of the previous file is kept as config.bak, and nothing else
-    /// in the file changes.
+    /// Names are `<prefix><account>.<role>` (or --template), the account name in lower case with
+    /// every other run of characters turned into '-' (accounts whose names give the same result get
+    /// '-<account id>' appended). Each profile gets `credential_process = aws-sso-process
+    /// --sso-session S --account-id A --role-name R`, `region` (--region, else the session's
+    /// sso_region) and `aws_sso_process_generated = S`, the mark --prune looks for. Without --write
+    /// the blocks are printed; with --write the profiles the config does not have yet are appended
+    /// to it, a copy of the previous file is kept as config.bak, and nothing else in the file
+    /// changes.
     Generate(GenerateArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Put this in front of every profile name (e.g. "corp-").
-    #[arg(long, value_name = "PREFIX", default_value = "")]
-    pub prefix: String,
+    #[command(flatten)]
+    pub names: NameArgs,
 
     /// Append the new profiles to the config file instead of printing them.
     #[arg(long)]
     pub write: bool,
 
-    /// The program the profiles' credential_process runs (a full path when it is not on PATH).
-    #[arg(long, value_name = "PATH", default_value = "aws-sso-process")]
-    pub command: String,
+    /// With --write: also remove the profiles generated earlier for this SSO session whose account
+    /// or role the portal no longer lists (only those carrying `aws_sso_process_generated`).
+    #[arg(long, requires = "write")]
+    pub prune: bool,
+
+    /// The program the profiles' credential_process runs [default: `aws-sso-process` when that
+    /// name on PATH is this binary, else this binary's absolute path].
+    #[arg(long, value_name = "PATH")]
+    pub command: Option<String>,
+}
+
+/// Which profiles `configure generate` and `setup` make, and their names.
+#[derive(Debug, Args, Clone, Default)]
+pub struct NameArgs {
+    /// Put this in front of every profile name (e.g. "corp-").
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    pub prefix: String,
+
+    /// Profile names from a template: {account_name}, {account_id}, {role_name}, {sso_session},
+    /// each slugged [default: `{account_name}.ROLE`, the role name as it is].
+    #[arg(long, value_name = "TEMPLATE")]
+    pub template: Option<String>,
+
+    /// Only accounts whose name or ID this regular expression matches (unanchored; `(?i)` for any case).
+    #[arg(long, value_name = "REGEX")]
+    pub accounts: Option<String>,
+
+    /// Only roles whose name this regular expression matches (unanchored).
+    #[arg(long, value_name = "REGEX")]
+    pub roles: Option<String>,
+}
+
+/// `setup --generate`: which profiles to make without asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateWhich {
+    /// One per account and role (those --accounts and --roles match, when given).
+    All,
+    /// None: only the sso-session and the login.
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// The session's sso_registration_scopes, comma-separated [default: sso:account:access].
+    #[arg(long, value_name = "SCOPES")]
+    pub scopes: Option<String>,
+
+    /// Which profiles to generate, without asking.
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub generate: Option<GenerateWhich>,
+
+    #[command(flatten)]
+    pub names: NameArgs,
+
+    /// The program the profiles' credential_process runs (as for `configure generate`).
+    #[arg(long, value_name = "PATH")]
+    pub command: Option<String>,
+
+    #[command(flatten)]
+    pub login: LoginArgs,
 }
 
 #[derive(Debug, Args)]
@@ -357,6 +438,14 @@ mod tests {
             }))
         ));
         assert!(Cli::try_parse_from(["x", "configure"]).is_err());
+        assert!(Cli::try_parse_from(["x", "configure", "generate", "--prune"]).is_err(), "--prune needs --write");
+        let both = Cli::try_parse_from(["x", "login", "--start-url", "u", "--sso-session", "s"]).unwrap();
+        assert!(both.check().is_err());
+        let setup =
+            Cli::try_parse_from(["x", "setup", "--start-url", "u", "--sso-session", "s", "--generate", "all"]).unwrap();
+        assert!(setup.check().is_ok());
+        assert!(matches!(setup.command, Some(Command::Setup(SetupArgs { generate: Some(GenerateWhich::All), .. }))));
+        assert!(Cli::try_parse_from(["x", "setup", "--profile", "p", "--start-url", "u"]).is_err());
         assert!(Cli::try_parse_from(["x", "status", "--check", "--json"]).is_ok());
     }
 

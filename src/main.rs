@@ -62,6 +62,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli, ctx: &Context) -> Result<u8, Error> {
+    cli.check().map_err(Error::Usage)?;
     let spec = cli.target.spec();
     match &cli.command {
         None => cmd::credentials::run(ctx, &spec, cli.login_if_needed),
@@ -79,8 +80,9 @@ fn run(cli: &Cli, ctx: &Context) -> Result<u8, Error> {
         Some(Command::List(args)) => cmd::list::run(ctx, &spec, args.json),
         Some(Command::Status(args)) => cmd::status::run(ctx, args.json, args.check),
         Some(Command::Configure(args)) => match &args.command {
-            cli::ConfigureCommand::Generate(g) => cmd::configure::generate(ctx, &spec, &g.prefix, g.write, &g.command),
+            cli::ConfigureCommand::Generate(g) => cmd::configure::generate(ctx, &spec, g),
         },
+        Some(Command::Setup(args)) => cmd::setup::run(ctx, &spec, args),
         Some(Command::Export(args)) => cmd::export::run(ctx, &spec, cli.login_if_needed, args.format),
         Some(Command::Exec(args)) => cmd::exec::run(ctx, &spec, cli.login_if_needed, args),
         Some(Command::Completions(args)) => cmd::docs::completions(args.shell),

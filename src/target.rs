@@ -293,7 +293,9 @@ pub fn own_command(line: &str) -> Option<Result<crate::cli::Cli, String>> {
 /// output, or why that line names no target. `None` when the line runs another program.
 pub fn process_line(line: &str) -> Option<Result<TargetSpec, String>> {
     Some(match own_command(line)? {
-        Ok(cli) if cli.command.is_none() => Ok(cli.target.spec()),
+        Ok(cli) if cli.command.is_none() => {
+            cli.check().map(|()| cli.target.spec()).map_err(|e| format!("its line does not parse: {e}"))
+        }
         Ok(_) => Err("its line runs a subcommand, not the credential output".to_owned()),
         Err(e) => Err(e),
     })

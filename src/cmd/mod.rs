@@ -10,4 +10,5 @@ pub mod login;
 pub mod logout;
 pub mod oidc_api;
 pub mod refresh;
+pub mod setup;
 pub mod status;

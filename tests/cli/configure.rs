@@ -8,6 +8,24 @@ fn config_path(env: &TestEnv) -> std::path::PathBuf {
     env.home().join(".aws/config")
 }
 
+/// PATH with the built binary's folder first: the bare name `aws-sso-process` is then this binary.
+pub fn path_with_bin() -> String {
+    let dir = std::path::Path::new(BIN).parent().unwrap();
+    std::env::join_paths(
+        std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap()
+    .into_string()
+    .unwrap()
+}
+
+/// A TestEnv whose PATH finds this binary, so generated lines name it `aws-sso-process`.
+fn new_env() -> TestEnv {
+    let mut env = TestEnv::new();
+    env.set_env("PATH", &path_with_bin());
+    env
+}
+
 /// A config with comments, odd spacing, `:` delimiters, continuation lines, tabs, and no newline at the end.
 const ODD_CONFIG: &str = "# my AWS config   \n\
 ;  a semicolon comment\n\
@@ -31,7 +49,7 @@ sso_registration_scopes = sso:account:access\n\
 
 #[test]
 fn prints_one_block_per_account_and_role() {
-    let env = TestEnv::new();
+    let env = new_env();
     env.seed_corp_token(7200);
     let before = std::fs::read(config_path(&env)).unwrap();
     let run = env.run(&["configure", "generate", "--sso-session", "corp"]);
@@ -42,7 +60,8 @@ fn prints_one_block_per_account_and_role() {
             "# Prod ? Payments (EU) (222233334444), role Admin\n\
              [profile prod-payments-eu.Admin]\n\
              credential_process = aws-sso-process --sso-session corp --account-id 222233334444 --role-name Admin\n\
-             region = us-east-1\n"
+             region = us-east-1\n\
+             aws_sso_process_generated = corp\n"
         ),
         "{run:?}"
     );
@@ -54,7 +73,7 @@ fn prints_one_block_per_account_and_role() {
 
 #[test]
 fn prefix_region_and_command_flags() {
-    let env = TestEnv::new();
+    let env = new_env();
     env.seed_corp_token(7200);
     let run = env.run(&[
         "configure",
@@ -82,7 +101,7 @@ fn prefix_region_and_command_flags() {
 
 #[test]
 fn colliding_slugs_get_the_account_id() {
-    let env = TestEnv::new();
+    let env = new_env();
     env.seed_corp_token(7200);
     env.fake.set_accounts(vec![
         FakeAccount::new("111111111111", "Prod Payments", &["Admin"]),
@@ -98,7 +117,7 @@ fn colliding_slugs_get_the_account_id() {
 
 #[test]
 fn write_appends_keeps_the_rest_byte_for_byte_and_is_idempotent() {
-    let env = TestEnv::new();
+    let env = new_env();
     env.write_config(ODD_CONFIG);
     env.seed_corp_token(7200);
     let path = config_path(&env);
@@ -110,13 +129,13 @@ fn write_appends_keeps_the_rest_byte_for_byte_and_is_idempotent() {
     let run = env.run(&["configure", "generate", "--write"]);
     run.assert_ok();
     assert!(run.stdout.contains("added profile prod-payments-eu.Admin\n"), "{run:?}");
-    assert!(run.stdout.contains("9 profiles added to "), "{run:?}");
+    assert!(run.stdout.contains("9 added, 0 kept, 0 removed in "), "{run:?}");
     let written = std::fs::read_to_string(&path).unwrap();
     assert!(written.starts_with(ODD_CONFIG), "the old bytes are a prefix:\n{written}");
     let appended = &written[ODD_CONFIG.len()..];
     assert!(appended.starts_with("\n\n# Audit & Logging (555566667777), role SecurityAudit\n"), "{appended:?}");
     assert_eq!(appended.matches("[profile ").count(), 9);
-    assert!(written.ends_with("region = us-east-1\n"));
+    assert!(written.ends_with("region = us-east-1\naws_sso_process_generated = corp\n"));
     assert_eq!(std::fs::read_to_string(env.home().join(".aws/config.bak")).unwrap(), ODD_CONFIG);
     #[cfg(unix)]
     crate::credentials::assert_mode(&path, 0o640);
@@ -143,15 +162,16 @@ fn write_appends_keeps_the_rest_byte_for_byte_and_is_idempotent() {
     // Twice: nothing added, nothing written, the backup still holds the original.
     let again = env.run(&["configure", "generate", "--write"]);
     again.assert_ok();
-    assert!(again.stdout.contains("nothing to add"), "{again:?}");
-    assert_eq!(again.stdout.matches("skipped profile").count(), 9);
+    assert!(again.stdout.contains("nothing to change in "), "{again:?}");
+    assert!(again.stdout.contains(": 9 kept"), "{again:?}");
+    assert!(!again.stdout.contains("skipped profile"), "our own profiles are kept silently: {again:?}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), written);
     assert_eq!(std::fs::read_to_string(env.home().join(".aws/config.bak")).unwrap(), ODD_CONFIG);
 }
 
 #[test]
 fn write_skips_names_and_targets_that_exist() {
-    let env = TestEnv::new();
+    let env = new_env();
     let config = format!(
         "{DEFAULT_CONFIG}\n[profile sandbox.Admin]\nregion = us-west-2\n\n\
          [profile payments]\ncredential_process = aws-sso-process --sso-session corp --account-id 222233334444 --role-name Admin\n"
@@ -171,7 +191,7 @@ fn write_skips_names_and_targets_that_exist() {
         run.stdout.contains("skipped profile development.Developer: profile dev already runs aws-sso-process"),
         "the DEFAULT_CONFIG's own dev profile counts: {run:?}"
     );
-    assert!(run.stdout.contains("6 profiles added"), "{run:?}");
+    assert!(run.stdout.contains("6 added, 2 kept, 0 removed"), "{run:?}");
     let written = std::fs::read_to_string(config_path(&env)).unwrap();
     assert!(written.starts_with(&config));
     assert_eq!(written.matches("[profile sandbox.Admin]").count(), 1);
@@ -180,7 +200,7 @@ fn write_skips_names_and_targets_that_exist() {
 
 #[test]
 fn crlf_files_get_crlf_lines() {
-    let env = TestEnv::new();
+    let env = new_env();
     let config = DEFAULT_CONFIG.replace('\n', "\r\n");
     env.write_config(&config);
     env.seed_corp_token(7200);
@@ -195,7 +215,7 @@ fn crlf_files_get_crlf_lines() {
 #[cfg(unix)]
 #[test]
 fn a_symlinked_config_is_written_through_the_link() {
-    let env = TestEnv::new();
+    let env = new_env();
     let real = env.home().join("dotfiles/aws-config");
     env.write_file(&real, DEFAULT_CONFIG);
     std::fs::remove_file(config_path(&env)).unwrap();
@@ -209,7 +229,7 @@ fn a_symlinked_config_is_written_through_the_link() {
 
 #[test]
 fn a_legacy_start_url_into_a_new_config_file() {
-    let env = TestEnv::new();
+    let env = new_env();
     std::fs::remove_file(config_path(&env)).unwrap();
     let url = "https://legacy.awsapps.com/start";
     let mut doc = env.seed_corp_token(7200);
@@ -223,7 +243,8 @@ fn a_legacy_start_url_into_a_new_config_file() {
     assert!(
         written.contains(
             "credential_process = aws-sso-process --start-url https://legacy.awsapps.com/start --region eu-west-1 \
-             --account-id 444455556666 --role-name Admin\nregion = eu-west-1\n"
+             --account-id 444455556666 --role-name Admin\nregion = eu-west-1\n\
+             aws_sso_process_generated = https://legacy.awsapps.com/start\n"
         ),
         "{written}"
     );
@@ -234,7 +255,7 @@ fn a_legacy_start_url_into_a_new_config_file() {
 
 #[test]
 fn no_session_no_listing_no_write() {
-    let env = TestEnv::new();
+    let env = new_env();
     let before = std::fs::read(config_path(&env)).unwrap();
     env.run(&["configure", "generate", "--sso-session", "corp", "--write"]).assert_fails(3, "login --sso-session corp");
     assert_eq!(std::fs::read(config_path(&env)).unwrap(), before);
@@ -327,7 +348,7 @@ fn assert_only_valid_blocks(generated: &str) {
                     == format!("aws-sso-process --sso-session corp --account-id {account} --role-name {role}")),
                 "unexpected command: {line:?}"
             );
-        } else {
+        } else if line != "aws_sso_process_generated = corp" {
             assert_eq!(line, "region = us-east-1", "unexpected line:\n{generated}");
         }
     }
@@ -353,14 +374,14 @@ fn assert_one_warning_per_hostile_entry(run: &Run) {
 
 #[test]
 fn write_skips_hostile_names_and_keeps_the_users_sections_byte_for_byte() {
-    let env = TestEnv::new();
+    let env = new_env();
     let config = format!("{DEFAULT_CONFIG}\n[profile mine]\nregion = eu-west-1\noutput = json\n");
     env.write_config(&config);
     env.seed_corp_token(7200);
     env.fake.set_accounts(hostile_accounts());
     let run = env.run(&["configure", "generate", "--sso-session", "corp", "--write"]);
     run.assert_ok();
-    assert!(run.stdout.contains("4 profiles added"), "{run:?}");
+    assert!(run.stdout.contains("4 added, 0 kept, 0 removed"), "{run:?}");
     assert_one_warning_per_hostile_entry(&run);
 
     let written = std::fs::read_to_string(config_path(&env)).unwrap();
@@ -377,7 +398,7 @@ fn write_skips_hostile_names_and_keeps_the_users_sections_byte_for_byte() {
 
 #[test]
 fn printed_profiles_carry_no_injected_section_or_key() {
-    let env = TestEnv::new();
+    let env = new_env();
     env.seed_corp_token(7200);
     env.fake.set_accounts(hostile_accounts());
     let run = env.run(&["configure", "generate", "--sso-session", "corp"]);
@@ -386,4 +407,174 @@ fn printed_profiles_carry_no_injected_section_or_key() {
     assert!(!run.stdout.contains("evil") && !run.stdout.contains("mail.invalid"), "{run:?}");
     assert!(!run.stdout.contains("\n[profile x]"), "{run:?}");
     assert_one_warning_per_hostile_entry(&run);
+}
+
+// ---- templates, filters, --prune and the program's path (issue 13 item 2) ----
+
+#[test]
+fn template_and_filters_choose_names_and_profiles() {
+    let env = new_env();
+    env.seed_corp_token(7200);
+    let run = env.run(&[
+        "configure",
+        "generate",
+        "--sso-session",
+        "corp",
+        "--template",
+        "{sso_session}-{account_name}-{role_name}",
+        "--accounts",
+        "(?i)^(sandbox|prod)|333344445555",
+        "--roles",
+        "^(Admin|ReadOnly)$",
+        "--region",
+        "eu-central-1",
+    ]);
+    run.assert_ok();
+    let headers: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("[profile ")).collect();
+    assert_eq!(
+        headers,
+        [
+            "[profile corp-prod-payments-eu-admin]",
+            "[profile corp-prod-payments-eu-readonly]",
+            "[profile corp-sandbox-admin]",
+            "[profile corp-shared-services-readonly]",
+        ],
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains(
+            "[profile corp-sandbox-admin]\n\
+             credential_process = aws-sso-process --sso-session corp --account-id 444455556666 --role-name Admin\n\
+             region = eu-central-1\n\
+             aws_sso_process_generated = corp\n"
+        ),
+        "{run:?}"
+    );
+    // Mistakes in the flags are usage errors before any request.
+    for (flag, value, needle) in [
+        ("--template", "{account}", "unknown placeholder {account}"),
+        ("--accounts", "(", "--accounts is not a regular expression"),
+        ("--roles", "[", "--roles is not a regular expression"),
+    ] {
+        let before = env.fake.requests().len();
+        env.run(&["configure", "generate", "--sso-session", "corp", flag, value]).assert_fails(2, needle);
+        assert_eq!(env.fake.requests().len(), before, "{flag}: no request");
+    }
+}
+
+#[test]
+fn prune_removes_only_generated_profiles_that_are_gone() {
+    let env = new_env();
+    let hand = "\n# my own, for the Sandbox admin role\n[profile sandbox-by-hand]\n\
+                credential_process = aws-sso-process --sso-session corp --account-id 444455556666 --role-name Admin\n\
+                region = eu-west-1\n";
+    env.write_config(&format!("{DEFAULT_CONFIG}{hand}"));
+    env.seed_corp_token(7200);
+    let path = config_path(&env);
+    env.run(&["configure", "generate", "--write"]).assert_ok();
+    let first = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(first.matches("aws_sso_process_generated = corp").count(), 7, "{first}");
+
+    // Sandbox loses Admin and PowerUser, Audit & Logging goes: three generated profiles are gone;
+    // the hand-written Sandbox Admin profile stays. Payments gains a role.
+    let mut accounts = crate::util::fake::default_accounts();
+    accounts.retain(|a| a.id != "555566667777");
+    for a in &mut accounts {
+        if a.id == "444455556666" {
+            a.roles = vec!["Developer".into()];
+        }
+        if a.id == "222233334444" {
+            a.roles.push("Billing".into());
+        }
+    }
+    env.fake.set_accounts(accounts);
+    let run = env.run(&["configure", "generate", "--write", "--prune"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("added profile prod-payments-eu.Billing\n"), "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "removed profile sandbox.PowerUser: the SSO session no longer lists account 444455556666 role PowerUser\n"
+        ),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("removed profile audit-logging.SecurityAudit"), "{run:?}");
+    assert!(run.stdout.contains("1 added, 6 kept, 2 removed in "), "{run:?}");
+    let pruned = std::fs::read_to_string(&path).unwrap();
+    assert!(pruned.starts_with(&format!("{DEFAULT_CONFIG}{hand}")), "the user's part byte for byte:\n{pruned}");
+    assert!(!pruned.contains("[profile sandbox.PowerUser]") && !pruned.contains("PowerUser"), "{pruned}");
+    assert!(!pruned.contains("Audit"), "the comment line went with its block:\n{pruned}");
+    assert!(!pruned.contains("\n\n\n"), "no blank lines pile up:\n{pruned}");
+    assert_eq!(std::fs::read_to_string(env.home().join(".aws/config.bak")).unwrap(), first);
+
+    // Again: nothing to change, and the file byte-identical.
+    let again = env.run(&["configure", "generate", "--write", "--prune"]);
+    again.assert_ok();
+    assert!(again.stdout.contains("nothing to change in "), "{again:?}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), pruned);
+
+    // A generated profile someone re-pointed by hand at another session is no longer ours.
+    env.fake.set_accounts(Vec::new());
+    let run = env.run(&["configure", "generate", "--write", "--prune"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("0 added, 0 kept, 6 removed"), "{run:?}");
+    let empty = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(empty, format!("{DEFAULT_CONFIG}{hand}"), "only the user's text is left");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_program_is_named_by_absolute_path_unless_path_finds_this_binary() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut env = TestEnv::new();
+    env.seed_corp_token(7200);
+    let args = ["configure", "generate", "--sso-session", "corp", "--accounts", "^Sandbox$", "--roles", "^Admin$"];
+    let line = |run: &Run| run.stdout.lines().find(|l| l.starts_with("credential_process = ")).unwrap().to_owned();
+    let me = std::fs::canonicalize(BIN).unwrap();
+
+    // Not on PATH: the full path, and the reason on stderr.
+    env.set_env("PATH", "/usr/bin:/bin");
+    let run = env.run(&args);
+    run.assert_ok();
+    assert_eq!(
+        line(&run),
+        format!("credential_process = {} --sso-session corp --account-id 444455556666 --role-name Admin", me.display())
+    );
+    assert!(run.stderr.contains("by its full path: aws-sso-process is not on PATH"), "{run:?}");
+
+    // Another program of that name first on PATH: still the full path, naming the other one.
+    let other = env.home().join("bin/aws-sso-process");
+    env.write_file(&other, "#!/bin/sh\nexit 1\n");
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.set_env("PATH", &format!("{}:{}", other.parent().unwrap().display(), path_with_bin()));
+    let run = env.run(&args);
+    assert!(line(&run).starts_with(&format!("credential_process = {} ", me.display())), "{run:?}");
+    assert!(run.stderr.contains("aws-sso-process on PATH is another program"), "{run:?}");
+
+    // This binary, through a symlink on PATH: the bare name.
+    std::fs::remove_file(&other).unwrap();
+    std::os::unix::fs::symlink(&me, &other).unwrap();
+    let run = env.run(&args);
+    assert!(line(&run).starts_with("credential_process = aws-sso-process --sso-session"), "{run:?}");
+    assert!(run.stderr.contains("credential_process runs aws-sso-process, which on PATH is this binary"), "{run:?}");
+
+    // --command wins.
+    let run = env.run(&[&args[..], &["--command", "/opt/x/aws-sso-process"]].concat());
+    assert!(line(&run).starts_with("credential_process = /opt/x/aws-sso-process "), "{run:?}");
+}
+
+#[test]
+fn botocore_uses_a_profile_generated_with_the_full_path() {
+    let mut env = TestEnv::new();
+    env.set_env("PATH", "/usr/bin:/bin");
+    env.seed_corp_token(7200);
+    env.run(&["configure", "generate", "--write", "--accounts", "^Sandbox$", "--roles", "^PowerUser$"]).assert_ok();
+    let script = r#"
+import json, boto3
+c = boto3.Session(profile_name='sandbox.PowerUser').get_credentials().get_frozen_credentials()
+print(json.dumps({"key": c.access_key}))
+"#;
+    let Some(run) = crate::interop::python(&env, script) else { return };
+    assert!(run.stdout.contains("\"key\""), "{run:?}");
+    assert_eq!(env.fake.calls("GetRoleCredentials")[0].query["role_name"], "PowerUser");
+    assert_eq!(env.fake.calls("GetRoleCredentials")[0].query["account_id"], "444455556666");
 }

@@ -8,7 +8,7 @@ use crate::util::*;
 use serde_json::Value;
 use std::process::Command;
 
-fn python(env: &TestEnv, script: &str) -> Option<Run> {
+pub fn python(env: &TestEnv, script: &str) -> Option<Run> {
     let probe = Command::new("python3").args(["-c", "import boto3"]).output();
     if !probe.as_ref().is_ok_and(|o| o.status.success()) {
         if std::env::var("CI").is_ok_and(|v| v == "true") {

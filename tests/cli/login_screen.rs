@@ -4,21 +4,34 @@
 //! browser can be started, and Ctrl-C leaves the caches as they were.
 
 use crate::util::fake::DeviceMode;
-use crate::util::pty::Pty;
+use crate::util::pty::{self, Pty, Wire};
 use crate::util::*;
+use std::process::Child;
 use std::time::Duration;
 
 const BOLD: &str = "\x1b[1m";
 const REWRITE: &str = "\r\x1b[2K";
 
 /// `login` on a pty: /dev/tty is the pty (no AWS_SSO_PROCESS_TTY), no display, so the device flow.
-fn login_on_pty(env: &TestEnv, args: &[&str], extra_env: &[(&str, &str)]) -> Pty {
+fn login_on_pty(env: &TestEnv, args: &[&str], extra_env: &[(&str, &str)]) -> (Pty, Child) {
     let mut cmd = env.command(args);
     cmd.env_remove("AWS_SSO_PROCESS_TTY").env("TERM", "xterm");
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
-    Pty::spawn(cmd)
+    pty::spawn(&mut cmd, Wire::ControllingTerminal)
+}
+
+/// Waits for the end; the output streams and the raw screen.
+fn finish(pty: Pty, child: Child) -> (std::process::Output, String) {
+    let out = pty::finish(child, &pty, Duration::from_secs(30));
+    (out, pty.raw_screen())
+}
+
+/// Waits until the raw screen holds `needle`.
+fn expect_raw(pty: &Pty, needle: &str) -> String {
+    assert!(wait_for(Duration::from_secs(20), || pty.raw_screen().contains(needle)), "{:?}", pty.raw_screen());
+    pty.raw_screen()
 }
 
 fn device_env() -> TestEnv {
@@ -32,8 +45,9 @@ fn device_env() -> TestEnv {
 #[test]
 fn the_device_screen_puts_url_and_code_on_lines_of_their_own_and_counts_down_in_place() {
     let env = device_env();
-    let pty = login_on_pty(&env, &["login", "--sso-session", "corp", "--use-device-code", "--no-browser"], &[]);
-    let (out, screen) = pty.finish(Duration::from_secs(30));
+    let (pty, child) =
+        login_on_pty(&env, &["login", "--sso-session", "corp", "--use-device-code", "--no-browser"], &[]);
+    let (out, screen) = finish(pty, child);
     let run = to_run(out);
     run.assert_ok();
     assert!(run.stdout.starts_with("corp: logged in"), "{run:?}");
@@ -53,12 +67,12 @@ fn the_device_screen_puts_url_and_code_on_lines_of_their_own_and_counts_down_in_
 fn no_color_and_no_terminal_give_plain_text() {
     // NO_COLOR on a terminal: still in place, but no bold.
     let env = device_env();
-    let pty = login_on_pty(
+    let (pty, child) = login_on_pty(
         &env,
         &["login", "--sso-session", "corp", "--use-device-code", "--no-browser"],
         &[("NO_COLOR", "1")],
     );
-    let (out, screen) = pty.finish(Duration::from_secs(30));
+    let (out, screen) = finish(pty, child);
     to_run(out).assert_ok();
     assert!(screen.contains("\r\n    FAKE-"), "{screen:?}");
     assert!(!screen.contains(BOLD), "no bold under NO_COLOR: {screen:?}");
@@ -77,8 +91,9 @@ fn no_color_and_no_terminal_give_plain_text() {
 #[test]
 fn pkce_without_a_browser_says_it_waits_and_for_how_long() {
     let env = TestEnv::new();
-    let mut pty = login_on_pty(&env, &["login", "--sso-session", "corp", "--no-browser"], &[("DISPLAY", ":0")]);
-    let screen = pty.expect("left; Ctrl-C to stop)", Duration::from_secs(20));
+    let (mut pty, child) =
+        login_on_pty(&env, &["login", "--sso-session", "corp", "--no-browser"], &[("DISPLAY", ":0")]);
+    let screen = expect_raw(&pty, "left; Ctrl-C to stop)");
     assert!(screen.contains("open this URL in a browser on this machine:\r\n    http://127.0.0.1:"), "{screen:?}");
     assert!(
         screen.contains(&format!("{REWRITE}aws-sso-process: waiting for the sign-in in the browser (10:00 left"))
@@ -86,19 +101,19 @@ fn pkce_without_a_browser_says_it_waits_and_for_how_long() {
         "{screen:?}"
     );
     pty.send("\x03");
-    let (out, _) = pty.finish(Duration::from_secs(10));
+    let (out, _) = finish(pty, child);
     assert!(!out.status.success());
 }
 
 #[test]
 fn a_browser_that_cannot_start_is_one_short_line() {
     let env = device_env();
-    let pty = login_on_pty(
+    let (pty, child) = login_on_pty(
         &env,
         &["login", "--sso-session", "corp", "--use-device-code"],
         &[("BROWSER", "/nonexistent/bin/firefox")],
     );
-    let (out, screen) = pty.finish(Duration::from_secs(30));
+    let (out, screen) = finish(pty, child);
     to_run(out).assert_ok();
     assert!(
         screen.contains("aws-sso-process: could not open a browser (firefox is not installed); open the page by hand"),
@@ -116,11 +131,11 @@ fn ctrl_c_at_any_point_leaves_the_caches_as_they_were() {
         let before = caches(&env);
         let mut args = vec!["login", "--sso-session", "corp", "--no-browser"];
         args.extend_from_slice(flow);
-        let mut pty = login_on_pty(&env, &args, &[("DISPLAY", ":0")]);
-        pty.expect("Ctrl-C to stop", Duration::from_secs(20));
+        let (mut pty, child) = login_on_pty(&env, &args, &[("DISPLAY", ":0")]);
+        expect_raw(&pty, "Ctrl-C to stop");
         assert!(env.fake.count("RegisterClient") == 1, "a client was registered before the interrupt");
         pty.send("\x03");
-        let (out, _) = pty.finish(Duration::from_secs(10));
+        let (out, _) = finish(pty, child);
         assert!(!out.status.success(), "{flow:?}");
         assert_eq!(caches(&env), before, "{flow:?}: the caches are as they were (no registration, no temp file)");
     }

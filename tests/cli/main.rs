@@ -26,5 +26,6 @@ mod network;
 mod oidc_api;
 mod refresh;
 mod secrets;
+mod setup;
 mod status;
 mod targets;

@@ -5,6 +5,7 @@
 
 pub mod fake;
 pub mod proxy;
+#[cfg(unix)]
 pub mod pty;
 pub mod sigv4;
 pub mod tls;

@@ -1,0 +1,465 @@
+//! `setup`: from nothing to working profiles in one command (issue 13 item 1). It asks on the
+//! terminal for what no flag gives (the start URL, the SSO region, the session name, the scopes,
+//! which profiles to make), writes the `[sso-session]` section, logs in, lists the accounts and
+//! roles, and generates profiles through `configure`, whose verified, atomic, backed-up write
+//! (`configure::append_session`, `Generator::write`) is the only way this command changes the
+//! config.
+//!
+//! Without a terminal a question with a default takes it (and says so on stderr), and one without
+//! is an error naming its flag, so every flag given means no question at all (CI, dotfiles). Run
+//! again with the same answers it writes nothing, logs in only if the session needs it, and says
+//! "nothing to change". An existing session of the same name with other settings is an error:
+//! setup never rewrites a section the user has.
+//!
+//! The answers are checked before they reach the file: an https start URL without spaces or
+//! control characters, a region of lower-case letters, digits and '-', a session name and scopes
+//! that cannot break the `[sso-session NAME]` header or the line.
+
+use crate::cli::{GenerateWhich, NameArgs, SetupArgs};
+use crate::cmd::configure::{self, Generator, Naming};
+use crate::cmd::list;
+use crate::config::{Config, ConfigError, SsoSession};
+use crate::context::{Context, TargetSpec};
+use crate::error::Error;
+use crate::login::DEFAULT_SCOPES;
+use crate::output::Style;
+use crate::session::{self, Mode};
+use crate::timefmt;
+use std::fs::{File, OpenOptions};
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+
+/// Tries per question before giving up (bad answers, or empty ones without a default).
+const MAX_TRIES: usize = 5;
+/// The longest answer read from the terminal.
+const MAX_ANSWER: usize = 4096;
+/// The longest start URL accepted.
+const MAX_URL: usize = 1024;
+
+pub fn run(ctx: &Context, spec: &TargetSpec, args: &SetupArgs) -> Result<u8, Error> {
+    if spec.profile.is_some() || spec.account_id.is_some() || spec.role_name.is_some() {
+        return Err(Error::Usage(
+            "setup takes --start-url, --region and --sso-session; --profile, --account-id and --role-name name \
+             targets of other commands"
+                .into(),
+        ));
+    }
+    // Every flag is checked before the first question.
+    let (program, program_note) = configure::program(ctx, args.command.as_deref())?;
+    Naming::new(&args.names, Some(""))?;
+    let start_url = spec.start_url.as_deref().map(check_start_url).transpose().map_err(flag_error("--start-url"))?;
+    let region = spec.region.as_deref().map(check_region).transpose().map_err(flag_error("--region"))?;
+    let name = spec.sso_session.as_deref().map(check_name).transpose().map_err(flag_error("--sso-session"))?;
+    let scopes = args.scopes.as_deref().map(check_scopes).transpose().map_err(flag_error("--scopes"))?;
+
+    // The config as it is now, read here (not through the context, which caches it): the session
+    // is added to it before anything else reads it.
+    let path = ctx.config_path();
+    let existing = read_config(&path)?;
+    let mut ask = Asker::open(ctx);
+    if ask.tty.is_none() && args.generate.is_none() {
+        return Err(Error::Usage(
+            "no terminal to ask which profiles to generate on; give --generate all or --generate none".into(),
+        ));
+    }
+
+    let start_url = match start_url {
+        Some(url) => url,
+        None => ask.ask("SSO start URL", None, "--start-url", check_start_url)?,
+    };
+    // A session of the config with this start URL answers the rest by default.
+    let known =
+        existing.sso_sessions.keys().find_map(|n| existing.sso_session(n).ok().filter(|s| s.start_url == start_url));
+    let region = match region {
+        Some(r) => r,
+        None => ask.ask("SSO region", known.as_ref().map(|s| s.region.as_str()), "--region", check_region)?,
+    };
+    let derived = known.as_ref().and_then(|s| s.name.clone()).unwrap_or_else(|| derive_name(&start_url));
+    let name = match name {
+        Some(n) => n,
+        None => ask.ask("SSO session name", Some(&derived), "--sso-session", check_name)?,
+    };
+    let known_scopes = known.as_ref().map(|s| effective_scopes(&s.scopes).join(","));
+    let default_scopes = known_scopes.unwrap_or_else(|| DEFAULT_SCOPES.join(","));
+    let scopes = match scopes {
+        Some(s) => s,
+        None => ask.ask("Registration scopes", Some(&default_scopes), "--scopes", check_scopes)?,
+    };
+    let session = SsoSession {
+        name: Some(name.clone()),
+        start_url,
+        region,
+        scopes: scopes.split(',').map(str::to_owned).collect(),
+    };
+
+    let mut out = std::io::stdout().lock();
+    let mut changed = false;
+    let mut backed_up = false;
+    match existing.sso_session(&name) {
+        Ok(have) if same_session(&have, &session) => {
+            let _ = writeln!(out, "[sso-session {name}] is already in {} as asked", path.display());
+        }
+        Ok(have) => return Err(conflict(&path, &have, &session)),
+        Err(ConfigError::SessionNotFound { .. }) => {
+            let backup = configure::append_session(ctx, &session)?;
+            backed_up = true;
+            let kept = backup.map(|b| format!("; the previous file is {}", b.display())).unwrap_or_default();
+            let _ = writeln!(out, "added [sso-session {name}] to {}{kept}", path.display());
+            changed = true;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let _ = out.flush();
+    drop(out);
+
+    // From here on the session is in the config, and the context reads it from there.
+    let spec = TargetSpec { sso_session: Some(name.clone()), ..TargetSpec::default() };
+    let target = ctx.session_target(&spec)?;
+    match session::token(ctx, &target, Mode::Normal) {
+        Ok(token) => println!(
+            "{name}: already logged in, valid until {} ({})",
+            timefmt::format(token.expires_at),
+            timefmt::relative(token.expires_at, ctx.now())
+        ),
+        Err(Error::LoginRequired { .. }) => {
+            crate::cmd::login::run(ctx, &spec, &args.login)?;
+            changed = true;
+        }
+        Err(e) => return Err(e),
+    }
+    let accounts = match list::fetch(ctx, &target) {
+        // The portal refused a token that looked valid: one login, then once more.
+        Err(Error::LoginRequired { .. }) => {
+            crate::cmd::login::run(ctx, &spec, &args.login)?;
+            changed = true;
+            list::fetch(ctx, &target)?
+        }
+        other => other?,
+    };
+    let roles: usize = accounts.iter().map(|a| a.roles.len()).sum();
+    println!("{name} reaches {} accounts with {roles} roles", accounts.len());
+
+    let mut names = args.names.clone();
+    let which = match args.generate {
+        Some(which) => which,
+        None if roles == 0 => GenerateWhich::None,
+        None => ask.generate(&mut names)?,
+    };
+    if which == GenerateWhich::All {
+        let naming = Naming::new(&names, Some(&name))?;
+        let (planned, skipped) = configure::plan(&accounts, &naming);
+        for warning in skipped {
+            ctx.warn(warning);
+        }
+        eprintln!("aws-sso-process: {program_note}");
+        let generator = Generator { target: &target, region: &session.region, program: &program, backup: !backed_up };
+        let summary = generator.write(ctx, &planned, None)?;
+        changed |= summary.added > 0;
+        if let Some(first) = planned.first() {
+            println!("try it: aws sts get-caller-identity --profile {}", crate::context::shell_word(&first.name));
+        }
+    }
+    if !changed {
+        println!("nothing to change");
+    }
+    Ok(0)
+}
+
+/// "--flag: why" as a usage error.
+fn flag_error(flag: &'static str) -> impl Fn(String) -> Error {
+    move |why| Error::Usage(format!("{flag}: {why}"))
+}
+
+fn read_config(path: &Path) -> Result<Config, Error> {
+    let bytes = configure::read_optional(path)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| Error::Other {
+        what: format!("{} is not UTF-8; setup writes nothing to it", path.display()),
+        hint: Some("fix the file's encoding, then run setup again".into()),
+    })?;
+    Ok(Config::parse(path, text, Path::new(""), "")?)
+}
+
+/// The scopes a login asks for: the configured ones, or the default when none are.
+fn effective_scopes(scopes: &[String]) -> Vec<String> {
+    if scopes.is_empty() { DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect() } else { scopes.to_vec() }
+}
+
+fn same_session(have: &SsoSession, want: &SsoSession) -> bool {
+    have.start_url == want.start_url
+        && have.region == want.region
+        && effective_scopes(&have.scopes) == effective_scopes(&want.scopes)
+}
+
+fn conflict(path: &Path, have: &SsoSession, want: &SsoSession) -> Error {
+    let name = want.name.clone().unwrap_or_default();
+    let mut differ = Vec::new();
+    if have.start_url != want.start_url {
+        differ.push(format!("sso_start_url {} (not {})", have.start_url, want.start_url));
+    }
+    if have.region != want.region {
+        differ.push(format!("sso_region {} (not {})", have.region, want.region));
+    }
+    if effective_scopes(&have.scopes) != effective_scopes(&want.scopes) {
+        differ.push(format!(
+            "sso_registration_scopes {} (not {})",
+            effective_scopes(&have.scopes).join(","),
+            want.scopes.join(",")
+        ));
+    }
+    Error::Other {
+        what: format!(
+            "[sso-session {name}] is already in {} with {}; setup changes no section you have",
+            path.display(),
+            differ.join(", ")
+        ),
+        hint: Some(format!("give another --sso-session name, or edit [sso-session {name}] by hand")),
+    }
+}
+
+/// The default session name: the start URL's first host label (`corp` of
+/// `https://corp.awsapps.com/start`), letters, digits, '-' and '_' only.
+fn derive_name(start_url: &str) -> String {
+    let host = start_url.split_once("://").map(|(_, rest)| rest).unwrap_or(start_url);
+    let host = host.split(['/', '?', '#', ':']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or_default();
+    let label: String = host
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    if label.is_empty() { "sso".to_owned() } else { label.to_ascii_lowercase() }
+}
+
+fn check_start_url(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    let rest = url.strip_prefix("https://").ok_or("a start URL begins with https://")?;
+    if url.len() > MAX_URL {
+        return Err(format!("a start URL has at most {MAX_URL} characters"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("a start URL has no spaces or control characters".into());
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() {
+        return Err("the start URL has no host name (like https://corp.awsapps.com/start)".into());
+    }
+    Ok(url.to_owned())
+}
+
+fn check_region(region: &str) -> Result<String, String> {
+    let region = region.trim();
+    let ok = (1..=64).contains(&region.len())
+        && region.starts_with(|c: char| c.is_ascii_lowercase())
+        && region.contains('-')
+        && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok { Ok(region.to_owned()) } else { Err(format!("{region:?} is not a region name like us-east-1")) }
+}
+
+fn check_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 {
+        return Err("a session name has 1 to 64 characters".into());
+    }
+    match name.chars().find(|c| configure::bad_name_char(*c)) {
+        Some(bad) => Err(format!("a session name cannot contain {bad:?}: it goes in an [sso-session NAME] header")),
+        None => Ok(name.to_owned()),
+    }
+}
+
+fn check_scopes(scopes: &str) -> Result<String, String> {
+    let list: Vec<&str> = scopes.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    if list.is_empty() {
+        return Err("give at least one scope, e.g. sso:account:access".into());
+    }
+    match list.iter().flat_map(|s| s.chars()).find(|c| c.is_whitespace() || c.is_control() || "#;".contains(*c)) {
+        Some(bad) => Err(format!("a scope cannot contain {bad:?}")),
+        None => Ok(list.join(",")),
+    }
+}
+
+/// Questions on the terminal (`/dev/tty`, or what `AWS_SSO_PROCESS_TTY` names when that is a
+/// terminal). Without one, questions with a default take it and the others are errors.
+struct Asker {
+    tty: Option<File>,
+    color: bool,
+}
+
+impl Asker {
+    fn open(ctx: &Context) -> Asker {
+        let tty = ctx
+            .tty_path()
+            .and_then(|path| OpenOptions::new().read(true).write(true).open(path).ok())
+            .filter(|f| f.is_terminal());
+        Asker { tty, color: ctx.env.get("NO_COLOR").is_none() }
+    }
+
+    fn say(&mut self, text: &str) {
+        if let Some(tty) = &mut self.tty {
+            let _ = tty.write_all(text.as_bytes()).and_then(|()| tty.flush());
+        }
+    }
+
+    /// One answer, checked by `check`; empty takes `default`.
+    fn ask(
+        &mut self,
+        question: &str,
+        default: Option<&str>,
+        flag: &str,
+        check: impl Fn(&str) -> Result<String, String>,
+    ) -> Result<String, Error> {
+        if self.tty.is_none() {
+            let Some(default) = default else {
+                return Err(Error::Usage(format!("no terminal to ask for the {question} on; give {flag}")));
+            };
+            eprintln!(
+                "aws-sso-process: {question}: {} (the default; {flag} sets it)",
+                crate::sanitize::sanitize(default)
+            );
+            return check(default).map_err(|why| Error::Usage(format!("{flag}: {why}")));
+        }
+        for _ in 0..MAX_TRIES {
+            let shown = match default {
+                Some(d) => format!(" [{}]", Style::Dim.paint(&crate::sanitize::sanitize(d), self.color)),
+                None => String::new(),
+            };
+            let line = format!("{}{shown}: ", Style::Bold.paint(question, self.color));
+            self.say(&line);
+            let answer = self.read_line(question)?;
+            let answer = match (answer.trim(), default) {
+                ("", Some(d)) => d.to_owned(),
+                ("", None) => continue,
+                (a, _) => a.to_owned(),
+            };
+            match check(&answer) {
+                Ok(value) => return Ok(value),
+                Err(why) => {
+                    let why = Style::Warn.paint(&crate::sanitize::sanitize(&why), self.color);
+                    self.say(&format!("  {why}\n"));
+                }
+            }
+        }
+        Err(Error::Usage(format!("no usable {question} after {MAX_TRIES} tries; give {flag}")))
+    }
+
+    /// Which profiles to generate: all, some (then `--accounts`/`--roles` questions), or none.
+    fn generate(&mut self, names: &mut NameArgs) -> Result<GenerateWhich, Error> {
+        let which = self.ask(
+            "Generate a profile for each account and role? all, some or none",
+            self.tty.as_ref().map(|_| "all"),
+            "--generate",
+            |a| match a.to_ascii_lowercase().as_str() {
+                "all" | "a" | "y" | "yes" => Ok("all".to_owned()),
+                "some" | "s" | "filter" => Ok("some".to_owned()),
+                "none" | "n" | "no" => Ok("none".to_owned()),
+                _ => Err("answer all, some or none".to_owned()),
+            },
+        )?;
+        match which.as_str() {
+            "none" => Ok(GenerateWhich::None),
+            "all" => Ok(GenerateWhich::All),
+            _ => {
+                let regex = |a: &str| {
+                    let args = NameArgs { accounts: Some(a.to_owned()), ..NameArgs::default() };
+                    Naming::new(&args, None).map(|_| a.to_owned()).map_err(|e| e.to_string())
+                };
+                if names.accounts.is_none() {
+                    let a = self.ask(
+                        "Only accounts whose name or ID matches (a regular expression)",
+                        Some(".*"),
+                        "--accounts",
+                        regex,
+                    )?;
+                    names.accounts = Some(a);
+                }
+                if names.roles.is_none() {
+                    let r =
+                        self.ask("Only roles whose name matches (a regular expression)", Some(".*"), "--roles", regex)?;
+                    names.roles = Some(r);
+                }
+                Ok(GenerateWhich::All)
+            }
+        }
+    }
+
+    /// One line from the terminal, without its line break. End of input is an error.
+    fn read_line(&mut self, question: &str) -> Result<String, Error> {
+        let Some(tty) = &mut self.tty else { return Ok(String::new()) };
+        let mut bytes = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            match tty.read(&mut byte) {
+                Ok(0) => {
+                    return Err(Error::Other {
+                        what: format!("no answer for the {question} (end of input); nothing more was done"),
+                        hint: None,
+                    });
+                }
+                Ok(_) if byte[0] == b'\n' => break,
+                Ok(_) if bytes.len() >= MAX_ANSWER => {
+                    return Err(Error::Usage(format!("the answer for the {question} is over {MAX_ANSWER} bytes")));
+                }
+                Ok(_) => bytes.push(byte[0]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Error::Other { what: format!("cannot read the terminal: {e}"), hint: None });
+                }
+            }
+        }
+        Ok(String::from_utf8_lossy(&bytes).trim_end_matches('\r').to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_names_come_from_the_start_url() {
+        for (url, want) in [
+            ("https://corp.awsapps.com/start", "corp"),
+            ("https://d-90677c8f1c.awsapps.com/start/#/", "d-90677c8f1c"),
+            ("https://Sso.Example.com", "sso"),
+            ("https://user@my_org.example.com:443/x", "my_org"),
+            ("https://[::1]/start", "sso"),
+        ] {
+            assert_eq!(derive_name(url), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn answers_that_could_break_the_file_are_refused() {
+        assert!(check_start_url("https://corp.awsapps.com/start").is_ok());
+        for bad in ["http://corp", "https://", "https:///x", "https://a b", "https://a\n[x]", "corp"] {
+            assert!(check_start_url(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(check_region(" eu-west-1 ").as_deref(), Ok("eu-west-1"));
+        for bad in ["", "EU-west-1", "useast1", "us-east-1\nx", "us east-1", "1us-east"] {
+            assert!(check_region(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_name("my-corp_2").is_ok());
+        for bad in ["", "a b", "a]", "[a", "a#b", "a;b", "a\u{7}", "a'b", &"x".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            check_scopes(" sso:account:access , codewhisperer:completions ").as_deref(),
+            Ok("sso:account:access,codewhisperer:completions")
+        );
+        for bad in ["", ",", "a b", "a#", "a\nb"] {
+            assert!(check_scopes(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_unset_scope_list_is_the_default_one() {
+        let s = |scopes: &[&str]| SsoSession {
+            name: Some("corp".into()),
+            start_url: "https://x".into(),
+            region: "us-east-1".into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        assert!(same_session(&s(&[]), &s(&["sso:account:access"])));
+        assert!(!same_session(&s(&[]), &s(&["other"])));
+    }
+}

@@ -1,0 +1,285 @@
+//! `setup` (issue 13 item 1): unattended with every flag and no terminal, interactive on a real
+//! pseudo-terminal, re-runs that change nothing; and the bare command's first steps (item 4).
+
+use crate::util::*;
+use std::process::Stdio;
+
+const SESSION: &str = "[sso-session corp]\n\
+                       sso_start_url = https://corp.awsapps.com/start\n\
+                       sso_region = us-east-1\n\
+                       sso_registration_scopes = sso:account:access\n";
+
+fn config(env: &TestEnv) -> String {
+    std::fs::read_to_string(env.home().join(".aws/config")).unwrap_or_default()
+}
+
+/// Every flag: runs without a terminal.
+const UNATTENDED: [&str; 11] = [
+    "setup",
+    "--start-url",
+    START_URL,
+    "--region",
+    "us-east-1",
+    "--sso-session",
+    "corp",
+    "--scopes",
+    "sso:account:access",
+    "--generate",
+    "all",
+];
+
+#[test]
+fn unattended_setup_writes_the_session_logs_in_and_generates_profiles_botocore_uses() {
+    let env = TestEnv::new();
+    let mine = "# my settings\n[default]\nregion = eu-west-1\noutput = json\n";
+    env.write_config(mine);
+    let run = env.run(&UNATTENDED);
+    run.assert_ok();
+    assert!(run.stdout.contains("added [sso-session corp] to "), "{run:?}");
+    assert!(run.stdout.contains("corp: logged in, valid until "), "{run:?}");
+    assert!(run.stdout.contains("corp reaches 5 accounts with 9 roles"), "{run:?}");
+    assert!(run.stdout.contains("9 added, 0 kept, 0 removed in "), "{run:?}");
+    assert!(run.stderr.contains("using the device code flow because there is no display"), "{run:?}");
+    assert_eq!(env.fake.count("StartDeviceAuthorization"), 1);
+
+    // The user's lines byte for byte, then the session, then the profiles.
+    let written = config(&env);
+    assert!(written.starts_with(&format!("{mine}\n{SESSION}\n# ")), "{written}");
+    assert_eq!(written.matches("aws_sso_process_generated = corp\n").count(), 9, "{written}");
+    assert_eq!(std::fs::read_to_string(env.home().join(".aws/config.bak")).unwrap(), mine);
+    // The binary is not on this PATH: the profiles name it by its full path.
+    let me = std::fs::canonicalize(BIN).unwrap();
+    assert!(written.contains(&format!("credential_process = {} --sso-session corp ", me.display())), "{written}");
+    let token = env.corp_token();
+    assert_eq!(token["startUrl"], START_URL);
+    assert!(token["refreshToken"].is_string());
+
+    // botocore runs a generated profile's credential_process and gets the role's credentials.
+    let script = r#"
+import json, boto3
+c = boto3.Session(profile_name='sandbox.PowerUser').get_credentials().get_frozen_credentials()
+print(json.dumps({"key": c.access_key}))
+"#;
+    if let Some(py) = crate::interop::python(&env, script) {
+        assert!(py.stdout.contains("\"key\""), "{py:?}");
+        let call = &env.fake.calls("GetRoleCredentials")[0];
+        assert_eq!(
+            (call.query["account_id"].as_str(), call.query["role_name"].as_str()),
+            ("444455556666", "PowerUser")
+        );
+        assert_eq!(call.headers["x-amz-sso_bearer_token"], token["accessToken"].as_str().unwrap());
+    }
+
+    // The same answers again: nothing to change, the file byte-identical, no new login.
+    let before = snapshot(&env.home().join(".aws"));
+    let again = env.run(&UNATTENDED);
+    again.assert_ok();
+    assert!(again.stdout.contains("[sso-session corp] is already in "), "{again:?}");
+    assert!(again.stdout.contains("corp: already logged in"), "{again:?}");
+    assert!(again.stdout.ends_with("nothing to change\n"), "{again:?}");
+    assert_eq!(config(&env), written);
+    let after = snapshot(&env.home().join(".aws"));
+    let files = |s: &[(String, Vec<u8>)]| s.iter().filter(|(p, _)| !p.starts_with("cli/")).cloned().collect::<Vec<_>>();
+    assert_eq!(files(&after), files(&before), "no file but the role cache changed");
+    assert_eq!(env.fake.count("StartDeviceAuthorization"), 1);
+    assert_eq!(env.fake.count("RegisterClient"), 1);
+}
+
+#[test]
+fn an_existing_session_is_never_rewritten() {
+    let env = TestEnv::new();
+    // Same settings, scopes left to their default: nothing to change, and no generation asked.
+    env.write_config("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n");
+    env.seed_corp_token(7200);
+    let before = config(&env);
+    let args = ["setup", "--start-url", START_URL, "--region", "us-east-1", "--generate", "none"];
+    let run = env.run(&args);
+    run.assert_ok();
+    assert!(run.stderr.contains("SSO session name: corp (the default; --sso-session sets it)"), "{run:?}");
+    assert!(run.stdout.ends_with("nothing to change\n"), "{run:?}");
+    assert_eq!(config(&env), before);
+    assert!(!env.home().join(".aws/config.bak").exists());
+    let requests = env.fake.requests().len();
+
+    // Another region under the same name: an error naming both, the file untouched.
+    let run = env.run(&[
+        "setup",
+        "--start-url",
+        START_URL,
+        "--region",
+        "eu-west-1",
+        "--sso-session",
+        "corp",
+        "--scopes",
+        "sso:account:access",
+        "--generate",
+        "none",
+    ]);
+    run.assert_fails(1, "sso_region us-east-1 (not eu-west-1)");
+    assert!(run.stderr.contains("hint: give another --sso-session name"), "{run:?}");
+    assert_eq!(config(&env), before);
+    assert_eq!(env.fake.requests().len(), requests, "refused before any request");
+}
+
+#[test]
+fn without_a_terminal_missing_answers_are_errors_that_name_the_flag() {
+    let env = TestEnv::new();
+    std::fs::remove_file(env.home().join(".aws/config")).unwrap();
+    for (args, needle) in [
+        (&["setup", "--generate", "all"][..], "give --start-url"),
+        (&["setup", "--start-url", START_URL, "--generate", "all"][..], "give --region"),
+        (&["setup", "--start-url", START_URL, "--region", "us-east-1"][..], "give --generate all or --generate none"),
+        (
+            &["setup", "--start-url", "http://corp", "--generate", "all"][..],
+            "--start-url: a start URL begins with https://",
+        ),
+        (
+            &["setup", "--start-url", START_URL, "--region", "us-east-1", "--sso-session", "a]b", "--generate", "all"]
+                [..],
+            "cannot contain ']'",
+        ),
+        (&["setup", "--scopes", "a b", "--generate", "all"][..], "--scopes: a scope cannot contain ' '"),
+        (&["setup", "--profile", "dev", "--generate", "all"][..], "setup takes --start-url"),
+        (&["setup", "--template", "{nope}", "--generate", "all"][..], "unknown placeholder"),
+    ] {
+        env.run(args).assert_fails(2, needle);
+    }
+    assert!(!env.home().join(".aws/config").exists());
+    assert!(env.fake.requests().is_empty());
+    // --start-url with --sso-session is still refused everywhere else.
+    env.run(&["login", "--start-url", START_URL, "--sso-session", "corp"])
+        .assert_fails(2, "cannot be used with --sso-session");
+}
+
+#[cfg(unix)]
+mod on_a_terminal {
+    use super::*;
+    use crate::util::pty::{self, Wire};
+
+    /// Answers every question on a real terminal; returns the screen and the run.
+    fn interactive(no_color: bool) -> (TestEnv, String, Run) {
+        let mut env = TestEnv::new();
+        std::fs::remove_file(env.home().join(".aws/config")).unwrap();
+        env.unset_env("AWS_SSO_PROCESS_TTY");
+        if no_color {
+            env.set_env("NO_COLOR", "1");
+        }
+        let mut cmd = env.command(&["setup"]);
+        let (mut tty, child) = pty::spawn(&mut cmd, Wire::ControllingTerminal);
+        let mut at = tty.expect(0, "SSO start URL");
+        tty.type_line("corp.awsapps.com");
+        at = tty.expect(at, "a start URL begins with https://");
+        at = tty.expect(at, "SSO start URL");
+        tty.type_line(START_URL);
+        at = tty.expect(at, "SSO region");
+        tty.type_line("us-east-1");
+        at = tty.expect(at, "SSO session name");
+        tty.type_line("");
+        at = tty.expect(at, "Registration scopes");
+        tty.type_line("");
+        at = tty.expect(at, "using the device code flow because there is no display");
+        at = tty.expect(at, "Generate a profile for each account and role? all, some or none");
+        tty.type_line("some");
+        at = tty.expect(at, "Only accounts whose name or ID matches");
+        tty.type_line("(?i)^sandbox$");
+        tty.expect(at, "Only roles whose name matches");
+        tty.type_line("");
+        let out = child.wait_with_output().unwrap();
+        (env, tty.screen(), to_run(out))
+    }
+
+    #[test]
+    fn interactive_setup_asks_on_the_terminal() {
+        let (env, screen, run) = interactive(false);
+        run.assert_ok();
+        assert!(screen.contains("\x1b[1mSSO start URL\x1b[0m: "), "bold questions:\n{screen:?}");
+        assert!(screen.contains("[\x1b[2mcorp\x1b[0m]"), "dim defaults:\n{screen:?}");
+        assert!(run.stdout.contains("added [sso-session corp] to "), "{run:?}");
+        assert!(run.stdout.contains("3 added, 0 kept, 0 removed"), "{run:?}");
+        for p in ["sandbox.Admin", "sandbox.Developer", "sandbox.PowerUser"] {
+            assert!(run.stdout.contains(&format!("added profile {p}\n")), "{run:?}");
+        }
+        assert!(
+            !run.stdout.contains("SSO start URL") && !run.stderr.contains("SSO start URL"),
+            "questions only on the terminal"
+        );
+        assert!(config(&env).starts_with(SESSION), "{}", config(&env));
+        assert!(env.corp_token()["accessToken"].is_string());
+    }
+
+    #[test]
+    fn no_color_means_no_escape_sequences_on_the_terminal() {
+        let (_env, screen, run) = interactive(true);
+        run.assert_ok();
+        assert!(!screen.contains('\x1b'), "{screen:?}");
+        assert!(screen.contains("SSO session name [corp]: "), "{screen:?}");
+    }
+
+    #[test]
+    fn end_of_input_on_the_terminal_stops_before_anything_is_written() {
+        let mut env = TestEnv::new();
+        env.unset_env("AWS_SSO_PROCESS_TTY");
+        let before = config(&env);
+        let mut cmd = env.command(&["setup", "--generate", "none"]);
+        let (mut tty, child) = pty::spawn(&mut cmd, Wire::ControllingTerminal);
+        tty.expect(0, "SSO start URL");
+        tty.type_line("\x04"); // ^D after a line: the next read is the end of input
+        let run = to_run(child.wait_with_output().unwrap());
+        run.assert_fails(1, "no answer for the SSO start URL (end of input)");
+        assert_eq!(config(&env), before);
+    }
+
+    #[test]
+    fn the_bare_command_on_a_terminal_prints_the_json_and_says_what_it_is() {
+        let env = TestEnv::new();
+        env.seed_corp_token(7200);
+        env.seed_corp_role(3600);
+        let mut cmd = env.command(&["--profile", "dev"]);
+        let (tty, child) = pty::spawn(&mut cmd, Wire::Stdout);
+        let run = to_run(child.wait_with_output().unwrap());
+        tty.expect(0, "}");
+        let json: serde_json::Value = serde_json::from_str(tty.screen().trim()).unwrap();
+        assert_eq!(json["AccessKeyId"], "ASIACACHED");
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{run:?}");
+        assert!(
+            lines[0].contains("this is credential_process output (account 111122223333, role Developer"),
+            "{run:?}"
+        );
+
+        // Not a terminal (as the SDKs run it): nothing on stderr.
+        let piped = env.command(&["--profile", "dev"]).stdout(Stdio::piped()).stderr(Stdio::piped()).output().unwrap();
+        let piped = to_run(piped);
+        piped.assert_ok();
+        assert!(piped.stderr.is_empty(), "{piped:?}");
+        assert_eq!(piped.json()["AccessKeyId"], "ASIACACHED");
+    }
+}
+
+#[test]
+fn the_bare_command_with_nothing_set_up_says_what_to_run() {
+    let env = TestEnv::new();
+    std::fs::remove_file(env.home().join(".aws/config")).unwrap();
+    let run = env.run(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.is_empty());
+    assert!(run.stderr.starts_with("aws-sso-process: the AWS config file "), "{run:?}");
+    assert!(run.stderr.contains("hint: aws-sso-process gets AWS credentials from IAM Identity Center"), "{run:?}");
+    assert!(run.stderr.contains("run 'aws-sso-process setup'"), "{run:?}");
+    assert!(!run.stderr.contains("aws configure"), "{run:?}");
+
+    // A config with a plain [default] and no session: the same first steps.
+    env.write_config("[default]\nregion = eu-west-1\n");
+    let run = env.run(&[]);
+    assert!(run.stderr.contains("run 'aws-sso-process setup'"), "{run:?}");
+
+    // A profile named, or anything set up: the specific message, not the introduction.
+    let run = env.run(&["--profile", "nope"]);
+    assert!(!run.stderr.contains("aws-sso-process setup"), "{run:?}");
+    for config in ["[default]\nsso_session = corp\n", DEFAULT_CONFIG] {
+        env.write_config(config);
+        let run = env.run(&[]);
+        assert_eq!(run.code, 1, "{run:?}");
+        assert!(!run.stderr.contains("aws-sso-process setup"), "{run:?}");
+    }
+}
