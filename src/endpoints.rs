@@ -158,6 +158,22 @@ fn partition(region: &str) -> &'static Partition {
     }
 }
 
+/// The partition's ID (`aws`, `aws-cn`, `aws-us-gov`, ...) for a region, by the same rules.
+pub fn partition_id(region: &str) -> &'static str {
+    let p = partition(region);
+    match p.dns_suffix {
+        "amazonaws.com" if p.fips_is_plain => "aws-us-gov",
+        "amazonaws.com" => "aws",
+        "amazonaws.com.cn" => "aws-cn",
+        "amazonaws.eu" => "aws-eusc",
+        "c2s.ic.gov" => "aws-iso",
+        "sc2s.sgov.gov" => "aws-iso-b",
+        "cloud.adc-e.uk" => "aws-iso-e",
+        "csp.hci.ic.gov" => "aws-iso-f",
+        _ => "aws",
+    }
+}
+
 /// The endpoint rule set: a custom endpoint verbatim, else the partition's host for the flags.
 pub fn resolve(
     service: Service,
@@ -325,6 +341,25 @@ mod tests {
         assert!(err.to_string().contains("\"nope\" services configuration does not exist"), "{err}");
         let err = run(&[("AWS_ENDPOINT_URL", "ftp://x")], None, Service::Oidc).unwrap_err();
         assert!(err.to_string().contains("AWS_ENDPOINT_URL"), "{err}");
+    }
+
+    #[test]
+    fn partition_ids() {
+        let cases = [
+            ("us-east-1", "aws"),
+            ("eu-west-3", "aws"),
+            ("cn-north-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("eusc-de-east-1", "aws-eusc"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+            ("eu-isoe-west-1", "aws-iso-e"),
+            ("us-isof-south-1", "aws-iso-f"),
+            ("mars-1", "aws"),
+        ];
+        for (region, id) in cases {
+            assert_eq!(partition_id(region), id, "{region}");
+        }
     }
 
     #[test]
