@@ -158,6 +158,12 @@ pub enum Command {
     /// set); removes AWS_PROFILE and AWS_DEFAULT_PROFILE so SDKs use these credentials. On Unix the
     /// command replaces this process, so its exit status (a signal too) is the command's own. A
     /// command that cannot be found exits 127, one that cannot be run 126, like a shell.
+    ///
+    /// With --server the command gets no keys but AWS_CONTAINER_CREDENTIALS_FULL_URI and
+    /// AWS_CONTAINER_AUTHORIZATION_TOKEN of an endpoint on 127.0.0.1 that lives as long as it does,
+    /// so its SDK fetches fresh credentials when its own run out. It then runs as a child: its exit
+    /// status is passed on (128+N for signal N), and SIGINT, SIGTERM and SIGHUP sent to this
+    /// process are passed on to it.
     #[command(after_help = "Example: aws-sso-process exec --profile dev-sso -- aws s3 ls")]
     Exec(ExecArgs),
 
@@ -422,6 +428,23 @@ mod tests {
         assert_eq!(command, ["aws", "s3", "ls", "--profile", "q"]);
         assert!(Cli::try_parse_from(["x", "exec"]).is_err());
         assert!(Cli::try_parse_from(["x", "exec", "--"]).is_err());
+    }
+
+    #[test]
+    fn serve_console_and_exec_server() {
+        let cli = Cli::try_parse_from(["x", "serve", "--profile", "p", "--port", "8080", "--bind", "::1"]).unwrap();
+        let Some(Command::Serve(serve)) = cli.command else { panic!() };
+        assert_eq!((serve.port, serve.bind), (8080, Some("::1".parse().unwrap())));
+        let cli = Cli::try_parse_from(["x", "serve"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Serve(ServeArgs { port: 0, bind: None }))));
+        assert!(Cli::try_parse_from(["x", "serve", "--bind", "localhost"]).is_err());
+        assert!(Cli::try_parse_from(["x", "serve", "--port", "65536"]).is_err());
+        let cli = Cli::try_parse_from(["x", "console", "--no-browser", "--destination", "https://d"]).unwrap();
+        let Some(Command::Console(console)) = cli.command else { panic!() };
+        assert!(console.no_browser && console.destination.as_deref() == Some("https://d"));
+        let cli = Cli::try_parse_from(["x", "exec", "--server", "--", "sh", "--server"]).unwrap();
+        let Some(Command::Exec(exec)) = cli.command else { panic!() };
+        assert!(exec.server && exec.command == ["sh", "--server"]);
     }
 
     #[test]

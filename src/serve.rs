@@ -407,7 +407,7 @@ mod tests {
 
     #[test]
     fn heads_end_at_the_first_empty_line_and_refusals_say_little() {
-        assert_eq!(find_end(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody"), Some(25));
+        assert_eq!(find_end(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody"), Some(23));
         assert_eq!(find_end(b"GET / HTTP/1.1\nHost: x\n\n"), Some(22));
         assert_eq!(find_end(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
         assert_eq!(refusal_body(401), refusal_body(403));

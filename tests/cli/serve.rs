@@ -481,3 +481,75 @@ fn js_sdk_v3_gets_credentials_through_the_container_provider_across_a_rotation()
     assert_ne!(keys[0], keys[1], "the SDK fetched again once its credentials were near expiry: {got}");
     assert!(secs_until(&got["expiration"].as_str().unwrap().replace(".000Z", "Z")) <= 60);
 }
+
+/// URIs and whether the SDKs accept them over plain http (docs/serve-and-console.md); the checks
+/// run before any request, so nothing is sent anywhere.
+const HOST_RULES: [(&str, bool); 8] = [
+    ("http://127.0.0.1:1/", true),
+    ("http://127.0.0.2:1/", true),
+    ("http://localhost:1/", true),
+    ("http://[::1]:1/", true),
+    ("http://169.254.170.2/", true),
+    ("http://172.17.0.1:1/", false),
+    ("http://host.docker.internal:1/", false),
+    ("http://192.168.1.10:1/", false),
+];
+
+const BOTOCORE_HOST_RULES: &str = r#"
+import json, sys
+from botocore.utils import ContainerMetadataFetcher
+fetcher, accepted = ContainerMetadataFetcher(), {}
+for url in sys.argv[1:]:
+    try:
+        fetcher._validate_allowed_url(url)
+        accepted[url] = True
+    except ValueError:
+        accepted[url] = False
+print(json.dumps(accepted))
+"#;
+
+// The provider package itself (the credential-providers wrapper checks only when called, and a
+// call would send a request); creating it runs the host check and sends nothing.
+const JS_HOST_RULES: &str = r#"
+const { fromHttp } = require('@aws-sdk/credential-provider-http');
+const accepted = {};
+for (const url of process.argv.slice(1)) {
+  try { fromHttp({ awsContainerCredentialsFullUri: url }); accepted[url] = true; }
+  catch (e) { accepted[url] = false; }
+}
+console.log(JSON.stringify(accepted));
+"#;
+
+#[test]
+fn sdks_refuse_plain_http_to_a_bridge_address() {
+    let env = TestEnv::new();
+    let urls: Vec<&str> = HOST_RULES.iter().map(|(u, _)| *u).collect();
+    let check = |out: std::process::Output, sdk: &str| {
+        let run = to_run(out);
+        assert_eq!(run.code, 0, "{sdk}: {run:?}");
+        let accepted: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        for (url, want) in HOST_RULES {
+            assert_eq!(accepted[url], want, "{sdk} on {url}");
+        }
+    };
+    if has_boto3() {
+        check(
+            env.client_command("python3").arg("-c").arg(BOTOCORE_HOST_RULES).args(&urls).output().unwrap(),
+            "botocore",
+        );
+    } else {
+        missing("python3 with boto3");
+    }
+    match js_sdk() {
+        Some(modules) => check(
+            env.client_command("node")
+                .args(["-e", JS_HOST_RULES])
+                .args(&urls)
+                .env("NODE_PATH", modules)
+                .output()
+                .unwrap(),
+            "the JavaScript SDK",
+        ),
+        None => missing("node with @aws-sdk/credential-providers"),
+    }
+}
