@@ -346,6 +346,54 @@ fn exec_server_passes_a_signal_it_is_sent_to_the_command() {
     }
 }
 
+/// Plays a terminal: runs aws-sso-process on a pseudo-terminal, waits for "ready", types Ctrl-C,
+/// and reports what the terminal showed and the exit status.
+const CTRL_C: &str = r#"
+import json, os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+def read_until(done, seconds):
+    global out
+    end = time.time() + seconds
+    while time.time() < end and not done():
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                data = os.read(fd, 1024)
+            except OSError:
+                return
+            if not data:
+                return
+            out += data
+read_until(lambda: b"ready" in out, 10)
+os.write(fd, b"\x03")
+read_until(lambda: False, 10)
+_, status = os.waitpid(pid, 0)
+print(json.dumps({"out": out.decode(errors="replace"), "exit": os.waitstatus_to_exitcode(status)}))
+"#;
+
+#[cfg(unix)]
+#[test]
+fn exec_server_survives_the_terminals_ctrl_c_and_passes_on_the_commands_status() {
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    let script = "n=0; trap 'n=$((n+1))' INT; echo ready; i=0; \
+                  while [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done; echo \"count $n\"; exit 5";
+    let mut cmd = env.client_command("python3");
+    cmd.args(["-c", CTRL_C, BIN, "exec", "--server", "--profile", "dev-sso", "--", "sh", "-c", script]);
+    let Ok(out) = cmd.output() else { return missing("python3") };
+    let run = to_run(out);
+    assert_eq!(run.code, 0, "{run:?}");
+    let got: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let shown = got["out"].as_str().unwrap();
+    // aws-sso-process survived the Ctrl-C (its whole group got it), the command got it from the
+    // terminal, went on, and its own exit status came back. (Whether it came once or twice cannot
+    // be told from here: two SIGINTs sent a microsecond apart merge into one pending signal.)
+    assert!(shown.contains("count 1"), "{got}");
+    assert_eq!(got["exit"], 5, "{got}");
+}
+
 // ---- real clients ----
 
 fn missing(what: &str) {
