@@ -92,7 +92,8 @@ fn assert_no_credential(text: &str, env: &TestEnv) {
 fn serve_answers_the_container_protocol_and_refuses_everything_else() {
     let env = TestEnv::new();
     env.seed_corp_token(7200);
-    let server = Serving::start(&env, &["serve", "--profile", "dev-sso"]);
+    // With --debug, so that its lines are checked for secrets too.
+    let server = Serving::start(&env, &["--debug", "serve", "--profile", "dev-sso"]);
     assert!(server.uri.starts_with("http://127.0.0.1:") && server.uri.ends_with('/'), "{}", server.uri);
     assert_eq!(server.token.len(), 64, "256 random bits in hex");
     assert!(server.token.bytes().all(|b| b.is_ascii_hexdigit()));
@@ -110,7 +111,8 @@ fn serve_answers_the_container_protocol_and_refuses_everything_else() {
     assert!(secs_until(creds["Expiration"].as_str().unwrap()) > 15 * 60);
     assert_eq!(env.fake.count("GetRoleCredentials"), 1, "fetched once at start, then served from the cache");
 
-    let wrong_token = format!("{}0", &server.token[..63]);
+    let last = if server.token.ends_with('0') { '1' } else { '0' };
+    let wrong_token = format!("{}{last}", &server.token[..63]);
     let refusals = [
         ("no token", request("GET", &addr, None), 401),
         ("a wrong token", request("GET", &addr, Some("not-the-token")), 403),
@@ -138,13 +140,16 @@ fn serve_answers_the_container_protocol_and_refuses_everything_else() {
     assert_eq!(status, 200);
     drop(silent);
 
+    let token = server.token.clone();
     let log = server.stop();
     assert!(log.contains("serving the credentials of dev-sso on 127.0.0.1:"), "{log}");
     assert!(log.contains("refused") && log.contains("a wrong authorization token"), "{log}");
     assert_no_credential(&log, &env);
-    // No token, right or wrong, in the log: not even a run of hex digits as long as half of one.
-    let hex_run = log.split(|c: char| !c.is_ascii_hexdigit()).find(|w| w.len() >= 32);
+    // No token, right or wrong, in the log, nor anything as long as one made of hex digits.
+    assert!(!log.contains(&token) && !log.contains(&wrong_token), "{log}");
+    let hex_run = log.split(|c: char| !c.is_ascii_hexdigit()).find(|w| w.len() >= 64);
     assert!(hex_run.is_none(), "a token-like run in the log: {log}");
+    assert!(log.contains("debug: "), "{log}");
 }
 
 #[test]
@@ -298,6 +303,21 @@ fn exec_server_gives_the_child_an_endpoint_instead_of_keys() {
     // The server ended with the command.
     let port = uri.trim_end_matches('/').rsplit(':').next().unwrap();
     assert!(TcpStream::connect(format!("127.0.0.1:{port}")).is_err(), "nothing listens after the command ended");
+}
+
+#[test]
+fn exec_server_warns_when_a_default_profile_would_win_over_the_endpoint() {
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    let run = env.run(&["exec", "--server", "--profile", "dev-sso", "--", "true"]);
+    assert!(run.code == 0 && run.stderr.is_empty(), "{run:?}");
+    env.write_file(&env.home().join(".aws/credentials"), "[default]\naws_access_key_id = AKIDDEFAULT\n");
+    let run = env.run(&["exec", "--server", "--profile", "dev-sso", "--", "true"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains("warning: the [default] profile sets aws_access_key_id: SDKs that read the config"),
+        "{run:?}"
+    );
 }
 
 #[test]
