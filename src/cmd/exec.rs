@@ -121,8 +121,13 @@ fn with_server(
     let waiter = std::thread::spawn(move || {
         let status = signals::wait(child);
         stopped.store(true, Ordering::SeqCst);
-        // Wakes the accept loop, which then sees `stop`.
-        let _ = TcpStream::connect(addr);
+        // Wakes the accept loop, which then sees `stop` (a few tries, should the backlog be full).
+        for _ in 0..50 {
+            if TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         status
     });
     let mut fetch = || {
