@@ -169,8 +169,33 @@ pub enum Command {
     /// set); removes AWS_PROFILE and AWS_DEFAULT_PROFILE so SDKs use these credentials. On Unix the
     /// command replaces this process, so its exit status (a signal too) is the command's own. A
     /// command that cannot be found exits 127, one that cannot be run 126, like a shell.
+    ///
+    /// With --server the command gets no keys but AWS_CONTAINER_CREDENTIALS_FULL_URI and
+    /// AWS_CONTAINER_AUTHORIZATION_TOKEN of an endpoint on 127.0.0.1 that lives as long as it does,
+    /// so its SDK fetches fresh credentials when its own run out. It then runs as a child: its exit
+    /// status is passed on (128+N for signal N), and SIGINT, SIGTERM and SIGHUP sent to this
+    /// process are passed on to it.
     #[command(after_help = "Example: aws-sso-process exec --profile dev-sso -- aws s3 ls")]
     Exec(ExecArgs),
+
+    /// Serve the role credentials to SDKs over the container-credentials protocol, until stopped.
+    ///
+    /// Prints AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN (NAME=value
+    /// lines, for `export` or `docker run -e`), then answers each SDK request with credentials from
+    /// the role cache, refreshed when fewer than 15 minutes remain. Listens on 127.0.0.1 unless
+    /// --bind says otherwise; every request needs the per-run token and a Host header naming the
+    /// address served.
+    #[command(after_help = "Example: aws-sso-process serve --profile dev-sso")]
+    Serve(ServeArgs),
+
+    /// Open the AWS console signed in as the role (or print the sign-in link).
+    ///
+    /// Trades the role credentials for a sign-in token at the federation endpoint of the session's
+    /// partition (AWS_ENDPOINT_URL_SIGNIN replaces its base), then opens the console page given by
+    /// --destination, by default the console home of the profile's region. The link works for 15
+    /// minutes and signs in whoever opens it: keep it to yourself.
+    #[command(after_help = "Example: aws-sso-process console --profile dev-sso --no-browser")]
+    Console(ConsoleArgs),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(hide = true)]
@@ -210,6 +235,8 @@ impl Command {
             Command::Setup(_) => "setup",
             Command::Export(_) => "export",
             Command::Exec(_) => "exec",
+            Command::Serve(_) => "serve",
+            Command::Console(_) => "console",
             Command::Completions(_) => "completions",
             Command::Man => "man",
         }
@@ -357,9 +384,36 @@ pub struct ExecArgs {
     #[arg(long)]
     pub force: bool,
 
+    /// Give the command a credentials endpoint on 127.0.0.1 for its life instead of keys, so its SDK
+    /// refreshes them (AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN).
+    #[arg(long)]
+    pub server: bool,
+
     /// The command and its arguments (put `--` before them when they start with `-`).
     #[arg(value_name = "COMMAND", required = true, num_args = 1.., trailing_var_arg = true)]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The port to listen on [default: a free one].
+    #[arg(long, value_name = "PORT", default_value_t = 0, hide_default_value = true)]
+    pub port: u16,
+
+    /// The address to listen on [default: 127.0.0.1]; any other one is reachable from elsewhere.
+    #[arg(long, value_name = "ADDRESS")]
+    pub bind: Option<std::net::IpAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// The console page to open [default: the console home of the profile's region].
+    #[arg(long, value_name = "URL")]
+    pub destination: Option<String>,
+
+    /// Print the sign-in link instead of opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
 }
 
 #[derive(Debug, Args)]
@@ -463,6 +517,23 @@ mod tests {
         assert_eq!(command, ["aws", "s3", "ls", "--profile", "q"]);
         assert!(Cli::try_parse_from(["x", "exec"]).is_err());
         assert!(Cli::try_parse_from(["x", "exec", "--"]).is_err());
+    }
+
+    #[test]
+    fn serve_console_and_exec_server() {
+        let cli = Cli::try_parse_from(["x", "serve", "--profile", "p", "--port", "8080", "--bind", "::1"]).unwrap();
+        let Some(Command::Serve(serve)) = cli.command else { panic!() };
+        assert_eq!((serve.port, serve.bind), (8080, Some("::1".parse().unwrap())));
+        let cli = Cli::try_parse_from(["x", "serve"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Serve(ServeArgs { port: 0, bind: None }))));
+        assert!(Cli::try_parse_from(["x", "serve", "--bind", "localhost"]).is_err());
+        assert!(Cli::try_parse_from(["x", "serve", "--port", "65536"]).is_err());
+        let cli = Cli::try_parse_from(["x", "console", "--no-browser", "--destination", "https://d"]).unwrap();
+        let Some(Command::Console(console)) = cli.command else { panic!() };
+        assert!(console.no_browser && console.destination.as_deref() == Some("https://d"));
+        let cli = Cli::try_parse_from(["x", "exec", "--server", "--", "sh", "--server"]).unwrap();
+        let Some(Command::Exec(exec)) = cli.command else { panic!() };
+        assert!(exec.server && exec.command == ["sh", "--server"]);
     }
 
     #[test]

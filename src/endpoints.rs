@@ -189,6 +189,22 @@ fn partition(region: &str) -> &'static Partition {
     }
 }
 
+/// The partition's ID (`aws`, `aws-cn`, `aws-us-gov`, ...) for a region, by the same rules.
+pub fn partition_id(region: &str) -> &'static str {
+    let p = partition(region);
+    match p.dns_suffix {
+        "amazonaws.com" if p.fips_is_plain => "aws-us-gov",
+        "amazonaws.com" => "aws",
+        "amazonaws.com.cn" => "aws-cn",
+        "amazonaws.eu" => "aws-eusc",
+        "c2s.ic.gov" => "aws-iso",
+        "sc2s.sgov.gov" => "aws-iso-b",
+        "cloud.adc-e.uk" => "aws-iso-e",
+        "csp.hci.ic.gov" => "aws-iso-f",
+        _ => "aws",
+    }
+}
+
 /// The IAM Identity Center issuer host of the region's partition, e.g. `identitycenter.amazonaws.eu`
 /// for `eusc-de-east-1` (docs/login.md); `None` for the partitions that have none we know of.
 #[cfg(test)]
@@ -366,6 +382,25 @@ mod tests {
     use super::*;
     use serde_json::Value;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn partition_ids() {
+        let cases = [
+            ("us-east-1", "aws"),
+            ("eu-west-3", "aws"),
+            ("cn-north-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("eusc-de-east-1", "aws-eusc"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+            ("eu-isoe-west-1", "aws-iso-e"),
+            ("us-isof-south-1", "aws-iso-f"),
+            ("mars-1", "aws"),
+        ];
+        for (region, id) in cases {
+            assert_eq!(partition_id(region), id, "{region}");
+        }
+    }
 
     #[test]
     fn every_vector_of_shared_endpoints_json() {

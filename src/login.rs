@@ -618,7 +618,7 @@ pub fn authorize_url(
 }
 
 /// Percent-encodes everything but the RFC 3986 unreserved characters (Python `quote(safe='')`).
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

@@ -14,6 +14,7 @@ mod config;
 mod context;
 mod endpoints;
 mod error;
+mod federation;
 mod http;
 mod iam;
 mod lock;
@@ -26,6 +27,7 @@ mod prompt;
 mod role_cache;
 mod sanitize;
 mod secret;
+mod serve;
 mod session;
 mod sigv4;
 mod start_url;
@@ -85,6 +87,8 @@ fn run(cli: &Cli, ctx: &Context) -> Result<u8, Error> {
         Some(Command::Setup(args)) => cmd::setup::run(ctx, &spec, args),
         Some(Command::Export(args)) => cmd::export::run(ctx, &spec, cli.login_if_needed, args.format),
         Some(Command::Exec(args)) => cmd::exec::run(ctx, &spec, cli.login_if_needed, args),
+        Some(Command::Serve(args)) => cmd::serve::run(ctx, &spec, cli.login_if_needed, args),
+        Some(Command::Console(args)) => cmd::console::run(ctx, &spec, cli.login_if_needed, args),
         Some(Command::Completions(args)) => cmd::docs::completions(args.shell),
         Some(Command::Man) => cmd::docs::man(),
     }

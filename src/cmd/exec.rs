@@ -14,18 +14,51 @@
 //! to clean up by then: the locks were released when the credentials were served. Elsewhere the
 //! command runs as a child and its exit code is passed on. A command that cannot be found exits
 //! 127 and one that cannot be run 126, as in a shell.
+//!
+//! With `--server` the child gets no keys at all: it gets the address and token of a container-
+//! credentials endpoint (`crate::serve`) that this process runs on a free loopback port for as long
+//! as the child lives, so its SDK fetches fresh credentials whenever its own run out (issue 14).
+//! That needs us alive, so the command runs as a child: the endpoint is served on this thread, a
+//! second thread waits for the child and then wakes the endpoint to stop. Its exit status is passed
+//! on (death by signal N as 128+N). SIGINT, SIGTERM and SIGHUP that another process sends to us are
+//! passed on to the child; the ones the terminal sends to the whole foreground group (Ctrl-C,
+//! hang-up), and the ones sent by a process of our own group (`timeout`, which signals the group),
+//! reach the child directly and are not sent twice (the rule sudo follows).
 
 use crate::cli::ExecArgs;
 use crate::cmd::{credentials, export};
 use crate::context::{Context, RoleTarget, TargetSpec};
 use crate::error::Error;
+use crate::serve::Server;
 use std::ffi::OsStr;
-use std::process::Command;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::process::{Command, ExitStatus};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Set in the child's environment to the target's name; its presence makes `exec` refuse to nest.
 pub const NEST_VAR: &str = "AWS_SSO_PROCESS_EXEC";
 /// Removed from the child's environment.
 const REMOVED: [&str; 3] = ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN"];
+/// Also removed with `--server`: keys and container settings that SDKs would prefer to the endpoint.
+const REMOVED_FOR_SERVER: [&str; 6] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+];
+/// Keys of a `[default]` profile that SDKs use before the container endpoint.
+const DEFAULT_PROFILE_CREDENTIALS: [&str; 7] = [
+    "aws_access_key_id",
+    "credential_process",
+    "role_arn",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+];
 pub const EXIT_NOT_FOUND: u8 = 127;
 pub const EXIT_CANNOT_RUN: u8 = 126;
 
@@ -49,16 +82,188 @@ pub fn run(ctx: &Context, spec: &TargetSpec, login_if_needed: bool, args: &ExecA
     for name in REMOVED {
         cmd.env_remove(name);
     }
-    for (name, value) in export::variables(&served.creds) {
-        cmd.env(name, value);
-    }
     if let Some(region) = region(ctx, &target)? {
         cmd.env("AWS_REGION", &region).env("AWS_DEFAULT_REGION", &region);
     }
     cmd.env(NEST_VAR, label(ctx, spec, &target));
+    if args.server {
+        return with_server(ctx, spec, login_if_needed, cmd, program);
+    }
+    for (name, value) in export::variables(&served.creds) {
+        cmd.env(name, value);
+    }
     ctx.debug(|| format!("exec {:?} with {} set", program, NEST_VAR));
     ctx.print_warnings();
     hand_over(cmd, program)
+}
+
+/// `exec --server`: the child gets the endpoint's address and token; we serve until it ends.
+fn with_server(
+    ctx: &Context,
+    spec: &TargetSpec,
+    login_if_needed: bool,
+    mut cmd: Command,
+    program: &OsStr,
+) -> Result<u8, Error> {
+    warn_default_profile(ctx)?;
+    let server = Server::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+    for name in REMOVED_FOR_SERVER {
+        cmd.env_remove(name);
+    }
+    cmd.env(crate::serve::URI_VAR, server.uri()).env(crate::serve::TOKEN_VAR, server.token().expose());
+    ctx.debug(|| format!("exec {:?} with the credentials endpoint on {}", program, server.addr()));
+    ctx.print_warnings();
+    signals::catch();
+    let child = cmd.spawn().map_err(|e| spawn_error(program, &e))?;
+    signals::forward_to(child.id());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (stopped, addr) = (stop.clone(), server.addr());
+    let waiter = std::thread::spawn(move || {
+        let status = signals::wait(child);
+        stopped.store(true, Ordering::SeqCst);
+        // Wakes the accept loop, which then sees `stop` (a few tries, should the backlog be full).
+        for _ in 0..50 {
+            if TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        status
+    });
+    let mut fetch = || {
+        ctx.reset_deadline(Some(crate::context::RUN_DEADLINE));
+        let result = credentials::fetch(ctx, spec, login_if_needed).map(|(t, served)| (served, t.account_id));
+        ctx.print_warnings();
+        result
+    };
+    server.run(&stop, true, &mut fetch);
+    let status =
+        waiter.join().map_err(|_| Error::Other { what: "lost track of the command".to_owned(), hint: None })?;
+    status.map(exit_code).map_err(|e| Error::Other { what: format!("cannot wait for the command: {e}"), hint: None })
+}
+
+/// A `[default]` profile with credentials of its own wins over the endpoint in SDKs that look at
+/// the config first (botocore, the AWS CLI): say so before the command runs with the wrong ones.
+fn warn_default_profile(ctx: &Context) -> Result<(), Error> {
+    let config = ctx.config()?;
+    if let Some(key) =
+        config.profile("default").and_then(|p| DEFAULT_PROFILE_CREDENTIALS.iter().find(|k| p.get(k).is_some()))
+    {
+        ctx.warn(format!(
+            "the [default] profile sets {key}: SDKs that read the config before the container endpoint (botocore, \
+             the AWS CLI) will use it instead of the credentials served to the command"
+        ));
+    }
+    Ok(())
+}
+
+/// The shell's convention: the exit code, or 128+N for death by signal N.
+fn exit_code(status: ExitStatus) -> u8 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return (128 + signal).clamp(0, 255) as u8;
+        }
+    }
+    status.code().map(|c| c.clamp(0, 255) as u8).unwrap_or(crate::error::EXIT_FAILURE)
+}
+
+/// Passing SIGINT, SIGTERM and SIGHUP on to the child of `exec --server`.
+#[cfg(unix)]
+mod signals {
+    use std::process::{Child, ExitStatus};
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    const FORWARDED: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+    /// The child's pid while it can be signalled (0: none yet, or reaped).
+    static CHILD: AtomicI32 = AtomicI32::new(0);
+    /// A signal that came before the child existed.
+    static PENDING: AtomicI32 = AtomicI32::new(0);
+
+    /// Who sent the signal: 0 for the kernel (the terminal's Ctrl-C, hang-up).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    unsafe fn sender(info: *const libc::siginfo_t) -> libc::pid_t {
+        // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler.
+        unsafe { (*info).si_pid() }
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    unsafe fn sender(info: *const libc::siginfo_t) -> libc::pid_t {
+        // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler.
+        unsafe { (*info).si_pid }
+    }
+
+    extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+        // SAFETY: only async-signal-safe calls (getpgid, getpgrp, kill) on plain integers.
+        unsafe {
+            let from = if info.is_null() { 0 } else { sender(info) };
+            // The terminal's signals (from the kernel) and our own group's reached the child already.
+            if from == 0 || libc::getpgid(from) == libc::getpgrp() {
+                return;
+            }
+            match CHILD.load(Ordering::SeqCst) {
+                0 => PENDING.store(sig, Ordering::SeqCst),
+                pid => {
+                    libc::kill(pid, sig);
+                }
+            }
+        }
+    }
+
+    /// Catches the forwarded signals (before the child starts, so none is lost in between).
+    pub fn catch() {
+        for sig in FORWARDED {
+            // SAFETY: installs a handler that only does async-signal-safe work.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction =
+                    handler as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) as usize;
+                action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(sig, &action, std::ptr::null_mut());
+            }
+        }
+    }
+
+    pub fn forward_to(pid: u32) {
+        CHILD.store(pid as i32, Ordering::SeqCst);
+        let pending = PENDING.swap(0, Ordering::SeqCst);
+        if pending != 0 {
+            // SAFETY: a plain kill(2) of our own child.
+            unsafe { libc::kill(pid as i32, pending) };
+        }
+    }
+
+    /// Waits for the child; stops forwarding before it is reaped, so a signal can never reach
+    /// another process that got its pid.
+    pub fn wait(mut child: Child) -> std::io::Result<ExitStatus> {
+        loop {
+            // SAFETY: waitid with WNOWAIT only looks; `info` is a zeroed out-parameter.
+            let rc = unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                libc::waitid(libc::P_PID, child.id() as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT)
+            };
+            if rc == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                break;
+            }
+        }
+        CHILD.store(0, Ordering::SeqCst);
+        child.wait()
+    }
+}
+
+#[cfg(not(unix))]
+mod signals {
+    use std::process::{Child, ExitStatus};
+
+    pub fn catch() {}
+
+    pub fn forward_to(_pid: u32) {}
+
+    pub fn wait(mut child: Child) -> std::io::Result<ExitStatus> {
+        child.wait()
+    }
 }
 
 /// The profile's `region`, unless the environment already names a region.
@@ -79,7 +284,7 @@ fn region(ctx: &Context, target: &RoleTarget) -> Result<Option<String>, Error> {
 }
 
 /// What `AWS_SSO_PROCESS_EXEC` says: the profile, or session/account/role without one.
-fn label(ctx: &Context, spec: &TargetSpec, target: &RoleTarget) -> String {
+pub fn label(ctx: &Context, spec: &TargetSpec, target: &RoleTarget) -> String {
     if let Some(profile) = crate::target::named_profile(ctx, spec) {
         profile
     } else {

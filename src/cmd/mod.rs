@@ -1,6 +1,7 @@
 //! One module per subcommand. Commands print their results; nothing below them does.
 
 pub mod configure;
+pub mod console;
 pub mod credentials;
 pub mod docs;
 pub mod exec;
@@ -10,5 +11,6 @@ pub mod login;
 pub mod logout;
 pub mod oidc_api;
 pub mod refresh;
+pub mod serve;
 pub mod setup;
 pub mod status;

@@ -20,6 +20,9 @@
 //! ListAccounts and ListAccountRoles serve an organisation (`set_accounts`, default
 //! `default_accounts()`) in pages of at most `set_page_size` items (default 2, so the default
 //! organisation takes 3 pages), with opaque next tokens it checks, to known bearer tokens only.
+//! It also plays the console federation endpoint: `GET /federation?Action=getSigninToken` checks
+//! that the `Session` JSON holds role credentials it issued (key, secret and session token together,
+//! no `SessionDuration`) and answers a `SigninToken` (`signin-token-<n>-DO-NOT-LEAK`).
 
 #![allow(dead_code)]
 
@@ -522,6 +525,7 @@ fn op_of(method: &str, path: &str, query: &BTreeMap<String, String>) -> &'static
         // A vanity start URL (issue 15): scripted per test, like a corporate redirector.
         ("HEAD", _) => "StartUrlHead",
         ("GET", p) if p.starts_with("/start") => "StartUrlGet",
+        ("GET", "/federation") if query.get("Action").is_some_and(|a| a == "getSigninToken") => "GetSigninToken",
         _ => "Unknown",
     }
 }
@@ -777,6 +781,7 @@ fn default_reply(req: &Recorded, state: &Mutex<State>) -> Reply {
         "RegisterClient" => register_client(req, state),
         "StartDeviceAuthorization" => start_device_authorization(req, state),
         "Authorize" => authorize(req, state),
+        "GetSigninToken" => get_signin_token(req, state),
         "Logout" => {
             let mut st = state.lock().unwrap();
             let bearer = req.headers.get("x-amz-sso_bearer_token").cloned().unwrap_or_default();
@@ -908,6 +913,24 @@ fn list(req: &Recorded, state: &Mutex<State>) -> Reply {
     let next = (end < items.len()).then(|| format!("{prefix}-{end}"));
     let key = if req.op == "ListAccounts" { "accountList" } else { "roleList" };
     Reply::Json(200, None, json!({"nextToken": next, key: items[start..end]}))
+}
+
+/// The federation endpoint's getSigninToken: the session must be role credentials the portal issued.
+fn get_signin_token(req: &Recorded, state: &Mutex<State>) -> Reply {
+    let bad = |what: &str| Reply::Raw(400, "text/plain".into(), format!("fake federation: {what}"));
+    if req.query.contains_key("SessionDuration") {
+        return bad("SessionDuration is not allowed for these credentials");
+    }
+    let session: Value = req.query.get("Session").and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Value::Null);
+    let field = |k: &str| session[k].as_str().unwrap_or_default().to_owned();
+    let (id, key, token) = (field("sessionId"), field("sessionKey"), field("sessionToken"));
+    let mut st = state.lock().unwrap();
+    let issued = st.iam_keys.get(&id).is_some_and(|(secret, t)| *secret == key && t.as_deref() == Some(token.as_str()));
+    if !issued || !id.starts_with("ASIAFAKE") {
+        return bad("the Session is not credentials the portal issued");
+    }
+    st.counter += 1;
+    Reply::Json(200, None, json!({"SigninToken": format!("signin-token-{}-DO-NOT-LEAK", st.counter)}))
 }
 
 /// An IAM authentication failure the way AWS front ends answer it.

@@ -1,0 +1,234 @@
+//! Console sign-in through the AWS federation endpoint (docs/serve-and-console.md): trade role
+//! credentials for a sign-in token (`getSigninToken`), then build the `login` URL that opens the
+//! console with it.
+//!
+//! The request carries the credentials in its query string and the answer is a secret, so nothing
+//! here logs a URL, and an error from the HTTP client that could echo the request URL is replaced
+//! by a plain sentence. The token is checked before it goes into a URL: text only, bounded.
+
+use crate::error::Error;
+use crate::http::{self, CallError, Http, HttpError, HttpErrorKind, Method, Request, ServiceError};
+use crate::login::encode;
+use crate::network::CaBundle;
+use crate::portal::RoleCredentials;
+use crate::secret::Secret;
+use serde_json::{Value, json};
+
+/// The variable that replaces the federation endpoint's base (`/federation` is appended).
+pub const ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_SIGNIN";
+/// Longest sign-in token we accept (real ones are about a kilobyte).
+const MAX_TOKEN: usize = 16 * 1024;
+
+/// The sign-in and console hosts of a partition: (federation base, console host).
+fn hosts(partition: &str) -> Option<(&'static str, &'static str)> {
+    match partition {
+        "aws" => Some(("https://signin.aws.amazon.com", "console.aws.amazon.com")),
+        "aws-cn" => Some(("https://signin.amazonaws.cn", "console.amazonaws.cn")),
+        "aws-us-gov" => Some(("https://signin.amazonaws-us-gov.com", "console.amazonaws-us-gov.com")),
+        _ => None,
+    }
+}
+
+/// The federation endpoint URL (`.../federation`): `override_base` when set, else the partition's.
+pub fn endpoint(partition: &str, override_base: Option<&str>) -> Result<String, Error> {
+    if let Some(base) = override_base {
+        let lower = base.to_ascii_lowercase();
+        let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+        if rest.is_none_or(|r| r.split(['/', '?', '#']).next().is_none_or(|h| h.is_empty() || h.contains(' '))) {
+            return Err(Error::Other {
+                what: format!(
+                    "endpoint URL {:?} from {ENDPOINT_VAR} is not an http(s) URL",
+                    crate::sanitize::sanitize(base)
+                ),
+                hint: Some(format!("set {ENDPOINT_VAR} to a base URL such as https://signin.aws.amazon.com")),
+            });
+        }
+        return Ok(format!("{}/federation", base.trim_end_matches('/')));
+    }
+    match hosts(partition) {
+        Some((base, _)) => Ok(format!("{base}/federation")),
+        None => Err(Error::Other {
+            what: format!("console sign-in is not supported in the {partition} partition"),
+            hint: Some(format!(
+                "aws-sso-process knows the sign-in endpoints of aws, aws-cn and aws-us-gov; set {ENDPOINT_VAR} \
+                 (and pass --destination) if you know yours"
+            )),
+        }),
+    }
+}
+
+/// The console home for a partition and region (the partition's console without a region).
+pub fn console_home(partition: &str, region: Option<&str>) -> Option<String> {
+    let (_, console) = hosts(partition)?;
+    Some(match (partition, region) {
+        ("aws", Some(r)) => format!("https://{r}.{console}/console/home?region={r}"),
+        (_, Some(r)) => format!("https://{console}/console/home?region={r}"),
+        (_, None) => format!("https://{console}/console/home"),
+    })
+}
+
+/// Whether a region name is safe to put in a host name: lower-case letters, digits and dashes.
+pub fn plausible_region(region: &str) -> bool {
+    !region.is_empty()
+        && region.len() <= 50
+        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// `getSigninToken` with the role credentials as the session (no `SessionDuration`: it is refused
+/// for credentials that did not come from AssumeRole with long-term keys).
+pub fn signin_token(
+    http: &Http,
+    url: &str,
+    creds: &RoleCredentials,
+    ca_bundle: Option<&CaBundle>,
+) -> Result<Secret, Error> {
+    const OP: &str = "GetSigninToken";
+    let session = json!({
+        "sessionId": creds.access_key_id.expose(),
+        "sessionKey": creds.secret_access_key.expose(),
+        "sessionToken": creds.session_token.expose(),
+    })
+    .to_string();
+    let req = Request {
+        op: OP,
+        method: Method::Get,
+        url: url.to_owned(),
+        query: vec![("Action", "getSigninToken"), ("Session", &session)],
+        headers: Vec::new(),
+        body: None,
+        ca_bundle,
+        idempotent: true,
+        deadline: None,
+    };
+    let resp = http.send(&req).map_err(|e| Error::from(redacted(e, creds)))?;
+    if !(200..300).contains(&resp.status) {
+        return Err(ServiceError::from_response(&resp).into());
+    }
+    let body = http::json_object(&resp)?;
+    match body.get("SigninToken") {
+        Some(Value::String(t)) if !t.is_empty() && t.len() <= MAX_TOKEN && t.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Secret::new(t.clone()))
+        }
+        _ => Err(CallError::malformed(OP, url, "the answer has no SigninToken of printable text".to_owned()).into()),
+    }
+}
+
+/// An HTTP client error that might repeat the request URL (and with it the credentials) loses its text.
+fn redacted(mut e: HttpError, creds: &RoleCredentials) -> HttpError {
+    if let HttpErrorKind::Other(text) = &mut e.kind {
+        let secrets = [creds.access_key_id.expose(), creds.secret_access_key.expose(), creds.session_token.expose()];
+        if text.contains("getSigninToken") || secrets.iter().any(|s| text.contains(s)) {
+            *text = "the HTTP client refused the request URL".to_owned();
+        }
+    }
+    e
+}
+
+/// The URL that signs in to the console and goes to `destination`.
+pub fn login_url(url: &str, issuer: &str, destination: &str, token: &Secret) -> String {
+    format!(
+        "{url}?Action=login&Issuer={}&Destination={}&SigninToken={}",
+        encode(issuer),
+        encode(destination),
+        encode(token.expose())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_hosts() {
+        let cases = [
+            (
+                "aws",
+                Some("eu-west-1"),
+                "https://signin.aws.amazon.com/federation",
+                Some("https://eu-west-1.console.aws.amazon.com/console/home?region=eu-west-1"),
+            ),
+            (
+                "aws",
+                None,
+                "https://signin.aws.amazon.com/federation",
+                Some("https://console.aws.amazon.com/console/home"),
+            ),
+            (
+                "aws-cn",
+                Some("cn-north-1"),
+                "https://signin.amazonaws.cn/federation",
+                Some("https://console.amazonaws.cn/console/home?region=cn-north-1"),
+            ),
+            (
+                "aws-us-gov",
+                Some("us-gov-west-1"),
+                "https://signin.amazonaws-us-gov.com/federation",
+                Some("https://console.amazonaws-us-gov.com/console/home?region=us-gov-west-1"),
+            ),
+        ];
+        for (partition, region, federation, console) in cases {
+            assert_eq!(endpoint(partition, None).unwrap(), federation, "{partition}");
+            assert_eq!(console_home(partition, region).as_deref(), console, "{partition}");
+        }
+        for partition in ["aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"] {
+            let e = endpoint(partition, None).unwrap_err();
+            assert_eq!(e.to_string(), format!("console sign-in is not supported in the {partition} partition"));
+            assert!(e.hint().unwrap().contains(ENDPOINT_VAR));
+            assert_eq!(console_home(partition, Some("x")), None);
+        }
+    }
+
+    #[test]
+    fn the_override_replaces_the_base_in_any_partition() {
+        assert_eq!(endpoint("aws", Some("http://127.0.0.1:9/")).unwrap(), "http://127.0.0.1:9/federation");
+        assert_eq!(
+            endpoint("aws-iso", Some("https://signin.example/x")).unwrap(),
+            "https://signin.example/x/federation"
+        );
+        for bad in ["ftp://x", "http://", "https:///path", "signin.example", "http:// x"] {
+            let e = endpoint("aws", Some(bad)).unwrap_err();
+            assert!(e.to_string().contains(ENDPOINT_VAR), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn login_url_encodes_every_part() {
+        let url = login_url(
+            "https://signin.aws.amazon.com/federation",
+            "https://corp.awsapps.com/start",
+            "https://eu-west-1.console.aws.amazon.com/console/home?region=eu-west-1",
+            &Secret::new("tok+/=en"),
+        );
+        assert_eq!(
+            url,
+            "https://signin.aws.amazon.com/federation?Action=login&Issuer=https%3A%2F%2Fcorp.awsapps.com%2Fstart\
+             &Destination=https%3A%2F%2Feu-west-1.console.aws.amazon.com%2Fconsole%2Fhome%3Fregion%3Deu-west-1\
+             &SigninToken=tok%2B%2F%3Den"
+        );
+    }
+
+    #[test]
+    fn regions_that_fit_a_host_name() {
+        assert!(plausible_region("eu-west-1") && plausible_region("us-gov-west-1"));
+        for bad in ["", "EU-WEST-1", "eu west", "x.evil.example/", "a@b", &"a".repeat(51)] {
+            assert!(!plausible_region(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn client_errors_that_echo_the_url_lose_their_text() {
+        let creds = RoleCredentials {
+            access_key_id: Secret::new("ASIAX"),
+            secret_access_key: Secret::new("SECRETKEY"),
+            session_token: Secret::new("SESSIONTOKEN"),
+            expiration: chrono::Utc::now(),
+        };
+        let e =
+            |text: &str| HttpError { op: "GetSigninToken", host: "h".into(), kind: HttpErrorKind::Other(text.into()) };
+        let shown = redacted(e("bad uri: http:/federation?Action=getSigninToken&Session=..."), &creds).to_string();
+        assert!(!shown.contains("Session="), "{shown}");
+        let shown = redacted(e("weird SESSIONTOKEN"), &creds).to_string();
+        assert!(!shown.contains("SESSIONTOKEN"), "{shown}");
+        assert!(redacted(e("host not found"), &creds).to_string().contains("host not found"));
+    }
+}
