@@ -23,8 +23,8 @@ def module_of(path):
 
 def strip_tests(text):
     # Drop `#[cfg(test)] mod tests { ... }` (unit tests may import anything).
-    i = text.find("#[cfg(test)]\nmod tests")
-    return text if i < 0 else text[:i]
+    m = re.search(r"#\[cfg\(test\)\]\n(pub(\(crate\))? )?mod tests", text)
+    return text if m is None else text[: m.start()]
 
 
 def main():

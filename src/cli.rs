@@ -4,7 +4,7 @@
 use crate::cli_oidc::{
     self, CreateTokenArgs, CreateTokenWithIamArgs, RegisterClientArgs, StartDeviceAuthorizationArgs,
 };
-use crate::context::TargetSpec;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 
@@ -62,19 +62,6 @@ pub struct TargetArgs {
     /// Permission set / role name (overrides the profile's sso_role_name).
     #[arg(long, global = true, value_name = "NAME")]
     pub role_name: Option<String>,
-}
-
-impl TargetArgs {
-    pub fn spec(&self) -> TargetSpec {
-        TargetSpec {
-            profile: self.profile.clone(),
-            sso_session: self.sso_session.clone(),
-            start_url: self.start_url.clone(),
-            region: self.region.clone(),
-            account_id: self.account_id.clone(),
-            role_name: self.role_name.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,22 +1,21 @@
-//! What a run knows about its surroundings: the environment (read once, here), the home folder,
-//! the config (loaded on first use), the HTTP client (built on first use: a cache hit never sets
-//! up TLS), and the warnings collected for main to print.
-//!
-//! It also resolves the command-line target into typed settings: which SSO session, which
-//! account and role, which profile supplies endpoint settings, and how a login is spelled.
+//! What a run knows about its surroundings: the environment (read once, here), the home folder and
+//! the files under it, the clock, the config (loaded on first use), the HTTP client (built on first
+//! use: a cache hit never sets up TLS), and the output sinks (warnings collected for main to print,
+//! `--debug` lines). Resolving what the user typed into a target is `target`'s job; the layers below
+//! it receive resolved values and never come back here for paths or endpoints.
 
-use crate::config::{Config, SsoSession};
-use crate::endpoints::{self, Endpoint, EndpointInputs, Service};
+use crate::cli::TargetArgs;
+use crate::config::Config;
 use crate::error::Error;
 use crate::http::{Http, HttpSettings};
-use crate::network::{CaBundle, ProxyConfig};
+use crate::network::ProxyConfig;
 use chrono::{DateTime, Utc};
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// How long a credential_process run may take at most, whatever the network does (SPEC A.3).
+/// How long a credential_process run may take at most, whatever the network does (docs/refresh-and-locking.md).
 pub const RUN_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The process environment, captured once in main.
@@ -53,36 +52,6 @@ impl Env {
     pub fn is_blank(&self, name: &str) -> bool {
         self.vars.get(name).is_some_and(|v| v.trim().is_empty())
     }
-}
-
-/// The SSO session a command works on, with what is needed around it.
-#[derive(Debug, Clone)]
-pub struct SessionTarget {
-    pub session: SsoSession,
-    /// The profile whose endpoint and network settings apply (if it exists in the config).
-    pub settings_profile: Option<String>,
-    /// How to select this session on a login command line: `--sso-session corp` / `--profile dev`.
-    pub login_args: String,
-    /// A short name for status lines: the session name, or the profile for a legacy target.
-    pub label: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct RoleTarget {
-    pub session: SessionTarget,
-    pub account_id: String,
-    pub role_name: String,
-}
-
-/// The target as typed on the command line (no I/O done yet).
-#[derive(Debug, Clone, Default)]
-pub struct TargetSpec {
-    pub profile: Option<String>,
-    pub sso_session: Option<String>,
-    pub start_url: Option<String>,
-    pub region: Option<String>,
-    pub account_id: Option<String>,
-    pub role_name: Option<String>,
 }
 
 pub struct Context {
@@ -218,7 +187,7 @@ impl Context {
         self.env.get("BROWSER")
     }
 
-    /// An SSH session: a browser here would open on the wrong machine (SPEC Part C 14).
+    /// An SSH session: a browser here would open on the wrong machine (docs/login-flows.md).
     pub fn is_remote(&self) -> bool {
         self.env.get("SSH_CONNECTION").is_some() || self.env.get("SSH_TTY").is_some()
     }
@@ -264,7 +233,7 @@ impl Context {
     }
 
     /// The profile named on the command line or in the environment (CLI v2 order).
-    pub fn profile_name(&self, spec: &TargetSpec) -> String {
+    pub fn profile_name(&self, spec: &TargetArgs) -> String {
         spec.profile
             .clone()
             .or_else(|| self.env.get("AWS_PROFILE").map(str::to_owned))
@@ -272,14 +241,14 @@ impl Context {
             .unwrap_or_else(|| "default".to_owned())
     }
 
-    /// The SSO session selected by `spec` (see `target`).
-    pub fn session_target(&self, spec: &TargetSpec) -> Result<SessionTarget, Error> {
-        crate::target::session_target(self, spec)
-    }
-
-    /// Session, account and role selected by `spec` (see `target`).
-    pub fn role_target(&self, spec: &TargetSpec) -> Result<RoleTarget, Error> {
-        crate::target::role_target(self, spec)
+    /// `--debug`: which endpoint a call goes to (URL without credentials); hands the endpoint back.
+    pub fn endpoint_used(
+        &self,
+        service: crate::endpoints::Service,
+        endpoint: crate::endpoints::Endpoint,
+    ) -> crate::endpoints::Endpoint {
+        self.debug(|| format!("{} endpoint: {}", service.name(), crate::sanitize::display_url(&endpoint.url)));
+        endpoint
     }
 
     /// What the user ran, for hints that repeat it: `aws-sso-process login`, or `aws-sso-process` for
@@ -293,103 +262,6 @@ impl Context {
             Some(sub) => format!("aws-sso-process {sub}"),
             None => "aws-sso-process".to_owned(),
         });
-    }
-
-    /// The base URL of a service for this session (SPEC B.3), with the CA bundle that applies.
-    pub fn endpoint(&self, service: Service, target: &SessionTarget) -> Result<Endpoint, Error> {
-        if target.session.region.is_empty() {
-            let region = self.region_found_by_login(target)?;
-            return self.endpoint_in(service, &region, target.settings_profile.as_deref());
-        }
-        self.endpoint_in(service, &target.session.region, target.settings_profile.as_deref())
-    }
-
-    /// A session without `sso_region` (allowed when its start URL is not on an AWS domain): the
-    /// region the last login found, from the token file it wrote (docs/login.md).
-    fn region_found_by_login(&self, target: &SessionTarget) -> Result<String, Error> {
-        let doc = crate::cache::read_object(&self.token_path(&target.session)).ok().flatten();
-        let region = doc.as_ref().and_then(|d| d.get("region")).and_then(|r| r.as_str());
-        match region
-            .filter(|r| (1..=40).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-        {
-            Some(region) => Ok(region.to_owned()),
-            None => Err(Error::LoginRequired {
-                what: format!(
-                    "{} has no sso_region, and no login has found it yet (its start URL is not on an AWS domain)",
-                    target.label
-                ),
-                login_args: target.login_args.clone(),
-                cause: None,
-            }),
-        }
-    }
-
-    /// The base URL of a service in `region`, with the endpoint settings of `settings_profile` (SPEC B.3),
-    /// and the CA bundle that applies: `AWS_CA_BUNDLE`, else the settings profile's `ca_bundle`
-    /// (botocore's order). The bundle is only named here; it is read when a TLS request is about to be sent.
-    pub fn endpoint_in(
-        &self,
-        service: Service,
-        region: &str,
-        settings_profile: Option<&str>,
-    ) -> Result<Endpoint, Error> {
-        let config = self.config()?;
-        let profile = settings_profile.and_then(|p| config.profile(p));
-        let env = |name: &str| self.env.get(name).map(str::to_owned);
-        let custom = endpoints::configured_endpoint(service, &EndpointInputs { env: &env, profile, config })?;
-        let fips = endpoints::flag(env("AWS_USE_FIPS_ENDPOINT"), profile.and_then(|p| p.get("use_fips_endpoint")));
-        let dualstack =
-            endpoints::flag(env("AWS_USE_DUALSTACK_ENDPOINT"), profile.and_then(|p| p.get("use_dualstack_endpoint")));
-        let url = endpoints::resolve(service, region, fips, dualstack, custom.as_deref())?;
-        self.debug(|| format!("{} endpoint: {}", service.name(), crate::sanitize::display_url(&url)));
-        let ca_bundle = self.ca_bundle(profile)?;
-        Ok(Endpoint { url, ca_bundle })
-    }
-
-    /// The CA bundle that applies: `AWS_CA_BUNDLE`, else the profile's `ca_bundle` (botocore's order).
-    /// Either one set to an empty value is a configuration error, as in the AWS CLI since 2.36.6
-    /// (docs/networks.md), not the same as unset: the variable wins even then.
-    pub fn ca_bundle(&self, profile: Option<&crate::config::Section>) -> Result<Option<CaBundle>, Error> {
-        const PEM: &str = "a PEM file of CA certificates";
-        if self.env.is_blank("AWS_CA_BUNDLE") {
-            return Err(Error::Other {
-                what: "AWS_CA_BUNDLE is set to an empty value".to_owned(),
-                hint: Some(format!("set AWS_CA_BUNDLE to {PEM}, or unset it to trust the usual roots")),
-            });
-        }
-        if let Some(path) = self.env.get("AWS_CA_BUNDLE") {
-            return Ok(Some(CaBundle { path: self.expand(path), source_name: "AWS_CA_BUNDLE".to_owned() }));
-        }
-        let Some(profile) = profile else { return Ok(None) };
-        match profile.get("ca_bundle") {
-            None => Ok(None),
-            Some(path) if path.trim().is_empty() => {
-                let label = if profile.name == "default" {
-                    "[default]".to_owned()
-                } else {
-                    format!("[profile {}]", profile.name)
-                };
-                Err(Error::Other {
-                    what: format!("ca_bundle in {label} is empty"),
-                    hint: Some(format!("set ca_bundle to {PEM}, or remove the line to trust the usual roots")),
-                })
-            }
-            Some(path) => Ok(Some(CaBundle {
-                path: self.expand(path.trim()),
-                source_name: format!("ca_bundle of profile {}", profile.name),
-            })),
-        }
-    }
-
-    pub fn token_path(&self, session: &SsoSession) -> PathBuf {
-        self.sso_cache_dir()
-            .join(format!("{}.json", crate::cache::token_key(session.name.as_deref(), &session.start_url)))
-    }
-
-    pub fn role_path(&self, target: &RoleTarget) -> PathBuf {
-        let s = &target.session.session;
-        let key = crate::cache::role_key(&target.account_id, &target.role_name, s.name.as_deref(), &s.start_url);
-        self.cli_cache_dir().join(format!("{key}.json"))
     }
 }
 

@@ -2,10 +2,9 @@
 //! and which start URL hosts belong to AWS (docs/login.md).
 //!
 //! `resolve` is the rule set botocore ships for both `sso-oidc` and `sso`, which differ only in
-//! the host prefix. `configured_endpoint` applies the override order (service variable, global
-//! variable, the profile's `[services]` block, the profile's `endpoint_url`), which every SDK shares.
+//! the host prefix. Which override a profile configures is read from the config by `target`
+//! (`target::configured_endpoint`); this module holds the rules alone.
 
-use crate::config::{Config, Section};
 use crate::network::CaBundle;
 use std::fmt;
 
@@ -32,6 +31,32 @@ impl std::ops::Deref for Endpoint {
     }
 }
 
+/// Where a session's calls go, but for the region: the endpoint overrides of both services, the
+/// FIPS and dual-stack flags and the CA bundle, resolved once from the environment and the settings
+/// profile (`target`). The layers below ask it for an endpoint and never go back to the environment
+/// or the config. Problems are kept and reported only when an endpoint is asked for, so a cache hit
+/// (which sends nothing) is not failed by a network setting it never uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub oidc: Result<Option<String>, EndpointError>,
+    pub portal: Result<Option<String>, EndpointError>,
+    pub fips: bool,
+    pub dualstack: bool,
+    pub ca_bundle: Result<Option<CaBundle>, EndpointError>,
+}
+
+impl Settings {
+    /// The endpoint of `service` in `region`: the override, else the partition's rules.
+    pub fn endpoint(&self, service: Service, region: &str) -> Result<Endpoint, EndpointError> {
+        let custom = match service {
+            Service::Oidc => &self.oidc,
+            Service::Portal => &self.portal,
+        };
+        let url = resolve(service, region, self.fips, self.dualstack, custom.clone()?.as_deref())?;
+        Ok(Endpoint { url, ca_bundle: self.ca_bundle.clone()? })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     Oidc,
@@ -55,7 +80,7 @@ impl Service {
     }
 
     /// Keys of the `[services x]` sub-property block: botocore's snake_case and the Rust SDK's form.
-    fn services_keys(self) -> &'static [&'static str] {
+    pub fn services_keys(self) -> &'static [&'static str] {
         match self {
             Service::Oidc => &["sso_oidc", "sso-oidc"],
             Service::Portal => &["sso"],
@@ -75,8 +100,19 @@ pub enum EndpointError {
     FipsWithCustom,
     DualstackWithCustom,
     MissingRegion,
-    ServicesSectionMissing { profile: String, section: String },
-    InvalidUrl { url: String, source_name: String },
+    ServicesSectionMissing {
+        profile: String,
+        section: String,
+    },
+    InvalidUrl {
+        url: String,
+        source_name: String,
+    },
+    /// `AWS_CA_BUNDLE` or a profile's `ca_bundle` set to nothing (the AWS CLI refuses it since 2.36.6).
+    EmptyCaBundle {
+        what: String,
+        hint: String,
+    },
 }
 
 impl fmt::Display for EndpointError {
@@ -96,6 +132,7 @@ impl fmt::Display for EndpointError {
             EndpointError::InvalidUrl { url, source_name } => {
                 write!(f, "endpoint URL {url:?} from {source_name} is not an http(s) URL")
             }
+            EndpointError::EmptyCaBundle { what, .. } => f.write_str(what),
         }
     }
 }
@@ -322,58 +359,12 @@ pub fn resolve(
     })
 }
 
-/// Where the settings for endpoint resolution come from: environment values and the active profile.
-pub struct EndpointInputs<'a> {
-    pub env: &'a dyn Fn(&str) -> Option<String>,
-    pub profile: Option<&'a Section>,
-    pub config: &'a Config,
-}
-
-/// An `endpoint_url` override, in SDK precedence order, or `None` for the partition default.
-pub fn configured_endpoint(service: Service, inputs: &EndpointInputs) -> Result<Option<String>, EndpointError> {
-    let env = inputs.env;
-    let ignore_env = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-    let ignore_profile = inputs.profile.and_then(|p| p.get("ignore_configured_endpoint_urls"));
-    if is_true(ignore_env.as_deref().or(ignore_profile)) {
-        return Ok(None);
-    }
-    let checked = |url: String, source_name: String| -> Result<Option<String>, EndpointError> {
-        let lower = url.to_ascii_lowercase();
-        if lower.starts_with("https://") || lower.starts_with("http://") {
-            Ok(Some(url.trim_end_matches('/').to_owned()))
-        } else {
-            Err(EndpointError::InvalidUrl { url, source_name })
-        }
-    };
-    if let Some(url) = env(service.env_var()).filter(|v| !v.is_empty()) {
-        return checked(url, service.env_var().to_owned());
-    }
-    if let Some(url) = env("AWS_ENDPOINT_URL").filter(|v| !v.is_empty()) {
-        return checked(url, "AWS_ENDPOINT_URL".to_owned());
-    }
-    let Some(profile) = inputs.profile else { return Ok(None) };
-    if let Some(section_name) = profile.get("services") {
-        let section = inputs.config.services.get(section_name).ok_or_else(|| {
-            EndpointError::ServicesSectionMissing { profile: profile.name.clone(), section: section_name.to_owned() }
-        })?;
-        for key in service.services_keys() {
-            if let Some(url) = section.nested(key).and_then(|block| block.get("endpoint_url")) {
-                return checked(url.clone(), format!("[services {section_name}] {key}"));
-            }
-        }
-    }
-    if let Some(url) = profile.get("endpoint_url").filter(|v| !v.is_empty()) {
-        return checked(url.to_owned(), format!("profile {} endpoint_url", profile.name));
-    }
-    Ok(None)
-}
-
 /// FIPS and dual-stack flags: the environment wins over the profile (botocore `ensure_boolean`).
 pub fn flag(env_value: Option<String>, profile_value: Option<&str>) -> bool {
     is_true(env_value.as_deref().or(profile_value))
 }
 
-fn is_true(v: Option<&str>) -> bool {
+pub fn is_true(v: Option<&str>) -> bool {
     v.is_some_and(|s| s.trim().eq_ignore_ascii_case("true"))
 }
 
@@ -381,7 +372,6 @@ fn is_true(v: Option<&str>) -> bool {
 mod tests {
     use super::*;
     use serde_json::Value;
-    use std::collections::BTreeMap;
 
     #[test]
     fn partition_ids() {
@@ -429,54 +419,6 @@ mod tests {
                 _ => panic!("bad vector {case}"),
             }
         }
-    }
-
-    fn section(name: &str, pairs: &[(&str, &str)]) -> Section {
-        let mut s = Section { name: name.to_owned(), ..Section::default() };
-        for (k, v) in pairs {
-            s.values.insert(k.to_string(), crate::config::Value::Text(v.to_string()));
-        }
-        s
-    }
-
-    #[test]
-    fn override_order() {
-        let mut config = Config::default();
-        let mut block = BTreeMap::new();
-        block.insert("endpoint_url".to_owned(), "http://services-oidc".to_owned());
-        let mut services = section("local", &[]);
-        services.values.insert("sso-oidc".to_owned(), crate::config::Value::Nested(block));
-        config.services.insert("local".to_owned(), services);
-        let profile = section("dev", &[("services", "local"), ("endpoint_url", "http://profile")]);
-
-        let run = |vars: &[(&str, &str)], profile: Option<&Section>, service: Service| {
-            let vars: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            let env = move |k: &str| vars.get(k).cloned();
-            configured_endpoint(service, &EndpointInputs { env: &env, profile, config: &config })
-        };
-        let all = [
-            ("AWS_ENDPOINT_URL_SSO_OIDC", "http://oidc-var"),
-            ("AWS_ENDPOINT_URL_SSO", "http://portal-var/"),
-            ("AWS_ENDPOINT_URL", "http://global"),
-        ];
-        assert_eq!(run(&all, Some(&profile), Service::Oidc).unwrap().as_deref(), Some("http://oidc-var"));
-        assert_eq!(run(&all, Some(&profile), Service::Portal).unwrap().as_deref(), Some("http://portal-var"));
-        assert_eq!(run(&all[2..], Some(&profile), Service::Oidc).unwrap().as_deref(), Some("http://global"));
-        assert_eq!(run(&[], Some(&profile), Service::Oidc).unwrap().as_deref(), Some("http://services-oidc"));
-        // No `sso` block in the services section: the profile's endpoint_url applies to the portal.
-        assert_eq!(run(&[], Some(&profile), Service::Portal).unwrap().as_deref(), Some("http://profile"));
-        assert_eq!(run(&[], None, Service::Portal).unwrap(), None);
-        let ignore = [("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "TRUE"), all[0]];
-        assert_eq!(run(&ignore, Some(&profile), Service::Oidc).unwrap(), None);
-        let ignoring_profile =
-            section("dev", &[("endpoint_url", "http://p"), ("ignore_configured_endpoint_urls", "true")]);
-        assert_eq!(run(&[], Some(&ignoring_profile), Service::Oidc).unwrap(), None);
-
-        let dangling = section("dev", &[("services", "nope")]);
-        let err = run(&[], Some(&dangling), Service::Oidc).unwrap_err();
-        assert!(err.to_string().contains("\"nope\" services configuration does not exist"), "{err}");
-        let err = run(&[("AWS_ENDPOINT_URL", "ftp://x")], None, Service::Oidc).unwrap_err();
-        assert!(err.to_string().contains("AWS_ENDPOINT_URL"), "{err}");
     }
 
     #[test]

@@ -63,6 +63,7 @@ impl Error {
         match self {
             Error::Usage(_) => Some("run 'aws-sso-process --help' for the flags".to_owned()),
             Error::Config(e) => e.hint(),
+            Error::Endpoint(EndpointError::EmptyCaBundle { hint, .. }) => Some(hint.clone()),
             Error::Endpoint(_) => Some(
                 "check AWS_ENDPOINT_URL_SSO_OIDC, AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL and the profile's endpoint settings"
                     .to_owned(),

@@ -12,8 +12,9 @@
 //! by a depth count that each process passes to the one it starts (`AWS_SSO_PROCESS_DEPTH`, with the
 //! profile names in `AWS_SSO_PROCESS_CHAIN` for the message): past `MAX_PROCESS_DEPTH`, none runs.
 
+use crate::cli::TargetArgs;
 use crate::config::{self, ConfigError};
-use crate::context::{Context, TargetSpec};
+use crate::context::Context;
 use crate::error::Error;
 use crate::role_cache;
 use crate::secret::Secret;
@@ -40,7 +41,7 @@ pub struct Resolved {
 const HINT: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --source-profile PROFILE, or name an SSO role \
                     (--profile P, or --sso-session S --account-id A --role-name R)";
 
-pub fn resolve(ctx: &Context, spec: &TargetSpec, source_profile: Option<&str>) -> Result<Resolved, Error> {
+pub fn resolve(ctx: &Context, spec: &TargetArgs, source_profile: Option<&str>) -> Result<Resolved, Error> {
     if let Some(credentials) = from_env(ctx)? {
         return Ok(Resolved { credentials, source: "the environment (AWS_ACCESS_KEY_ID)".to_owned() });
     }
@@ -48,7 +49,7 @@ pub fn resolve(ctx: &Context, spec: &TargetSpec, source_profile: Option<&str>) -
         return from_profile(ctx, profile);
     }
     let explicit = spec.profile.is_some() || spec.sso_session.is_some() || spec.start_url.is_some();
-    let target = match ctx.role_target(spec) {
+    let target = match crate::target::role_target(ctx, spec) {
         Ok(target) => target,
         Err(e) if !explicit && !matches!(e, Error::LoginRequired { .. }) => {
             return Err(Error::Other {

@@ -18,8 +18,7 @@
 //! The token file (docs/shared-cache.md) is written atomically, under that lock, in the CLI's field order.
 
 use crate::cache;
-use crate::config::SsoSession;
-use crate::context::{Context, RUN_DEADLINE, SessionTarget};
+use crate::context::{Context, RUN_DEADLINE};
 use crate::endpoints::Service;
 use crate::error::Error;
 use crate::http::CallError;
@@ -30,6 +29,7 @@ use crate::sanitize::sanitize;
 use crate::secret::Secret;
 use crate::session::CachedToken;
 use crate::start_url;
+use crate::target::SessionTarget;
 use crate::timefmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
@@ -131,7 +131,7 @@ pub fn choose_flow(
 
 /// Logs in to `target` once, whatever the number of processes trying at the same time.
 pub fn login(ctx: &Context, target: &SessionTarget, opts: &Options, mode: &Mode) -> Result<Outcome, Error> {
-    let path = ctx.token_path(&target.session);
+    let path = target.token_path.clone();
     let prompt = Prompt::open(ctx);
     // Waiting for another login and the login itself may take minutes: lift the run's deadline,
     // and give whatever follows (GetRoleCredentials) a fresh one.
@@ -194,11 +194,8 @@ fn login_locked(
     };
     let resolved = start_url::resolve(ctx, target)?;
     let configured = target;
-    let target = &SessionTarget {
-        session: SsoSession { region: resolved.region.clone(), ..configured.session.clone() },
-        ..configured.clone()
-    };
-    let oidc = Oidc { http: ctx.http(), endpoint: ctx.endpoint(Service::Oidc, target)? };
+    let target = &configured.in_region(&resolved.region);
+    let oidc = Oidc { http: ctx.http(), endpoint: ctx.endpoint_used(Service::Oidc, target.endpoint(Service::Oidc)?) };
     let reg = registration(ctx, &oidc, target, opts.flow, &resolved.url)?;
     let resp = match listener {
         Some(listener) => pkce_flow(ctx, &oidc, target, &reg, opts, prompt, listener)?,
@@ -211,7 +208,7 @@ fn login_locked(
     save_registration(ctx, &reg);
     if resolved.region != configured.session.region {
         // As the AWS CLI does after such a login: the region goes into the config.
-        match start_url::save_region(ctx, configured, &resolved.region) {
+        match start_url::save_region(configured, &resolved.region) {
             Ok(done) => prompt.line(&format!("aws-sso-process: {done}")),
             Err(why) => ctx.warn(format!(
                 "the start URL of {} is in {}, but sso_region was not updated: {why}",
@@ -288,7 +285,7 @@ pub fn wanted_scopes(target: &SessionTarget) -> Vec<String> {
 /// - no scopes configured, device code: only the key for `sso:account:access`. The CLI's device
 ///   registration under the key without scopes has no scopes (so no refresh token) and is not ours to
 ///   use or to replace.
-fn registration_paths(ctx: &Context, target: &SessionTarget, flow: Flow) -> Vec<PathBuf> {
+fn registration_paths(target: &SessionTarget, flow: Flow) -> Vec<PathBuf> {
     let s = &target.session;
     let default: Vec<String> = DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect();
     let keys: Vec<Option<&[String]>> = if s.name.is_none() {
@@ -303,7 +300,7 @@ fn registration_paths(ctx: &Context, target: &SessionTarget, flow: Flow) -> Vec<
     keys.into_iter()
         .map(|scopes| {
             let key = cache::registration_key(&s.start_url, &s.region, scopes, s.name.as_deref());
-            ctx.sso_cache_dir().join(format!("{key}.json"))
+            target.registration_dir.join(format!("{key}.json"))
         })
         .collect()
 }
@@ -315,7 +312,7 @@ fn registration(
     flow: Flow,
     issuer_url: &str,
 ) -> Result<Registration, Error> {
-    let paths = registration_paths(ctx, target, flow);
+    let paths = registration_paths(target, flow);
     let scopes = wanted_scopes(target);
     // Where a new registration goes: the first file that holds nothing live of the other flow,
     // else the last one (with no scopes configured, the one that is not the CLI's own key).

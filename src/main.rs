@@ -65,7 +65,7 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli, ctx: &Context) -> Result<u8, Error> {
     cli.check().map_err(Error::Usage)?;
-    let spec = cli.target.spec();
+    let spec = cli.target.clone();
     match &cli.command {
         None => cmd::credentials::run(ctx, &spec, cli.login_if_needed),
         Some(Command::Refresh(args)) => cmd::refresh::run(ctx, &spec, args.all, args.force),

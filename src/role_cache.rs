@@ -15,7 +15,7 @@
 //! made again with the current one.
 
 use crate::cache::{self, CacheError};
-use crate::context::{Context, RoleTarget};
+use crate::context::Context;
 use crate::endpoints::Service;
 use crate::error::Error;
 use crate::http::CallError;
@@ -23,6 +23,7 @@ use crate::lock::{LOCK_WAIT, LockError, LockGuard};
 use crate::portal::{Portal, RoleCredentials};
 use crate::secret::Secret;
 use crate::session::{self, Mode, Outcome};
+use crate::target::RoleTarget;
 use crate::timefmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
@@ -39,7 +40,7 @@ pub struct Served {
 
 /// Credentials for `target` with at least `MIN_REMAINING` left when the portal allows it.
 pub fn credentials(ctx: &Context, target: &RoleTarget) -> Result<Served, Error> {
-    let path = ctx.role_path(target);
+    let path = target.role_path.clone();
     if let Some(creds) = read_fresh(ctx, &path) {
         return Ok(Served { creds, from_cache: true });
     }
@@ -90,7 +91,7 @@ fn fetch_current(
     target: &RoleTarget,
     keep: impl FnOnce(&RoleCredentials),
 ) -> Result<(RoleCredentials, Option<String>), Error> {
-    let token_path = ctx.token_path(&target.session.session);
+    let token_path = target.session.token_path.clone();
     let mut retries = 0;
     loop {
         let (creds, used, warning) = fetch(ctx, target)?;
@@ -166,7 +167,10 @@ fn token_state(token_path: &Path, used: &Secret) -> TokenState {
 fn fetch(ctx: &Context, target: &RoleTarget) -> Result<(RoleCredentials, Secret, Option<String>), Error> {
     let token = session::token(ctx, &target.session, Mode::Normal)?;
     let warning = token_warning(target, &token.outcome);
-    let portal = Portal { http: ctx.http(), endpoint: ctx.endpoint(Service::Portal, &target.session)? };
+    let portal = Portal {
+        http: ctx.http(),
+        endpoint: ctx.endpoint_used(Service::Portal, target.session.endpoint(Service::Portal)?),
+    };
     let first = portal.get_role_credentials(&token.access_token, &target.account_id, &target.role_name);
     let (creds, used) = match first {
         Err(CallError::Service(e)) if e.status == 401 => {
@@ -279,16 +283,9 @@ mod tests {
             region: "us-east-1".to_owned(),
             scopes: Vec::new(),
         };
-        let target = RoleTarget {
-            session: crate::context::SessionTarget {
-                session,
-                settings_profile: None,
-                login_args: String::new(),
-                label: "corp".to_owned(),
-            },
-            account_id: "111122223333".to_owned(),
-            role_name: "Dev".to_owned(),
-        };
+        let ctx = crate::context::Context::new(crate::context::Env::default(), false).unwrap();
+        let session = crate::target::session(&ctx, session, None, String::new(), "corp".to_owned());
+        let target = RoleTarget::new(session, "111122223333".to_owned(), "Dev".to_owned(), &ctx.cli_cache_dir());
         let doc = cache_doc(&creds, &target);
         assert_eq!(
             doc.to_string(),

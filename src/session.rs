@@ -15,13 +15,14 @@
 //! reached the service without its answer reaching us is not sent again in the same run.
 
 use crate::cache::{self, CacheError};
-use crate::context::{Context, SessionTarget};
+use crate::context::Context;
 use crate::endpoints::Service;
 use crate::error::Error;
 use crate::http::CallError;
 use crate::lock::{LOCK_WAIT, LockError, LockGuard};
 use crate::oidc::{Oidc, TokenResponse};
 use crate::secret::Secret;
+use crate::target::SessionTarget;
 use crate::timefmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value};
@@ -227,7 +228,7 @@ fn expired(target: &SessionTarget, token: &CachedToken, why: String) -> Error {
 
 /// The access token for `target`, refreshed as `mode` asks.
 pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token, Error> {
-    let path = ctx.token_path(&target.session);
+    let path = target.token_path.clone();
     let is_session = target.session.name.is_some();
     let done = |t: &CachedToken, outcome| {
         Ok(Token { access_token: t.access_token.clone(), expires_at: t.expires_at, outcome })
@@ -319,7 +320,7 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
     if sent_unanswered(&material.refresh_token) {
         return unanswered(ctx, target, &cached, mode);
     }
-    let oidc = Oidc { http: ctx.http(), endpoint: ctx.endpoint(Service::Oidc, target)? };
+    let oidc = Oidc { http: ctx.http(), endpoint: ctx.endpoint_used(Service::Oidc, target.endpoint(Service::Oidc)?) };
     // The service may rotate the refresh token: once it answers, the new one must be saved or the
     // session is lost. So the write is prepared first (temp file, space reserved); a folder that
     // cannot be written or a full disk stops the refresh before it starts (issue 7).

@@ -11,11 +11,12 @@
 
 use crate::cache;
 use crate::config::{self, Config, Section};
-use crate::context::{Context, SessionTarget};
+use crate::context::Context;
 use crate::endpoints;
 use crate::error::Error;
 use crate::http::{Method, Request};
 use crate::sanitize::sanitize;
+use crate::target::SessionTarget;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -102,8 +103,7 @@ fn no_region(target: &SessionTarget, why: &str) -> Error {
 /// The one request: HEAD, or GET when HEAD is not allowed. The `Location` of a redirect, `None` when
 /// the answer is not a redirect.
 fn ask_redirect(ctx: &Context, target: &SessionTarget, url: &str) -> Result<Option<String>, Error> {
-    let config = ctx.config()?;
-    let bundle = ctx.ca_bundle(target.settings_profile.as_deref().and_then(|p| config.profile(p)))?;
+    let bundle = target.endpoints.ca_bundle.clone()?;
     let failed = |why: String, hint: Option<String>| Error::Other {
         what: format!("cannot resolve the start URL {} of {}: {why}", shown(url), target.label),
         hint,
@@ -189,15 +189,20 @@ fn profile_header(profile: &str) -> String {
 /// after a login whose region came from the start URL. Returns what was done, or why nothing was:
 /// the file must parse, the edit must change that one key and nothing else, and the file must not
 /// change while we work; it is replaced atomically, keeping its mode (through a symbolic link).
-pub fn save_region(ctx: &Context, target: &SessionTarget, region: &str) -> Result<String, String> {
+pub fn save_region(target: &SessionTarget, region: &str) -> Result<String, String> {
     let (section, name) = match (&target.session.name, &target.settings_profile) {
         (Some(name), _) => (format!("[sso-session {name}]"), (true, name.clone())),
         (None, Some(p)) if target.login_args.starts_with("--profile") => (profile_header(p), (false, p.clone())),
         _ => return Err(format!("the start URL came from the command line: use --region {region} from now on")),
     };
-    let shown_path = ctx.config_path();
+    let shown_path = target.config_path.clone();
     let path = std::fs::canonicalize(&shown_path).unwrap_or_else(|_| shown_path.clone());
-    let old = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let old = match crate::cache::read_bounded(&path, crate::cache::SETTINGS_FILE_LIMIT) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Err(format!("{} does not exist", path.display())),
+        Err(crate::cache::ReadError::Unusable(why)) => return Err(format!("cannot read {}: {why}", path.display())),
+        Err(crate::cache::ReadError::Io(e)) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
     let text = std::str::from_utf8(&old).map_err(|_| format!("{} is not UTF-8", path.display()))?;
     let parsed = Config::parse(&path, text, Path::new(""), "").map_err(|e| e.to_string())?;
     let find = |c: &Config| -> Option<Section> {

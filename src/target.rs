@@ -12,10 +12,219 @@
 //! The config rules themselves (which keys make an SSO profile, botocore's validation) are `config`'s;
 //! see docs/config-file.md and docs/credential-process.md.
 
+use crate::cli::TargetArgs;
 use crate::config::{Config, ConfigError, Section, SsoSession};
-use crate::context::{Context, RoleTarget, SessionTarget, TargetSpec, shell_word};
+use crate::context::{Context, shell_word};
+use crate::endpoints::{self, Endpoint, EndpointError, Service};
 use crate::error::Error;
+use crate::network::CaBundle;
 use clap::Parser;
+use std::path::PathBuf;
+
+/// The SSO session a command works on, with everything the layers below need: the token file, the
+/// folder of client registrations, and where its calls go. Built here, handed down, never resolved
+/// again below.
+#[derive(Debug, Clone)]
+pub struct SessionTarget {
+    pub session: SsoSession,
+    /// The profile whose endpoint and network settings apply (if it exists in the config).
+    pub settings_profile: Option<String>,
+    /// How to select this session on a login command line: `--sso-session corp` / `--profile dev`.
+    pub login_args: String,
+    /// A short name for status lines: the session name, or the profile for a legacy target.
+    pub label: String,
+    /// The token file the AWS CLI shares (docs/shared-cache.md).
+    pub token_path: PathBuf,
+    /// `~/.aws/sso/cache`, where client registrations live beside the token files.
+    pub registration_dir: PathBuf,
+    /// The config file, for the one edit a login may make (the `sso_region` a vanity URL names).
+    pub config_path: PathBuf,
+    /// Endpoint overrides, FIPS/dual-stack and the CA bundle (everything but the region).
+    pub endpoints: endpoints::Settings,
+}
+
+impl SessionTarget {
+    /// The endpoint of `service` for this session: in its `sso_region`, or (a vanity start URL
+    /// configured without one) in the region its last login found.
+    pub fn endpoint(&self, service: Service) -> Result<Endpoint, Error> {
+        let region =
+            if self.session.region.is_empty() { self.region_found_by_login()? } else { self.session.region.clone() };
+        Ok(self.endpoints.endpoint(service, &region)?)
+    }
+
+    /// The same session in another region (a login that found the region from the start URL).
+    pub fn in_region(&self, region: &str) -> SessionTarget {
+        SessionTarget { session: SsoSession { region: region.to_owned(), ..self.session.clone() }, ..self.clone() }
+    }
+
+    /// A session without `sso_region` (allowed when its start URL is not on an AWS domain): the
+    /// region the last login found, from the token file it wrote (docs/login.md).
+    fn region_found_by_login(&self) -> Result<String, Error> {
+        let doc = crate::cache::read_object(&self.token_path).ok().flatten();
+        let region = doc.as_ref().and_then(|d| d.get("region")).and_then(|r| r.as_str());
+        match region
+            .filter(|r| (1..=40).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            Some(region) => Ok(region.to_owned()),
+            None => Err(Error::LoginRequired {
+                what: format!(
+                    "{} has no sso_region, and no login has found it yet (its start URL is not on an AWS domain)",
+                    self.label
+                ),
+                login_args: self.login_args.clone(),
+                cause: None,
+            }),
+        }
+    }
+}
+
+/// An account and role of a session, with the role-credential cache file the AWS CLI shares.
+#[derive(Debug, Clone)]
+pub struct RoleTarget {
+    pub session: SessionTarget,
+    pub account_id: String,
+    pub role_name: String,
+    pub role_path: PathBuf,
+}
+
+impl RoleTarget {
+    pub fn new(
+        session: SessionTarget,
+        account_id: String,
+        role_name: String,
+        cli_cache_dir: &std::path::Path,
+    ) -> RoleTarget {
+        let s = &session.session;
+        let key = crate::cache::role_key(&account_id, &role_name, s.name.as_deref(), &s.start_url);
+        let role_path = cli_cache_dir.join(format!("{key}.json"));
+        RoleTarget { session, account_id, role_name, role_path }
+    }
+}
+
+/// A session target for `session`, with the endpoint and network settings of `settings_profile`
+/// (for commands that find sessions in the config or in the cache folder themselves).
+pub fn session(
+    ctx: &Context,
+    session: SsoSession,
+    settings_profile: Option<String>,
+    login_args: String,
+    label: String,
+) -> SessionTarget {
+    let token_path = token_path(ctx, &session);
+    let endpoints = endpoint_settings(ctx, settings_profile.as_deref());
+    SessionTarget {
+        session,
+        settings_profile,
+        login_args,
+        label,
+        token_path,
+        registration_dir: ctx.sso_cache_dir(),
+        config_path: ctx.config_path(),
+        endpoints,
+    }
+}
+
+/// The token file of `session` (docs/shared-cache.md).
+pub fn token_path(ctx: &Context, session: &SsoSession) -> PathBuf {
+    ctx.sso_cache_dir().join(format!("{}.json", crate::cache::token_key(session.name.as_deref(), &session.start_url)))
+}
+
+/// Endpoint overrides, FIPS and dual-stack flags and the CA bundle from the environment and the
+/// settings profile (docs/endpoints.md, docs/networks.md). Nothing is read from the network or disk.
+pub fn endpoint_settings(ctx: &Context, settings_profile: Option<&str>) -> endpoints::Settings {
+    let config = ctx.config().ok();
+    let profile = settings_profile.and_then(|p| config?.profile(p));
+    let env = |name: &str| ctx.env.get(name).map(str::to_owned);
+    let custom = |service| match config {
+        Some(config) => configured_endpoint(service, &EndpointInputs { env: &env, profile, config }),
+        None => Ok(None),
+    };
+    endpoints::Settings {
+        oidc: custom(Service::Oidc),
+        portal: custom(Service::Portal),
+        fips: endpoints::flag(env("AWS_USE_FIPS_ENDPOINT"), profile.and_then(|p| p.get("use_fips_endpoint"))),
+        dualstack: endpoints::flag(
+            env("AWS_USE_DUALSTACK_ENDPOINT"),
+            profile.and_then(|p| p.get("use_dualstack_endpoint")),
+        ),
+        ca_bundle: ca_bundle(ctx, profile),
+    }
+}
+
+/// Where the settings for endpoint resolution come from: environment values and the active profile.
+pub struct EndpointInputs<'a> {
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub profile: Option<&'a Section>,
+    pub config: &'a Config,
+}
+
+/// An `endpoint_url` override, in SDK precedence order, or `None` for the partition default.
+pub fn configured_endpoint(service: Service, inputs: &EndpointInputs) -> Result<Option<String>, EndpointError> {
+    let env = inputs.env;
+    let ignore_env = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+    let ignore_profile = inputs.profile.and_then(|p| p.get("ignore_configured_endpoint_urls"));
+    if endpoints::is_true(ignore_env.as_deref().or(ignore_profile)) {
+        return Ok(None);
+    }
+    let checked = |url: String, source_name: String| -> Result<Option<String>, EndpointError> {
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("https://") || lower.starts_with("http://") {
+            Ok(Some(url.trim_end_matches('/').to_owned()))
+        } else {
+            Err(EndpointError::InvalidUrl { url, source_name })
+        }
+    };
+    if let Some(url) = env(service.env_var()).filter(|v| !v.is_empty()) {
+        return checked(url, service.env_var().to_owned());
+    }
+    if let Some(url) = env("AWS_ENDPOINT_URL").filter(|v| !v.is_empty()) {
+        return checked(url, "AWS_ENDPOINT_URL".to_owned());
+    }
+    let Some(profile) = inputs.profile else { return Ok(None) };
+    if let Some(section_name) = profile.get("services") {
+        let section = inputs.config.services.get(section_name).ok_or_else(|| {
+            EndpointError::ServicesSectionMissing { profile: profile.name.clone(), section: section_name.to_owned() }
+        })?;
+        for key in service.services_keys() {
+            if let Some(url) = section.nested(key).and_then(|block| block.get("endpoint_url")) {
+                return checked(url.clone(), format!("[services {section_name}] {key}"));
+            }
+        }
+    }
+    if let Some(url) = profile.get("endpoint_url").filter(|v| !v.is_empty()) {
+        return checked(url.to_owned(), format!("profile {} endpoint_url", profile.name));
+    }
+    Ok(None)
+}
+
+/// The CA bundle that applies: `AWS_CA_BUNDLE`, else the profile's `ca_bundle` (botocore's order).
+/// Either one set to an empty value is a configuration error, as in the AWS CLI since 2.36.6
+/// (docs/networks.md), not the same as unset: the variable wins even then. The bundle is only named
+/// here; it is read when a TLS request is about to be sent.
+pub fn ca_bundle(ctx: &Context, profile: Option<&Section>) -> Result<Option<CaBundle>, EndpointError> {
+    const PEM: &str = "a PEM file of CA certificates";
+    if ctx.env.is_blank("AWS_CA_BUNDLE") {
+        return Err(EndpointError::EmptyCaBundle {
+            what: "AWS_CA_BUNDLE is set to an empty value".to_owned(),
+            hint: format!("set AWS_CA_BUNDLE to {PEM}, or unset it to trust the usual roots"),
+        });
+    }
+    if let Some(path) = ctx.env.get("AWS_CA_BUNDLE") {
+        return Ok(Some(CaBundle { path: ctx.expand(path), source_name: "AWS_CA_BUNDLE".to_owned() }));
+    }
+    let Some(profile) = profile else { return Ok(None) };
+    match profile.get("ca_bundle") {
+        None => Ok(None),
+        Some(path) if path.trim().is_empty() => Err(EndpointError::EmptyCaBundle {
+            what: format!("ca_bundle in {} is empty", section_label(&profile.name)),
+            hint: format!("set ca_bundle to {PEM}, or remove the line to trust the usual roots"),
+        }),
+        Some(path) => Ok(Some(CaBundle {
+            path: ctx.expand(path.trim()),
+            source_name: format!("ca_bundle of profile {}", profile.name),
+        })),
+    }
+}
 
 /// How deep `credential_process` lines may point at each other before we call it a loop anyway.
 const MAX_HOPS: usize = 8;
@@ -31,23 +240,23 @@ enum Origin {
 }
 
 /// The SSO session selected by `spec` (no account or role needed).
-pub fn session_target(ctx: &Context, spec: &TargetSpec) -> Result<SessionTarget, Error> {
+pub fn session_target(ctx: &Context, spec: &TargetArgs) -> Result<SessionTarget, Error> {
     Ok(resolve(ctx, spec, false)?.session)
 }
 
 /// Session, account and role selected by `spec`; `--account-id`/`--role-name` override what the
 /// profile says.
-pub fn role_target(ctx: &Context, spec: &TargetSpec) -> Result<RoleTarget, Error> {
+pub fn role_target(ctx: &Context, spec: &TargetArgs) -> Result<RoleTarget, Error> {
     let found = resolve(ctx, spec, true)?;
     let (Some(account_id), Some(role_name)) = (found.account_id, found.role_name) else {
         return Err(found.no_role);
     };
-    Ok(RoleTarget { session: found.session, account_id, role_name })
+    Ok(RoleTarget::new(found.session, account_id, role_name, &ctx.cli_cache_dir()))
 }
 
 /// The name of the profile the user (or the environment) named, as tools would use it; `None` when
 /// nothing names one. `--sso-session`/`--start-url` targets have none.
-pub fn named_profile(ctx: &Context, spec: &TargetSpec) -> Option<String> {
+pub fn named_profile(ctx: &Context, spec: &TargetArgs) -> Option<String> {
     if spec.sso_session.is_some() || spec.start_url.is_some() {
         return None;
     }
@@ -56,7 +265,7 @@ pub fn named_profile(ctx: &Context, spec: &TargetSpec) -> Option<String> {
 
 /// The profile whose `[profile]` settings (region, auto-login, endpoints) belong to the target:
 /// the last profile of the chain, the one with the sso_* keys. `None` for session targets.
-pub fn target_profile(ctx: &Context, spec: &TargetSpec) -> Result<Option<String>, Error> {
+pub fn target_profile(ctx: &Context, spec: &TargetArgs) -> Result<Option<String>, Error> {
     Ok(resolve(ctx, spec, false)?.profile)
 }
 
@@ -70,7 +279,7 @@ struct Found {
     no_role: Error,
 }
 
-fn chosen_profile(ctx: &Context, spec: &TargetSpec) -> Option<(String, Origin)> {
+fn chosen_profile(ctx: &Context, spec: &TargetArgs) -> Option<(String, Origin)> {
     if let Some(p) = &spec.profile {
         return Some((p.clone(), Origin::Flag));
     }
@@ -82,13 +291,14 @@ fn chosen_profile(ctx: &Context, spec: &TargetSpec) -> Option<(String, Origin)> 
     None
 }
 
-fn resolve(ctx: &Context, spec: &TargetSpec, want_role: bool) -> Result<Found, Error> {
+fn resolve(ctx: &Context, spec: &TargetArgs, want_role: bool) -> Result<Found, Error> {
     let config = ctx.config()?;
     let mut chain: Vec<String> = Vec::new();
     let mut next = spec.clone();
     loop {
         match resolve_one(ctx, config, &next, &chain, want_role)? {
-            Step::Done(mut found) => {
+            Step::Done(found) => {
+                let mut found = *found;
                 // Flags the user typed win over whatever a credential_process line or profile says.
                 found.account_id = spec.account_id.clone().or(found.account_id);
                 found.role_name = spec.role_name.clone().or(found.role_name);
@@ -106,23 +316,23 @@ fn resolve(ctx: &Context, spec: &TargetSpec, want_role: bool) -> Result<Found, E
 }
 
 enum Step {
-    Done(Found),
+    Done(Box<Found>),
     /// `from` has no sso_* keys but its credential_process names `next`.
     Follow {
         from: String,
-        target: TargetSpec,
+        target: TargetArgs,
     },
 }
 
 fn resolve_one(
     ctx: &Context,
     config: &Config,
-    spec: &TargetSpec,
+    spec: &TargetArgs,
     chain: &[String],
     want_role: bool,
 ) -> Result<Step, Error> {
     let settings_profile = || {
-        chosen_profile(ctx, &TargetSpec::default())
+        chosen_profile(ctx, &TargetArgs::default())
             .map(|(p, _)| p)
             .or_else(|| Some("default".to_owned()))
             .filter(|p| config.profile(p).is_some())
@@ -134,43 +344,45 @@ fn resolve_one(
     };
     if let Some(name) = &spec.sso_session {
         let session = config.sso_session(name).map_err(|e| unknown_session(ctx, config, e))?;
-        return Ok(Step::Done(Found {
-            session: SessionTarget {
+        return Ok(Step::Done(Box::new(Found {
+            session: self::session(
+                ctx,
                 session,
-                settings_profile: settings_profile(),
-                login_args: format!("--sso-session {}", shell_word(name)),
-                label: name.clone(),
-            },
+                settings_profile(),
+                format!("--sso-session {}", shell_word(name)),
+                name.clone(),
+            ),
             account_id: spec.account_id.clone(),
             role_name: spec.role_name.clone(),
             profile: None,
             no_role: role_flags_needed("--sso-session"),
-        }));
+        })));
     }
     if let Some(start_url) = &spec.start_url {
         let region = spec
             .region
             .clone()
             .ok_or_else(|| Error::Usage("--start-url needs --region (the sso_region of the start URL)".into()))?;
-        return Ok(Step::Done(Found {
-            session: SessionTarget {
-                login_args: format!("--start-url {} --region {}", shell_word(start_url), shell_word(&region)),
-                label: start_url.clone(),
-                session: SsoSession { name: None, start_url: start_url.clone(), region, scopes: Vec::new() },
-                settings_profile: settings_profile(),
-            },
+        return Ok(Step::Done(Box::new(Found {
+            session: self::session(
+                ctx,
+                SsoSession { name: None, start_url: start_url.clone(), region: region.clone(), scopes: Vec::new() },
+                settings_profile(),
+                format!("--start-url {} --region {}", shell_word(start_url), shell_word(&region)),
+                start_url.clone(),
+            ),
             account_id: spec.account_id.clone(),
             role_name: spec.role_name.clone(),
             profile: None,
             no_role: role_flags_needed("--start-url"),
-        }));
+        })));
     }
     let (profile, origin) = match chosen_profile(ctx, spec) {
         Some(chosen) if chain.is_empty() => chosen,
         // A line without a target flag: its process would see the same environment we do.
         _ if !chain.is_empty() => match spec.profile.clone() {
             Some(p) => (p, Origin::Line),
-            None => match chosen_profile(ctx, &TargetSpec::default()) {
+            None => match chosen_profile(ctx, &TargetArgs::default()) {
                 Some((p, _)) => (p, Origin::Line),
                 None => ("default".to_owned(), Origin::Line),
             },
@@ -206,13 +418,13 @@ fn resolve_one(
             Some(name) => (format!("--sso-session {}", shell_word(name)), name.clone()),
             None => (format!("--profile {}", shell_word(&profile)), format!("profile {profile}")),
         };
-        return Ok(Step::Done(Found {
-            session: SessionTarget { session, settings_profile: Some(profile.clone()), login_args, label },
+        return Ok(Step::Done(Box::new(Found {
+            session: self::session(ctx, session, Some(profile.clone()), login_args, label),
             account_id: spec.account_id.clone().or(account_id),
             role_name: spec.role_name.clone().or(role_name),
             profile: Some(profile),
             no_role,
-        }));
+        })));
     }
     match runs_us {
         Some(Ok(next)) => {
@@ -232,12 +444,12 @@ fn resolve_one(
 
 /// No profile named and no `[default]`: the config's only sso-session, for commands that need no
 /// role (or with `--account-id`/`--role-name`).
-fn only_session(ctx: &Context, config: &Config, spec: &TargetSpec, want_role: bool) -> Result<Step, Error> {
+fn only_session(ctx: &Context, config: &Config, spec: &TargetArgs, want_role: bool) -> Result<Step, Error> {
     let missing_file = missing_config(ctx);
     let mut sessions = config.sso_sessions.keys();
     match (sessions.next(), sessions.next()) {
         (Some(only), None) if !want_role || (spec.account_id.is_some() && spec.role_name.is_some()) => {
-            let spec = TargetSpec { sso_session: Some(only.clone()), ..spec.clone() };
+            let spec = TargetArgs { sso_session: Some(only.clone()), ..spec.clone() };
             resolve_one(ctx, config, &spec, &[], want_role)
         }
         _ if missing_file.is_some() => Err(missing_file.unwrap()),
@@ -291,10 +503,10 @@ pub fn own_command(line: &str) -> Option<Result<crate::cli::Cli, String>> {
 
 /// The target flags of a `credential_process` line that runs `aws-sso-process` for its credential
 /// output, or why that line names no target. `None` when the line runs another program.
-pub fn process_line(line: &str) -> Option<Result<TargetSpec, String>> {
+pub fn process_line(line: &str) -> Option<Result<TargetArgs, String>> {
     Some(match own_command(line)? {
         Ok(cli) if cli.command.is_none() => {
-            cli.check().map(|()| cli.target.spec()).map_err(|e| format!("its line does not parse: {e}"))
+            cli.check().map(|()| cli.target.clone()).map_err(|e| format!("its line does not parse: {e}"))
         }
         Ok(_) => Err("its line runs a subcommand, not the credential output".to_owned()),
         Err(e) => Err(e),
@@ -454,7 +666,7 @@ pub fn line_role(config: &Config, line: &str) -> Option<(SsoSession, String, Str
             return Some((t.session, spec.account_id.unwrap_or(t.account_id), spec.role_name.unwrap_or(t.role_name)));
         }
         let next = process_line(section.get("credential_process")?)?.ok()?;
-        spec = TargetSpec {
+        spec = TargetArgs {
             account_id: spec.account_id.or(next.account_id.clone()),
             role_name: spec.role_name.or(next.role_name.clone()),
             ..next
@@ -476,6 +688,7 @@ pub fn has_sso_keys(section: &Section) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use std::path::Path;
 
     #[test]
@@ -539,6 +752,54 @@ mod tests {
             Some((Some("corp".into()), "1".into(), "R".into()))
         );
         assert_eq!(line_role(&chained, "aws-sso-process --profile loop"), None);
+    }
+
+    fn section(name: &str, pairs: &[(&str, &str)]) -> Section {
+        let mut s = Section { name: name.to_owned(), ..Section::default() };
+        for (k, v) in pairs {
+            s.values.insert(k.to_string(), crate::config::Value::Text(v.to_string()));
+        }
+        s
+    }
+
+    #[test]
+    fn override_order() {
+        let mut config = Config::default();
+        let mut block = BTreeMap::new();
+        block.insert("endpoint_url".to_owned(), "http://services-oidc".to_owned());
+        let mut services = section("local", &[]);
+        services.values.insert("sso-oidc".to_owned(), crate::config::Value::Nested(block));
+        config.services.insert("local".to_owned(), services);
+        let profile = section("dev", &[("services", "local"), ("endpoint_url", "http://profile")]);
+
+        let run = |vars: &[(&str, &str)], profile: Option<&Section>, service: Service| {
+            let vars: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let env = move |k: &str| vars.get(k).cloned();
+            configured_endpoint(service, &EndpointInputs { env: &env, profile, config: &config })
+        };
+        let all = [
+            ("AWS_ENDPOINT_URL_SSO_OIDC", "http://oidc-var"),
+            ("AWS_ENDPOINT_URL_SSO", "http://portal-var/"),
+            ("AWS_ENDPOINT_URL", "http://global"),
+        ];
+        assert_eq!(run(&all, Some(&profile), Service::Oidc).unwrap().as_deref(), Some("http://oidc-var"));
+        assert_eq!(run(&all, Some(&profile), Service::Portal).unwrap().as_deref(), Some("http://portal-var"));
+        assert_eq!(run(&all[2..], Some(&profile), Service::Oidc).unwrap().as_deref(), Some("http://global"));
+        assert_eq!(run(&[], Some(&profile), Service::Oidc).unwrap().as_deref(), Some("http://services-oidc"));
+        // No `sso` block in the services section: the profile's endpoint_url applies to the portal.
+        assert_eq!(run(&[], Some(&profile), Service::Portal).unwrap().as_deref(), Some("http://profile"));
+        assert_eq!(run(&[], None, Service::Portal).unwrap(), None);
+        let ignore = [("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "TRUE"), all[0]];
+        assert_eq!(run(&ignore, Some(&profile), Service::Oidc).unwrap(), None);
+        let ignoring_profile =
+            section("dev", &[("endpoint_url", "http://p"), ("ignore_configured_endpoint_urls", "true")]);
+        assert_eq!(run(&[], Some(&ignoring_profile), Service::Oidc).unwrap(), None);
+
+        let dangling = section("dev", &[("services", "nope")]);
+        let err = run(&[], Some(&dangling), Service::Oidc).unwrap_err();
+        assert!(err.to_string().contains("\"nope\" services configuration does not exist"), "{err}");
+        let err = run(&[("AWS_ENDPOINT_URL", "ftp://x")], None, Service::Oidc).unwrap_err();
+        assert!(err.to_string().contains("AWS_ENDPOINT_URL"), "{err}");
     }
 
     #[test]

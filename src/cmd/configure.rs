@@ -30,12 +30,14 @@
 //! longer lists, with the comment line above each.
 
 use crate::cache;
+use crate::cli::TargetArgs;
 use crate::cli::{GenerateArgs, NameArgs};
 use crate::cmd::list::{self, AccountRoles};
 use crate::config::{self, Config, SsoSession, Value, Values};
-use crate::context::{Context, SessionTarget, TargetSpec, shell_word};
+use crate::context::{Context, shell_word};
 use crate::error::Error;
 use crate::portal::Account;
+use crate::target::SessionTarget;
 use regex::{Regex, RegexBuilder};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -231,7 +233,7 @@ pub fn program(ctx: &Context, given: Option<&str>) -> Result<(String, String), E
     Ok((text.clone(), format!("credential_process runs {} by its full path: {why}", shell_word(&text))))
 }
 
-pub fn generate(ctx: &Context, spec: &TargetSpec, args: &GenerateArgs) -> Result<u8, Error> {
+pub fn generate(ctx: &Context, spec: &TargetArgs, args: &GenerateArgs) -> Result<u8, Error> {
     let (program, why) = program(ctx, args.command.as_deref())?;
     let target = list::list_target(ctx, spec)?;
     let naming = Naming::new(&args.names, target.session.name.as_deref())?;
@@ -971,17 +973,14 @@ mod tests {
     }
 
     fn target() -> SessionTarget {
-        SessionTarget {
-            session: crate::config::SsoSession {
-                name: Some("my corp".into()),
-                start_url: "https://x/start".into(),
-                region: "us-east-1".into(),
-                scopes: Vec::new(),
-            },
-            settings_profile: None,
-            login_args: String::new(),
-            label: String::new(),
-        }
+        let ctx = crate::context::Context::new(crate::context::Env::default(), false).unwrap();
+        let session = crate::config::SsoSession {
+            name: Some("my corp".into()),
+            start_url: "https://x/start".into(),
+            region: "us-east-1".into(),
+            scopes: Vec::new(),
+        };
+        crate::target::session(&ctx, session, None, String::new(), String::new())
     }
 
     fn generator<'a>(target: &'a SessionTarget, region: &'a str, program: &'a str) -> Generator<'a> {

@@ -9,14 +9,16 @@
 //! of the profile holding the SSO settings.
 
 use crate::cli::ConsoleArgs;
+use crate::cli::TargetArgs;
 use crate::cmd::credentials;
-use crate::context::{Context, RoleTarget, TargetSpec};
+use crate::context::Context;
 use crate::error::Error;
 use crate::federation;
+use crate::target::RoleTarget;
 use std::io::Write;
 
-pub fn run(ctx: &Context, spec: &TargetSpec, login_if_needed: bool, args: &ConsoleArgs) -> Result<u8, Error> {
-    let target = ctx.role_target(spec)?;
+pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, args: &ConsoleArgs) -> Result<u8, Error> {
+    let target = crate::target::role_target(ctx, spec)?;
     let partition = crate::endpoints::partition_id(&target.session.session.region);
     let ignore =
         ctx.env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
@@ -36,9 +38,7 @@ pub fn run(ctx: &Context, spec: &TargetSpec, login_if_needed: bool, args: &Conso
         }
     };
     let (target, served) = credentials::fetch(ctx, spec, login_if_needed)?;
-    let config = ctx.config()?;
-    let profile = target.session.settings_profile.as_deref().and_then(|p| config.profile(p));
-    let bundle = ctx.ca_bundle(profile)?;
+    let bundle = target.session.endpoints.ca_bundle.clone()?;
     let token = federation::signin_token(ctx.http(), &url, &served.creds, bundle.as_ref())?;
     let link = federation::login_url(&url, &target.session.session.start_url, &destination, &token);
     let label = crate::cmd::exec::label(ctx, spec, &target);
@@ -62,7 +62,7 @@ pub fn run(ctx: &Context, spec: &TargetSpec, login_if_needed: bool, args: &Conso
 }
 
 /// The region whose console home opens: the environment's, else the profile's.
-fn region(ctx: &Context, spec: &TargetSpec, target: &RoleTarget) -> Result<Option<String>, Error> {
+fn region(ctx: &Context, spec: &TargetArgs, target: &RoleTarget) -> Result<Option<String>, Error> {
     let config = ctx.config()?;
     let from_env = ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|v| ctx.env.get(v).map(|r| (r.to_owned(), *v)));
     let profiles = [crate::target::named_profile(ctx, spec), target.session.settings_profile.clone()];

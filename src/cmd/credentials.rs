@@ -4,17 +4,19 @@
 //! session starts a login instead of failing with exit 3. The login runs outside the role lock and
 //! under the session lock, so concurrent runs wait for one login and then use its token (Part C 3).
 
-use crate::context::{Context, RoleTarget, TargetSpec};
+use crate::cli::TargetArgs;
+use crate::context::Context;
 use crate::error::Error;
 use crate::login::{self, Mode, Options, Outcome};
 use crate::role_cache::{self, Served};
+use crate::target::RoleTarget;
 use crate::{output, secret::Secret};
 use std::io::Write;
 
 /// The profile key that turns auto-login on for a target profile.
 pub const AUTO_LOGIN_KEY: &str = "aws_sso_process_auto_login";
 
-pub fn run(ctx: &Context, spec: &TargetSpec, login_if_needed: bool) -> Result<u8, Error> {
+pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool) -> Result<u8, Error> {
     let (target, served) = fetch(ctx, spec, login_if_needed).map_err(|e| first_steps(ctx, spec, e))?;
     let json = output::process_json(&served.creds, &target.account_id);
     let mut stdout = std::io::stdout().lock();
@@ -43,7 +45,7 @@ and SDKs, which run it as a profile's credential_process
   then: 'aws sts get-caller-identity --profile NAME', or 'aws-sso-process exec --profile NAME -- COMMAND'; \
 'aws-sso-process --help' lists the rest";
 
-fn first_steps(ctx: &Context, spec: &TargetSpec, e: Error) -> Error {
+fn first_steps(ctx: &Context, spec: &TargetArgs, e: Error) -> Error {
     let named = spec.profile.is_some()
         || spec.sso_session.is_some()
         || spec.start_url.is_some()
@@ -70,8 +72,8 @@ fn first_steps(ctx: &Context, spec: &TargetSpec, e: Error) -> Error {
 
 /// The target's role credentials, logging in first when asked to and the session is gone (also
 /// used by `export` and `exec`).
-pub fn fetch(ctx: &Context, spec: &TargetSpec, login_if_needed: bool) -> Result<(RoleTarget, Served), Error> {
-    let target = ctx.role_target(spec)?;
+pub fn fetch(ctx: &Context, spec: &TargetArgs, login_if_needed: bool) -> Result<(RoleTarget, Served), Error> {
+    let target = crate::target::role_target(ctx, spec)?;
     let served = if login_if_needed || auto_login_configured(ctx, spec)? {
         with_auto_login(ctx, &target)?
     } else {
@@ -90,7 +92,7 @@ pub fn fetch(ctx: &Context, spec: &TargetSpec, login_if_needed: bool) -> Result<
 }
 
 /// `aws_sso_process_auto_login = true` on the profile that names the target (not with --sso-session/--start-url).
-fn auto_login_configured(ctx: &Context, spec: &TargetSpec) -> Result<bool, Error> {
+fn auto_login_configured(ctx: &Context, spec: &TargetArgs) -> Result<bool, Error> {
     if spec.sso_session.is_some() || spec.start_url.is_some() {
         return Ok(false);
     }

@@ -26,10 +26,12 @@
 //! reach the child directly and are not sent twice (the rule sudo follows).
 
 use crate::cli::ExecArgs;
+use crate::cli::TargetArgs;
 use crate::cmd::{credentials, export};
-use crate::context::{Context, RoleTarget, TargetSpec};
+use crate::context::Context;
 use crate::error::Error;
 use crate::serve::Server;
+use crate::target::RoleTarget;
 use std::ffi::OsStr;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Command, ExitStatus};
@@ -62,7 +64,7 @@ const DEFAULT_PROFILE_CREDENTIALS: [&str; 7] = [
 pub const EXIT_NOT_FOUND: u8 = 127;
 pub const EXIT_CANNOT_RUN: u8 = 126;
 
-pub fn run(ctx: &Context, spec: &TargetSpec, login_if_needed: bool, args: &ExecArgs) -> Result<u8, Error> {
+pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, args: &ExecArgs) -> Result<u8, Error> {
     if let Some(outer) = ctx.env.get(NEST_VAR)
         && !args.force
     {
@@ -100,7 +102,7 @@ pub fn run(ctx: &Context, spec: &TargetSpec, login_if_needed: bool, args: &ExecA
 /// `exec --server`: the child gets the endpoint's address and token; we serve until it ends.
 fn with_server(
     ctx: &Context,
-    spec: &TargetSpec,
+    spec: &TargetArgs,
     login_if_needed: bool,
     mut cmd: Command,
     program: &OsStr,
@@ -284,7 +286,7 @@ fn region(ctx: &Context, target: &RoleTarget) -> Result<Option<String>, Error> {
 }
 
 /// What `AWS_SSO_PROCESS_EXEC` says: the profile, or session/account/role without one.
-pub fn label(ctx: &Context, spec: &TargetSpec, target: &RoleTarget) -> String {
+pub fn label(ctx: &Context, spec: &TargetArgs, target: &RoleTarget) -> String {
     if let Some(profile) = crate::target::named_profile(ctx, spec) {
         profile
     } else {

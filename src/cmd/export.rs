@@ -16,14 +16,15 @@
 //!   one of those is an error (naming the variable, never the value), and nothing is printed.
 
 use crate::cli::ExportFormat;
+use crate::cli::TargetArgs;
 use crate::cmd::credentials;
-use crate::context::{Context, TargetSpec};
+use crate::context::Context;
 use crate::error::Error;
 use crate::portal::RoleCredentials;
 use crate::{output, timefmt};
 use std::io::Write;
 
-pub fn run(ctx: &Context, spec: &TargetSpec, login_if_needed: bool, format: ExportFormat) -> Result<u8, Error> {
+pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, format: ExportFormat) -> Result<u8, Error> {
     let (target, served) = credentials::fetch(ctx, spec, login_if_needed)?;
     let text = render(format, &served.creds, &target.account_id)?;
     let mut stdout = std::io::stdout().lock();

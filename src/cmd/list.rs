@@ -9,7 +9,8 @@
 //! every other thread for the pause. A progress line goes to stderr once a listing takes longer
 //! than a second (docs/refresh-and-locking.md).
 
-use crate::context::{Context, SessionTarget, TargetSpec};
+use crate::cli::TargetArgs;
+use crate::context::Context;
 use crate::endpoints::{Endpoint, Service};
 use crate::error::Error;
 use crate::http::{CallError, Http, HttpErrorKind, HttpSettings};
@@ -17,6 +18,7 @@ use crate::output::{Cell, Style, table};
 use crate::portal::{Account, Page, Portal};
 use crate::secret::Secret;
 use crate::session::{self, Mode, Outcome};
+use crate::target::SessionTarget;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
@@ -45,7 +47,7 @@ pub struct AccountRoles {
     pub roles: Vec<String>,
 }
 
-pub fn run(ctx: &Context, spec: &TargetSpec, as_json: bool) -> Result<u8, Error> {
+pub fn run(ctx: &Context, spec: &TargetArgs, as_json: bool) -> Result<u8, Error> {
     let target = list_target(ctx, spec)?;
     let accounts = fetch(ctx, &target)?;
     let mut out = std::io::stdout().lock();
@@ -55,8 +57,8 @@ pub fn run(ctx: &Context, spec: &TargetSpec, as_json: bool) -> Result<u8, Error>
 }
 
 /// The session to list, as every command resolves it (see `target`).
-pub fn list_target(ctx: &Context, spec: &TargetSpec) -> Result<SessionTarget, Error> {
-    ctx.session_target(spec)
+pub fn list_target(ctx: &Context, spec: &TargetArgs) -> Result<SessionTarget, Error> {
+    crate::target::session_target(ctx, spec)
 }
 
 /// Every account with its roles, sorted by account name (then ID). Uses (and when due, refreshes)
@@ -69,7 +71,7 @@ pub fn fetch(ctx: &Context, target: &SessionTarget) -> Result<Vec<AccountRoles>,
             target.label
         ));
     }
-    let endpoint = ctx.endpoint(Service::Portal, target)?;
+    let endpoint = target.endpoint(Service::Portal)?;
     // Our own retries (below) replace the client's, so that every try is rate limited. A listing
     // may take minutes: the per-request timeouts apply, not credential_process's run deadline.
     let settings = HttpSettings { max_tries: 1, deadline: None, ..ctx.http_settings() };

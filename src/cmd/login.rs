@@ -2,13 +2,14 @@
 //! go to the terminal (see `prompt`); the result line goes to stdout.
 
 use crate::cli::LoginArgs;
-use crate::context::{Context, TargetSpec};
+use crate::cli::TargetArgs;
+use crate::context::Context;
 use crate::error::Error;
 use crate::login::{self, Mode, Options, Outcome};
 use crate::timefmt;
 
-pub fn run(ctx: &Context, spec: &TargetSpec, args: &LoginArgs) -> Result<u8, Error> {
-    let target = ctx.session_target(spec)?;
+pub fn run(ctx: &Context, spec: &TargetArgs, args: &LoginArgs) -> Result<u8, Error> {
+    let target = crate::target::session_target(ctx, spec)?;
     let (flow, why) = login::choose_flow(ctx, &target, args.use_device_code, args.redirect_port)?;
     if let Some(why) = why {
         crate::prompt::Prompt::open(ctx).line(&format!(

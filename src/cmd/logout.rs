@@ -18,8 +18,9 @@
 //! Lock files and client registrations are kept (docs/shared-cache.md).
 
 use crate::cache;
+use crate::cli::TargetArgs;
 use crate::config::SsoSession;
-use crate::context::{Context, SessionTarget, TargetSpec};
+use crate::context::Context;
 use crate::endpoints::Service;
 use crate::error::{EXIT_FAILURE, Error};
 use crate::http::CallError;
@@ -27,17 +28,18 @@ use crate::lock::{LOCK_WAIT, LockGuard};
 use crate::portal::Portal;
 use crate::role_cache;
 use crate::secret::Secret;
+use crate::target::SessionTarget;
 use crate::timefmt;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-pub fn run(ctx: &Context, spec: &TargetSpec, all: bool) -> Result<u8, Error> {
+pub fn run(ctx: &Context, spec: &TargetArgs, all: bool) -> Result<u8, Error> {
     if all {
         return run_all(ctx);
     }
-    let target = ctx.session_target(spec)?;
-    let path = ctx.token_path(&target.session);
+    let target = crate::target::session_target(ctx, spec)?;
+    let path = target.token_path.clone();
     let _guard = LockGuard::acquire(&path, LOCK_WAIT)?;
     let mut exit = 0;
     match cache::read_object(&path) {
@@ -81,7 +83,7 @@ fn sign_out(ctx: &Context, target: &SessionTarget, doc: &Map<String, Value>) -> 
         println!("{label}: the access token had expired; nothing to sign out at the portal");
         return 0;
     }
-    let endpoint = match ctx.endpoint(Service::Portal, target) {
+    let endpoint = match target.endpoint(Service::Portal) {
         Ok(e) => e,
         Err(e) => {
             println!("{label}: cannot sign out at the portal: {}", crate::error::chain(&e));
@@ -173,7 +175,7 @@ fn own_role_files(ctx: &Context, session: &SsoSession) -> Result<Vec<PathBuf>, E
 /// every SSO role credential entry.
 fn run_all(ctx: &Context) -> Result<u8, Error> {
     let config = ctx.config()?;
-    let settings_profile = Some(ctx.profile_name(&TargetSpec::default())).filter(|p| config.profile(p).is_some());
+    let settings_profile = Some(ctx.profile_name(&TargetArgs::default())).filter(|p| config.profile(p).is_some());
     let mut exit = 0;
     let mut count = 0;
     for path in json_files(&ctx.sso_cache_dir())? {
@@ -188,23 +190,17 @@ fn run_all(ctx: &Context) -> Result<u8, Error> {
         };
         count += 1;
         let start_url = cache::str_field(&doc, "startUrl").ok().flatten().unwrap_or_default().to_owned();
-        let session_name = config.sso_sessions.keys().find(|n| ctx.token_path(&named(n)) == path).cloned();
+        let session_name =
+            config.sso_sessions.keys().find(|n| crate::target::token_path(ctx, &named(n)) == path).cloned();
         let label = session_name
             .clone()
             .unwrap_or_else(|| if start_url.is_empty() { file_name(&path) } else { start_url.clone() });
         match cache::str_field(&doc, "region").ok().flatten().filter(|r| !r.is_empty()) {
             Some(region) => {
-                let target = SessionTarget {
-                    session: SsoSession {
-                        name: session_name,
-                        start_url,
-                        region: region.to_owned(),
-                        scopes: Vec::new(),
-                    },
-                    settings_profile: settings_profile.clone(),
-                    login_args: String::new(),
-                    label: label.clone(),
-                };
+                let session =
+                    SsoSession { name: session_name, start_url, region: region.to_owned(), scopes: Vec::new() };
+                let target =
+                    crate::target::session(ctx, session, settings_profile.clone(), String::new(), label.clone());
                 exit = exit.max(sign_out(ctx, &target, &doc));
             }
             None => println!("{label}: the cached token names no region; nothing to sign out at the portal"),

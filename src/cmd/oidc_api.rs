@@ -8,9 +8,10 @@
 //! the AWS CLI. Nothing else here prints a request or response value; errors name members, not
 //! their values.
 
+use crate::cli::TargetArgs;
 use crate::cli_oidc::{ApiArgs, MemberFlags};
 use crate::config::ConfigError;
-use crate::context::{Context, TargetSpec};
+use crate::context::Context;
 use crate::endpoints::{Endpoint, EndpointError, Service};
 use crate::error::Error;
 use crate::iam;
@@ -166,7 +167,7 @@ pub const OPERATIONS: [&Operation; 4] =
 /// Runs one command. `source_profile` is create-token-with-iam's `--source-profile`.
 pub fn run(
     ctx: &Context,
-    spec: &TargetSpec,
+    spec: &TargetArgs,
     op: &Operation,
     args: &dyn MemberFlags,
     source_profile: Option<&str>,
@@ -341,7 +342,7 @@ fn normalize_grant_type(op: &Operation, body: &mut Map<String, Value>) -> Result
 }
 
 /// The AWS CLI's region order: --region, AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`.
-fn region(ctx: &Context, spec: &TargetSpec) -> Result<Option<String>, Error> {
+fn region(ctx: &Context, spec: &TargetArgs) -> Result<Option<String>, Error> {
     if let Some(r) = spec.region.clone().or_else(|| ctx.env.get("AWS_REGION").map(str::to_owned)) {
         return Ok(Some(r));
     }
@@ -358,7 +359,7 @@ fn region(ctx: &Context, spec: &TargetSpec) -> Result<Option<String>, Error> {
 
 fn endpoint(
     ctx: &Context,
-    spec: &TargetSpec,
+    spec: &TargetArgs,
     api: &ApiArgs,
     region: Option<&str>,
     op: &Operation,
@@ -370,15 +371,20 @@ fn endpoint(
             return Err(Error::Usage(format!("--endpoint-url {url:?} is not an http(s) URL")));
         }
         let settings = ctx.config()?.profile(&profile);
-        return Ok(Endpoint { url: url.trim_end_matches('/').to_owned(), ca_bundle: ctx.ca_bundle(settings)? });
+        let ca_bundle = crate::target::ca_bundle(ctx, settings)?;
+        return Ok(Endpoint { url: url.trim_end_matches('/').to_owned(), ca_bundle });
     }
-    match ctx.endpoint_in(Service::Oidc, region.unwrap_or(""), Some(&profile)) {
-        Err(Error::Endpoint(EndpointError::MissingRegion)) => Err(no_region(ctx, spec, op)),
-        other => other,
+    let settings = crate::target::endpoint_settings(
+        ctx,
+        Some(&profile).filter(|p| ctx.config().is_ok_and(|c| c.profile(p).is_some())).map(String::as_str),
+    );
+    match settings.endpoint(Service::Oidc, region.unwrap_or("")) {
+        Err(EndpointError::MissingRegion) => Err(no_region(ctx, spec, op)),
+        other => Ok(other?),
     }
 }
 
-fn no_region(ctx: &Context, spec: &TargetSpec, op: &Operation) -> Error {
+fn no_region(ctx: &Context, spec: &TargetArgs, op: &Operation) -> Error {
     Error::Other {
         what: format!("{} needs a region: none given and profile {} has no region", op.command, ctx.profile_name(spec)),
         hint: Some("pass --region (e.g. --region us-east-1), or set AWS_REGION or the profile's region".to_owned()),

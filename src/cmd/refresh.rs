@@ -1,12 +1,14 @@
 //! `refresh`: renew SSO access tokens now, one status line per session on stdout.
 
-use crate::context::{Context, SessionTarget, TargetSpec};
+use crate::cli::TargetArgs;
+use crate::context::Context;
 use crate::error::{self, EXIT_FAILURE, EXIT_LOGIN_REQUIRED, Error};
 use crate::session::{self, Mode, Outcome, REFRESH_WINDOW};
+use crate::target::SessionTarget;
 use crate::timefmt;
 
-pub fn run(ctx: &Context, spec: &TargetSpec, all: bool, force: bool) -> Result<u8, Error> {
-    let targets = if all { every_cached_session(ctx)? } else { vec![ctx.session_target(spec)?] };
+pub fn run(ctx: &Context, spec: &TargetArgs, all: bool, force: bool) -> Result<u8, Error> {
+    let targets = if all { every_cached_session(ctx)? } else { vec![crate::target::session_target(ctx, spec)?] };
     if targets.is_empty() {
         eprintln!(
             "aws-sso-process: no sso-session in {} has a cached token; nothing to refresh",
@@ -60,9 +62,9 @@ fn every_cached_session(ctx: &Context) -> Result<Vec<SessionTarget>, Error> {
     let config = ctx.config()?;
     let mut out = Vec::new();
     for name in config.sso_sessions.keys() {
-        let spec = TargetSpec { sso_session: Some(name.clone()), ..TargetSpec::default() };
-        match ctx.session_target(&spec) {
-            Ok(target) if ctx.token_path(&target.session).exists() => out.push(target),
+        let spec = TargetArgs { sso_session: Some(name.clone()), ..TargetArgs::default() };
+        match crate::target::session_target(ctx, &spec) {
+            Ok(target) if target.token_path.exists() => out.push(target),
             Ok(_) => {}
             Err(e) => println!("{name}: skipped: {}", error::chain(&e)),
         }

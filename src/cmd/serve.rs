@@ -9,15 +9,16 @@
 //! addresses (docs/serve-and-console.md).
 
 use crate::cli::ServeArgs;
+use crate::cli::TargetArgs;
 use crate::cmd::credentials;
-use crate::context::{Context, RUN_DEADLINE, TargetSpec};
+use crate::context::{Context, RUN_DEADLINE};
 use crate::error::Error;
 use crate::serve::{Server, TOKEN_VAR, URI_VAR};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::AtomicBool;
 
-pub fn run(ctx: &Context, spec: &TargetSpec, login_if_needed: bool, args: &ServeArgs) -> Result<u8, Error> {
+pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, args: &ServeArgs) -> Result<u8, Error> {
     let ip = args.bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let (target, _) = credentials::fetch(ctx, spec, login_if_needed)?;
     let server = Server::bind(SocketAddr::new(ip, args.port))?;

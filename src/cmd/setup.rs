@@ -15,11 +15,12 @@
 //! control characters, a region of lower-case letters, digits and '-', a session name and scopes
 //! that cannot break the `[sso-session NAME]` header or the line.
 
+use crate::cli::TargetArgs;
 use crate::cli::{GenerateWhich, NameArgs, SetupArgs};
 use crate::cmd::configure::{self, Generator, Naming};
 use crate::cmd::list;
 use crate::config::{Config, ConfigError, SsoSession};
-use crate::context::{Context, TargetSpec};
+use crate::context::Context;
 use crate::error::Error;
 use crate::login::DEFAULT_SCOPES;
 use crate::output::Style;
@@ -36,7 +37,7 @@ const MAX_ANSWER: usize = 4096;
 /// The longest start URL accepted.
 const MAX_URL: usize = 1024;
 
-pub fn run(ctx: &Context, spec: &TargetSpec, args: &SetupArgs) -> Result<u8, Error> {
+pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Error> {
     if spec.profile.is_some() || spec.account_id.is_some() || spec.role_name.is_some() {
         return Err(Error::Usage(
             "setup takes --start-url, --region and --sso-session; --profile, --account-id and --role-name name \
@@ -113,8 +114,8 @@ pub fn run(ctx: &Context, spec: &TargetSpec, args: &SetupArgs) -> Result<u8, Err
     drop(out);
 
     // From here on the session is in the config, and the context reads it from there.
-    let spec = TargetSpec { sso_session: Some(name.clone()), ..TargetSpec::default() };
-    let target = ctx.session_target(&spec)?;
+    let spec = TargetArgs { sso_session: Some(name.clone()), ..TargetArgs::default() };
+    let target = crate::target::session_target(ctx, &spec)?;
     match session::token(ctx, &target, Mode::Normal) {
         Ok(token) => println!(
             "{name}: already logged in, valid until {} ({})",

@@ -14,9 +14,10 @@
 //! docs/status.md. Time comes from `ctx.now()`, so tests can fix it.
 
 use crate::cache::{self, CacheError};
+use crate::cli::TargetArgs;
 use crate::cmd::logout::json_files;
 use crate::config::{Config, SsoSession};
-use crate::context::{Context, RUN_DEADLINE, SessionTarget, TargetSpec, shell_word};
+use crate::context::{Context, RUN_DEADLINE, shell_word};
 use crate::endpoints::Service;
 use crate::error::{self, Error};
 use crate::http::CallError;
@@ -25,6 +26,7 @@ use crate::portal::Portal;
 use crate::role_cache::MIN_REMAINING;
 use crate::sanitize::sanitize;
 use crate::session::{self, CachedToken, Mode, REFRESH_WINDOW};
+use crate::target::SessionTarget;
 use crate::timefmt;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -50,7 +52,7 @@ pub fn run(ctx: &Context, as_json: bool, check: bool) -> Result<u8, Error> {
     // After the checks, which may have refreshed tokens or fetched nothing: what is on disk now.
     let now = ctx.now();
     for s in &mut report.sessions {
-        s.token = token_report(ctx, &s.target, now);
+        s.token = token_report(&s.target, now);
         for p in &mut s.profiles {
             p.role = role_report(&p.role_file, now);
         }
@@ -158,8 +160,8 @@ fn gather(ctx: &Context, config: &Config) -> Report {
     }
     let mut sessions: Vec<SessionReport> = Vec::new();
     for name in config.sso_sessions.keys() {
-        let spec = TargetSpec { sso_session: Some(name.clone()), ..TargetSpec::default() };
-        match ctx.session_target(&spec) {
+        let spec = TargetArgs { sso_session: Some(name.clone()), ..TargetArgs::default() };
+        match crate::target::session_target(ctx, &spec) {
             Ok(target) => {
                 if target.session.scopes.is_empty() {
                     warn(
@@ -220,7 +222,10 @@ fn gather(ctx: &Context, config: &Config) -> Report {
                                  to an [sso-session] section and set sso_session = <name>"
                             ),
                         );
-                        add_session(&mut sessions, legacy_target(&session, &format!("--profile {}", shell_word(name))));
+                        add_session(
+                            &mut sessions,
+                            legacy_target(ctx, &session, &format!("--profile {}", shell_word(name))),
+                        );
                     }
                     match config.profile_target(name) {
                         Ok(t) => add_profile(ctx, &mut sessions, &t.session, name, "sso", &t.account_id, &t.role_name),
@@ -242,7 +247,7 @@ fn gather(ctx: &Context, config: &Config) -> Report {
                             shell_word(&session.start_url),
                             shell_word(&session.region)
                         );
-                        add_session(&mut sessions, legacy_target(&session, &args));
+                        add_session(&mut sessions, legacy_target(ctx, &session, &args));
                     }
                     add_profile(ctx, &mut sessions, &session, name, "credential_process", &account, &role);
                 }
@@ -286,13 +291,8 @@ fn gather(ctx: &Context, config: &Config) -> Report {
 }
 
 /// A legacy session as status shows it: labelled by its start URL, logged in with `login_args`.
-fn legacy_target(session: &SsoSession, login_args: &str) -> SessionTarget {
-    SessionTarget {
-        session: session.clone(),
-        settings_profile: None,
-        login_args: login_args.to_owned(),
-        label: session.start_url.clone(),
-    }
+fn legacy_target(ctx: &Context, session: &SsoSession, login_args: &str) -> SessionTarget {
+    crate::target::session(ctx, session.clone(), None, login_args.to_owned(), session.start_url.clone())
 }
 
 fn add_session(sessions: &mut Vec<SessionReport>, target: SessionTarget) {
@@ -324,8 +324,8 @@ fn add_profile(
     });
 }
 
-fn token_report(ctx: &Context, target: &SessionTarget, now: DateTime<Utc>) -> TokenReport {
-    let file = ctx.token_path(&target.session);
+fn token_report(target: &SessionTarget, now: DateTime<Utc>) -> TokenReport {
+    let file = target.token_path.clone();
     let unreadable =
         |why: String| TokenReport { file: file.clone(), state: TokenState::Unreadable(why), ..TokenReport::default() };
     let doc = match cache::read_object(&file) {
@@ -390,7 +390,7 @@ fn role_report(path: &std::path::Path, now: DateTime<Utc>) -> RoleReport {
 fn check_session(ctx: &Context, target: &SessionTarget) -> Result<(), Error> {
     ctx.reset_deadline(Some(RUN_DEADLINE));
     let token = session::token(ctx, target, Mode::Normal)?;
-    let portal = Portal { http: ctx.http(), endpoint: ctx.endpoint(Service::Portal, target)? };
+    let portal = Portal { http: ctx.http(), endpoint: target.endpoint(Service::Portal)? };
     match portal.list_accounts(&token.access_token, None, 1) {
         Ok(_) => Ok(()),
         Err(CallError::Service(e)) if e.status == 401 => {
