@@ -11,8 +11,17 @@ use std::ffi::OsString;
 /// AWS credentials from IAM Identity Center (SSO) for `credential_process`, sharing the AWS CLI v2 cache.
 ///
 /// Without a subcommand, prints the credential_process JSON for the target profile on stdout.
+/// Subcommands are declared in the order `--help` and the man page list them: the everyday ones
+/// first, the low-level SSO OIDC calls last.
 #[derive(Debug, Parser)]
-#[command(name = "aws-sso-process", version, about, long_about = None)]
+#[command(
+    name = "aws-sso-process",
+    version,
+    about,
+    long_about = None,
+    after_help = "Without a command: print the credential_process JSON for the target profile on stdout.\n\
+                  New here? Run 'aws-sso-process setup'. Everything else: 'man aws-sso-process'."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -66,6 +75,82 @@ pub struct TargetArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// First-time set-up: write an [sso-session], log in, and generate a profile per account and role.
+    ///
+    /// Asks on the terminal for what no flag gives: the start URL, the SSO region, the session name
+    /// (default: the start URL's first name, e.g. `corp` for https://corp.awsapps.com/start), the
+    /// scopes and which profiles to generate. With every answer given as a flag it runs without a
+    /// terminal. Writes only what is missing, keeps a copy of the old config as config.bak, and says
+    /// "nothing to change" when run again with the same answers.
+    #[command(after_help = "Example: aws-sso-process setup --start-url https://corp.awsapps.com/start \\\n  \
+                            --region eu-west-1 --sso-session corp --scopes sso:account:access --generate all")]
+    Setup(SetupArgs),
+
+    /// Log in to an SSO session (authorization code + PKCE, or device code) and cache the token like `aws sso login`.
+    Login(LoginArgs),
+
+    /// Sign out at the SSO portal and delete the session's cached token and the role credentials derived from it.
+    Logout(LogoutArgs),
+
+    /// Every SSO session in the config: token expiry, refreshability, cached role credentials, warnings.
+    ///
+    /// Reads local files only (the config and the caches); --check also asks the SSO portal whether
+    /// each session's token works (one ListAccounts page), refreshing it when due.
+    Status(StatusArgs),
+
+    /// Every account and role the SSO session can reach (ListAccounts and ListAccountRoles, all pages).
+    ///
+    /// Uses the cached token of the session that --profile, --sso-session or --start-url select
+    /// (refreshing it when due); without one of them, AWS_PROFILE / AWS_DEFAULT_PROFILE / default,
+    /// else the config's only sso-session. At most 10 requests run at once, at most 20 start per
+    /// second, and throttled requests are retried with backoff.
+    List(ListArgs),
+
+    /// Print the role credentials for a shell or a tool, like `aws configure export-credentials`.
+    ///
+    /// `eval "$(aws-sso-process export --profile dev-sso --format env)"` sets AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION in the current shell.
+    /// Values are quoted for the chosen shell; a value windows-cmd cannot carry safely is an error.
+    Export(ExportArgs),
+
+    /// Run a command with the role credentials in its environment.
+    ///
+    /// Sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION,
+    /// and AWS_REGION and AWS_DEFAULT_REGION from the profile's region (unless either is already
+    /// set); removes AWS_PROFILE and AWS_DEFAULT_PROFILE so SDKs use these credentials. On Unix the
+    /// command replaces this process, so its exit status (a signal too) is the command's own. A
+    /// command that cannot be found exits 127, one that cannot be run 126, like a shell.
+    ///
+    /// With --server the command gets no keys but AWS_CONTAINER_CREDENTIALS_FULL_URI and
+    /// AWS_CONTAINER_AUTHORIZATION_TOKEN of an endpoint on 127.0.0.1 that lives as long as it does,
+    /// so its SDK fetches fresh credentials when its own run out. It then runs as a child: its exit
+    /// status is passed on (128+N for signal N), and SIGINT, SIGTERM and SIGHUP sent to this
+    /// process are passed on to it.
+    #[command(after_help = "Example: aws-sso-process exec --profile dev-sso -- aws s3 ls")]
+    Exec(ExecArgs),
+
+    /// Serve the role credentials to SDKs over the container-credentials protocol, until stopped.
+    ///
+    /// Prints AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN (NAME=value
+    /// lines, for `export` or `docker run -e`), then answers each SDK request with credentials from
+    /// the role cache, refreshed when fewer than 15 minutes remain. Listens on 127.0.0.1 unless
+    /// --bind says otherwise; every request needs the per-run token and a Host header naming the
+    /// address served.
+    #[command(after_help = "Example: aws-sso-process serve --profile dev-sso")]
+    Serve(ServeArgs),
+
+    /// Open the AWS console signed in as the role (or print the sign-in link).
+    ///
+    /// Trades the role credentials for a sign-in token at the federation endpoint of the session's
+    /// partition (AWS_ENDPOINT_URL_SIGNIN replaces its base), then opens the console page given by
+    /// --destination, by default the console home of the profile's region. The link works for 15
+    /// minutes and signs in whoever opens it: keep it to yourself.
+    #[command(after_help = "Example: aws-sso-process console --profile dev-sso --no-browser")]
+    Console(ConsoleArgs),
+
+    /// Set up profiles: `configure generate` makes one profile per account and role.
+    Configure(ConfigureArgs),
+
     /// Refresh the cached SSO access token now if it is inside the 15-minute window (or always with --force).
     Refresh(RefreshArgs),
 
@@ -114,75 +199,6 @@ pub enum Command {
     /// --start-url flag (the startUrl member).
     #[command(after_long_help = cli_oidc::START_DEVICE_AUTHORIZATION_AFTER)]
     StartDeviceAuthorization(StartDeviceAuthorizationArgs),
-    /// Log in to an SSO session (authorization code + PKCE, or device code) and cache the token like `aws sso login`.
-    Login(LoginArgs),
-    /// Sign out at the SSO portal and delete the session's cached token and the role credentials derived from it.
-    Logout(LogoutArgs),
-    /// Every account and role the SSO session can reach (ListAccounts and ListAccountRoles, all pages).
-    ///
-    /// Uses the cached token of the session that --profile, --sso-session or --start-url select
-    /// (refreshing it when due); without one of them, AWS_PROFILE / AWS_DEFAULT_PROFILE / default,
-    /// else the config's only sso-session. At most 10 requests run at once, at most 20 start per
-    /// second, and throttled requests are retried with backoff.
-    List(ListArgs),
-    /// Every SSO session in the config: token expiry, refreshability, cached role credentials, warnings.
-    ///
-    /// Reads local files only (the config and the caches); --check also asks the SSO portal whether
-    /// each session's token works (one ListAccounts page), refreshing it when due.
-    Status(StatusArgs),
-    /// Set up profiles: `configure generate` makes one profile per account and role.
-    Configure(ConfigureArgs),
-    /// First-time set-up: write an [sso-session], log in, and generate a profile per account and role.
-    ///
-    /// Asks on the terminal for what no flag gives: the start URL, the SSO region, the session name
-    /// (default: the start URL's first name, e.g. `corp` for https://corp.awsapps.com/start), the
-    /// scopes and which profiles to generate. With every answer given as a flag it runs without a
-    /// terminal. Writes only what is missing, keeps a copy of the old config as config.bak, and says
-    /// "nothing to change" when run again with the same answers.
-    #[command(after_help = "Example: aws-sso-process setup --start-url https://corp.awsapps.com/start \\\n  \
-                            --region eu-west-1 --sso-session corp --scopes sso:account:access --generate all")]
-    Setup(SetupArgs),
-    /// Print the role credentials for a shell or a tool, like `aws configure export-credentials`.
-    ///
-    /// `eval "$(aws-sso-process export --profile dev-sso --format env)"` sets AWS_ACCESS_KEY_ID,
-    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION in the current shell.
-    /// Values are quoted for the chosen shell; a value windows-cmd cannot carry safely is an error.
-    Export(ExportArgs),
-
-    /// Run a command with the role credentials in its environment.
-    ///
-    /// Sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION,
-    /// and AWS_REGION and AWS_DEFAULT_REGION from the profile's region (unless either is already
-    /// set); removes AWS_PROFILE and AWS_DEFAULT_PROFILE so SDKs use these credentials. On Unix the
-    /// command replaces this process, so its exit status (a signal too) is the command's own. A
-    /// command that cannot be found exits 127, one that cannot be run 126, like a shell.
-    ///
-    /// With --server the command gets no keys but AWS_CONTAINER_CREDENTIALS_FULL_URI and
-    /// AWS_CONTAINER_AUTHORIZATION_TOKEN of an endpoint on 127.0.0.1 that lives as long as it does,
-    /// so its SDK fetches fresh credentials when its own run out. It then runs as a child: its exit
-    /// status is passed on (128+N for signal N), and SIGINT, SIGTERM and SIGHUP sent to this
-    /// process are passed on to it.
-    #[command(after_help = "Example: aws-sso-process exec --profile dev-sso -- aws s3 ls")]
-    Exec(ExecArgs),
-
-    /// Serve the role credentials to SDKs over the container-credentials protocol, until stopped.
-    ///
-    /// Prints AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN (NAME=value
-    /// lines, for `export` or `docker run -e`), then answers each SDK request with credentials from
-    /// the role cache, refreshed when fewer than 15 minutes remain. Listens on 127.0.0.1 unless
-    /// --bind says otherwise; every request needs the per-run token and a Host header naming the
-    /// address served.
-    #[command(after_help = "Example: aws-sso-process serve --profile dev-sso")]
-    Serve(ServeArgs),
-
-    /// Open the AWS console signed in as the role (or print the sign-in link).
-    ///
-    /// Trades the role credentials for a sign-in token at the federation endpoint of the session's
-    /// partition (AWS_ENDPOINT_URL_SIGNIN replaces its base), then opens the console page given by
-    /// --destination, by default the console home of the profile's region. The link works for 15
-    /// minutes and signs in whoever opens it: keep it to yourself.
-    #[command(after_help = "Example: aws-sso-process console --profile dev-sso --no-browser")]
-    Console(ConsoleArgs),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(hide = true)]
@@ -209,21 +225,21 @@ impl Command {
     /// The subcommand as typed, for hints that repeat it.
     pub fn name(&self) -> &'static str {
         match self {
+            Command::Setup(_) => "setup",
+            Command::Login(_) => "login",
+            Command::Logout(_) => "logout",
+            Command::Status(_) => "status",
+            Command::List(_) => "list",
+            Command::Export(_) => "export",
+            Command::Exec(_) => "exec",
+            Command::Serve(_) => "serve",
+            Command::Console(_) => "console",
+            Command::Configure(_) => "configure generate",
             Command::Refresh(_) => "refresh",
             Command::CreateToken(_) => "create-token",
             Command::CreateTokenWithIam(_) => "create-token-with-iam",
             Command::RegisterClient(_) => "register-client",
             Command::StartDeviceAuthorization(_) => "start-device-authorization",
-            Command::Login(_) => "login",
-            Command::Logout(_) => "logout",
-            Command::List(_) => "list",
-            Command::Status(_) => "status",
-            Command::Configure(_) => "configure generate",
-            Command::Setup(_) => "setup",
-            Command::Export(_) => "export",
-            Command::Exec(_) => "exec",
-            Command::Serve(_) => "serve",
-            Command::Console(_) => "console",
             Command::Completions(_) => "completions",
             Command::Man => "man",
         }
@@ -324,7 +340,7 @@ pub struct SetupArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Print JSON (schema version 1, documented in the README).
+    /// Print JSON (schema version 1, documented in docs/status.md).
     #[arg(long)]
     pub json: bool,
 
@@ -488,6 +504,24 @@ mod tests {
         assert!(matches!(setup.command, Some(Command::Setup(SetupArgs { generate: Some(GenerateWhich::All), .. }))));
         assert!(Cli::try_parse_from(["x", "setup", "--profile", "p", "--start-url", "u"]).is_err());
         assert!(Cli::try_parse_from(["x", "status", "--check", "--json"]).is_ok());
+    }
+
+    #[test]
+    fn help_lists_everyday_commands_first_and_the_oidc_calls_last() {
+        let help = Cli::command().render_help().to_string();
+        let listed: Vec<&str> = help
+            .split("Commands:\n")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .take_while(|line| line.starts_with("  "))
+            .filter_map(|line| line.split_whitespace().next())
+            .collect();
+        let everyday = ["setup", "login", "logout", "status", "list", "export", "exec", "serve", "console"];
+        let rest = ["configure", "refresh", "create-token", "create-token-with-iam", "register-client"];
+        let expected: Vec<&str> =
+            everyday.iter().chain(&rest).chain(&["start-device-authorization", "help"]).copied().collect();
+        assert_eq!(listed, expected);
     }
 
     #[test]

@@ -31,9 +31,10 @@ pub fn man() -> Result<u8, Error> {
     write_stdout(man_page().as_bytes())
 }
 
-/// The page: clap_mangen's title, name, synopsis, description and options for the top level;
-/// then one subsection per command with its own options (clap_mangen would point at a page per
-/// command, which we do not install); then what clap knows nothing of (exit status, environment,
+/// The page: clap_mangen's title, name and synopsis, our own description (clap's would repeat the
+/// one-line `about`), then clap_mangen's options for the top level; then one subsection per command
+/// with its own options (clap_mangen would point at a page per command, which we do not install),
+/// in the order `--help` lists them; then what clap knows nothing of (exit status, environment,
 /// files, examples).
 pub fn man_page() -> String {
     let mut cmd = Cli::command();
@@ -44,7 +45,7 @@ pub fn man_page() -> String {
     page.push_str(&roff(|w| top.render_title(w)));
     page.push_str(&roff(|w| top.render_name_section(w)));
     page.push_str(&roff(|w| top.render_synopsis_section(w)));
-    page.push_str(&roff(|w| top.render_description_section(w)));
+    page.push_str(DESCRIPTION);
     page.push_str(&roff(|w| top.render_options_section(w)));
     page.push_str(".SH COMMANDS\n");
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
@@ -72,6 +73,32 @@ pub fn man_page() -> String {
     page.push_str(EXTRA_SECTIONS);
     page
 }
+
+/// What the tool does, in a few paragraphs: the first thing a reader of the page sees.
+const DESCRIPTION: &str = r#".SH DESCRIPTION
+\fBaws\-sso\-process\fR gets AWS role credentials from IAM Identity Center (AWS SSO) for every
+tool that reads \fI~/.aws/config\fR: the AWS CLI, boto3, the SDKs, Terraform. A profile names it as
+its \fBcredential_process\fR; run without a command, it prints the credential_process JSON for the
+target profile on stdout and nothing else. Cached role credentials are served with no network
+call at all.
+.PP
+It reads and writes the AWS CLI v2 caches (\fI~/.aws/sso/cache\fR, \fI~/.aws/cli/cache\fR) in the
+CLI's own format, so \fBaws sso login\fR and \fBaws\-sso\-process login\fR are interchangeable and
+every tool shares one login. It refreshes the SSO access token in its last 15 minutes, under a
+file lock, so fifty processes at once make one refresh. Cache files are written atomically, and a
+token is refreshed only where the new one can be saved.
+.PP
+\fBsetup\fR writes an \fB[sso\-session]\fR, logs in and generates one profile per account and role:
+for a first set\-up it is the only command needed. \fBlogin\fR and \fBlogout\fR start and end a
+session; \fBstatus\fR and \fBlist\fR show what is configured, cached and reachable; \fBexport\fR,
+\fBexec\fR, \fBserve\fR and \fBconsole\fR hand the credentials to a shell, a command, an SDK's
+container provider or the browser; \fBconfigure generate\fR writes profiles; \fBrefresh\fR keeps
+sessions warm. \fBcreate\-token\fR, \fBcreate\-token\-with\-iam\fR, \fBregister\-client\fR and
+\fBstart\-device\-authorization\fR call the SSO OIDC API directly, as \fBaws sso\-oidc\fR does.
+.PP
+The profile tools use must hold no \fBsso_*\fR keys (or the SDKs run their own SSO code instead):
+the SSO settings go in a second profile, or in flags (see \fBEXAMPLES\fR).
+"#;
 
 /// What clap_mangen puts before every piece it renders: the `Aq` string its text uses.
 const AQ_PREAMBLE: &str = ".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n";
@@ -124,6 +151,9 @@ Proxies and extra trusted certificates.
 \fBBROWSER\fR
 The command that opens the sign\-in page.
 .TP
+\fBAWS_SSO_PROCESS_TTY\fR
+Where prompts go: \fBnone\fR (stderr) or a file; by default \fI/dev/tty\fR.
+.TP
 \fBAWS_SSO_PROCESS_EXEC\fR
 Set by \fBexec\fR in the command's environment; a nested \fBexec\fR refuses to run unless \fB\-\-force\fR.
 .SH FILES
@@ -134,7 +164,16 @@ SSO tokens and client registrations, shared with the AWS CLI v2.
 \fI~/.aws/cli/cache/\fR
 Role credentials, shared with the AWS CLI v2.
 .SH EXAMPLES
-In \fI~/.aws/config\fR, the profile tools use holds no \fBsso_*\fR keys:
+First set\-up: answer the questions, or give every answer as a flag:
+.PP
+.nf
+aws\-sso\-process setup
+aws\-sso\-process setup \-\-start\-url https://corp.awsapps.com/start \-\-region us\-east\-1 \e
+    \-\-sso\-session corp \-\-scopes sso:account:access \-\-generate all
+.fi
+.PP
+By hand, in \fI~/.aws/config\fR: the profile tools use holds no \fBsso_*\fR keys, and the
+scopes give the session a refresh token:
 .PP
 .nf
 [profile dev]
@@ -148,12 +187,14 @@ sso_role_name = Developer
 [sso\-session corp]
 sso_start_url = https://corp.awsapps.com/start
 sso_region = us\-east\-1
+sso_registration_scopes = sso:account:access
 .fi
 .PP
 Log in once, then use the credentials:
 .PP
 .nf
-aws\-sso\-process login \-\-sso\-session corp
+aws\-sso\-process login \-\-profile dev
+aws s3 ls \-\-profile dev
 eval "$(aws\-sso\-process export \-\-profile dev\-sso \-\-format env)"
 aws\-sso\-process exec \-\-profile dev\-sso \-\- aws s3 ls
 aws\-sso\-process refresh \-\-all
@@ -190,6 +231,29 @@ mod tests {
         }
         assert!(page.contains("\\fB\\-\\-force\\fR"), "exec's own option");
         assert!(page.contains(".SH \"EXIT STATUS\""));
+    }
+
+    #[test]
+    fn man_page_says_what_the_tool_does_and_its_example_has_scopes() {
+        let page = man_page();
+        let description = page.split(".SH DESCRIPTION\n").nth(1).and_then(|d| d.split("\n.SH ").next()).unwrap();
+        assert!(description.matches("\n.PP\n").count() >= 2, "paragraphs, not clap's one-line about");
+        for needle in ["credential_process JSON", "\\fBsetup\\fR", "\\fBaws sso login\\fR", "sso_*"] {
+            assert!(description.contains(needle), "DESCRIPTION lacks {needle}");
+        }
+        let examples = page.split(".SH EXAMPLES\n").nth(1).unwrap();
+        assert!(examples.contains("[sso\\-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us\\-east\\-1\nsso_registration_scopes = sso:account:access\n"));
+        assert!(examples.contains("aws\\-sso\\-process setup\n"));
+    }
+
+    #[test]
+    fn man_page_lists_commands_in_help_order() {
+        let page = man_page();
+        let at = |sub: &str| page.find(&format!(".SS \"aws-sso-process {sub}\"")).unwrap_or_else(|| panic!("{sub}"));
+        let order = ["setup", "login", "logout", "status", "list", "export", "exec", "serve", "console", "configure"];
+        let order = order.iter().chain(&["refresh", "create-token", "create-token-with-iam", "register-client"]);
+        let positions: Vec<usize> = order.chain(&["start-device-authorization"]).map(|sub| at(sub)).collect();
+        assert!(positions.is_sorted(), "{positions:?}");
     }
 
     #[test]
