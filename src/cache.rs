@@ -1,4 +1,4 @@
-//! Cache files shared with the AWS CLI: their names (SPEC B.4.1, B.5, B.7), tolerant reading and
+//! Cache files shared with the AWS CLI: their names (docs/shared-cache.md), tolerant reading and
 //! atomic writing.
 //!
 //! Reading: a missing file is `None`; a file that does not parse is re-read once after a short pause

@@ -1,6 +1,6 @@
 //! One HTTP client for both services: timeouts, retries with jittered backoff, an overall
 //! deadline, proxies and trust roots (via `network`), and the mapping of AWS error responses
-//! (SPEC A.3, B.1.5, B.2).
+//! (docs/refresh-and-locking.md, docs/sso-services.md).
 //!
 //! A request that must not arrive twice (one carrying a refresh token, which the service may
 //! rotate) is sent again only when the earlier try provably never reached the service (no
@@ -220,7 +220,7 @@ impl CallError {
 impl ServiceError {
     pub const MALFORMED: &'static str = "MalformedResponse";
 
-    /// The error of a non-2xx response, worked out the way botocore does (SPEC B.1.5).
+    /// The error of a non-2xx response, worked out the way botocore does (docs/sso-services.md).
     pub fn from_response(resp: &Response) -> ServiceError {
         let body: Option<Map<String, Value>> = serde_json::from_slice(&resp.body).ok();
         let text = |key: &str| body.as_ref().and_then(|b| b.get(key)).and_then(Value::as_str).map(str::to_owned);

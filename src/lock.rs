@@ -4,7 +4,7 @@
 //! inode, so a lock on it would protect nothing. Lock files are never deleted (deleting one that
 //! another process waits on lets a third lock a new inode at the same path). The lock is a kernel
 //! advisory lock on an open descriptor (std `File::lock`), so it dies with the process: SIGKILL
-//! leaves nothing stale behind (SPEC Part C, 19). Waits are bounded.
+//! leaves nothing stale behind (docs/refresh-and-locking.md). Waits are bounded.
 //!
 //! The lock file is opened without following a symbolic link (`O_NOFOLLOW`): a link planted at the
 //! lock path must not make us create or open a file elsewhere. And like every write, it is refused in a
@@ -17,7 +17,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// How long a process waits for another one that holds the lock (SPEC A.3).
+/// How long a process waits for another one that holds the lock (docs/refresh-and-locking.md).
 pub const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// The sidecar lock path for a cache file: `<file>.lock`.

@@ -1,4 +1,4 @@
-//! How a request leaves the machine (SPEC A.2, Part C item 15): which proxy it goes through
+//! How a request leaves the machine (docs/networks.md): which proxy it goes through
 //! (`https_proxy`, `http_proxy`, `all_proxy`, `no_proxy`, upper or lower case) and which
 //! certificate authorities it trusts (the platform's store, the bundled Mozilla roots, and a PEM
 //! bundle from `AWS_CA_BUNDLE` or the profile's `ca_bundle` on top).

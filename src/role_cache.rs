@@ -1,4 +1,4 @@
-//! Role credentials: the cache the AWS CLI keeps in `~/.aws/cli/cache` (SPEC B.7), its lock, and
+//! Role credentials: the cache the AWS CLI keeps in `~/.aws/cli/cache` (docs/shared-cache.md), its lock, and
 //! GetRoleCredentials when the cache cannot serve.
 //!
 //! The cache-hit path is the hot path of the whole tool (it runs on every AWS call a tool makes):
@@ -44,7 +44,7 @@ pub fn credentials(ctx: &Context, target: &RoleTarget) -> Result<Served, Error> 
     if let Some(creds) = read_fresh(ctx, &path) {
         return Ok(Served { creds, from_cache: true });
     }
-    // A read-only or full ~/.aws gives at most one warning (SPEC Part C 17): the token's, which
+    // A read-only or full ~/.aws gives at most one warning (docs/how-it-works.md): the token's, which
     // says for how long things still work, or else the role cache's.
     let mut cache_warning = None;
     let guard = match LockGuard::acquire(&path, LOCK_WAIT) {
@@ -237,7 +237,7 @@ pub(crate) fn parse_cache_doc(doc: &Map<String, Value>) -> Result<RoleCredential
     })
 }
 
-/// The CLI's entry shape, with `ProviderType` so `aws sso logout` clears it (SPEC B.10.20), and
+/// The CLI's entry shape, with `ProviderType` so `aws sso logout` clears it (docs/shared-cache.md), and
 /// `RoleName` besides, which the CLI does not write: with it, `logout` can tell which session an
 /// entry belongs to (see `entry_role`).
 fn cache_doc(creds: &RoleCredentials, target: &RoleTarget) -> Value {

@@ -1,6 +1,6 @@
 //! `configure generate`: one profile per account and role the SSO session can reach (from `list`),
-//! each running this program as its credential_process (SPEC A.1's second pattern), so no profile
-//! carries sso_* keys the SDKs would act on themselves (B.8, Part C 11). `setup` writes through
+//! each running this program as its credential_process (docs/credential-process.md), so no profile
+//! carries sso_* keys the SDKs would act on themselves (docs/credential-process.md). `setup` writes through
 //! here too (its `[sso-session]` section and its profiles).
 //!
 //! Profile names: `<prefix><account slug>.<role>`, or `<prefix>` and `--template` with

@@ -1,8 +1,8 @@
-//! credential_process mode: exactly one JSON object on stdout, nothing else (SPEC A.4).
+//! credential_process mode: exactly one JSON object on stdout, nothing else (docs/credential-process.md).
 //!
 //! With `--login-if-needed` (or `aws_sso_process_auto_login = true` on the target profile) a gone
 //! session starts a login instead of failing with exit 3. The login runs outside the role lock and
-//! under the session lock, so concurrent runs wait for one login and then use its token (Part C 3).
+//! under the session lock, so concurrent runs wait for one login and then use its token (docs/refresh-and-locking.md).
 
 use crate::cli::TargetArgs;
 use crate::context::Context;
