@@ -512,12 +512,29 @@ enum Limit {
 /// it: not after a timeout, a connection broken after it was made, or a gateway's 502/504.
 fn worth_another_try(result: &Result<Response, HttpError>, idempotent: bool) -> bool {
     match result {
-        Ok(r) => r.status == 429 || (r.status >= 500 && (idempotent || !is_gateway_failure(r.status))),
-        Err(e) => match e.kind {
-            HttpErrorKind::Connect(_) => true,
-            HttpErrorKind::Broken(_) | HttpErrorKind::Timeout => idempotent,
-            _ => false,
-        },
+        Ok(r) => status_worth_another_try(r.status, idempotent),
+        Err(e) => failure_worth_another_try(&e.kind, idempotent),
+    }
+}
+
+fn status_worth_another_try(status: u16, idempotent: bool) -> bool {
+    status == 429 || (status >= 500 && (idempotent || !is_gateway_failure(status)))
+}
+
+fn failure_worth_another_try(kind: &HttpErrorKind, idempotent: bool) -> bool {
+    match kind {
+        HttpErrorKind::Connect(_) => true,
+        HttpErrorKind::Broken(_) | HttpErrorKind::Timeout => idempotent,
+        _ => false,
+    }
+}
+
+/// The same rule for callers that retry whole (idempotent) calls themselves, such as `list`, whose
+/// every try must also wait for the rate limiter.
+pub fn call_worth_another_try(e: &CallError) -> bool {
+    match e {
+        CallError::Service(e) => status_worth_another_try(e.status, true),
+        CallError::Http(e) => failure_worth_another_try(&e.kind, true),
     }
 }
 
@@ -614,12 +631,28 @@ fn io_reason(io: &std::io::Error) -> String {
     }
 }
 
-/// Full jitter: a random pause in [base·2ⁿ⁻¹ / 2, base·2ⁿ⁻¹], capped.
+/// Jittered exponential backoff: before try `attempt + 1`, a random pause in the upper half of
+/// base·2ⁿ⁻¹, capped.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Backoff {
+    pub fn pause(self, attempt: u32) -> Duration {
+        let ceiling = self.base.saturating_mul(1 << (attempt.max(1) - 1).min(10)).min(self.cap);
+        let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let millis = ceiling.as_millis() as u64;
+        Duration::from_millis(millis / 2 + random % (millis / 2 + 1))
+    }
+}
+
+/// The client's own backoff.
+const BACKOFF: Backoff = Backoff { base: BACKOFF_BASE, cap: BACKOFF_CAP };
+
 fn backoff(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE.saturating_mul(1 << (attempt - 1).min(10)).min(BACKOFF_CAP);
-    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
-    let millis = ceiling.as_millis() as u64;
-    Duration::from_millis(millis / 2 + random % (millis / 2 + 1))
+    BACKOFF.pause(attempt)
 }
 
 /// A 2xx response's body as a JSON object, or a `MalformedResponse` error.

@@ -18,11 +18,10 @@ use crate::cache::{self, CacheError};
 use crate::context::Context;
 use crate::endpoints::Service;
 use crate::error::Error;
-use crate::http::CallError;
 use crate::lock::{LOCK_WAIT, LockError, LockGuard};
 use crate::portal::{Portal, RoleCredentials};
 use crate::secret::Secret;
-use crate::session::{self, Mode, Outcome};
+use crate::session::{self, Outcome};
 use crate::target::RoleTarget;
 use crate::timefmt;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -165,33 +164,15 @@ fn token_state(token_path: &Path, used: &Secret) -> TokenState {
 /// GetRoleCredentials with the session's token; a 401 replaces the token once and tries again.
 /// Also returns the access token that was answered and the warning about the token, if any.
 fn fetch(ctx: &Context, target: &RoleTarget) -> Result<(RoleCredentials, Secret, Option<String>), Error> {
-    let token = session::token(ctx, &target.session, Mode::Normal)?;
-    let warning = token_warning(target, &token.outcome);
     let portal = Portal {
         http: ctx.http(),
         endpoint: ctx.endpoint_used(Service::Portal, target.session.endpoint(Service::Portal)?),
     };
-    let first = portal.get_role_credentials(&token.access_token, &target.account_id, &target.role_name);
-    let (creds, used) = match first {
-        Err(CallError::Service(e)) if e.status == 401 => {
-            ctx.debug(|| format!("{e}; replacing the access token once"));
-            let token = session::token(ctx, &target.session, Mode::Rejected(&token.access_token))?;
-            match portal.get_role_credentials(&token.access_token, &target.account_id, &target.role_name) {
-                Ok(creds) => Ok((creds, token.access_token)),
-                Err(CallError::Service(e)) if e.status == 401 => Err(Error::LoginRequired {
-                    what: format!(
-                        "the SSO portal rejected the access token of {} even after a refresh",
-                        target.session.label
-                    ),
-                    login_args: target.session.login_args.clone(),
-                    cause: Some(Box::new(e.into())),
-                }),
-                Err(e) => Err(e.into()),
-            }
-        }
-        other => other.map(|creds| (creds, token.access_token.clone())).map_err(Error::from),
-    }?;
-    Ok((creds, used, warning))
+    let (creds, token) = session::with_token(ctx, &target.session, |token| {
+        portal.get_role_credentials(token, &target.account_id, &target.role_name)
+    })?;
+    let warning = token_warning(target, &token.outcome);
+    Ok((creds, token.access_token, warning))
 }
 
 fn token_warning(target: &RoleTarget, outcome: &Outcome) -> Option<String> {

@@ -226,6 +226,36 @@ fn expired(target: &SessionTarget, token: &CachedToken, why: String) -> Error {
     }
 }
 
+/// A portal call made with the session's access token, under the one rule every caller follows
+/// (docs/refresh-and-locking.md): a 401 means the portal no longer takes this token, so it is replaced
+/// once (refreshed, or the one another process just wrote) and the call made again; a second 401 means
+/// a login. Returns the answer and the token that got it (with the outcome of getting it).
+pub fn with_token<T>(
+    ctx: &Context,
+    target: &SessionTarget,
+    mut call: impl FnMut(&Secret) -> Result<T, CallError>,
+) -> Result<(T, Token), Error> {
+    let first = token(ctx, target, Mode::Normal)?;
+    match call(&first.access_token) {
+        Ok(answer) => Ok((answer, first)),
+        Err(CallError::Service(e)) if e.status == 401 => {
+            ctx.debug(|| format!("{e}; replacing the access token once"));
+            let fresh = token(ctx, target, Mode::Rejected(&first.access_token))?;
+            match call(&fresh.access_token) {
+                // The first token's outcome (a failed refresh, say) is what there is to warn about.
+                Ok(answer) => Ok((answer, Token { outcome: first.outcome, ..fresh })),
+                Err(CallError::Service(e)) if e.status == 401 => Err(Error::LoginRequired {
+                    what: format!("the SSO portal rejected the access token of {} even after a refresh", target.label),
+                    login_args: target.login_args.clone(),
+                    cause: Some(Box::new(e.into())),
+                }),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The access token for `target`, refreshed as `mode` asks.
 pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token, Error> {
     let path = target.token_path.clone();

@@ -61,6 +61,14 @@ impl SessionTarget {
     /// region the last login found, from the token file it wrote (docs/login.md).
     fn region_found_by_login(&self) -> Result<String, Error> {
         let doc = crate::cache::read_object(&self.token_path).ok().flatten();
+        if doc.is_none() && !self.token_path.exists() {
+            // The usual case first: nobody has logged in yet.
+            return Err(Error::LoginRequired {
+                what: format!("no cached SSO token for {} (looked for {})", self.label, self.token_path.display()),
+                login_args: self.login_args.clone(),
+                cause: None,
+            });
+        }
         let region = doc.as_ref().and_then(|d| d.get("region")).and_then(|r| r.as_str());
         match region
             .filter(|r| (1..=40).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))

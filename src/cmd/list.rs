@@ -13,15 +13,14 @@ use crate::cli::TargetArgs;
 use crate::context::Context;
 use crate::endpoints::{Endpoint, Service};
 use crate::error::Error;
-use crate::http::{CallError, Http, HttpErrorKind, HttpSettings};
+use crate::http::{CallError, Http, HttpSettings};
 use crate::output::{Cell, Style, table};
 use crate::portal::{Account, Page, Portal};
 use crate::secret::Secret;
-use crate::session::{self, Mode, Outcome};
+use crate::session::{self, Outcome};
 use crate::target::SessionTarget;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -64,13 +63,6 @@ pub fn list_target(ctx: &Context, spec: &TargetArgs) -> Result<SessionTarget, Er
 /// Every account with its roles, sorted by account name (then ID). Uses (and when due, refreshes)
 /// the session's cached token; a portal 401 replaces the token once, as credential_process does.
 pub fn fetch(ctx: &Context, target: &SessionTarget) -> Result<Vec<AccountRoles>, Error> {
-    let token = session::token(ctx, target, Mode::Normal)?;
-    if let Outcome::RefreshFailed(why) = &token.outcome {
-        ctx.warn(format!(
-            "could not refresh the SSO token of {} ({why}); using the cached token while it lasts",
-            target.label
-        ));
-    }
     let endpoint = target.endpoint(Service::Portal)?;
     // Our own retries (below) replace the client's, so that every try is rate limited. A listing
     // may take minutes: the per-request timeouts apply, not credential_process's run deadline.
@@ -82,16 +74,14 @@ pub fn fetch(ctx: &Context, target: &SessionTarget) -> Result<Vec<AccountRoles>,
         let result = (|| {
             let http = Http::new(settings.clone());
             let portal = Portal { http: &http, endpoint: endpoint.clone() };
-            let (token, accounts) = match list_accounts(&portal, &token.access_token, &shared) {
-                Err(CallError::Service(e)) if e.status == 401 => {
-                    ctx.debug(|| format!("{e}; replacing the access token once"));
-                    let fresh = session::token(ctx, target, Mode::Rejected(&token.access_token))?;
-                    let accounts =
-                        list_accounts(&portal, &fresh.access_token, &shared).map_err(|e| call_failed(target, e))?;
-                    (fresh.access_token, accounts)
-                }
-                other => (token.access_token, other.map_err(|e| call_failed(target, e))?),
-            };
+            let (accounts, token) = session::with_token(ctx, target, |token| list_accounts(&portal, token, &shared))?;
+            if let Outcome::RefreshFailed(why) = &token.outcome {
+                ctx.warn(format!(
+                    "could not refresh the SSO token of {} ({why}); using the cached token while it lasts",
+                    target.label
+                ));
+            }
+            let token = token.access_token;
             let roles =
                 list_roles(&settings, &endpoint, &token, &accounts, &shared).map_err(|e| call_failed(target, e))?;
             Ok::<_, Error>(accounts.into_iter().zip(roles).map(|(account, roles)| AccountRoles { account, roles }))
@@ -191,13 +181,7 @@ impl Shared {
             self.requests.fetch_add(1, Ordering::SeqCst);
             let result = call();
             let throttled = matches!(&result, Err(CallError::Service(e)) if e.status == 429);
-            let retryable = match &result {
-                Err(CallError::Service(e)) => e.status == 429 || e.status >= 500,
-                Err(CallError::Http(e)) => {
-                    matches!(e.kind, HttpErrorKind::Connect(_) | HttpErrorKind::Broken(_) | HttpErrorKind::Timeout)
-                }
-                Ok(_) => false,
-            };
+            let retryable = result.as_ref().err().is_some_and(crate::http::call_worth_another_try);
             if !retryable || attempt >= MAX_TRIES || self.failed.load(Ordering::SeqCst) {
                 return result;
             }
@@ -247,12 +231,9 @@ impl Shared {
     }
 }
 
-/// The pause before try `attempt + 1`: a random point in the upper half of an exponential step.
+/// The pause before try `attempt + 1` (the HTTP client's backoff, with list's own steps).
 fn backoff(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE.saturating_mul(1 << (attempt - 1).min(10)).min(BACKOFF_CAP);
-    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
-    let millis = ceiling.as_millis() as u64;
-    Duration::from_millis(millis / 2 + random % (millis / 2 + 1))
+    crate::http::Backoff { base: BACKOFF_BASE, cap: BACKOFF_CAP }.pause(attempt)
 }
 
 /// Every page of a list operation. A nextToken seen before would loop for ever: that is an error.

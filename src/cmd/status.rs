@@ -20,12 +20,11 @@ use crate::config::{Config, SsoSession};
 use crate::context::{Context, RUN_DEADLINE, shell_word};
 use crate::endpoints::Service;
 use crate::error::{self, Error};
-use crate::http::CallError;
 use crate::output::{Cell, Style, table};
 use crate::portal::Portal;
 use crate::role_cache::MIN_REMAINING;
 use crate::sanitize::sanitize;
-use crate::session::{self, CachedToken, Mode, REFRESH_WINDOW};
+use crate::session::{self, CachedToken, REFRESH_WINDOW};
 use crate::target::SessionTarget;
 use crate::timefmt;
 use chrono::{DateTime, Utc};
@@ -389,24 +388,8 @@ fn role_report(path: &std::path::Path, now: DateTime<Utc>) -> RoleReport {
 /// replaces the token once, as credential_process does.
 fn check_session(ctx: &Context, target: &SessionTarget) -> Result<(), Error> {
     ctx.reset_deadline(Some(RUN_DEADLINE));
-    let token = session::token(ctx, target, Mode::Normal)?;
     let portal = Portal { http: ctx.http(), endpoint: target.endpoint(Service::Portal)? };
-    match portal.list_accounts(&token.access_token, None, 1) {
-        Ok(_) => Ok(()),
-        Err(CallError::Service(e)) if e.status == 401 => {
-            let fresh = session::token(ctx, target, Mode::Rejected(&token.access_token))?;
-            match portal.list_accounts(&fresh.access_token, None, 1) {
-                Ok(_) => Ok(()),
-                Err(CallError::Service(e)) if e.status == 401 => Err(Error::LoginRequired {
-                    what: format!("the SSO portal rejected the access token of {}", target.label),
-                    login_args: target.login_args.clone(),
-                    cause: Some(Box::new(e.into())),
-                }),
-                Err(e) => Err(e.into()),
-            }
-        }
-        Err(e) => Err(e.into()),
-    }
+    session::with_token(ctx, target, |token| portal.list_accounts(token, None, 1)).map(|_| ())
 }
 
 // ---------------------------------------------------------------------------------------------------
