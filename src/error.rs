@@ -41,6 +41,12 @@ pub enum Error {
         code: u8,
         hint: Option<String>,
     },
+    /// A step that failed because of `cause` (a login's RegisterClient, say): the cause stays the
+    /// `source()`, and its hint (TLS, proxy, throttling) is the hint.
+    Failed {
+        what: String,
+        cause: Box<Error>,
+    },
     /// Anything else that fails, with an optional hint.
     Other {
         what: String,
@@ -54,6 +60,7 @@ impl Error {
             Error::Usage(_) => EXIT_USAGE,
             Error::LoginRequired { .. } => EXIT_LOGIN_REQUIRED,
             Error::Spawn { code, .. } => *code,
+            Error::Failed { cause, .. } => cause.exit_code(),
             _ => EXIT_FAILURE,
         }
     }
@@ -104,6 +111,7 @@ impl Error {
             }
             Error::Service(_) => None,
             Error::LoginRequired { login_args, .. } => Some(login_hint(login_args)),
+            Error::Failed { cause, .. } => cause.hint(),
             Error::NoHome => Some("set HOME to your home folder".to_owned()),
             Error::Other { hint, .. } | Error::Spawn { hint, .. } => hint.clone(),
         }
@@ -125,7 +133,7 @@ impl fmt::Display for Error {
             Error::Lock(e) => e.fmt(f),
             Error::Http(e) => e.fmt(f),
             Error::Service(e) => e.fmt(f),
-            Error::LoginRequired { what, .. } => f.write_str(what),
+            Error::LoginRequired { what, .. } | Error::Failed { what, .. } => f.write_str(what),
             Error::NoHome => f.write_str("cannot find the home folder"),
             Error::Other { what, .. } | Error::Spawn { what, .. } => f.write_str(what),
         }
@@ -140,6 +148,7 @@ impl std::error::Error for Error {
             Error::Lock(e) => e.source(),
             Error::Http(e) => e.source(),
             Error::LoginRequired { cause: Some(cause), .. } => Some(cause.as_ref()),
+            Error::Failed { cause, .. } => Some(cause.as_ref()),
             _ => None,
         }
     }

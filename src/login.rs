@@ -834,10 +834,10 @@ fn base64url(bytes: &[u8]) -> String {
     out
 }
 
-/// An OIDC call that failed, with what we were doing and why.
+/// An OIDC call that failed, with what we were doing; the call's error stays the cause (and gives
+/// the hint: TLS, proxy, throttling), as for a refresh.
 fn failed(what: String, e: CallError) -> Error {
-    let why = crate::error::chain(&Error::from(e));
-    Error::Other { what: format!("{what}: {why}"), hint: None }
+    Error::Failed { what, cause: Box::new(Error::from(e)) }
 }
 
 #[cfg(test)]

@@ -252,6 +252,17 @@ fn https_fake_is_rejected_without_the_bundle() {
     assert_eq!(env.fake.requests().len(), 0, "no request gets past the handshake");
 }
 
+/// A login's failures keep their cause and its hint, as a refresh's do (issue 12).
+#[test]
+fn a_login_behind_tls_inspection_gets_the_same_hint() {
+    let ca = TestCa::new();
+    let env = https_env(&ca);
+    let run = env.run(&["login", "--sso-session", "corp", "--use-device-code"]);
+    run.assert_fails(1, "cannot register a client for corp: ");
+    assert!(run.stderr.contains("TLS handshake failed"), "the cause is kept: {run:?}");
+    assert!(run.stderr.contains("hint: ") && run.stderr.contains("AWS_CA_BUNDLE"), "{run:?}");
+}
+
 #[test]
 fn aws_ca_bundle_makes_the_https_fake_trusted() {
     let ca = TestCa::new();
