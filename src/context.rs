@@ -5,7 +5,7 @@
 //! It also resolves the command-line target into typed settings: which SSO session, which
 //! account and role, which profile supplies endpoint settings, and how a login is spelled.
 
-use crate::config::{Config, ConfigError, SsoSession};
+use crate::config::{Config, ConfigError, Scope, SsoSession};
 use crate::endpoints::{self, Endpoint, EndpointInputs, Service};
 use crate::error::Error;
 use crate::http::{Http, HttpSettings};
@@ -87,6 +87,8 @@ pub struct Context {
     /// `AWS_SSO_PROCESS_NOW`: a fixed clock for tests (golden outputs); `None` is the real clock.
     fixed_now: Option<DateTime<Utc>>,
     config: OnceCell<Config>,
+    /// The config parsed for a few profiles only (`Scope::Profiles`): what resolving a target needs.
+    scoped_config: OnceCell<Config>,
     http: OnceCell<Http>,
     warnings: RefCell<Vec<String>>,
 }
@@ -108,6 +110,7 @@ impl Context {
             started: Instant::now(),
             fixed_now,
             config: OnceCell::new(),
+            scoped_config: OnceCell::new(),
             http: OnceCell::new(),
             warnings: RefCell::new(Vec::new()),
         })
@@ -147,12 +150,39 @@ impl Context {
         self.home.join(".aws/cli/cache")
     }
 
+    /// The whole config: every profile, session and services section, and the warnings.
     pub fn config(&self) -> Result<&Config, Error> {
         if let Some(c) = self.config.get() {
             return Ok(c);
         }
         let loaded = Config::load(&self.config_path(), &self.credentials_path())?;
         Ok(self.config.get_or_init(|| loaded))
+    }
+
+    /// A config that holds `profiles` (if the files have them) and every sso-session and services
+    /// section: the whole config once it is loaded, else one parsed for these profiles only, which
+    /// gives the same answers for them without building the thousands of others an organisation's
+    /// generated config holds (issue 16). Asked later for a profile it lacks, it loads the whole config.
+    pub fn config_for(&self, profiles: &[&str]) -> Result<&Config, Error> {
+        if let Some(c) = self.config.get() {
+            return Ok(c);
+        }
+        match self.scoped_config.get() {
+            Some(c) if profiles.iter().all(|p| c.covers(p)) => Ok(c),
+            Some(_) => self.config(),
+            None => {
+                let loaded =
+                    Config::load_scoped(&self.config_path(), &self.credentials_path(), Scope::Profiles(profiles))?;
+                Ok(self.scoped_config.get_or_init(|| loaded))
+            }
+        }
+    }
+
+    /// The config for resolving `spec`: with its profile, and the one the environment names (the
+    /// settings profile of `--sso-session` and `--start-url`).
+    fn target_config(&self, spec: &TargetSpec) -> Result<&Config, Error> {
+        let (named, from_env) = (self.profile_name(spec), self.profile_name(&TargetSpec::default()));
+        self.config_for(&[&named, &from_env])
     }
 
     pub fn http(&self) -> &Http {
@@ -266,7 +296,7 @@ impl Context {
 
     /// The SSO session selected by `spec` (no account or role needed).
     pub fn session_target(&self, spec: &TargetSpec) -> Result<SessionTarget, Error> {
-        let config = self.config()?;
+        let config = self.target_config(spec)?;
         if let Some(name) = &spec.sso_session {
             let session = config.sso_session(name)?;
             let settings_profile =
@@ -312,7 +342,7 @@ impl Context {
             return Ok(RoleTarget { session, account_id: account_id.clone(), role_name: role_name.clone() });
         }
         let profile = self.profile_name(spec);
-        let config = self.config()?;
+        let config = self.target_config(spec)?;
         let (account_id, role_name) = match (&spec.account_id, &spec.role_name) {
             (Some(a), Some(r)) => (a.clone(), r.clone()),
             _ => {
@@ -327,7 +357,8 @@ impl Context {
     /// the SSO target: say which target its line names (a common slip, also via AWS_PROFILE).
     fn explain_not_sso(&self, e: ConfigError) -> Error {
         let ConfigError::NotSso { profile } = &e else { return e.into() };
-        let process = self.config.get().and_then(|c| c.profile(profile)).and_then(|p| p.get("credential_process"));
+        let config = self.config.get().or(self.scoped_config.get()).filter(|c| c.covers(profile));
+        let process = config.and_then(|c| c.profile(profile)).and_then(|p| p.get("credential_process"));
         let Some(args) = process.and_then(|line| {
             let mut words = line.split_whitespace();
             let program = words.next()?;
@@ -357,7 +388,7 @@ impl Context {
         region: &str,
         settings_profile: Option<&str>,
     ) -> Result<Endpoint, Error> {
-        let config = self.config()?;
+        let config = self.config_for(settings_profile.as_slice())?;
         let profile = settings_profile.and_then(|p| config.profile(p));
         let env = |name: &str| self.env.get(name).map(str::to_owned);
         let custom = endpoints::configured_endpoint(service, &EndpointInputs { env: &env, profile, config })?;

@@ -50,8 +50,9 @@ fn auto_login_configured(ctx: &Context, spec: &TargetSpec) -> Result<bool, Error
     if spec.sso_session.is_some() || spec.start_url.is_some() {
         return Ok(false);
     }
-    let config = ctx.config()?;
-    let value = config.profile(&ctx.profile_name(spec)).and_then(|p| p.get(AUTO_LOGIN_KEY));
+    let profile = ctx.profile_name(spec);
+    let config = ctx.config_for(&[&profile])?;
+    let value = config.profile(&profile).and_then(|p| p.get(AUTO_LOGIN_KEY));
     Ok(value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")))
 }
 

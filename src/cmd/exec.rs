@@ -66,11 +66,9 @@ fn region(ctx: &Context, target: &RoleTarget) -> Result<Option<String>, Error> {
     if ctx.env.get("AWS_REGION").is_some() || ctx.env.get("AWS_DEFAULT_REGION").is_some() {
         return Ok(None);
     }
-    let config = ctx.config()?;
-    Ok(target
-        .session
-        .settings_profile
-        .as_deref()
+    let name = target.session.settings_profile.as_deref();
+    let config = ctx.config_for(name.as_slice())?;
+    Ok(name
         .and_then(|name| config.profile(name))
         .and_then(|profile| profile.get("region"))
         .map(str::trim)
