@@ -26,6 +26,7 @@ use crate::session::{self, CachedToken, Mode, REFRESH_WINDOW};
 use crate::timefmt;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -127,10 +128,19 @@ struct Warning {
     message: String,
 }
 
-fn warn(warnings: &mut Vec<Warning>, kind: &'static str, subject: impl Into<String>, message: impl Into<String>) {
+/// The warnings in the order found, each once. The set beside the list keeps this linear: a config
+/// of 20,000 broken profiles gives 20,000 warnings (issue 16; comparing each with every earlier one
+/// took seconds).
+#[derive(Default)]
+struct Warnings {
+    list: Vec<Warning>,
+    seen: HashSet<(&'static str, String, String)>,
+}
+
+fn warn(warnings: &mut Warnings, kind: &'static str, subject: impl Into<String>, message: impl Into<String>) {
     let (subject, message) = (subject.into(), message.into());
-    if !warnings.iter().any(|w| w.kind == kind && w.subject == subject && w.message == message) {
-        warnings.push(Warning { kind, subject, message });
+    if warnings.seen.insert((kind, subject.clone(), message.clone())) {
+        warnings.list.push(Warning { kind, subject, message });
     }
 }
 
@@ -143,7 +153,7 @@ fn runs_us(command: &str) -> bool {
 /// The sessions, the profiles that target them, and the warnings: from the config and the cache
 /// folders, without reading any token yet.
 fn gather(ctx: &Context, config: &Config) -> Report {
-    let mut warnings = Vec::new();
+    let mut warnings = Warnings::default();
     for w in &config.warnings {
         warn(&mut warnings, "config", "config", w.clone());
     }
@@ -273,7 +283,7 @@ fn gather(ctx: &Context, config: &Config) -> Report {
             }
         }
     }
-    Report { config_file: ctx.config_path(), sessions, warnings }
+    Report { config_file: ctx.config_path(), sessions, warnings: warnings.list }
 }
 
 /// A legacy session as status shows it: labelled by its start URL, logged in with `login_args`.
@@ -598,4 +608,24 @@ fn to_json(report: &Report, now: DateTime<Utc>) -> String {
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_keep_their_order_and_appear_once() {
+        let mut w = Warnings::default();
+        for (kind, subject) in [("a", "x"), ("b", "x"), ("a", "x"), ("a", "y"), ("b", "x")] {
+            warn(&mut w, kind, subject, "message");
+        }
+        warn(&mut w, "a", "x", "another message");
+        let got: Vec<(&str, &str, &str)> =
+            w.list.iter().map(|w| (w.kind, w.subject.as_str(), w.message.as_str())).collect();
+        assert_eq!(
+            got,
+            [("a", "x", "message"), ("b", "x", "message"), ("a", "y", "message"), ("a", "x", "another message")]
+        );
+    }
 }
