@@ -105,9 +105,13 @@ def binaries():
 
 def hits(configs, role_file):
     env0 = dict(os.environ)
+    cat = shutil.which("cat")
     commands = {
         ("floor", "/bin/true"): (["/bin/true"], env0),
-        ("floor", "cat"): ([shutil.which("cat"), configs[3], role_file], env0),
+        ("floor", "cat"): ([cat, configs[3], role_file], env0),
+        # Reading the big configs at all: an exact answer has to (an error on any line is the answer).
+        ("floor", "cat 5000"): ([cat, configs[5000], role_file], env0),
+        ("floor", "cat 20000"): ([cat, configs[20000], role_file], env0),
     }
     for label, path in binaries():
         for n in SIZES:
@@ -211,9 +215,14 @@ def main():
     head = "| command | " + " | ".join(f"{label} median | p95 | RSS" for label in labels) + " |"
     print(head)
     print("|" + "---|" * (1 + 3 * len(labels)))
-    for name in ("/bin/true", "cat"):
+    floors = {
+        "/bin/true": "`/bin/true`",
+        "cat": "`cat` config (3 profiles) + role cache",
+        "cat 5000": "`cat` config (5,000 profiles) + role cache",
+        "cat 20000": "`cat` config (20,000 profiles) + role cache",
+    }
+    for name, floor in floors.items():
         med, p95 = summary(times[("floor", name)])
-        floor = f"`{name}`" if name == "/bin/true" else "`cat` config + role cache"
         print(f"| {floor} | {med:.2f} ms | {p95:.2f} ms | {rss[('floor', name)]:.1f} MB |" + " | | |" * (len(labels) - 1))
     for n in SIZES:
         cells = []
@@ -227,6 +236,10 @@ def main():
         small = summary(times[(label, 3)])[0]
         ratios = ", ".join(f"{n:,}: {summary(times[(label, n)])[0] / small:.2f}x" for n in SIZES[1:])
         print(f"\n{label}: hit / cat floor {small / cat:.2f}x; hit at N profiles / hit at 3: {ratios}")
+    for n in (5000, 20000):
+        read = summary(times[("floor", f"cat {n}")])[0] - cat
+        extra = ", ".join(f"{label} +{summary(times[(label, n)])[0] - summary(times[(label, 3)])[0]:.2f} ms" for label in labels)
+        print(f"{n:,} profiles over 3: cat +{read:.2f} ms (reading the file), {extra}")
 
     if REFRESH_RUNS:
         r = refresh(configs, token_files[0], os.path.join(AWS, "cli", "cache"))
