@@ -303,8 +303,9 @@ fn literal_pass<'t>(
 ) -> Result<Vec<RawSection<'t>>, ConfigError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut sections: Vec<RawSection<'t>> = Vec::new();
-    // Sized for every `[` of the file (a bound on the headers) so that it is never rebuilt as it grows.
-    let brackets = memchr::memchr_iter(b'[', text.as_bytes()).count();
+    // Sized for every `[` of the file (a bound on the headers) so that it is not rebuilt as it grows;
+    // at most 65,536 ahead of need, so that a file of brackets does not reserve gigabytes.
+    let brackets = memchr::memchr_iter(b'[', text.as_bytes()).count().min(1 << 16);
     let mut header_lines: HashMap<&'t str, usize, QuickState> =
         HashMap::with_capacity_and_hasher(brackets, QuickState::new());
     let mut key_lines = KeyLines::default();
