@@ -8,6 +8,7 @@ Hit commands run interleaved in a shuffled order each round, so a busy neighbour
 import datetime
 import glob
 import json
+import math
 import os
 import platform
 import random
@@ -80,7 +81,7 @@ def peak_rss(argv, env, runs=5):
 
 def summary(times):
     ordered = sorted(times)
-    return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.95) - 1)]
+    return statistics.median(ordered), ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]
 
 
 def machine():
@@ -230,7 +231,8 @@ def main():
             med, p95 = summary(times[(label, n)])
             cells.append(f"{med:.2f} ms | {p95:.2f} ms | {rss[(label, n)]:.1f} MB")
         size = os.path.getsize(configs[n])
-        print(f"| cache hit, {n:,} profiles ({size / 1024:,.0f} KB) | " + " | ".join(cells) + " |")
+        shown = f"{size / 1024:,.0f} KB" if size >= 1024 else f"{size} bytes"
+        print(f"| cache hit, {n:,} profiles ({shown}) | " + " | ".join(cells) + " |")
     cat = summary(times[("floor", "cat")])[0]
     for label in labels:
         small = summary(times[(label, 3)])[0]
