@@ -241,7 +241,8 @@ impl<'t> KeyLines<'t> {
 }
 
 /// The hasher of the set of headers seen: SipHash was the largest single cost of scanning a
-/// 20,000-profile config. Keyed from std's `RandomState`, so no file can pick its collisions.
+/// 20,000-profile config. Seeded from std's `RandomState`, so no file is written for one fixed table
+/// layout; a collision costs time, never an answer (the map compares the headers themselves).
 #[derive(Clone, Copy)]
 struct QuickState(u64);
 
