@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Cache-hit benchmark: whole-process wall time and peak RSS of `aws-sso-process --profile dev-sso`
-# when valid role credentials are on disk, next to botocore getting credentials for the same
-# profile (boto3 through its SSO provider, reading the same caches). Loopback only.
+# The performance benchmark (issue 16), one table in one run: whole-process wall time and peak RSS of
+# a cache hit (`aws-sso-process --profile dev-sso`, valid role credentials on disk) with configs of
+# 3, 1,000, 5,000 and 20,000 profiles (the extra ones as `configure generate` writes them), next to
+# the floors (`/bin/true`, `cat` of the two files a hit reads), botocore getting credentials for the
+# same profile, the refresh path (token inside its refresh window, role cache empty: lock, CreateToken,
+# fsync, GetRoleCredentials) and the local commands at 20,000 profiles. Loopback only (the fake
+# service from examples/fake_sso.rs).
 #
-#   benches/cache_hit.sh [RUNS]        (default 300 runs of ours, 20 of botocore)
+#   benches/cache_hit.sh [ROUNDS]      (default 100 rounds; each round runs every hit command once,
+#                                       interleaved, so that load on a shared machine hits all alike)
+#
+#   BASELINE=/path/to/older/aws-sso-process benches/cache_hit.sh
+#                                      adds that binary's figures in a column of its own (same run,
+#                                      same files), for before/after tables
+#   BOTO_RUNS=20 REFRESH_RUNS=30       runs of botocore and of the refresh path (0 skips them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-300}
+rounds=${1:-100}
 cargo build --release --quiet --bin aws-sso-process --example fake_sso
 bin=$PWD/target/release/aws-sso-process
 home=$(mktemp -d)
@@ -17,41 +27,4 @@ read -r url <&"${FAKE[0]}"
 export HOME=$home AWS_ENDPOINT_URL_SSO_OIDC=$url AWS_ENDPOINT_URL_SSO=$url AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
 "$bin" --profile dev-sso >/dev/null  # fills the role cache through the fake
-python3 - "$bin" "$runs" <<'PY'
-import os, resource, statistics, subprocess, sys, time
-bin_, runs = sys.argv[1], int(sys.argv[2])
-
-def bench(cmd, n):
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times), sorted(times)[int(len(times) * 0.95) - 1]
-
-def child_rss(cmd):
-    # Peak RSS (MB) by GNU time: Python's own ru_maxrss of a child would include the interpreter
-    # image the child had before exec.
-    if not os.path.exists("/usr/bin/time"):
-        return float("nan")
-    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True, check=True).stderr
-    return int(out.strip().splitlines()[-1]) / 1024
-
-base, _ = bench(["/bin/true"], runs)
-ours, ours95 = bench([bin_, "--profile", "dev-sso"], runs)
-ours_rss = child_rss([bin_, "--profile", "dev-sso"])
-print(f"process spawn baseline (/bin/true): median {base:.2f} ms")
-print(f"aws-sso-process cache hit:          median {ours:.2f} ms, p95 {ours95:.2f} ms, peak RSS {ours_rss:.1f} MB ({runs} runs)")
-try:
-    import boto3  # noqa: F401
-except ImportError:
-    print("botocore: not installed (pip install boto3) - skipped")
-    sys.exit(0)
-py = ("import boto3; c = boto3.Session(profile_name='dev-sso').get_credentials();"
-      "assert c.get_frozen_credentials().access_key")
-boto, boto95 = bench([sys.executable, "-c", py], 20)
-boto_rss = child_rss([sys.executable, "-c", py])
-print(f"botocore get_credentials():         median {boto:.2f} ms, p95 {boto95:.2f} ms, peak RSS {boto_rss:.1f} MB (20 runs)")
-print(f"speed-up: {boto / ours:.0f}x")
-PY
+python3 benches/cache_hit.py "$bin" "$rounds" "${BASELINE:-}"

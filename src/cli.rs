@@ -73,6 +73,56 @@ pub struct TargetArgs {
     pub role_name: Option<String>,
 }
 
+impl Cli {
+    /// The command line of a credential_process run, read without clap: only the target flags,
+    /// `--debug` and `--login-if-needed`, each at most once, values as the next word (not starting
+    /// with `-`) or after `=`. Building clap's whole command (every subcommand and its help) was
+    /// nearly half of a cache hit's instructions (issue 16). Anything else, a conflict included, is
+    /// `None`, and clap parses it (and reports what is wrong). `quick_parse_agrees_with_clap`
+    /// checks that whatever this accepts, clap reads the same way.
+    pub fn quick_parse(args: impl IntoIterator<Item = OsString>) -> Option<Cli> {
+        let mut args = args.into_iter().skip(1);
+        let mut cli = Cli { target: TargetArgs::default(), debug: false, login_if_needed: false, command: None };
+        while let Some(arg) = args.next() {
+            let arg = arg.into_string().ok()?;
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) => (flag, Some(value.to_owned())),
+                None => (arg.as_str(), None),
+            };
+            let t = &mut cli.target;
+            let slot = match flag {
+                "--debug" | "--login-if-needed" => {
+                    let set = if flag == "--debug" { &mut cli.debug } else { &mut cli.login_if_needed };
+                    if *set || inline.is_some() {
+                        return None;
+                    }
+                    *set = true;
+                    continue;
+                }
+                "--profile" => &mut t.profile,
+                "--sso-session" => &mut t.sso_session,
+                "--start-url" => &mut t.start_url,
+                "--region" => &mut t.region,
+                "--account-id" => &mut t.account_id,
+                "--role-name" => &mut t.role_name,
+                _ => return None,
+            };
+            let value = match inline {
+                Some(value) => value,
+                None => args.next()?.into_string().ok()?,
+            };
+            if slot.is_some() || value.is_empty() || value.starts_with('-') {
+                return None;
+            }
+            *slot = Some(value);
+        }
+        let t = &cli.target;
+        let conflict = (t.profile.is_some() && t.sso_session.is_some())
+            || (t.start_url.is_some() && (t.profile.is_some() || t.sso_session.is_some()));
+        (!conflict).then_some(cli)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// First-time set-up: write an [sso-session], log in, and generate a profile per account and role.
@@ -522,6 +572,64 @@ mod tests {
         let expected: Vec<&str> =
             everyday.iter().chain(&rest).chain(&["start-device-authorization", "help"]).copied().collect();
         assert_eq!(listed, expected);
+    }
+
+    #[test]
+    fn quick_parse_agrees_with_clap() {
+        let words = [
+            "--profile",
+            "--sso-session",
+            "--start-url",
+            "--region",
+            "--account-id",
+            "--role-name",
+            "--debug",
+            "--login-if-needed",
+            "--profile=p",
+            "--role-name=R=x",
+            "--debug=true",
+            "--profile=",
+            "--region=-1",
+            "dev",
+            "corp",
+            "-x",
+            "",
+            "--",
+            "--help",
+            "-V",
+            "refresh",
+            "--prof",
+            "=",
+            "https://x/start#/",
+        ];
+        let (mut state, mut accepted) = (0x2545_f491_4f6c_dd1d_u64, 0);
+        for _ in 0..60_000 {
+            let mut argv = vec!["aws-sso-process".to_owned()];
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut pick = state;
+            for _ in 0..pick % 8 {
+                pick /= 8;
+                argv.push(words[(pick % words.len() as u64) as usize].to_owned());
+                pick /= words.len() as u64;
+            }
+            let Some(quick) = Cli::quick_parse(argv.iter().map(OsString::from)) else { continue };
+            accepted += 1;
+            let clap = Cli::try_parse_from(&argv).map_err(|e| e.to_string());
+            assert_eq!(clap.map(|c| format!("{c:?}")), Ok(format!("{quick:?}")), "{argv:?}");
+        }
+        assert!(accepted > 1000, "{accepted} accepted");
+        // The forms credential_process lines use.
+        for line in [
+            "x --profile dev-sso",
+            "x --sso-session corp --account-id 111122223333 --role-name Developer",
+            "x --start-url https://x/start --region eu-west-1 --account-id 1 --role-name R --login-if-needed",
+            "x",
+        ] {
+            let argv: Vec<OsString> = line.split(' ').map(OsString::from).collect();
+            assert!(Cli::quick_parse(argv).is_some(), "{line}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! Where we knowingly differ from botocore (we cut whitespace-preceded inline comments, which botocore
 //! keeps in the value) we say so in `Config::warnings`. Callers pass the paths: no environment access here.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ pub enum Value {
 /// A section's keys (lower-cased) and values.
 pub type Values = BTreeMap<String, Value>;
 
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Section {
     /// Profile, sso-session or services name (after shlex unquoting).
     pub name: String,
@@ -72,7 +73,10 @@ pub struct Config {
     pub sso_sessions: BTreeMap<String, Section>,
     pub services: BTreeMap<String, Section>,
     /// Non-fatal findings (a stripped inline comment, an ignored header), one line each, naming path:line.
+    /// Empty when parsed for a `Scope::Profiles`.
     pub warnings: Vec<String>,
+    /// `Some(names)`: parsed for `Scope::Profiles(names)`, so `profiles` holds only those.
+    only: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,78 +100,266 @@ pub struct SsoTarget {
 
 // ---------------------------------------------------------------------------------------------------
 // Literal pass: lines -> sections with properties, all carrying their line numbers.
+//
+// One pass serves the whole config (every section built) and the lookup of a few profiles (issue 16:
+// an organisation's config holds thousands of generated profiles and a cache hit needs one). The
+// second keeps only the sections `keep` accepts, but checks every line of every section exactly as
+// the first does, in the same order, so both give the same error for the same text; it only skips
+// building values (and the warnings, which only `status` shows, from a whole config). The pass
+// works on bytes where that is exact (every character it looks for is ASCII, which UTF-8 never uses
+// inside a multi-byte character) and takes the `char` methods where a line is not ASCII.
 
 struct RawProp {
     key: String,
     value: Value,
 }
 
-struct RawSection {
+struct RawSection<'t> {
     /// The text between the brackets, untouched (botocore classifies on it as written).
-    header: String,
+    header: &'t str,
     line: usize,
     props: Vec<RawProp>,
 }
 
-/// The property being read: continuation lines may still follow it.
-struct Pending {
-    key: String,
+/// The property being read: continuation lines may still follow it (they go to the pass's `more`).
+struct Pending<'t> {
+    key: Cow<'t, str>,
     indent: usize,
-    first: String,
-    more: Vec<(usize, String)>,
+    /// Its own value (after an inline comment is cut); for a section not kept, only whether it is empty.
+    first: &'t str,
     blanks: usize,
+    continued: bool,
+    /// The first continuation line that is not `k = v` (an error if the value turns out to be a block).
+    not_nested: Option<usize>,
+    keep: bool,
 }
 
 fn parse_error(path: &Path, line: usize, message: impl Into<String>) -> ConfigError {
     ConfigError::Parse { path: path.to_path_buf(), line, message: message.into() }
 }
 
-/// Splits on `\n`, `\r\n` and a lone `\r`, as Python's universal newlines do.
-fn split_lines(text: &str) -> Vec<&str> {
-    let mut lines = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find(['\r', '\n']) {
-        let (line, tail) = rest.split_at(i);
-        lines.push(line);
-        rest = tail.strip_prefix("\r\n").or_else(|| tail.get(1..)).unwrap_or("");
-    }
-    if !rest.is_empty() {
-        lines.push(rest);
-    }
-    lines
+/// Lines split on `\n`, `\r\n` and a lone `\r`, as Python's universal newlines do (without the breaks).
+struct Lines<'t> {
+    text: &'t str,
+    /// Where the next line starts.
+    start: usize,
+    /// Whether the text has a `\r` at all: without one, lines end at `\n` (one memchr each).
+    has_cr: bool,
 }
 
-fn literal_pass(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<Vec<RawSection>, ConfigError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut sections: Vec<RawSection> = Vec::new();
-    let mut header_lines: HashMap<String, usize> = HashMap::new();
-    let mut key_lines: HashMap<String, usize> = HashMap::new();
-    let mut pending: Option<Pending> = None;
+fn lines(text: &str) -> Lines<'_> {
+    Lines { text, start: 0, has_cr: memchr::memchr(b'\r', text.as_bytes()).is_some() }
+}
 
-    for (index, raw) in split_lines(text).into_iter().enumerate() {
+impl<'t> Iterator for Lines<'t> {
+    type Item = &'t str;
+
+    fn next(&mut self) -> Option<&'t str> {
+        let bytes = self.text.as_bytes();
+        if self.start >= bytes.len() {
+            return None;
+        }
+        let rest = bytes.get(self.start..)?;
+        let end = if self.has_cr { memchr::memchr2(b'\r', b'\n', rest) } else { memchr::memchr(b'\n', rest) };
+        let Some(i) = end else {
+            let line = self.text.get(self.start..)?;
+            self.start = bytes.len();
+            return Some(line);
+        };
+        let line = self.text.get(self.start..self.start + i)?;
+        let crlf = self.has_cr && rest.get(i..i + 2) == Some(b"\r\n");
+        self.start += i + if crlf { 2 } else { 1 };
+        Some(line)
+    }
+}
+
+/// `char::is_whitespace` for a byte that is a whole character (ASCII).
+fn ascii_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | b' ')
+}
+
+/// `str::trim_start`, quick while the text is ASCII (a non-ASCII character goes to `str::trim_start`).
+fn trim_start(s: &str) -> &str {
+    let n = s.bytes().position(|b| !ascii_space(b)).unwrap_or(s.len());
+    match s.as_bytes().get(n) {
+        Some(b) if !b.is_ascii() => s.trim_start(),
+        _ => s.get(n..).unwrap_or(""),
+    }
+}
+
+/// `str::trim_end`, likewise.
+fn trim_end(s: &str) -> &str {
+    let n = s.bytes().rposition(|b| !ascii_space(b)).map_or(0, |i| i + 1);
+    match n.checked_sub(1).and_then(|i| s.as_bytes().get(i)) {
+        Some(b) if !b.is_ascii() => s.trim_end(),
+        _ => s.get(..n).unwrap_or(""),
+    }
+}
+
+/// A key as configparser compares it: lower-cased (borrowed when it already is).
+fn lower(key: &str) -> Cow<'_, str> {
+    if key.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(key.to_lowercase())
+    }
+}
+
+/// The keys of the section being read, with their lines: a short list, a map once it grows (a
+/// section of thousands of keys must not make the pass quadratic).
+#[derive(Default)]
+struct KeyLines<'t> {
+    few: Vec<(Cow<'t, str>, usize)>,
+    many: HashMap<Cow<'t, str>, usize>,
+}
+
+impl<'t> KeyLines<'t> {
+    const FEW: usize = 16;
+
+    /// Records `key` at `line`; returns the line it was first seen on if it is a duplicate.
+    fn insert(&mut self, key: Cow<'t, str>, line: usize) -> Option<usize> {
+        if self.many.is_empty() {
+            if let Some((_, first)) = self.few.iter().find(|(k, _)| *k == key) {
+                return Some(*first);
+            }
+            if self.few.len() < Self::FEW {
+                self.few.push((key, line));
+                return None;
+            }
+            self.many.extend(self.few.drain(..));
+        }
+        match self.many.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(line);
+                None
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.few.clear();
+        if !self.many.is_empty() {
+            self.many = HashMap::new();
+        }
+    }
+}
+
+/// The hasher of the set of headers seen: SipHash was the largest single cost of scanning a
+/// 20,000-profile config. Seeded from std's `RandomState`, so no file is written for one fixed table
+/// layout; a collision costs time, never an answer (the map compares the headers themselves).
+#[derive(Clone, Copy)]
+struct QuickState(u64);
+
+struct QuickHasher(u64);
+
+impl QuickState {
+    fn new() -> QuickState {
+        QuickState(std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0x16_u8))
+    }
+}
+
+impl std::hash::BuildHasher for QuickState {
+    type Hasher = QuickHasher;
+
+    fn build_hasher(&self) -> QuickHasher {
+        QuickHasher(self.0)
+    }
+}
+
+impl std::hash::Hasher for QuickHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            self.0 = (self.0 ^ word).wrapping_mul(K).rotate_left(29);
+        }
+        let mut last = [0u8; 8];
+        let rest = chunks.remainder();
+        if let Some(head) = last.get_mut(..rest.len()) {
+            head.copy_from_slice(rest);
+        }
+        self.0 = (self.0 ^ u64::from_le_bytes(last) ^ bytes.len() as u64).wrapping_mul(K).rotate_left(29);
+    }
+
+    /// murmur3's finaliser: every output bit depends on every input bit (hashbrown uses both ends).
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h = (h ^ (h >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h = (h ^ (h >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+/// Whether `value` (the text after `=`) is empty once an inline comment is cut, as `inline_comment`
+/// would cut it, without scanning the whole value: a `#` or `;` cuts only after whitespace.
+fn empty_after_cut(value: &str) -> bool {
+    let rest = trim_start(value);
+    rest.is_empty() || (rest.len() < value.len() && rest.starts_with(['#', ';']))
+}
+
+/// The lines of one file as sections (those `keep` accepts) with their properties. Warnings are
+/// collected when `warnings` is given (the whole-config parse, which keeps every section).
+fn literal_pass<'t>(
+    path: &Path,
+    text: &'t str,
+    mut warnings: Option<&mut Vec<String>>,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Vec<RawSection<'t>>, ConfigError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut sections: Vec<RawSection<'t>> = Vec::new();
+    // Sized for every `[` of the file (a bound on the headers) so that it is not rebuilt as it grows;
+    // at most 65,536 ahead of need, so that a file of brackets does not reserve gigabytes.
+    let brackets = memchr::memchr_iter(b'[', text.as_bytes()).count().min(1 << 16);
+    let mut header_lines: HashMap<&'t str, usize, QuickState> =
+        HashMap::with_capacity_and_hasher(brackets, QuickState::new());
+    let mut key_lines = KeyLines::default();
+    // The header of the section being read, and whether it is kept.
+    let mut current: Option<(&'t str, bool)> = None;
+    let mut pending: Option<Pending<'t>> = None;
+    // The continuation lines of the pending property (blank ones as ""), for kept sections only.
+    let mut more: Vec<(usize, &'t str)> = Vec::new();
+
+    for (index, raw) in lines(text).enumerate() {
         let line = index + 1;
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
+        let bytes = raw.as_bytes();
+        let lead = bytes.iter().position(|&b| !ascii_space(b)).unwrap_or(bytes.len());
+        // Leading whitespace counts in characters; ASCII ones are a byte each.
+        let (start, indent) = match bytes.get(lead) {
+            Some(b) if !b.is_ascii() => {
+                let start = raw.trim_start();
+                (start, raw.chars().take_while(|c| c.is_whitespace()).count())
+            }
+            _ => (raw.get(lead..).unwrap_or(""), lead),
+        };
+        if start.is_empty() {
             if let Some(p) = pending.as_mut() {
                 p.blanks += 1;
             }
             continue;
         }
-        if trimmed.starts_with(['#', ';']) {
+        if start.starts_with(['#', ';']) {
             continue;
         }
-        let indent = raw.chars().take_while(|c| c.is_whitespace()).count();
+        let trimmed = trim_end(start);
         if let Some(p) = pending.as_mut()
             && indent > p.indent
         {
             // Continuation: configparser keeps inner blank lines; comments are never cut here.
-            p.more.extend((0..p.blanks).map(|_| (line, String::new())));
+            if p.keep {
+                more.extend((0..p.blanks).map(|_| (line, "")));
+                more.push((line, trimmed));
+            }
             p.blanks = 0;
-            p.more.push((line, trimmed.to_string()));
+            p.continued = true;
+            if p.not_nested.is_none() && !nested_line(trimmed) {
+                p.not_nested = Some(line);
+            }
             continue;
         }
         if let Some(p) = pending.take() {
-            finish_property(path, p, &mut sections)?;
+            finish_property(path, p, &mut more, &mut sections)?;
         }
 
         if trimmed.starts_with('[') {
@@ -176,25 +368,34 @@ fn literal_pass(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<V
             if header.is_empty() {
                 return Err(parse_error(path, line, "empty section header '[]'"));
             }
-            if !rest.trim().is_empty() && !rest.trim_start().starts_with(['#', ';']) {
+            if let Some(warnings) = warnings.as_deref_mut()
+                && !rest.trim().is_empty()
+                && !rest.trim_start().starts_with(['#', ';'])
+            {
                 warnings
                     .push(format!("{}:{line}: text after the section header [{header}] is ignored", path.display()));
             }
-            if let Some(first) = header_lines.insert(header.to_string(), line) {
+            if let Some(first) = header_lines.insert(header, line) {
                 return Err(parse_error(path, line, format!("duplicate section [{header}] (first at line {first})")));
             }
             key_lines.clear();
-            sections.push(RawSection { header: header.to_string(), line, props: Vec::new() });
+            let kept = keep(header);
+            if kept {
+                sections.push(RawSection { header, line, props: Vec::new() });
+            }
+            current = Some((header, kept));
             continue;
         }
 
-        let Some(section) = sections.last() else {
+        let Some((header, kept)) = current else {
             return Err(parse_error(path, line, "property before the first [section] header"));
         };
-        let Some((key, value)) = trimmed.split_once(['=', ':']) else {
+        let Some(at) = trimmed.bytes().position(|b| b == b'=' || b == b':') else {
             return Err(parse_error(path, line, "expected 'key = value', a [section] header or a comment"));
         };
-        let key = key.trim().to_lowercase();
+        // `trimmed` starts with no whitespace, so the key only needs its end trimmed.
+        let key = lower(trim_end(trimmed.get(..at).unwrap_or("")));
+        let value = trimmed.get(at + 1..).unwrap_or("");
         if key.is_empty() {
             return Err(parse_error(path, line, "missing key before the '=' or ':'"));
         }
@@ -202,77 +403,106 @@ fn literal_pass(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<V
             return Err(parse_error(
                 path,
                 line,
-                format!("duplicate key '{key}' in [{}] (first at line {first})", section.header),
+                format!("duplicate key '{key}' in [{header}] (first at line {first})"),
             ));
         }
-        // The comment text is not echoed: in the credentials file it may hold an old key.
-        let value = match inline_comment(value) {
-            Some(kept) => {
-                warnings.push(format!(
-                    "{}:{line}: value of '{key}' cut at an inline comment (the AWS CLI keeps the comment as part of the value)",
-                    path.display(),
-                ));
-                kept
+        let first = if kept {
+            // The comment text is not echoed: in the credentials file it may hold an old key.
+            match inline_comment(value) {
+                Some(cut) => {
+                    if let Some(warnings) = warnings.as_deref_mut() {
+                        warnings.push(format!(
+                            "{}:{line}: value of '{key}' cut at an inline comment (the AWS CLI keeps the comment as part of the value)",
+                            path.display(),
+                        ));
+                    }
+                    cut.trim()
+                }
+                None => value.trim(),
             }
-            None => value,
+        } else if empty_after_cut(value) {
+            ""
+        } else {
+            "-"
         };
-        pending = Some(Pending { key, indent, first: value.trim().to_string(), more: Vec::new(), blanks: 0 });
+        pending = Some(Pending { key, indent, first, blanks: 0, continued: false, not_nested: None, keep: kept });
     }
     if let Some(p) = pending.take() {
-        finish_property(path, p, &mut sections)?;
+        finish_property(path, p, &mut more, &mut sections)?;
     }
     Ok(sections)
 }
 
+/// A line of a sub-property block: `k = v` with a key (botocore `_parse_nested`).
+fn nested_line(text: &str) -> bool {
+    text.split_once('=').is_some_and(|(k, _)| !k.trim().is_empty())
+}
+
 /// Turns a finished property into a text value or, when its own value is empty and indented lines
-/// follow, a sub-property block (botocore `_parse_nested`: every line must be `k = v`).
-fn finish_property(path: &Path, p: Pending, sections: &mut [RawSection]) -> Result<(), ConfigError> {
-    let value = if p.first.is_empty() && !p.more.is_empty() {
+/// follow, a sub-property block (botocore `_parse_nested`: every line must be `k = v`). Takes the
+/// continuation lines out of `more`.
+#[inline]
+fn finish_property<'t>(
+    path: &Path,
+    p: Pending<'t>,
+    more: &mut Vec<(usize, &'t str)>,
+    sections: &mut [RawSection<'t>],
+) -> Result<(), ConfigError> {
+    let nested = p.first.is_empty() && p.continued;
+    if nested && let Some(line) = p.not_nested {
+        return Err(parse_error(path, line, format!("expected 'key = value' in the indented block under '{}'", p.key)));
+    }
+    if !p.keep {
+        return Ok(());
+    }
+    let value = if nested {
         let mut map = BTreeMap::new();
-        for (line, text) in p.more.iter().filter(|(_, t)| !t.is_empty()) {
-            let parsed = text.split_once('=').map(|(k, v)| (k.trim().to_lowercase(), v.trim()));
-            let Some((key, value)) = parsed.filter(|(k, _)| !k.is_empty()) else {
-                return Err(parse_error(
-                    path,
-                    *line,
-                    format!("expected 'key = value' in the indented block under '{}'", p.key),
-                ));
-            };
-            map.insert(key, value.to_string()); // botocore: the last one wins
+        for (_, text) in more.iter().filter(|(_, t)| !t.is_empty()) {
+            if let Some((key, value)) = text.split_once('=') {
+                map.insert(key.trim().to_lowercase(), value.trim().to_string()); // botocore: the last one wins
+            }
         }
         Value::Nested(map)
     } else {
-        let mut text = p.first;
-        for (_, more) in p.more {
+        let mut text = p.first.to_string();
+        for (_, line) in more.iter() {
             text.push('\n');
-            text.push_str(&more);
+            text.push_str(line);
         }
         Value::Text(text)
     };
+    more.clear();
     if let Some(section) = sections.last_mut() {
-        section.props.push(RawProp { key: p.key, value });
+        section.props.push(RawProp { key: p.key.into_owned(), value });
     }
     Ok(())
 }
 
 /// Splits `[header] rest`. The header ends at the first `]` outside shlex quotes, or at the last `]`
 /// when the quotes do not balance (then the shlex split fails later and the section is ignored).
+/// Works on bytes: every byte it looks for is ASCII, which UTF-8 never uses inside a character (a
+/// backslash before a multi-byte character skips its first byte; the others match nothing).
 fn split_header(line: &str) -> Option<(&str, &str)> {
     let body = line.strip_prefix('[')?;
-    let mut quote: Option<char> = None;
+    // Most headers have no quotes: then the first `]` ends them.
+    let special = body.bytes().position(|b| matches!(b, b']' | b'\'' | b'"' | b'\\'));
+    if let Some(close) = special.filter(|&i| body.as_bytes().get(i) == Some(&b']')) {
+        return Some((body.get(..close)?, body.get(close + 1..)?));
+    }
+    let mut quote: Option<u8> = None;
     let mut escaped = false;
-    for (i, c) in body.char_indices() {
+    for (i, c) in body.bytes().enumerate() {
         if escaped {
             escaped = false;
             continue;
         }
         match (quote, c) {
-            (Some('\''), '\'') | (Some('"'), '"') => quote = None,
-            (Some('\''), _) => {}
-            (_, '\\') => escaped = true,
+            (Some(b'\''), b'\'') | (Some(b'"'), b'"') => quote = None,
+            (Some(b'\''), _) => {}
+            (_, b'\\') => escaped = true,
             (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, ']') => return Some((body.get(..i)?, body.get(i + 1..)?)),
+            (None, b'\'' | b'"') => quote = Some(c),
+            (None, b']') => return Some((body.get(..i)?, body.get(i + 1..)?)),
             (None, _) => {}
         }
     }
@@ -371,13 +601,12 @@ enum Classified {
 /// botocore `build_profile_map`: `default` exactly, or a header that starts with a keyword and
 /// shlex-splits into exactly two tokens (botocore does not check the first token, nor do we).
 fn classify(header: &str) -> Classified {
-    if header == "default" {
-        return Classified::Known(Kind::Profile, header.to_string());
+    if let Some((kind, name)) = classify_name(header) {
+        return Classified::Known(kind, name.into_owned());
     }
-    for (prefix, kind) in KINDS {
+    for (prefix, _) in KINDS {
         if header.starts_with(prefix) {
-            return match shlex_split(header).as_deref() {
-                Some([_, name]) => Classified::Known(kind, name.clone()),
+            return match shlex_split(header) {
                 Some(_) => Classified::Ignored(format!("expected [{prefix} NAME]")),
                 None => Classified::Ignored("its quotes do not balance".to_string()),
             };
@@ -390,6 +619,46 @@ fn classify(header: &str) -> Classified {
     Classified::Other
 }
 
+/// What `classify` calls `Known`, without allocating for a header without quotes or backslashes
+/// (then shlex splits on its whitespace only).
+fn classify_name(header: &str) -> Option<(Kind, Cow<'_, str>)> {
+    if header == "default" {
+        return Some((Kind::Profile, Cow::Borrowed(header)));
+    }
+    let (_, kind) = KINDS.into_iter().find(|(prefix, _)| header.starts_with(prefix))?;
+    // One pass over the words between shlex's whitespace, until a quote or backslash asks for shlex.
+    let mut words = 0;
+    let mut word_start: Option<usize> = None;
+    let mut name = (0, 0);
+    for (i, b) in header.bytes().chain([b' ']).enumerate() {
+        match b {
+            b'\'' | b'"' | b'\\' => {
+                return match shlex_split(header)?.as_mut_slice() {
+                    [_, name] => Some((kind, Cow::Owned(std::mem::take(name)))),
+                    _ => None,
+                };
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => {
+                if let Some(start) = word_start.take() {
+                    words += 1;
+                    name = (start, i);
+                }
+            }
+            _ if word_start.is_none() => {
+                if words == 2 {
+                    return None; // a third word, whatever follows
+                }
+                word_start = Some(i);
+            }
+            _ => {}
+        }
+    }
+    match words {
+        2 => Some((kind, Cow::Borrowed(header.get(name.0..name.1)?))),
+        _ => None,
+    }
+}
+
 fn into_values(props: Vec<RawProp>) -> BTreeMap<String, Value> {
     props.into_iter().map(|p| (p.key, p.value)).collect()
 }
@@ -398,19 +667,34 @@ fn into_values(props: Vec<RawProp>) -> BTreeMap<String, Value> {
 /// between the brackets, and its keys and values. Sections the build pass ignores are included,
 /// so a caller can compare two versions of a file section by section.
 pub fn sections(path: &Path, text: &str) -> Result<Vec<(String, Values)>, ConfigError> {
-    let raw = literal_pass(path, text, &mut Vec::new())?;
-    Ok(raw.into_iter().map(|s| (s.header, into_values(s.props))).collect())
+    let raw = literal_pass(path, text, None, &|_| true)?;
+    Ok(raw.into_iter().map(|s| (s.header.to_owned(), into_values(s.props))).collect())
+}
+
+/// Which profiles a parse builds.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// Every section, with the warnings (`status`, `list`, `configure`, `logout --all`, ...).
+    All,
+    /// Only these profiles, but every sso-session and services section, and no warnings: what
+    /// resolving a target needs (the cache hit). The files are checked as strictly as for `All`.
+    Profiles(&'a [&'a str]),
 }
 
 impl Config {
     /// Reads the config file and the credentials file. A missing file is empty; any other I/O error,
     /// or a parse error, is a `ConfigError` naming the path (and line).
     pub fn load(config_path: &Path, credentials_path: &Path) -> Result<Config, ConfigError> {
+        Config::load_scoped(config_path, credentials_path, Scope::All)
+    }
+
+    /// `load`, building only what `scope` names.
+    pub fn load_scoped(config_path: &Path, credentials_path: &Path, scope: Scope) -> Result<Config, ConfigError> {
         let config = read_optional(config_path)?;
         let credentials = read_optional(credentials_path)?;
         let config_text = decode(config_path, &config)?;
         let credentials_text = decode(credentials_path, &credentials)?;
-        Config::parse(config_path, config_text, credentials_path, credentials_text)
+        Config::parse_scoped(config_path, config_text, credentials_path, credentials_text, scope)
     }
 
     /// Same from strings (for tests and fuzzing); the paths are only used in messages.
@@ -420,16 +704,47 @@ impl Config {
         credentials_path: &Path,
         credentials_text: &str,
     ) -> Result<Config, ConfigError> {
-        let mut out = Config::default();
-        let config = literal_pass(config_path, config_text, &mut out.warnings)?;
-        let credentials = literal_pass(credentials_path, credentials_text, &mut out.warnings)?;
+        Config::parse_scoped(config_path, config_text, credentials_path, credentials_text, Scope::All)
+    }
 
-        let mut seen: HashMap<(Kind, String), (usize, String)> = HashMap::new();
+    /// `parse`, building only what `scope` names. For the profiles it names, the answer (each
+    /// section, or the error) is the one `parse` gives; the property test in this module checks it.
+    pub fn parse_scoped(
+        config_path: &Path,
+        config_text: &str,
+        credentials_path: &Path,
+        credentials_text: &str,
+        scope: Scope,
+    ) -> Result<Config, ConfigError> {
+        let wanted = |name: &str| match scope {
+            Scope::All => true,
+            Scope::Profiles(names) => names.contains(&name),
+        };
+        let all = matches!(scope, Scope::All);
+        let keep_config = |header: &str| {
+            all || match classify_name(header) {
+                Some((Kind::Profile, name)) => wanted(&name),
+                Some(_) => true,
+                None => false,
+            }
+        };
+        let mut out = Config {
+            only: match scope {
+                Scope::All => None,
+                Scope::Profiles(names) => Some(names.iter().map(|n| n.to_string()).collect()),
+            },
+            ..Config::default()
+        };
+        let mut warnings = Vec::new();
+        let config = literal_pass(config_path, config_text, all.then_some(&mut warnings), &keep_config)?;
+        let credentials = literal_pass(credentials_path, credentials_text, all.then_some(&mut warnings), &wanted)?;
+
+        let mut seen: HashMap<(Kind, String), (usize, &str)> = HashMap::new();
         for raw in config {
-            let (kind, name) = match classify(&raw.header) {
+            let (kind, name) = match classify(raw.header) {
                 Classified::Known(kind, name) => (kind, name),
                 Classified::Ignored(why) => {
-                    out.warnings.push(format!(
+                    warnings.push(format!(
                         "{}:{}: section [{}] is ignored: {why}",
                         config_path.display(),
                         raw.line,
@@ -439,8 +754,8 @@ impl Config {
                 }
                 Classified::Other => continue,
             };
-            if let Some((first, header)) = seen.insert((kind, name.clone()), (raw.line, raw.header.clone())) {
-                out.warnings.push(format!(
+            if let Some((first, header)) = seen.insert((kind, name.clone()), (raw.line, raw.header)) {
+                warnings.push(format!(
                     "{}:{}: [{}] replaces [{header}] from line {first} (the later section wins, as in the AWS CLI)",
                     config_path.display(),
                     raw.line,
@@ -465,16 +780,25 @@ impl Config {
         for raw in credentials {
             let section = out
                 .profiles
-                .entry(raw.header.clone())
-                .or_insert_with(|| Section { name: raw.header.clone(), ..Section::default() });
+                .entry(raw.header.to_string())
+                .or_insert_with(|| Section { name: raw.header.to_string(), ..Section::default() });
             section.values.extend(into_values(raw.props));
             section.path = credentials_path.to_path_buf();
             section.line = raw.line;
         }
+        if all {
+            out.warnings = warnings;
+        }
         Ok(out)
     }
 
+    /// Whether this config holds `profile` if the files have it (always, unless parsed for a `Scope`).
+    pub fn covers(&self, profile: &str) -> bool {
+        self.only.as_ref().is_none_or(|names| names.iter().any(|n| n == profile))
+    }
+
     pub fn profile(&self, name: &str) -> Option<&Section> {
+        debug_assert!(self.covers(name), "profile {name} looked up in a config parsed without it");
         self.profiles.get(name)
     }
 
@@ -695,7 +1019,7 @@ fn read_optional(path: &Path) -> Result<Vec<u8>, ConfigError> {
 fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, ConfigError> {
     std::str::from_utf8(bytes).map_err(|e| {
         let valid = bytes.get(..e.valid_up_to()).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
-        let line = split_lines(&format!("{valid}x")).len();
+        let line = lines(&format!("{valid}x")).count();
         parse_error(path, line, "not valid UTF-8")
     })
 }
@@ -907,6 +1231,35 @@ mod tests {
     }
 
     #[test]
+    fn header_names_split_on_shlex_whitespace_only() {
+        let c =
+            parse("[profile\ta]\nk = 1\n[profile \t b]\nk = 2\n[profile\u{a0}c]\nk = 3\n[profile\u{a0}d e]\nk = 4\n");
+        assert_eq!(text(&c, "a", "k").as_deref(), Some("1"));
+        assert_eq!(text(&c, "b", "k").as_deref(), Some("2"));
+        // A no-break space does not split: `profile\u{a0}d` is the first word of two, and botocore
+        // does not check the first word.
+        assert_eq!(text(&c, "e", "k").as_deref(), Some("4"));
+        assert_eq!(c.profiles.len(), 3, "{:?}", c.profiles.keys());
+        assert!(
+            c.warnings[0].contains(":5: section [profile\u{a0}c] is ignored: expected [profile NAME]"),
+            "{:?}",
+            c.warnings
+        );
+        let c = parse("[profile \u{a0}d e]\nk = 1\n");
+        assert_eq!(c.profiles.len(), 0, "three words: {:?}", c.profiles.keys());
+    }
+
+    #[test]
+    fn keys_are_lower_cased_as_python_does() {
+        // KELVIN SIGN lower-cases to an ASCII 'k'; capital I with dot above to two characters.
+        let e = parse_err("[default]\nkey = 1\n\u{212a}EY = 2\n");
+        assert_eq!(e, "/h/.aws/config:3: duplicate key 'key' in [default] (first at line 2)");
+        let c = parse("[default]\n\u{130}X = 1\nMiXeD = 2\n");
+        assert_eq!(text(&c, "default", "i\u{307}x").as_deref(), Some("1"));
+        assert_eq!(text(&c, "default", "mixed").as_deref(), Some("2"));
+    }
+
+    #[test]
     fn header_quoting_follows_shlex() {
         assert_eq!(shlex_split(r#"profile "a \"b\" c""#), Some(vec!["profile".into(), r#"a "b" c"#.into()]));
         assert_eq!(shlex_split(r"profile a\ b"), Some(vec!["profile".into(), "a b".into()]));
@@ -1057,6 +1410,57 @@ mod tests {
         assert_eq!(e, "/h/.aws/credentials:2: duplicate section [dev] (first at line 1)");
         // The same key in two sections, or in the config and the credentials file, is fine.
         assert!(parse_both("[default]\na = 1\n[profile b]\na = 2\n", "[default]\na = 3\n").is_ok());
+    }
+
+    #[test]
+    fn lines_split_as_universal_newlines() {
+        // The plain splitter the word-at-a-time one replaces.
+        fn reference(text: &str) -> Vec<&str> {
+            let mut lines = Vec::new();
+            let mut rest = text;
+            while let Some(i) = rest.find(['\r', '\n']) {
+                let (line, tail) = rest.split_at(i);
+                lines.push(line);
+                rest = tail.strip_prefix("\r\n").or_else(|| tail.get(1..)).unwrap_or("");
+            }
+            if !rest.is_empty() {
+                lines.push(rest);
+            }
+            lines
+        }
+        let pieces = ["\n", "\n", "\r\n", "\r", "a", "bcdefgh", "\u{e9}", "\u{2028}", "\n\n", "ij", " "];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..20_000 {
+            let text: String = (0..rng.below(24)).map(|_| rng.pick(&pieces)).collect();
+            assert_eq!(lines(&text).collect::<Vec<_>>(), reference(&text), "{text:?}");
+        }
+        for n in 0..40 {
+            let text = "x\n".repeat(n) + &"y".repeat(n % 9);
+            assert_eq!(lines(&text).collect::<Vec<_>>(), reference(&text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn long_sections_still_find_duplicate_keys() {
+        let mut config = String::from("[profile big]\n");
+        for i in 0..40 {
+            config.push_str(&format!("key{i} = {i}\n"));
+        }
+        let e = parse_err(&format!("{config}KEY3 = again\n"));
+        assert_eq!(e, "/h/.aws/config:42: duplicate key 'key3' in [profile big] (first at line 5)");
+        // The same where the scoped parse keeps nothing of the section.
+        let scoped = Config::parse_scoped(
+            Path::new(CONFIG),
+            &format!("{config}KEY3 = again\n"),
+            Path::new(CREDS),
+            "",
+            Scope::Profiles(&["other"]),
+        );
+        assert_eq!(scoped.err().map(|e| e.to_string()), Some(e));
+        // The next section starts afresh.
+        let c = parse(&format!("{config}[profile next]\nkey3 = x\n"));
+        assert_eq!(c.profile("big").map(|s| s.values.len()), Some(40));
+        assert_eq!(text(&c, "next", "key3").as_deref(), Some("x"));
     }
 
     #[test]
@@ -1374,5 +1778,266 @@ sso_region = us-east-1
         assert_eq!(set_key(text, 99, "k", "v"), None);
         let edited = set_key(text, 5, "sso_region", "eu-west-1").unwrap();
         assert_eq!(parse(&edited).sso_session("corp").unwrap().region, "eu-west-1");
+    }
+
+    // ---- the scoped parse gives the whole parse's answers (issue 16) ----
+
+    /// xorshift64: the same configs on every run, no crate needed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len())]
+        }
+
+        fn chance(&mut self, percent: u64) -> bool {
+            self.next() % 100 < percent
+        }
+    }
+
+    /// Names that collide on purpose: case variants, `default`, a name that needs quoting.
+    const NAMES: [&str; 8] = ["dev", "Dev", "default", "prod", "a b", "x]y", "corp", "K"];
+    const KEYS: [&str; 14] = [
+        "region",
+        "REGION",
+        "Region",
+        "sso_session",
+        "sso_start_url",
+        "sso_region",
+        "sso_account_id",
+        "sso_role_name",
+        "s3",
+        "credential_process",
+        "key",
+        "\u{212a}ey", // KELVIN SIGN: lower-cases to "key"
+        "\u{130}x",
+        "aws_secret_access_key",
+    ];
+
+    fn header(rng: &mut Rng) -> String {
+        let name = rng.pick(&NAMES);
+        let quoted = if name.contains([' ', ']']) || rng.chance(20) {
+            match rng.below(3) {
+                0 => format!("\"{name}\""),
+                1 => format!("'{name}'"),
+                _ => name.replace(' ', "\\ ").replace(']', "\\]"),
+            }
+        } else {
+            name.to_string()
+        };
+        let body = match rng.below(20) {
+            0..=8 => format!("profile {quoted}"),
+            9 => format!("profile  {quoted}"),
+            10 => format!("profile{}{quoted}", rng.pick(&["\t", "\u{a0}", " \t "])),
+            11 => "default".to_string(),
+            12 => format!("sso-session {quoted}"),
+            13 => format!("services {quoted}"),
+            14 => format!("Profile {quoted}"),
+            15 => " default ".to_string(),
+            16 => format!("profile {quoted} extra"),
+            17 => "preview".to_string(),
+            18 => format!("profile{quoted}"),
+            _ => format!("profile \"{name}"),
+        };
+        let tail = match rng.below(8) {
+            0 => " # comment",
+            1 => ";c",
+            2 => " junk",
+            _ => "",
+        };
+        format!("[{body}]{tail}")
+    }
+
+    fn value(rng: &mut Rng) -> String {
+        let words = ["us-east-1", "corp", "111122223333", "Dev", "https://x/start#/", "a=b", "v;x", ""];
+        let mut v = rng.pick(&words).to_string();
+        match rng.below(10) {
+            0 => v.push_str(" # note"),
+            1 => v.push_str("\t; note"),
+            2 => v = format!(" # only a comment{v}"),
+            3 => v = format!("#{v}"),
+            _ => {}
+        }
+        v
+    }
+
+    /// One file of the dialect's every feature, and now and then a mistake.
+    fn random_file(rng: &mut Rng, credentials: bool) -> String {
+        let eol = match rng.below(10) {
+            0 => "\r\n",
+            1 => "\r",
+            _ => "\n",
+        };
+        let mut out = String::new();
+        if rng.chance(5) {
+            out.push('\u{feff}');
+        }
+        let mut lines: Vec<String> = Vec::new();
+        if rng.chance(20) {
+            lines.push("# top comment".into());
+        }
+        let mut headers = Vec::new();
+        for _ in 0..rng.below(9) {
+            // Credentials headers are profile names as written, spaces and all.
+            let header = match credentials {
+                true if rng.chance(15) => format!("[{}]", rng.pick(&[" dev", "dev ", "profile dev", "'dev'"])),
+                true => format!("[{}]", rng.pick(&NAMES)),
+                false => header(rng),
+            };
+            // The same header twice is an error: now and then only.
+            if headers.contains(&header) && !rng.chance(5) {
+                continue;
+            }
+            headers.push(header.clone());
+            lines.push(header);
+            let mut used = Vec::new();
+            for _ in 0..rng.below(6) {
+                let key = rng.pick(&KEYS);
+                // Mostly distinct keys (a duplicate is an error), sometimes on purpose.
+                if used.contains(&key.to_lowercase()) && !rng.chance(3) {
+                    continue;
+                }
+                used.push(key.to_lowercase());
+                let indent = match rng.below(12) {
+                    0 => "  ",
+                    1 => "\t",
+                    _ => "",
+                };
+                // An indented property continues an earlier one: a block line if that one is empty.
+                let sep = match rng.below(6) {
+                    0 if indent.is_empty() => ":",
+                    1 => "=",
+                    _ => " = ",
+                };
+                match rng.below(12) {
+                    // A sub-property block, sometimes with a line that is not `k = v`.
+                    0 | 1 => {
+                        lines.push(format!("{indent}{key}{sep}{}", if rng.chance(30) { " # c" } else { "" }));
+                        for _ in 0..1 + rng.below(3) {
+                            let inner = match rng.below(200) {
+                                0 => "no equals here".to_string(),
+                                1 => "= x".to_string(),
+                                2 => String::new(),
+                                3 => "# inner comment".to_string(),
+                                _ => format!("{} = {}", rng.pick(&KEYS), value(rng)),
+                            };
+                            lines.push(format!("{indent}    {inner}"));
+                        }
+                    }
+                    // Continuation lines, with blank lines and comments between them.
+                    2 => {
+                        lines.push(format!("{indent}{key}{sep}{}", rng.pick(&["x", "a=b", "v # c"])));
+                        for _ in 0..1 + rng.below(3) {
+                            match rng.below(4) {
+                                0 => lines.push(String::new()),
+                                1 => lines.push("  # a comment".into()),
+                                _ => lines.push(format!("{indent}\u{a0} {}", value(rng))),
+                            }
+                        }
+                    }
+                    _ => lines.push(format!("{indent}{key}{sep}{}", value(rng))),
+                }
+                if rng.chance(10) {
+                    lines.push(String::new());
+                }
+            }
+        }
+        // Now and then one mistake, anywhere.
+        if rng.chance(20) {
+            let mistake =
+                rng.pick(&["just words", "= x", " : x", "early = property", "[]", "[profile dev", "region = again"]);
+            let at = rng.below(lines.len() + 1);
+            lines.insert(at, mistake.to_string());
+        }
+        out.push_str(&lines.join(eol));
+        if rng.chance(80) {
+            out.push_str(eol);
+        }
+        out
+    }
+
+    fn answer(c: &Config, profile: &str) -> String {
+        let shown = |r: Result<SsoTarget, ConfigError>| format!("{:?}", r.map_err(|e| (e.to_string(), e.hint())));
+        let session = c.profile_session(profile).map_err(|e| (e.to_string(), e.hint()));
+        format!("{:?} {:?} {}", c.profiles.get(profile), session, shown(c.profile_target(profile)))
+    }
+
+    #[test]
+    fn header_names_are_what_shlex_splits() {
+        // botocore's rule, written plainly: the quick one-pass classify_name must agree with it.
+        fn reference(header: &str) -> Option<(Kind, String)> {
+            if header == "default" {
+                return Some((Kind::Profile, header.to_string()));
+            }
+            let (_, kind) = KINDS.into_iter().find(|(prefix, _)| header.starts_with(prefix))?;
+            match shlex_split(header).as_deref() {
+                Some([_, name]) => Some((kind, name.clone())),
+                _ => None,
+            }
+        }
+        let pieces =
+            ["profile", "sso-session", "services", " ", "\t", "  ", "a", "b c", "'", "\"", "\\", "\u{a0}", "]", "x"];
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for _ in 0..50_000 {
+            let mut header = if rng.chance(70) { rng.pick(&KINDS.map(|(p, _)| p)).to_string() } else { String::new() };
+            for _ in 0..rng.below(7) {
+                header.push_str(rng.pick(&pieces));
+            }
+            let quick = classify_name(&header).map(|(k, n)| (k, n.into_owned()));
+            assert_eq!(quick, reference(&header), "{header:?}");
+        }
+    }
+
+    #[test]
+    fn scoped_parse_answers_as_the_whole_parse() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let (mut errors, mut found) = (0, 0);
+        for case in 0..4000 {
+            let config = random_file(&mut rng, false);
+            let credentials = if rng.chance(40) { random_file(&mut rng, true) } else { String::new() };
+            let whole = parse_both(&config, &credentials).map_err(|e| e.to_string());
+            for _ in 0..3 {
+                let wanted: Vec<&str> = (0..1 + rng.below(2)).map(|_| rng.pick(&NAMES)).collect();
+                let scoped = Config::parse_scoped(
+                    Path::new(CONFIG),
+                    &config,
+                    Path::new(CREDS),
+                    &credentials,
+                    Scope::Profiles(&wanted),
+                )
+                .map_err(|e| e.to_string());
+                let context =
+                    format!("case {case}, profiles {wanted:?}\nconfig: {config:?}\ncredentials: {credentials:?}");
+                match (&whole, &scoped) {
+                    (Err(w), Err(s)) => {
+                        assert_eq!(w, s, "{context}");
+                        errors += 1;
+                    }
+                    (Ok(w), Ok(s)) => {
+                        assert_eq!(w.sso_sessions, s.sso_sessions, "{context}");
+                        assert_eq!(w.services, s.services, "{context}");
+                        assert!(s.profiles.keys().all(|k| wanted.contains(&k.as_str())), "{context}");
+                        for name in &wanted {
+                            assert_eq!(answer(w, name), answer(s, name), "{context}");
+                            found += usize::from(w.profiles.contains_key(*name));
+                        }
+                    }
+                    _ => panic!("whole {:?}, scoped {:?}\n{context}", whole.as_ref().err(), scoped.as_ref().err()),
+                }
+            }
+        }
+        // The generator must exercise both outcomes, or this test proves little.
+        assert!(errors > 2000 && found > 2500, "{errors} errors, {found} profiles found");
     }
 }

@@ -5,7 +5,7 @@
 //! it receive resolved values and never come back here for paths or endpoints.
 
 use crate::cli::TargetArgs;
-use crate::config::Config;
+use crate::config::{Config, Scope};
 use crate::error::Error;
 use crate::http::{Http, HttpSettings};
 use crate::network::ProxyConfig;
@@ -62,6 +62,8 @@ pub struct Context {
     /// `AWS_SSO_PROCESS_NOW`: a fixed clock for tests (golden outputs); `None` is the real clock.
     fixed_now: Option<DateTime<Utc>>,
     config: OnceCell<Config>,
+    /// The config parsed for a few profiles only (`Scope::Profiles`): what resolving a target needs.
+    scoped_config: OnceCell<Config>,
     http: OnceCell<Http>,
     warnings: RefCell<Vec<String>>,
     command: RefCell<Option<String>>,
@@ -84,6 +86,7 @@ impl Context {
             started: Instant::now(),
             fixed_now,
             config: OnceCell::new(),
+            scoped_config: OnceCell::new(),
             http: OnceCell::new(),
             warnings: RefCell::new(Vec::new()),
             command: RefCell::new(None),
@@ -124,12 +127,32 @@ impl Context {
         self.home.join(".aws/cli/cache")
     }
 
+    /// The whole config: every profile, session and services section, and the warnings.
     pub fn config(&self) -> Result<&Config, Error> {
         if let Some(c) = self.config.get() {
             return Ok(c);
         }
         let loaded = Config::load(&self.config_path(), &self.credentials_path())?;
         Ok(self.config.get_or_init(|| loaded))
+    }
+
+    /// A config that holds `profiles` (if the files have them) and every sso-session and services
+    /// section: the whole config once it is loaded, else one parsed for these profiles only, which
+    /// gives the same answers for them without building the thousands of others an organisation's
+    /// generated config holds (issue 16). Asked later for a profile it lacks, it loads the whole config.
+    pub fn config_for(&self, profiles: &[&str]) -> Result<&Config, Error> {
+        if let Some(c) = self.config.get() {
+            return Ok(c);
+        }
+        match self.scoped_config.get() {
+            Some(c) if profiles.iter().all(|p| c.covers(p)) => Ok(c),
+            Some(_) => self.config(),
+            None => {
+                let loaded =
+                    Config::load_scoped(&self.config_path(), &self.credentials_path(), Scope::Profiles(profiles))?;
+                Ok(self.scoped_config.get_or_init(|| loaded))
+            }
+        }
     }
 
     pub fn http(&self) -> &Http {

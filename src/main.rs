@@ -43,7 +43,8 @@ use error::Error;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::quick_parse(std::env::args_os()).map(Ok).unwrap_or_else(Cli::try_parse);
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

@@ -93,6 +93,8 @@ pub struct RoleTarget {
     pub account_id: String,
     pub role_name: String,
     pub role_path: PathBuf,
+    /// `aws_sso_process_auto_login = true` on the profile tools use or the SSO profile it names.
+    pub auto_login: bool,
 }
 
 impl RoleTarget {
@@ -105,7 +107,7 @@ impl RoleTarget {
         let s = &session.session;
         let key = crate::cache::role_key(&account_id, &role_name, s.name.as_deref(), &s.start_url);
         let role_path = cli_cache_dir.join(format!("{key}.json"));
-        RoleTarget { session, account_id, role_name, role_path }
+        RoleTarget { session, account_id, role_name, role_path, auto_login: false }
     }
 }
 
@@ -140,7 +142,7 @@ pub fn token_path(ctx: &Context, session: &SsoSession) -> PathBuf {
 /// Endpoint overrides, FIPS and dual-stack flags and the CA bundle from the environment and the
 /// settings profile (docs/endpoints.md, docs/networks.md). Nothing is read from the network or disk.
 pub fn endpoint_settings(ctx: &Context, settings_profile: Option<&str>) -> endpoints::Settings {
-    let config = ctx.config().ok();
+    let config = ctx.config_for(settings_profile.as_slice()).ok();
     let profile = settings_profile.and_then(|p| config?.profile(p));
     let env = |name: &str| ctx.env.get(name).map(str::to_owned);
     let custom = |service| match config {
@@ -234,6 +236,9 @@ pub fn ca_bundle(ctx: &Context, profile: Option<&Section>) -> Result<Option<CaBu
     }
 }
 
+/// The profile key that turns auto-login on (on the profile tools use, or the SSO profile it names).
+pub const AUTO_LOGIN_KEY: &str = "aws_sso_process_auto_login";
+
 /// How deep `credential_process` lines may point at each other before we call it a loop anyway.
 const MAX_HOPS: usize = 8;
 
@@ -259,7 +264,9 @@ pub fn role_target(ctx: &Context, spec: &TargetArgs) -> Result<RoleTarget, Error
     let (Some(account_id), Some(role_name)) = (found.account_id, found.role_name) else {
         return Err(found.no_role);
     };
-    Ok(RoleTarget::new(found.session, account_id, role_name, &ctx.cli_cache_dir()))
+    let mut target = RoleTarget::new(found.session, account_id, role_name, &ctx.cli_cache_dir());
+    target.auto_login = found.auto_login;
+    Ok(target)
 }
 
 /// The name of the profile the user (or the environment) named, as tools would use it; `None` when
@@ -271,12 +278,6 @@ pub fn named_profile(ctx: &Context, spec: &TargetArgs) -> Option<String> {
     chosen_profile(ctx, spec).map(|(name, _)| name)
 }
 
-/// The profile whose `[profile]` settings (region, auto-login, endpoints) belong to the target:
-/// the last profile of the chain, the one with the sso_* keys. `None` for session targets.
-pub fn target_profile(ctx: &Context, spec: &TargetArgs) -> Result<Option<String>, Error> {
-    Ok(resolve(ctx, spec, false)?.profile)
-}
-
 struct Found {
     session: SessionTarget,
     account_id: Option<String>,
@@ -285,6 +286,8 @@ struct Found {
     profile: Option<String>,
     /// What to say when a role is needed and none was named.
     no_role: Error,
+    /// Auto-login is configured on a profile of the chain.
+    auto_login: bool,
 }
 
 fn chosen_profile(ctx: &Context, spec: &TargetArgs) -> Option<(String, Origin)> {
@@ -299,17 +302,43 @@ fn chosen_profile(ctx: &Context, spec: &TargetArgs) -> Option<(String, Origin)> 
     None
 }
 
+/// The config holding the profiles `names` and every sso-session and services section: on the
+/// credential path a config parsed for these profiles only, so the cost of a cache hit does not grow
+/// with the thousands of profiles an organisation's generated config holds (docs/config-file.md).
+fn config_with<'c>(ctx: &'c Context, names: &[&str]) -> Result<&'c Config, Error> {
+    let settings = settings_profile_name(ctx);
+    let mut all: Vec<&str> = names.to_vec();
+    all.extend([settings.as_str(), "default"]);
+    ctx.config_for(&all)
+}
+
+/// The profile whose endpoint and network settings apply to `--sso-session` and `--start-url`
+/// targets: the one the environment names, else `default`.
+fn settings_profile_name(ctx: &Context) -> String {
+    chosen_profile(ctx, &TargetArgs::default()).map(|(p, _)| p).unwrap_or_else(|| "default".to_owned())
+}
+
 fn resolve(ctx: &Context, spec: &TargetArgs, want_role: bool) -> Result<Found, Error> {
-    let config = ctx.config()?;
     let mut chain: Vec<String> = Vec::new();
     let mut next = spec.clone();
     loop {
+        let named = next.profile.clone().or_else(|| chosen_profile(ctx, &next).map(|(p, _)| p));
+        let config = config_with(ctx, named.as_slice().iter().map(String::as_str).collect::<Vec<_>>().as_slice())?;
         match resolve_one(ctx, config, &next, &chain, want_role)? {
             Step::Done(found) => {
                 let mut found = *found;
                 // Flags the user typed win over whatever a credential_process line or profile says.
                 found.account_id = spec.account_id.clone().or(found.account_id);
                 found.role_name = spec.role_name.clone().or(found.role_name);
+                // `aws_sso_process_auto_login = true` on any profile of the chain (the one tools use,
+                // or the SSO profile its line names) turns auto-login on.
+                let names: Vec<&str> = chain.iter().chain(found.profile.as_ref()).map(String::as_str).collect();
+                let config = config_with(ctx, &names)?;
+                found.auto_login = chain
+                    .iter()
+                    .chain(found.profile.as_ref())
+                    .filter_map(|p| config.profile(p)?.get(AUTO_LOGIN_KEY))
+                    .any(|v| v.trim().eq_ignore_ascii_case("true"));
                 return Ok(found);
             }
             Step::Follow { from, target } => {
@@ -339,12 +368,7 @@ fn resolve_one(
     chain: &[String],
     want_role: bool,
 ) -> Result<Step, Error> {
-    let settings_profile = || {
-        chosen_profile(ctx, &TargetArgs::default())
-            .map(|(p, _)| p)
-            .or_else(|| Some("default".to_owned()))
-            .filter(|p| config.profile(p).is_some())
-    };
+    let settings_profile = || Some(settings_profile_name(ctx)).filter(|p| config.profile(p).is_some());
     let role_flags_needed = |flag: &str| {
         Error::Usage(format!(
             "{flag} needs --account-id and --role-name to name a role (it only names the SSO session)"
@@ -364,6 +388,7 @@ fn resolve_one(
             role_name: spec.role_name.clone(),
             profile: None,
             no_role: role_flags_needed("--sso-session"),
+            auto_login: false,
         })));
     }
     if let Some(start_url) = &spec.start_url {
@@ -383,6 +408,7 @@ fn resolve_one(
             role_name: spec.role_name.clone(),
             profile: None,
             no_role: role_flags_needed("--start-url"),
+            auto_login: false,
         })));
     }
     let (profile, origin) = match chosen_profile(ctx, spec) {
@@ -407,7 +433,7 @@ fn resolve_one(
         return Err(loop_error(chain, Some(&looped)));
     }
     let Some(section) = config.profile(&profile) else {
-        return Err(unknown_profile(ctx, config, &profile, origin, chain));
+        return Err(unknown_profile(ctx, &profile, origin, chain));
     };
     let runs_us = section.get("credential_process").and_then(process_line);
     if has_sso_keys(section) {
@@ -432,6 +458,7 @@ fn resolve_one(
             role_name: spec.role_name.clone().or(role_name),
             profile: Some(profile),
             no_role,
+            auto_login: false,
         })));
     }
     match runs_us {
@@ -452,7 +479,9 @@ fn resolve_one(
 
 /// No profile named and no `[default]`: the config's only sso-session, for commands that need no
 /// role (or with `--account-id`/`--role-name`).
-fn only_session(ctx: &Context, config: &Config, spec: &TargetArgs, want_role: bool) -> Result<Step, Error> {
+fn only_session(ctx: &Context, _scoped: &Config, spec: &TargetArgs, want_role: bool) -> Result<Step, Error> {
+    // Whether any profile exists matters here (and names them in hints): the whole config.
+    let config = ctx.config()?;
     let missing_file = missing_config(ctx);
     let mut sessions = config.sso_sessions.keys();
     match (sessions.next(), sessions.next()) {
@@ -533,10 +562,15 @@ fn loop_error(chain: &[String], looped: Option<&[String]>) -> Error {
     }
 }
 
-fn unknown_profile(ctx: &Context, config: &Config, profile: &str, origin: Origin, chain: &[String]) -> Error {
+fn unknown_profile(ctx: &Context, profile: &str, origin: Origin, chain: &[String]) -> Error {
     if let Some(e) = missing_config(ctx) {
         return e;
     }
+    // The suggestions look at every profile: the whole config (an error path, not a cache hit).
+    let config = match ctx.config() {
+        Ok(config) => config,
+        Err(e) => return e,
+    };
     let by = match origin {
         Origin::Flag => String::new(),
         Origin::Env(var) => format!(" (named by {var})"),

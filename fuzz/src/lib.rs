@@ -64,8 +64,30 @@ pub fn config(data: &[u8]) {
     let (Ok(config_text), Ok(credentials_text)) = (std::str::from_utf8(a), std::str::from_utf8(b)) else {
         return;
     };
-    let Ok(cfg) = config::Config::parse(Path::new("config"), config_text, Path::new("credentials"), credentials_text)
-    else {
+    let whole = config::Config::parse(Path::new("config"), config_text, Path::new("credentials"), credentials_text);
+    // The cache hit's scoped parse must give the whole parse's answers (issue 16).
+    let first = whole.as_ref().ok().and_then(|c| c.profiles.keys().next()).map(String::as_str);
+    let names: Vec<&str> = first.into_iter().chain(["default", "dev"]).collect();
+    let scope = config::Scope::Profiles(&names);
+    let scoped = config::Config::parse_scoped(
+        Path::new("config"),
+        config_text,
+        Path::new("credentials"),
+        credentials_text,
+        scope,
+    );
+    match (&whole, &scoped) {
+        (Err(w), Err(s)) => assert_eq!(w.to_string(), s.to_string()),
+        (Ok(w), Ok(s)) => {
+            for name in &names {
+                assert_eq!(w.profiles.get(*name), s.profiles.get(*name), "profile {name}");
+            }
+            assert_eq!(w.sso_sessions, s.sso_sessions);
+            assert_eq!(w.services, s.services);
+        }
+        _ => panic!("the scoped and the whole parse disagree on whether the files parse"),
+    }
+    let Ok(cfg) = whole else {
         return;
     };
     let no_env = |_: &str| None;

@@ -13,9 +13,6 @@ use crate::target::RoleTarget;
 use crate::{output, secret::Secret};
 use std::io::Write;
 
-/// The profile key that turns auto-login on for a target profile.
-pub const AUTO_LOGIN_KEY: &str = "aws_sso_process_auto_login";
-
 pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool) -> Result<u8, Error> {
     let (target, served) = fetch(ctx, spec, login_if_needed).map_err(|e| first_steps(ctx, spec, e))?;
     let json = output::process_json(&served.creds, &target.account_id);
@@ -74,7 +71,7 @@ fn first_steps(ctx: &Context, spec: &TargetArgs, e: Error) -> Error {
 /// used by `export` and `exec`).
 pub fn fetch(ctx: &Context, spec: &TargetArgs, login_if_needed: bool) -> Result<(RoleTarget, Served), Error> {
     let target = crate::target::role_target(ctx, spec)?;
-    let served = if login_if_needed || auto_login_configured(ctx, spec)? {
+    let served = if login_if_needed || target.auto_login {
         with_auto_login(ctx, &target)?
     } else {
         role_cache::credentials(ctx, &target)?
@@ -89,21 +86,6 @@ pub fn fetch(ctx: &Context, spec: &TargetArgs, login_if_needed: bool) -> Result<
         )
     });
     Ok((target, served))
-}
-
-/// `aws_sso_process_auto_login = true` on the profile that names the target (not with --sso-session/--start-url).
-fn auto_login_configured(ctx: &Context, spec: &TargetArgs) -> Result<bool, Error> {
-    if spec.sso_session.is_some() || spec.start_url.is_some() {
-        return Ok(false);
-    }
-    let config = ctx.config()?;
-    // The profile tools use, or the SSO profile its credential_process names.
-    let profiles = [crate::target::named_profile(ctx, spec), crate::target::target_profile(ctx, spec)?];
-    Ok(profiles
-        .iter()
-        .flatten()
-        .filter_map(|p| config.profile(p)?.get(AUTO_LOGIN_KEY))
-        .any(|v| v.trim().eq_ignore_ascii_case("true")))
 }
 
 /// Credentials, logging in at most once when the session is gone. A token another process

@@ -147,7 +147,7 @@ fn with_server(
 /// A `[default]` profile with credentials of its own wins over the endpoint in SDKs that look at
 /// the config first (botocore, the AWS CLI): say so before the command runs with the wrong ones.
 fn warn_default_profile(ctx: &Context) -> Result<(), Error> {
-    let config = ctx.config()?;
+    let config = ctx.config_for(&["default"])?;
     if let Some(key) =
         config.profile("default").and_then(|p| DEFAULT_PROFILE_CREDENTIALS.iter().find(|k| p.get(k).is_some()))
     {
@@ -273,11 +273,9 @@ fn region(ctx: &Context, target: &RoleTarget) -> Result<Option<String>, Error> {
     if ctx.env.get("AWS_REGION").is_some() || ctx.env.get("AWS_DEFAULT_REGION").is_some() {
         return Ok(None);
     }
-    let config = ctx.config()?;
-    Ok(target
-        .session
-        .settings_profile
-        .as_deref()
+    let name = target.session.settings_profile.as_deref();
+    let config = ctx.config_for(name.as_slice())?;
+    Ok(name
         .and_then(|name| config.profile(name))
         .and_then(|profile| profile.get("region"))
         .map(str::trim)

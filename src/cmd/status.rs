@@ -29,6 +29,7 @@ use crate::target::SessionTarget;
 use crate::timefmt;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -50,6 +51,7 @@ pub fn run(ctx: &Context, as_json: bool, check: bool) -> Result<u8, Error> {
     }
     // After the checks, which may have refreshed tokens or fetched nothing: what is on disk now.
     let now = ctx.now();
+    let mut warnings = Warnings::from(std::mem::take(&mut report.warnings));
     for s in &mut report.sessions {
         s.token = token_report(&s.target, now);
         for p in &mut s.profiles {
@@ -58,7 +60,7 @@ pub fn run(ctx: &Context, as_json: bool, check: bool) -> Result<u8, Error> {
         let rewritten_by = if s.target.session.name.is_some() { "the next refresh or login" } else { "the next login" };
         for (field, form) in &s.token.foreign_forms {
             warn(
-                &mut report.warnings,
+                &mut warnings,
                 "timestamp-form",
                 s.token.file.display().to_string(),
                 format!(
@@ -69,6 +71,7 @@ pub fn run(ctx: &Context, as_json: bool, check: bool) -> Result<u8, Error> {
             );
         }
     }
+    report.warnings = warnings.list;
     let text = if as_json { to_json(&report, now) } else { to_text(&report, now, ctx.color_stdout()) };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(exit)
@@ -145,15 +148,31 @@ struct Warning {
     message: String,
 }
 
-fn warn(warnings: &mut Vec<Warning>, kind: &'static str, subject: impl Into<String>, message: impl Into<String>) {
+/// The warnings in the order found, each once. The set beside the list keeps this linear: a config
+/// of 20,000 broken profiles gives 20,000 warnings (issue 16; comparing each with every earlier one
+/// took seconds).
+#[derive(Default)]
+struct Warnings {
+    list: Vec<Warning>,
+    seen: HashSet<(&'static str, String, String)>,
+}
+
+impl From<Vec<Warning>> for Warnings {
+    fn from(list: Vec<Warning>) -> Warnings {
+        let seen = list.iter().map(|w| (w.kind, w.subject.clone(), w.message.clone())).collect();
+        Warnings { list, seen }
+    }
+}
+
+fn warn(warnings: &mut Warnings, kind: &'static str, subject: impl Into<String>, message: impl Into<String>) {
     let (subject, message) = (subject.into(), message.into());
-    if !warnings.iter().any(|w| w.kind == kind && w.subject == subject && w.message == message) {
-        warnings.push(Warning { kind, subject, message });
+    if warnings.seen.insert((kind, subject.clone(), message.clone())) {
+        warnings.list.push(Warning { kind, subject, message });
     }
 }
 
 fn gather(ctx: &Context, config: &Config) -> Report {
-    let mut warnings = Vec::new();
+    let mut warnings = Warnings::default();
     for w in &config.warnings {
         warn(&mut warnings, "config", "config", w.clone());
     }
@@ -286,7 +305,7 @@ fn gather(ctx: &Context, config: &Config) -> Report {
             }
         }
     }
-    Report { config_file: ctx.config_path(), sessions, warnings }
+    Report { config_file: ctx.config_path(), sessions, warnings: warnings.list }
 }
 
 /// A legacy session as status shows it: labelled by its start URL, logged in with `login_args`.
@@ -602,4 +621,24 @@ fn to_json(report: &Report, now: DateTime<Utc>) -> String {
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_keep_their_order_and_appear_once() {
+        let mut w = Warnings::default();
+        for (kind, subject) in [("a", "x"), ("b", "x"), ("a", "x"), ("a", "y"), ("b", "x")] {
+            warn(&mut w, kind, subject, "message");
+        }
+        warn(&mut w, "a", "x", "another message");
+        let got: Vec<(&str, &str, &str)> =
+            w.list.iter().map(|w| (w.kind, w.subject.as_str(), w.message.as_str())).collect();
+        assert_eq!(
+            got,
+            [("a", "x", "message"), ("b", "x", "message"), ("a", "y", "message"), ("a", "x", "another message")]
+        );
+    }
 }
