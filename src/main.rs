@@ -30,7 +30,6 @@ mod secret;
 mod serve;
 mod session;
 mod sigv4;
-mod start_url;
 mod target;
 mod timefmt;
 mod yaml;

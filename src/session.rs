@@ -226,6 +226,36 @@ fn expired(target: &SessionTarget, token: &CachedToken, why: String) -> Error {
     }
 }
 
+/// The token file as it is now, if it holds a usable token (a login checks it before and after
+/// waiting for another process's login).
+pub fn current(path: &Path) -> Option<CachedToken> {
+    cache::read_object(path).ok().flatten().and_then(|doc| CachedToken::parse(doc).ok())
+}
+
+/// A new token file after a login, as `aws sso login` writes it (docs/shared-cache.md): the CLI's
+/// key order, the configured start URL, `refreshToken` only when the service sent one.
+pub fn login_document(
+    session: &crate::config::SsoSession,
+    resp: &TokenResponse,
+    client_id: &str,
+    client_secret: &Secret,
+    registration_expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Value {
+    let mut doc = Map::new();
+    doc.insert("startUrl".into(), session.start_url.clone().into());
+    doc.insert("region".into(), session.region.clone().into());
+    doc.insert("accessToken".into(), resp.access_token.expose().into());
+    doc.insert("expiresAt".into(), timefmt::format(now + TimeDelta::seconds(resp.expires_in)).into());
+    doc.insert("clientId".into(), client_id.into());
+    doc.insert("clientSecret".into(), client_secret.expose().into());
+    doc.insert("registrationExpiresAt".into(), timefmt::format(registration_expires_at).into());
+    if let Some(rt) = &resp.refresh_token {
+        doc.insert("refreshToken".into(), rt.expose().into());
+    }
+    Value::Object(doc)
+}
+
 /// A portal call made with the session's access token, under the one rule every caller follows
 /// (docs/refresh-and-locking.md): a 401 means the portal no longer takes this token, so it is replaced
 /// once (refreshed, or the one another process just wrote) and the call made again; a second 401 means

@@ -1,0 +1,362 @@
+//! Authorization code with PKCE (docs/login-flows.md): the `/authorize` URL, the one-shot callback
+//! listener on 127.0.0.1, and the verifier, challenge and state.
+
+use super::*;
+
+pub(super) fn bind_listener(port: Option<u16>) -> Result<TcpListener, Error> {
+    TcpListener::bind(("127.0.0.1", port.unwrap_or(0))).map_err(|e| Error::Other {
+        what: match port {
+            Some(p) => format!("cannot listen on 127.0.0.1:{p} for the browser redirect: {e}"),
+            None => format!("cannot listen on 127.0.0.1 for the browser redirect: {e}"),
+        },
+        hint: Some("pick another --redirect-port, or use --use-device-code".into()),
+    })
+}
+
+pub(super) fn pkce_flow(
+    ctx: &Context,
+    oidc: &Oidc,
+    target: &SessionTarget,
+    reg: &Registration,
+    opts: &Options,
+    prompt: &Prompt,
+    listener: TcpListener,
+) -> Result<TokenResponse, Error> {
+    let port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| Error::Other { what: format!("cannot read the redirect listener's port: {e}"), hint: None })?;
+    let redirect_uri = format!("http://127.0.0.1:{port}/oauth/callback");
+    let verifier = code_verifier()?;
+    let state = uuid4()?;
+    let url = authorize_url(
+        &oidc.endpoint,
+        &reg.client_id,
+        &redirect_uri,
+        &state,
+        &wanted_scopes(target).join(" "),
+        &code_challenge(&verifier),
+    );
+    prompt
+        .line(&format!("aws-sso-process: to sign in to {}, open this URL in a browser on this machine:", target.label));
+    prompt.item(&url, false);
+    if opts.open_browser {
+        match crate::browser::open(ctx, &url) {
+            Ok(()) => prompt.line("aws-sso-process: opened the URL in your browser"),
+            Err(why) => prompt.line(&format!("aws-sso-process: {why}; open the URL by hand")),
+        }
+    }
+    let code = wait_for_code(ctx, &listener, &state, Instant::now() + PKCE_TIMEOUT, target, prompt);
+    prompt.end_status();
+    let code = code?;
+    let body = json!({
+        "grantType": "authorization_code",
+        "clientId": reg.client_id,
+        "clientSecret": reg.client_secret.expose(),
+        "redirectUri": redirect_uri,
+        "codeVerifier": verifier,
+        "code": code.expose(),
+    });
+    oidc.create_token(&body).map_err(|e| {
+        if e.service().is_some_and(|s| s.is("ExpiredTokenException")) {
+            Error::Other {
+                what: format!("the authorization code for {} expired before it was redeemed", target.label),
+                hint: Some(format!("run 'aws-sso-process login {}' again", target.login_args)),
+            }
+        } else {
+            failed(format!("cannot redeem the authorization code for {}", target.label), e)
+        }
+    })
+}
+
+/// The /authorize URL: parameters in the CLI's order, `scopes` plural and `%20`-joined, the
+/// challenge appended as it is (it is base64url already).
+pub fn authorize_url(
+    endpoint: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    state: &str,
+    scopes: &str,
+    challenge: &str,
+) -> String {
+    format!(
+        "{}/authorize?response_type=code&client_id={}&redirect_uri={}&state={}&code_challenge_method=S256&scopes={}&code_challenge={challenge}",
+        endpoint.trim_end_matches('/'),
+        encode(client_id),
+        encode(redirect_uri),
+        encode(state),
+        encode(scopes)
+    )
+}
+
+/// Percent-encodes everything but the RFC 3986 unreserved characters (Python `quote(safe='')`).
+pub(crate) fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+            (b'+', _) => out.push(b' '),
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Waits for the browser's redirect and returns the authorization code. Any path is accepted
+/// (as the CLI does); a request with neither `code` nor `error` (a favicon) is answered 404 and ignored.
+fn wait_for_code(
+    ctx: &Context,
+    listener: &TcpListener,
+    state: &str,
+    deadline: Instant,
+    target: &SessionTarget,
+    prompt: &Prompt,
+) -> Result<Secret, Error> {
+    let mut shown_at: Option<Instant> = None;
+    let io_err = |e: std::io::Error| Error::Other { what: format!("the redirect listener failed: {e}"), hint: None };
+    listener.set_nonblocking(true).map_err(io_err)?;
+    loop {
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if Instant::now() >= deadline {
+                    return Err(Error::Other {
+                        what: format!(
+                            "timed out after {} min waiting for the browser sign-in to {}",
+                            PKCE_TIMEOUT.as_secs() / 60,
+                            target.label
+                        ),
+                        hint: Some(format!(
+                            "run 'aws-sso-process login {}' again, or add --use-device-code to sign in on another device",
+                            target.login_args
+                        )),
+                    });
+                }
+                if shown_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    shown_at = Some(Instant::now());
+                    let left = crate::prompt::minutes_seconds(deadline.saturating_duration_since(Instant::now()));
+                    prompt.status(&format!(
+                        "aws-sso-process: waiting for the sign-in in the browser ({left} left; Ctrl-C to stop)"
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err(e)),
+        };
+        let Some(query) = read_callback(&stream) else { continue };
+        let param = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        if let Some(error) = param("error") {
+            let detail = param("error_description").map(|d| format!(" ({})", sanitize(d))).unwrap_or_default();
+            respond(&stream, 200, FAILURE_PAGE);
+            return Err(Error::Other {
+                what: format!(
+                    "the browser sign-in to {} failed: the authorization server answered {}{detail}",
+                    target.label,
+                    sanitize(error)
+                ),
+                hint: Some(format!("run 'aws-sso-process login {}' again", target.login_args)),
+            });
+        }
+        let Some(code) = param("code") else {
+            respond(&stream, 404, "not found");
+            continue;
+        };
+        if param("state") != Some(state) {
+            respond(&stream, 400, FAILURE_PAGE);
+            return Err(Error::Other {
+                what: format!(
+                    "the browser sign-in to {} came back with a state parameter that does not match this login",
+                    target.label
+                ),
+                hint: Some(format!(
+                    "run 'aws-sso-process login {}' again; if it keeps happening, another program is answering on 127.0.0.1",
+                    target.login_args
+                )),
+            });
+        }
+        respond(&stream, 200, SUCCESS_PAGE);
+        ctx.debug(|| "received the authorization code".to_owned());
+        return Ok(Secret::new(code));
+    }
+}
+
+const SUCCESS_PAGE: &str = "<!doctype html><title>aws-sso-process</title><p>Signed in. You can close this window and return to the terminal.</p>";
+const FAILURE_PAGE: &str =
+    "<!doctype html><title>aws-sso-process</title><p>The sign-in did not complete. See the terminal for details.</p>";
+
+/// Reads one request head and returns its query parameters; `None` when it is not a readable GET.
+fn read_callback(stream: &TcpStream) -> Option<Vec<(String, String)>> {
+    let mut reader = stream;
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(CALLBACK_READ_TIMEOUT));
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < CALLBACK_MAX_HEAD {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    let first = text.lines().next()?;
+    let mut parts = first.split_whitespace();
+    let (method, target) = (parts.next()?, parts.next()?);
+    if method != "GET" {
+        respond(stream, 405, "method not allowed");
+        return None;
+    }
+    let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+    Some(
+        query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (decode(k), decode(v))
+            })
+            .collect(),
+    )
+}
+
+fn respond(mut stream: &TcpStream, status: u16, body: &str) {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        _ => "Method Not Allowed",
+    };
+    let text = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(text.as_bytes()).and_then(|()| stream.flush());
+}
+
+// ---------------------------------------------------------------------------------------------------
+fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
+    let mut buf = [0u8; N];
+    getrandom::getrandom(&mut buf).map_err(|e| Error::Other {
+        what: format!("cannot read random bytes from the operating system: {e}"),
+        hint: None,
+    })?;
+    Ok(buf)
+}
+
+const VERIFIER_CHARS: &[u8; 66] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
+
+/// 64 characters drawn uniformly from `[A-Za-z0-9-._~]` (docs/login-flows.md): bytes of 198 or more are
+/// dropped so that `% 66` favours no character.
+fn code_verifier() -> Result<String, Error> {
+    let mut out = String::with_capacity(64);
+    while out.len() < 64 {
+        for b in random_bytes::<96>()? {
+            if b < 198 && out.len() < 64 {
+                out.push(VERIFIER_CHARS[(b % 66) as usize] as char);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// base64url(SHA-256(verifier)) without padding: 43 characters.
+pub fn code_challenge(verifier: &str) -> String {
+    base64url(&Sha256::digest(verifier.as_bytes()))
+}
+
+/// A random (version 4) UUID, as the CLI uses for `state`.
+fn uuid4() -> Result<String, Error> {
+    let mut b = random_bytes::<16>()?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn rfc7636_appendix_b_challenge() {
+        assert_eq!(
+            code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn base64url_without_padding() {
+        for (input, want) in
+            [("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("\u{ff}\u{fe}", "w7_Dvg")]
+        {
+            assert_eq!(base64url(input.as_bytes()), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn verifier_and_state_shapes() {
+        let v = code_verifier().unwrap();
+        assert_eq!(v.len(), 64);
+        assert!(v.bytes().all(|b| VERIFIER_CHARS.contains(&b)), "{v}");
+        assert_ne!(v, code_verifier().unwrap());
+        assert_eq!(code_challenge(&v).len(), 43);
+        let s = uuid4().unwrap();
+        assert_eq!(s.len(), 36);
+        assert_eq!(&s[14..15], "4");
+        assert!("89ab".contains(&s[19..20]), "{s}");
+    }
+
+    #[test]
+    fn authorize_url_matches_the_cli() {
+        let url = authorize_url(
+            "https://oidc.us-east-1.amazonaws.com",
+            "cid/+=",
+            "http://127.0.0.1:8400/oauth/callback",
+            "0b6c1a9e-0000-4000-8000-000000000000",
+            "sso:account:access codecatalyst:read_write",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        );
+        assert_eq!(
+            url,
+            "https://oidc.us-east-1.amazonaws.com/authorize?response_type=code&client_id=cid%2F%2B%3D\
+             &redirect_uri=http%3A%2F%2F127.0.0.1%3A8400%2Foauth%2Fcallback&state=0b6c1a9e-0000-4000-8000-000000000000\
+             &code_challenge_method=S256&scopes=sso%3Aaccount%3Aaccess%20codecatalyst%3Aread_write\
+             &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert_eq!(decode("a%20b+c%3A"), "a b c:");
+    }
+}
