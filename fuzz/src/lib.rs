@@ -16,6 +16,10 @@
 
 #[path = "../../src/cache.rs"]
 mod cache;
+#[path = "../../src/cli.rs"]
+mod cli;
+#[path = "../../src/cli_oidc.rs"]
+mod cli_oidc;
 #[path = "../../src/config.rs"]
 mod config;
 #[path = "../../src/context.rs"]
@@ -36,12 +40,16 @@ mod oidc;
 mod portal;
 #[path = "../../src/role_cache.rs"]
 mod role_cache;
+#[path = "../../src/sanitize.rs"]
+mod sanitize;
 #[path = "../../src/secret.rs"]
 mod secret;
 #[path = "../../src/session.rs"]
 mod session;
 #[path = "../../src/sigv4.rs"]
 mod sigv4;
+#[path = "../../src/target.rs"]
+mod target;
 #[path = "../../src/timefmt.rs"]
 mod timefmt;
 
@@ -96,8 +104,8 @@ pub fn config(data: &[u8]) {
         let _ = cfg.profile_target(name);
         if let Ok(session) = cfg.profile_session(name) {
             for service in [endpoints::Service::Oidc, endpoints::Service::Portal] {
-                let inputs = endpoints::EndpointInputs { env: &no_env, profile: Some(section), config: &cfg };
-                if let Ok(custom) = endpoints::configured_endpoint(service, &inputs) {
+                let inputs = target::EndpointInputs { env: &no_env, profile: Some(section), config: &cfg };
+                if let Ok(custom) = target::configured_endpoint(service, &inputs) {
                     let fips = endpoints::flag(None, section.get("use_fips_endpoint"));
                     let dual = endpoints::flag(None, section.get("use_dualstack_endpoint"));
                     let _ = endpoints::resolve(service, &session.region, fips, dual, custom.as_deref());
@@ -111,7 +119,7 @@ pub fn config(data: &[u8]) {
         let _ = cfg.sso_session(name);
     }
     for warning in &cfg.warnings {
-        let _ = http::sanitize(warning);
+        let _ = sanitize::sanitize(warning);
     }
 }
 
