@@ -530,6 +530,11 @@ pub fn own_command(line: &str) -> Option<Result<crate::cli::Cli, String>> {
     if !file.starts_with("aws-sso-process") {
         return None;
     }
+    // The usual lines (target flags only) without building clap's whole command: `status` and
+    // `configure` read one line per profile, thousands in a generated config (issue 16).
+    if let Some(cli) = crate::cli::Cli::quick_parse(words.iter().map(std::ffi::OsString::from)) {
+        return Some(Ok(cli));
+    }
     Some(crate::cli::Cli::try_parse_from(&words).map_err(|e| {
         format!(
             "its line does not parse: {}",
