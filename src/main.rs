@@ -5,6 +5,7 @@
 //! the error once, and maps the result to an exit code. Nothing below it calls `process::exit`,
 //! so locks and temp files are always cleaned up by Drop.
 
+mod accounts;
 mod browser;
 mod cache;
 mod cli;

@@ -29,10 +29,11 @@
 //! that mark whose credential_process names this session and an account and role the portal no
 //! longer lists, with the comment line above each.
 
+use crate::accounts::{self, AccountRoles};
 use crate::cache;
 use crate::cli::TargetArgs;
 use crate::cli::{GenerateArgs, NameArgs};
-use crate::cmd::list::{self, AccountRoles};
+use crate::cmd::list;
 use crate::config::{self, Config, SsoSession, Value, Values};
 use crate::context::{Context, shell_word};
 use crate::error::Error;
@@ -239,7 +240,7 @@ pub fn generate(ctx: &Context, spec: &TargetArgs, args: &GenerateArgs) -> Result
     let naming = Naming::new(&args.names, target.session.name.as_deref())?;
     // With --start-url, --region is the sso_region, and serves as the profiles' region as well.
     let region = spec.region.clone().unwrap_or_else(|| target.session.region.clone());
-    let accounts = list::fetch(ctx, &target)?;
+    let accounts = accounts::fetch(ctx, &target)?;
     let generator = Generator { target: &target, region: &region, program: &program, backup: true };
     let (planned, skipped) = plan(&accounts, &naming);
     for warning in skipped {

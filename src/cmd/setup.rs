@@ -15,10 +15,10 @@
 //! control characters, a region of lower-case letters, digits and '-', a session name and scopes
 //! that cannot break the `[sso-session NAME]` header or the line.
 
+use crate::accounts;
 use crate::cli::TargetArgs;
 use crate::cli::{GenerateWhich, NameArgs, SetupArgs};
 use crate::cmd::configure::{self, Generator, Naming};
-use crate::cmd::list;
 use crate::config::{Config, ConfigError, SsoSession};
 use crate::context::Context;
 use crate::error::Error;
@@ -128,12 +128,12 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         }
         Err(e) => return Err(e),
     }
-    let accounts = match list::fetch(ctx, &target) {
+    let accounts = match accounts::fetch(ctx, &target) {
         // The portal refused a token that looked valid: one login, then once more.
         Err(Error::LoginRequired { .. }) => {
             crate::cmd::login::run(ctx, &spec, &args.login)?;
             changed = true;
-            list::fetch(ctx, &target)?
+            accounts::fetch(ctx, &target)?
         }
         other => other?,
     };
