@@ -1,7 +1,7 @@
 //! The command line as typed: clap definitions only. Resolving these into settings (files, env,
 //! config) is `context`'s job, so nothing here does I/O.
 
-use crate::cli_oidc::{
+use crate::cmd::oidc_api::args::{
     self, CreateTokenArgs, CreateTokenWithIamArgs, RegisterClientArgs, StartDeviceAuthorizationArgs,
 };
 
@@ -213,7 +213,7 @@ pub enum Command {
     /// Mirrors `aws sso-oidc create-token`: the request goes unsigned to POST /token of the SSO OIDC
     /// endpoint in --region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region), and the
     /// response JSON is printed as the service returned it. The token cache is not touched.
-    #[command(after_long_help = cli_oidc::CREATE_TOKEN_AFTER)]
+    #[command(after_long_help = args::CREATE_TOKEN_AFTER)]
     CreateToken(CreateTokenArgs),
 
     /// SSO OIDC CreateTokenWithIAM: tokens for an application, signed with IAM credentials.
@@ -226,7 +226,7 @@ pub enum Command {
     /// the SSO OIDC endpoint in --region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's
     /// region), SigV4-signed for the service sso-oauth, and the response JSON is printed as the
     /// service returned it.
-    #[command(after_long_help = cli_oidc::CREATE_TOKEN_WITH_IAM_AFTER)]
+    #[command(after_long_help = args::CREATE_TOKEN_WITH_IAM_AFTER)]
     CreateTokenWithIam(CreateTokenWithIamArgs),
 
     /// SSO OIDC RegisterClient: register a public client (for device or authorization code grants).
@@ -236,7 +236,7 @@ pub enum Command {
     ///
     /// Mirrors `aws sso-oidc register-client`: unsigned POST /client/register; the response JSON
     /// is printed as the service returned it. The registration cache is not touched.
-    #[command(after_long_help = cli_oidc::REGISTER_CLIENT_AFTER)]
+    #[command(after_long_help = args::REGISTER_CLIENT_AFTER)]
     RegisterClient(RegisterClientArgs),
 
     /// SSO OIDC StartDeviceAuthorization: get a device code and user code (with --start-url).
@@ -247,7 +247,7 @@ pub enum Command {
     /// Mirrors `aws sso-oidc start-device-authorization`: unsigned POST /device_authorization; the
     /// response JSON is printed as the service returned it. The start URL is the global
     /// --start-url flag (the startUrl member).
-    #[command(after_long_help = cli_oidc::START_DEVICE_AUTHORIZATION_AFTER)]
+    #[command(after_long_help = args::START_DEVICE_AUTHORIZATION_AFTER)]
     StartDeviceAuthorization(StartDeviceAuthorizationArgs),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.

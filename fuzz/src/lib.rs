@@ -18,8 +18,14 @@
 mod cache;
 #[path = "../../src/cli.rs"]
 mod cli;
-#[path = "../../src/cli_oidc.rs"]
-mod cli_oidc;
+#[path = "../../src/cmd/oidc_api/args.rs"]
+mod oidc_api_args;
+/// `cli` names the OIDC API commands' flags as `crate::cmd::oidc_api::args`.
+mod cmd {
+    pub(crate) mod oidc_api {
+        pub(crate) use crate::oidc_api_args as args;
+    }
+}
 #[path = "../../src/config.rs"]
 mod config;
 #[path = "../../src/context.rs"]

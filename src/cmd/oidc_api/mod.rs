@@ -8,15 +8,19 @@
 //! the AWS CLI. Nothing else here prints a request or response value; errors name members, not
 //! their values.
 
+pub mod args;
+mod iam;
+mod yaml;
+
 use crate::cli::TargetArgs;
-use crate::cli_oidc::{ApiArgs, MemberFlags};
+use crate::cmd::oidc_api::args::{ApiArgs, MemberFlags};
 use crate::config::ConfigError;
 use crate::context::Context;
 use crate::endpoints::{Endpoint, EndpointError, Service};
 use crate::error::Error;
-use crate::iam;
+
 use crate::oidc::{IamSigning, Oidc};
-use crate::yaml;
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
