@@ -1,5 +1,5 @@
 //! aws-sso-process: AWS credentials from IAM Identity Center for `credential_process`, sharing
-//! the AWS CLI v2 SSO cache. See README.md for use and SPEC (shared/) for the contract.
+//! the AWS CLI v2 SSO cache. See README.md for use and docs/ for the facts the code relies on.
 //!
 //! `main` parses the command line, builds the context, runs the command, prints the warnings and
 //! the error once, and maps the result to an exit code. Nothing below it calls `process::exit`,
