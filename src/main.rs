@@ -50,14 +50,14 @@ fn main() -> ExitCode {
     };
     let ctx = match Context::new(Env::from_process(), cli.debug) {
         Ok(ctx) => ctx,
-        Err(e) => return report(&e),
+        Err(e) => return report(&e, None),
     };
     ctx.set_command(cli.command.as_ref().map(cli::Command::name));
     let result = run(&cli, &ctx);
     ctx.print_warnings();
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(e) => report(&e),
+        Err(e) => report(&e, ctx.command_label().as_deref()),
     }
 }
 
@@ -92,9 +92,14 @@ fn run(cli: &Cli, ctx: &Context) -> Result<u8, Error> {
     }
 }
 
-fn report(e: &Error) -> ExitCode {
+fn report(e: &Error, command: Option<&str>) -> ExitCode {
     eprintln!("aws-sso-process: {}", error::chain(e));
-    if let Some(hint) = e.hint() {
+    // A usage hint keeps the subcommand the user ran (`aws-sso-process login --help`).
+    let hint = match (e, command) {
+        (Error::Usage(_), Some(command)) => Some(format!("run '{command} --help' for the flags")),
+        _ => e.hint(),
+    };
+    if let Some(hint) = hint {
         eprintln!("hint: {hint}");
     }
     ExitCode::from(e.exit_code())

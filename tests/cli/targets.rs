@@ -173,3 +173,15 @@ fn a_profile_with_both_credential_process_and_sso_keys_is_warned_about_on_use() 
         );
     }
 }
+
+/// Usage hints keep the subcommand the user ran.
+#[test]
+fn usage_hints_keep_the_subcommand() {
+    let env = TestEnv::new();
+    let run = env.run(&["login", "--start-url", "https://corp.awsapps.com/start"]);
+    run.assert_fails(2, "--start-url needs --region");
+    assert!(run.stderr.contains("hint: run 'aws-sso-process login --help' for the flags"), "{run:?}");
+    let run = env.run(&["--sso-session", "corp"]);
+    run.assert_fails(2, "--sso-session needs --account-id and --role-name");
+    assert!(run.stderr.contains("hint: run 'aws-sso-process --help' for the flags"), "{run:?}");
+}
