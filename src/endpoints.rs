@@ -113,6 +113,11 @@ pub enum EndpointError {
         what: String,
         hint: String,
     },
+    /// The config could not be read while the endpoint settings were worked out: no override is
+    /// assumed absent (that would send the call to the public endpoint instead of the configured one).
+    ConfigUnreadable {
+        what: String,
+    },
 }
 
 impl fmt::Display for EndpointError {
@@ -132,7 +137,7 @@ impl fmt::Display for EndpointError {
             EndpointError::InvalidUrl { url, source_name } => {
                 write!(f, "endpoint URL {url:?} from {source_name} is not an http(s) URL")
             }
-            EndpointError::EmptyCaBundle { what, .. } => f.write_str(what),
+            EndpointError::EmptyCaBundle { what, .. } | EndpointError::ConfigUnreadable { what } => f.write_str(what),
         }
     }
 }

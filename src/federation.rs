@@ -43,6 +43,20 @@ pub fn endpoint(partition: &str, override_base: Option<&str>) -> Result<String, 
                 hint: Some(format!("set {ENDPOINT_VAR} to a base URL such as https://signin.aws.amazon.com")),
             });
         }
+        // The role's keys travel in the query: plain http only to this machine (a test endpoint),
+        // never in clear text through a network or a proxy's access log.
+        let host = rest.unwrap_or_default().split(['/', '?', '#']).next().unwrap_or_default();
+        let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+        let loopback = ["127.", "localhost", "[::1]"].iter().any(|l| host.starts_with(l));
+        if lower.starts_with("http://") && !loopback {
+            return Err(Error::Other {
+                what: format!(
+                    "endpoint URL {:?} from {ENDPOINT_VAR} is plain http to another machine",
+                    crate::sanitize::display_url(&crate::sanitize::sanitize(base))
+                ),
+                hint: Some(format!("use https in {ENDPOINT_VAR}: the sign-in request carries the role's keys")),
+            });
+        }
         return Ok(format!("{}/federation", base.trim_end_matches('/')));
     }
     match hosts(partition) {
@@ -181,6 +195,10 @@ mod tests {
     #[test]
     fn the_override_replaces_the_base_in_any_partition() {
         assert_eq!(endpoint("aws", Some("http://127.0.0.1:9/")).unwrap(), "http://127.0.0.1:9/federation");
+        // The role's keys travel in the query: plain http only to this machine.
+        let e = endpoint("aws", Some("http://signin.example.com")).unwrap_err().to_string();
+        assert!(e.contains("plain http to another machine"), "{e}");
+        assert!(endpoint("aws", Some("http://u:p@127.0.0.1:9")).is_ok());
         assert_eq!(
             endpoint("aws-iso", Some("https://signin.example/x")).unwrap(),
             "https://signin.example/x/federation"

@@ -100,7 +100,8 @@ fn report(e: &Error, command: Option<&str>) -> ExitCode {
         _ => e.hint(),
     };
     if let Some(hint) = hint {
-        eprintln!("hint: {hint}");
+        // Hints can quote names from the config ("did you mean ..."): inert on a terminal too.
+        eprintln!("hint: {}", sanitize::sanitize(&hint));
     }
     ExitCode::from(e.exit_code())
 }

@@ -19,7 +19,8 @@ use crate::timefmt;
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 /// The environment variable naming the endpoint (SDKs read it).
@@ -32,6 +33,11 @@ const MAX_HEAD: usize = 8 * 1024;
 const READ_DEADLINE: Duration = Duration::from_secs(5);
 /// Random bytes in the token: 256 bits, shown as 64 hex digits.
 const TOKEN_BYTES: usize = 32;
+/// Connections whose request head is still being read, at most: each has a small thread of its own,
+/// so a few idle or slow connections cannot hold back the clients behind them.
+const MAX_READING: usize = 128;
+/// Refusals logged per second at most (the rest are counted), so a flood cannot fill the log.
+const REFUSALS_LOGGED_PER_SEC: u32 = 10;
 
 pub struct Server {
     listener: TcpListener,
@@ -81,31 +87,44 @@ impl Server {
         &self.token
     }
 
-    /// Serves requests one at a time until `stop` is set and a connection (any) wakes the loop.
-    /// `quiet` leaves successful requests out of the log (`exec --server`, whose stderr is the
-    /// command's); refusals and failures are always logged.
+    /// Serves requests until `stop` is set and a connection (any) wakes the loop. Each connection's
+    /// request head is read on a thread of its own (at most `MAX_READING` at once, bounded in size
+    /// and time), so idle or slow connections do not hold back anyone; complete heads are checked
+    /// and answered here, one at a time, so concurrent requests make at most one refresh. `quiet`
+    /// leaves successful requests out of the log (`exec --server`, whose stderr is the command's);
+    /// refusals and failures are always logged, at most `REFUSALS_LOGGED_PER_SEC` a second.
     pub fn run(&self, stop: &AtomicBool, quiet: bool, fetch: &mut dyn FnMut() -> Result<(Served, String), Error>) {
-        for conn in self.listener.incoming() {
+        let (tx, rx) = mpsc::channel::<Arrived>();
+        let listener = match self.listener.try_clone() {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("aws-sso-process: serve: cannot accept connections: {e}");
+                return;
+            }
+        };
+        // The acceptor outlives `run` only while it waits for a connection that will never be read.
+        std::thread::spawn(move || accept(listener, tx));
+        let mut log = RefusalLog::default();
+        while let Ok(arrived) = rx.recv() {
             if stop.load(Ordering::SeqCst) {
                 return;
             }
-            match conn {
-                Ok(stream) => self.handle(stream, quiet, fetch),
-                Err(e) => {
-                    // Out of descriptors and the like: say so, and do not spin.
-                    eprintln!("aws-sso-process: serve: cannot accept a connection: {e}");
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
+            self.handle(arrived, quiet, fetch, &mut log);
         }
     }
 
-    fn handle(&self, mut stream: TcpStream, quiet: bool, fetch: &mut dyn FnMut() -> Result<(Served, String), Error>) {
-        let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".to_owned());
-        let head = match read_head(&mut stream) {
+    fn handle(
+        &self,
+        arrived: Arrived,
+        quiet: bool,
+        fetch: &mut dyn FnMut() -> Result<(Served, String), Error>,
+        refusals: &mut RefusalLog,
+    ) {
+        let Arrived { mut stream, peer, head } = arrived;
+        let head = match head {
             Ok(head) => head,
             Err(why) => {
-                log(&format!("refused {peer}: {why}"));
+                refusals.log(&format!("refused {peer}: {why}"));
                 respond(&mut stream, 400, &refusal_body(400));
                 return;
             }
@@ -113,7 +132,7 @@ impl Server {
         let method = method_of(&head);
         match check(&head, &self.token, self.addr) {
             Verdict::Refuse { status, why } => {
-                log(&format!("refused {peer} {method}: {why} (HTTP {status})"));
+                refusals.log(&format!("refused {peer} {method}: {why} (HTTP {status})"));
                 respond(&mut stream, status, &refusal_body(status));
             }
             Verdict::Serve => match fetch() {
@@ -151,6 +170,72 @@ impl Server {
 
 fn log(line: &str) {
     eprintln!("aws-sso-process: serve: {}", crate::sanitize::sanitize(line));
+}
+
+/// A connection whose request head was read (or could not be).
+struct Arrived {
+    stream: TcpStream,
+    peer: String,
+    head: Result<String, &'static str>,
+}
+
+/// Accepts connections and reads each head on a thread of its own; a connection beyond
+/// `MAX_READING` heads in progress is closed at once.
+fn accept(listener: TcpListener, tx: mpsc::Sender<Arrived>) {
+    let reading = Arc::new(AtomicUsize::new(0));
+    for conn in listener.incoming() {
+        let mut stream = match conn {
+            Ok(stream) => stream,
+            Err(e) => {
+                // Out of descriptors and the like: say so, and do not spin.
+                eprintln!("aws-sso-process: serve: cannot accept a connection: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        if reading.fetch_add(1, Ordering::SeqCst) >= MAX_READING {
+            reading.fetch_sub(1, Ordering::SeqCst);
+            continue; // dropped: closed without an answer
+        }
+        let (tx, in_thread) = (tx.clone(), Arc::clone(&reading));
+        let spawned = std::thread::Builder::new().stack_size(64 * 1024).spawn(move || {
+            let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".to_owned());
+            let head = read_head(&mut stream);
+            in_thread.fetch_sub(1, Ordering::SeqCst);
+            let _ = tx.send(Arrived { stream, peer, head });
+        });
+        if spawned.is_err() {
+            reading.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Refusal lines, at most `REFUSALS_LOGGED_PER_SEC` a second; the rest are counted and the count
+/// is logged with the next line that gets through.
+#[derive(Default)]
+struct RefusalLog {
+    second: Option<Instant>,
+    logged: u32,
+    skipped: u64,
+}
+
+impl RefusalLog {
+    fn log(&mut self, line: &str) {
+        let now = Instant::now();
+        if self.second.is_none_or(|s| now.duration_since(s) >= Duration::from_secs(1)) {
+            self.second = Some(now);
+            self.logged = 0;
+        }
+        if self.logged >= REFUSALS_LOGGED_PER_SEC {
+            self.skipped += 1;
+            return;
+        }
+        self.logged += 1;
+        if self.skipped > 0 {
+            log(&format!("{} more refused (not logged)", std::mem::take(&mut self.skipped)));
+        }
+        log(line);
+    }
 }
 
 /// A fresh token from the operating system's random source.

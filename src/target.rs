@@ -142,12 +142,14 @@ pub fn token_path(ctx: &Context, session: &SsoSession) -> PathBuf {
 /// Endpoint overrides, FIPS and dual-stack flags and the CA bundle from the environment and the
 /// settings profile (docs/endpoints.md, docs/networks.md). Nothing is read from the network or disk.
 pub fn endpoint_settings(ctx: &Context, settings_profile: Option<&str>) -> endpoints::Settings {
-    let config = ctx.config_for(settings_profile.as_slice()).ok();
+    let loaded = ctx.config_for(settings_profile.as_slice());
+    let config = loaded.as_ref().ok().copied();
     let profile = settings_profile.and_then(|p| config?.profile(p));
     let env = |name: &str| ctx.env.get(name).map(str::to_owned);
-    let custom = |service| match config {
-        Some(config) => configured_endpoint(service, &EndpointInputs { env: &env, profile, config }),
-        None => Ok(None),
+    let custom = |service| match (config, &loaded) {
+        (Some(config), _) => configured_endpoint(service, &EndpointInputs { env: &env, profile, config }),
+        (None, Err(e)) => Err(EndpointError::ConfigUnreadable { what: crate::error::chain(e) }),
+        (None, Ok(_)) => Ok(None),
     };
     endpoints::Settings {
         oidc: custom(Service::Oidc),

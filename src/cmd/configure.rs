@@ -771,11 +771,18 @@ fn replace(
     Ok(backup)
 }
 
+/// The config file's bytes (empty when missing), read as every read of it is: non-blocking,
+/// regular files only, at most `SETTINGS_FILE_LIMIT` (a FIFO or a link to /dev/zero is an error).
 pub fn read_optional(path: &Path) -> Result<Vec<u8>, Error> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(source) => Err(cache::CacheError::Io { path: path.to_owned(), action: "read", source }.into()),
+    match cache::read_bounded(path, cache::SETTINGS_FILE_LIMIT) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Ok(Vec::new()),
+        Err(cache::ReadError::Unusable(why)) => {
+            Err(Error::Other { what: format!("cannot read {}: {why}", path.display()), hint: None })
+        }
+        Err(cache::ReadError::Io(source)) => {
+            Err(cache::CacheError::Io { path: path.to_owned(), action: "read", source }.into())
+        }
     }
 }
 

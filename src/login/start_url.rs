@@ -226,7 +226,8 @@ pub fn save_region(target: &SessionTarget, region: &str) -> Result<String, Strin
     if !only_that_key {
         return Err(format!("adding the line would change more than sso_region in {}", shown_path.display()));
     }
-    if std::fs::read(&path).ok().as_deref() != Some(&old[..]) {
+    if crate::cache::read_bounded(&path, crate::cache::SETTINGS_FILE_LIMIT).ok().flatten().as_deref() != Some(&old[..])
+    {
         return Err(format!("{} changed while we were logging in", shown_path.display()));
     }
     let mode = file_mode(&path);

@@ -472,6 +472,32 @@ fn unusable_config_and_credentials_files_are_a_clear_error_naming_them() {
     }
 }
 
+/// The commands that rewrite the config read it the same bounded way (a FIFO there hung `setup`).
+#[test]
+fn commands_that_write_the_config_never_hang_on_an_unusable_one() {
+    for kind in [Unusable::Fifo, Unusable::LinkToDevZero] {
+        let env = TestEnv::new();
+        let path = env.home().join(".aws/config");
+        fs::remove_file(&path).unwrap();
+        kind.place(&path);
+        let setup = [
+            "setup",
+            "--start-url",
+            "https://corp.awsapps.com/start",
+            "--region",
+            "us-east-1",
+            "--sso-session",
+            "corp",
+            "--generate",
+            "none",
+        ];
+        let run = env.run_bounded(&setup);
+        assert_ne!(run.code, 0, "{kind:?}: {run:?}");
+        assert!(run.stderr.contains(&path.display().to_string()), "{kind:?}: names the file: {run:?}");
+        assert!(kind.still_there(&path), "{kind:?}");
+    }
+}
+
 #[test]
 fn a_fifo_at_a_lock_path_is_refused_not_waited_on() {
     // The role's lock: the credentials are fetched and served, not cached, with one warning.
