@@ -544,6 +544,20 @@ pub fn remove(path: &Path) -> Result<(), CacheError> {
     }
 }
 
+/// A file's permission bits, to keep them when the file is replaced (the config).
+pub fn file_mode(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

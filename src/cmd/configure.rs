@@ -755,7 +755,7 @@ fn replace(
     let new_text = std::str::from_utf8(text).map_err(|_| refuse("the new text would not be UTF-8".into()))?;
     verify(path, old_text, new_text, added, removed).map_err(refuse)?;
 
-    let mode = file_mode(path);
+    let mode = crate::cache::file_mode(path);
     let backup = (backup && !old.is_empty()).then(|| backup_path(path));
     if let Some(backup) = &backup {
         cache::write_bytes_atomic_mode(backup, old, mode)?;
@@ -783,19 +783,6 @@ pub fn read_optional(path: &Path) -> Result<Vec<u8>, Error> {
         Err(cache::ReadError::Io(source)) => {
             Err(cache::CacheError::Io { path: path.to_owned(), action: "read", source }.into())
         }
-    }
-}
-
-fn file_mode(path: &Path) -> Option<u32> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
     }
 }
 

@@ -230,7 +230,7 @@ pub fn save_region(target: &SessionTarget, region: &str) -> Result<String, Strin
     {
         return Err(format!("{} changed while we were logging in", shown_path.display()));
     }
-    let mode = file_mode(&path);
+    let mode = crate::cache::file_mode(&path);
     cache::write_bytes_atomic_mode(&path, new.as_bytes(), mode.or(Some(0o600))).map_err(|e| crate::error::chain(&e))?;
     let was = match before.get("sso_region") {
         Some(old) => format!(" (was {old})"),
@@ -246,19 +246,6 @@ pub fn save_region(target: &SessionTarget, region: &str) -> Result<String, Strin
 fn same_except(a: &BTreeMap<String, Section>, b: &BTreeMap<String, Section>, skip: Option<&String>) -> bool {
     a.len() == b.len()
         && a.iter().all(|(k, s)| Some(k) == skip || b.get(k).is_some_and(|t| t.values == s.values && t.name == s.name))
-}
-
-fn file_mode(path: &Path) -> Option<u32> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
-    }
 }
 
 // ---------------------------------------------------------------------------------------------------
