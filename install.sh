@@ -265,26 +265,9 @@ case " $completions " in
 esac
 cat <<MSG
 
-Put one of these in ~/.aws/config (the profile tools use must hold no sso_* keys):
-
-  [profile dev]
-  credential_process = $NAME --profile dev-sso
-
-  [profile dev-sso]
-  sso_session = corp
-  sso_account_id = 111122223333
-  sso_role_name = Developer
-
-  [sso-session corp]
-  sso_start_url = https://corp.awsapps.com/start
-  sso_region = us-east-1
-  sso_registration_scopes = sso:account:access
-
-or, without a second profile:
-
-  [profile dev]
-  credential_process = $NAME --sso-session corp --account-id 111122223333 --role-name Developer
-
-Then log in once: $NAME login --sso-session corp
-Try it without AWS: ./scripts/demo.sh
+Next: $NAME setup
+  It asks for your IAM Identity Center start URL and SSO region, writes the [sso-session] to
+  ~/.aws/config, logs you in, and writes one profile per account and role. Every question has a
+  flag for unattended use ($NAME setup --help).
+Try it without AWS first: ./scripts/demo.sh
 MSG
