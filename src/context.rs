@@ -158,7 +158,9 @@ impl Context {
                 let (config_path, credentials_path) = (self.config_path(), self.credentials_path());
                 let index = crate::config::index::index_path(&self.state_cache_dir(), &config_path, &credentials_path);
                 let margin = crate::config::index::RACY_MARGIN;
-                let loaded = crate::config::index::load(&config_path, &credentials_path, profiles, &index, margin)?;
+                let min_size = crate::config::index::MIN_INDEXED_SIZE;
+                let loaded =
+                    crate::config::index::load(&config_path, &credentials_path, profiles, &index, margin, min_size)?;
                 Ok(self.scoped_config.get_or_init(|| loaded))
             }
         }
