@@ -196,6 +196,16 @@ impl ReadError {
 /// (a file that grows past the limit while being read is refused too). A symbolic link to a
 /// regular file is read; one to a device or FIFO is refused like the device itself.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
+    match open_bounded(path, limit)? {
+        Some((file, meta)) => read_opened(file, &meta, limit).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The first half of `read_bounded`: the regular file at `path` opened (non-blocking) with its
+/// metadata taken from the descriptor, or `Ok(None)` when nothing is there. Refuses what is not a
+/// regular file, or larger than `limit`, as `read_bounded` does.
+pub fn open_bounded(path: &Path, limit: u64) -> Result<Option<(File, fs::Metadata)>, ReadError> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -222,12 +232,18 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadErro
     if meta.len() > limit {
         return Err(too_large());
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    Ok(Some((file, meta)))
+}
+
+/// The second half of `read_bounded`: all of a file `open_bounded` opened, at most `limit` bytes.
+pub fn read_opened(file: File, meta: &fs::Metadata, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let too_large = || ReadError::Unusable(format!("it is larger than {}", size_text(limit)));
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len().min(limit)).unwrap_or(0));
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(ReadError::Io)?;
     if bytes.len() as u64 > limit {
         return Err(too_large());
     }
-    Ok(Some(bytes))
+    Ok(bytes)
 }
 
 /// What a file that is not a regular file is, for messages.

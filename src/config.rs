@@ -121,6 +121,15 @@ struct RawSection<'t> {
     props: Vec<RawProp>,
 }
 
+/// Where the literal pass read a section header: the byte offset of its line in the file, its
+/// 1-based line, and the text between the brackets.
+#[derive(Debug, Clone, Copy)]
+struct HeaderAt<'t> {
+    offset: usize,
+    line: usize,
+    header: &'t str,
+}
+
 /// The property being read: continuation lines may still follow it (they go to the pass's `more`).
 struct Pending<'t> {
     key: Cow<'t, str>,
@@ -301,12 +310,18 @@ fn empty_after_cut(value: &str) -> bool {
 
 /// The lines of one file as sections (those `keep` accepts) with their properties. Warnings are
 /// collected when `warnings` is given (the whole-config parse, which keeps every section).
+/// `first_line` is the line number of the text's first line (1 for a whole file, more for one
+/// section read on its own through the index). `headers`, when given, receives every header the
+/// pass reads (kept or not): the byte offset of its line in `text`, its line and the header.
 fn literal_pass<'t>(
     path: &Path,
     text: &'t str,
     mut warnings: Option<&mut Vec<String>>,
     keep: &dyn Fn(&str) -> bool,
+    first_line: usize,
+    mut headers: Option<&mut Vec<HeaderAt<'t>>>,
 ) -> Result<Vec<RawSection<'t>>, ConfigError> {
+    let base = text.as_ptr() as usize;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut sections: Vec<RawSection<'t>> = Vec::new();
     // Sized for every `[` of the file (a bound on the headers) so that it is not rebuilt as it grows;
@@ -322,7 +337,7 @@ fn literal_pass<'t>(
     let mut more: Vec<(usize, &'t str)> = Vec::new();
 
     for (index, raw) in lines(text).enumerate() {
-        let line = index + 1;
+        let line = index + first_line;
         let bytes = raw.as_bytes();
         let lead = bytes.iter().position(|&b| !ascii_space(b)).unwrap_or(bytes.len());
         // Leading whitespace counts in characters; ASCII ones are a byte each.
@@ -379,6 +394,9 @@ fn literal_pass<'t>(
                 return Err(parse_error(path, line, format!("duplicate section [{header}] (first at line {first})")));
             }
             key_lines.clear();
+            if let Some(headers) = headers.as_deref_mut() {
+                headers.push(HeaderAt { offset: raw.as_ptr() as usize - base, line, header });
+            }
             let kept = keep(header);
             if kept {
                 sections.push(RawSection { header, line, props: Vec::new() });
@@ -667,9 +685,21 @@ fn into_values(props: Vec<RawProp>) -> BTreeMap<String, Value> {
 /// between the brackets, and its keys and values. Sections the build pass ignores are included,
 /// so a caller can compare two versions of a file section by section.
 pub fn sections(path: &Path, text: &str) -> Result<Vec<(String, Values)>, ConfigError> {
-    let raw = literal_pass(path, text, None, &|_| true)?;
+    let raw = literal_pass(path, text, None, &|_| true, 1, None)?;
     Ok(raw.into_iter().map(|s| (s.header.to_owned(), into_values(s.props))).collect())
 }
+
+/// One section read on its own through the index: its text, the line of its header, and the name
+/// it must have (a profile's; for the credentials file, its header; `None`: an sso-session or
+/// services section of the config).
+struct SectionText<'a> {
+    text: &'a str,
+    line: usize,
+    name: Option<&'a str>,
+}
+
+#[path = "config_index.rs"]
+pub mod index;
 
 /// Which profiles a parse builds.
 #[derive(Debug, Clone, Copy)]
@@ -716,6 +746,59 @@ impl Config {
         credentials_text: &str,
         scope: Scope,
     ) -> Result<Config, ConfigError> {
+        Config::parse_laid_out(config_path, config_text, credentials_path, credentials_text, scope, None)
+    }
+
+    /// `load_scoped` for bytes already read, recording every header of each file in `layouts`.
+    fn parse_bytes_laid_out<'t>(
+        config_path: &Path,
+        config: &'t [u8],
+        credentials_path: &Path,
+        credentials: &'t [u8],
+        scope: Scope,
+        layouts: &mut [Vec<HeaderAt<'t>>; 2],
+    ) -> Result<Config, ConfigError> {
+        let config_text = decode(config_path, config)?;
+        let credentials_text = decode(credentials_path, credentials)?;
+        Config::parse_laid_out(config_path, config_text, credentials_path, credentials_text, scope, Some(layouts))
+    }
+
+    /// The config for `Scope::Profiles(names)` from the sections the index names, each read on its
+    /// own (in file order); `None` when one is not exactly one section of the name and line the
+    /// index gave (then the index does not fit the file).
+    fn from_sections(paths: [&Path; 2], sections: [&[SectionText<'_>]; 2], names: &[&str]) -> Option<Config> {
+        let mut raws = [Vec::new(), Vec::new()];
+        for (which, (path, list)) in paths.iter().zip(sections).enumerate() {
+            for s in list {
+                let mut one = literal_pass(path, s.text, None, &|_| true, s.line, None).ok()?;
+                let raw = one.pop().filter(|raw| one.is_empty() && raw.line == s.line)?;
+                let fits = match (which, s.name) {
+                    (0, Some(name)) => matches!(classify_name(raw.header), Some((Kind::Profile, n)) if n == name),
+                    (0, None) => matches!(classify_name(raw.header), Some((Kind::SsoSession | Kind::Services, _))),
+                    (_, Some(name)) => raw.header == name,
+                    (_, None) => false,
+                };
+                if !fits {
+                    return None;
+                }
+                raws.get_mut(which)?.push(raw);
+            }
+        }
+        let mut out = Config { only: Some(names.iter().map(|n| n.to_string()).collect()), ..Config::default() };
+        let [config, credentials] = raws;
+        out.build(paths[0], config, paths[1], credentials, &mut Vec::new());
+        Some(out)
+    }
+
+    /// `parse_scoped`, recording in `layouts` (when given) every header of each file (for the index).
+    fn parse_laid_out<'t>(
+        config_path: &Path,
+        config_text: &'t str,
+        credentials_path: &Path,
+        credentials_text: &'t str,
+        scope: Scope,
+        layouts: Option<&mut [Vec<HeaderAt<'t>>; 2]>,
+    ) -> Result<Config, ConfigError> {
         let wanted = |name: &str| match scope {
             Scope::All => true,
             Scope::Profiles(names) => names.contains(&name),
@@ -736,9 +819,38 @@ impl Config {
             ..Config::default()
         };
         let mut warnings = Vec::new();
-        let config = literal_pass(config_path, config_text, all.then_some(&mut warnings), &keep_config)?;
-        let credentials = literal_pass(credentials_path, credentials_text, all.then_some(&mut warnings), &wanted)?;
+        let [config_headers, credentials_headers] = match layouts {
+            Some([a, b]) => [Some(a), Some(b)],
+            None => [None, None],
+        };
+        let config =
+            literal_pass(config_path, config_text, all.then_some(&mut warnings), &keep_config, 1, config_headers)?;
+        let credentials = literal_pass(
+            credentials_path,
+            credentials_text,
+            all.then_some(&mut warnings),
+            &wanted,
+            1,
+            credentials_headers,
+        )?;
+        out.build(config_path, config, credentials_path, credentials, &mut warnings);
+        if all {
+            out.warnings = warnings;
+        }
+        Ok(out)
+    }
 
+    /// The build pass: the kept sections of both files (in file order) onto profiles, sso-sessions
+    /// and services. Warnings of ignored and replaced sections go to `warnings`.
+    fn build(
+        &mut self,
+        config_path: &Path,
+        config: Vec<RawSection<'_>>,
+        credentials_path: &Path,
+        credentials: Vec<RawSection<'_>>,
+        warnings: &mut Vec<String>,
+    ) {
+        let out = self;
         let mut seen: HashMap<(Kind, String), (usize, &str)> = HashMap::new();
         for raw in config {
             let (kind, name) = match classify(raw.header) {
@@ -786,10 +898,6 @@ impl Config {
             section.path = credentials_path.to_path_buf();
             section.line = raw.line;
         }
-        if all {
-            out.warnings = warnings;
-        }
-        Ok(out)
     }
 
     /// Whether this config holds `profile` if the files have it (always, unless parsed for a `Scope`).
@@ -1783,7 +1891,7 @@ sso_region = us-east-1
     // ---- the scoped parse gives the whole parse's answers (issue 16) ----
 
     /// xorshift64: the same configs on every run, no crate needed.
-    struct Rng(u64);
+    pub(super) struct Rng(pub(super) u64);
 
     impl Rng {
         fn next(&mut self) -> u64 {
@@ -1793,21 +1901,21 @@ sso_region = us-east-1
             self.0
         }
 
-        fn below(&mut self, n: usize) -> usize {
+        pub(super) fn below(&mut self, n: usize) -> usize {
             (self.next() % n as u64) as usize
         }
 
-        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        pub(super) fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
             items[self.below(items.len())]
         }
 
-        fn chance(&mut self, percent: u64) -> bool {
+        pub(super) fn chance(&mut self, percent: u64) -> bool {
             self.next() % 100 < percent
         }
     }
 
     /// Names that collide on purpose: case variants, `default`, a name that needs quoting.
-    const NAMES: [&str; 8] = ["dev", "Dev", "default", "prod", "a b", "x]y", "corp", "K"];
+    pub(super) const NAMES: [&str; 8] = ["dev", "Dev", "default", "prod", "a b", "x]y", "corp", "K"];
     const KEYS: [&str; 14] = [
         "region",
         "REGION",
@@ -1873,7 +1981,7 @@ sso_region = us-east-1
     }
 
     /// One file of the dialect's every feature, and now and then a mistake.
-    fn random_file(rng: &mut Rng, credentials: bool) -> String {
+    pub(super) fn random_file(rng: &mut Rng, credentials: bool) -> String {
         let eol = match rng.below(10) {
             0 => "\r\n",
             1 => "\r",
@@ -1967,7 +2075,7 @@ sso_region = us-east-1
         out
     }
 
-    fn answer(c: &Config, profile: &str) -> String {
+    pub(super) fn answer(c: &Config, profile: &str) -> String {
         let shown = |r: Result<SsoTarget, ConfigError>| format!("{:?}", r.map_err(|e| (e.to_string(), e.hint())));
         let session = c.profile_session(profile).map_err(|e| (e.to_string(), e.hint()));
         format!("{:?} {:?} {}", c.profiles.get(profile), session, shown(c.profile_target(profile)))

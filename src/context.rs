@@ -5,7 +5,7 @@
 //! it receive resolved values and never come back here for paths or endpoints.
 
 use crate::cli::TargetArgs;
-use crate::config::{Config, Scope};
+use crate::config::Config;
 use crate::error::Error;
 use crate::http::{Http, HttpSettings};
 use crate::network::ProxyConfig;
@@ -127,6 +127,13 @@ impl Context {
         self.home.join(".aws/cli/cache")
     }
 
+    /// Our own cache folder (never the AWS CLI's): `$XDG_CACHE_HOME/aws-sso-process` when that is an
+    /// absolute path, else `~/.cache/aws-sso-process`. It holds the config index (src/config_index.rs).
+    pub fn state_cache_dir(&self) -> PathBuf {
+        let base = self.env.get("XDG_CACHE_HOME").map(PathBuf::from).filter(|p| p.is_absolute());
+        base.unwrap_or_else(|| self.home.join(".cache")).join("aws-sso-process")
+    }
+
     /// The whole config: every profile, session and services section, and the warnings.
     pub fn config(&self) -> Result<&Config, Error> {
         if let Some(c) = self.config.get() {
@@ -148,8 +155,12 @@ impl Context {
             Some(c) if profiles.iter().all(|p| c.covers(p)) => Ok(c),
             Some(_) => self.config(),
             None => {
+                let (config_path, credentials_path) = (self.config_path(), self.credentials_path());
+                let index = crate::config::index::index_path(&self.state_cache_dir(), &config_path, &credentials_path);
+                let margin = crate::config::index::RACY_MARGIN;
+                let min_size = crate::config::index::MIN_INDEXED_SIZE;
                 let loaded =
-                    Config::load_scoped(&self.config_path(), &self.credentials_path(), Scope::Profiles(profiles))?;
+                    crate::config::index::load(&config_path, &credentials_path, profiles, &index, margin, min_size)?;
                 Ok(self.scoped_config.get_or_init(|| loaded))
             }
         }
