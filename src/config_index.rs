@@ -393,6 +393,16 @@ fn from_index(
     names: &[&str],
 ) -> Option<Result<Config, ConfigError>> {
     let (file, meta) = crate::cache::open_bounded(index, u64::MAX).ok()??;
+    // Only an index of our own that nobody else may have written: owned by this user, writable by
+    // nobody else (we write it 0600 in a folder of our own; anything else was not written by us).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if meta.uid() != unsafe { libc::geteuid() } || meta.mode() & 0o022 != 0 {
+            return None;
+        }
+    }
     let size = meta.len();
     let head = read_at(&file, 0, (MAGIC.len() + 12) as u64)?;
     if head.get(..MAGIC.len())? != MAGIC {
@@ -732,6 +742,25 @@ mod tests {
             assert_eq!(got, expected, "case {case} {names:?}\n{config:?}\n{credentials:?}");
         }
         assert!(used < 300, "{used}");
+    }
+
+    /// An index that others may have written (group- or world-writable) is not used.
+    #[test]
+    #[cfg(unix)]
+    fn an_index_others_may_write_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let f = files();
+        let mut config = String::new();
+        for i in 0..20 {
+            config.push_str(&format!("[profile p{i}]\nregion = r{i}\n"));
+        }
+        fs::write(&f.config, &config).unwrap();
+        fs::write(&f.credentials, "").unwrap();
+        let names = ["p3"];
+        assert_eq!(indexed(&f, &names), whole(&f, &names), "the first run writes the index");
+        assert!(index_answers(&f, &names), "an index of our own, 0600, is used");
+        fs::set_permissions(&f.index, fs::Permissions::from_mode(0o622)).unwrap();
+        assert!(!index_answers(&f, &names), "a group- or world-writable index is not");
     }
 
     #[test]

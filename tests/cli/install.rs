@@ -68,8 +68,10 @@ fn install_into_an_existing_prefix_and_uninstall_leaves_it_exactly_as_before() {
     run.assert_ok();
     assert!(run.stdout.starts_with("installed aws-sso-process 0.1"), "{run:?}");
     assert!(run.stdout.contains("completions: bash zsh fish"), "{run:?}");
-    assert!(run.stdout.contains("credential_process = aws-sso-process --profile dev-sso"), "{run:?}");
-    assert!(run.stdout.contains("is not on your PATH"), "{run:?}");
+    assert!(run.stdout.contains("Next: aws-sso-process setup"), "the next step is setup: {run:?}");
+    // Not on PATH: the exact line for the user's shell (the test runs it with SHELL unset or bash).
+    assert!(run.stdout.contains("is not on your PATH; to add it for"), "{run:?}");
+    assert!(run.stdout.contains(&format!("export PATH=\"{}:$PATH\"", prefix.join("bin").display())), "{run:?}");
     for file in INSTALLED {
         assert!(prefix.join(file).is_file(), "{file}");
     }
