@@ -26,7 +26,7 @@ mod cmd {
         pub(crate) use crate::oidc_api_args as args;
     }
 }
-#[path = "../../src/config.rs"]
+#[path = "../../src/config/mod.rs"]
 mod config;
 #[path = "../../src/context.rs"]
 mod context;
