@@ -362,7 +362,9 @@ fn host_matches(value: &str, addr: SocketAddr) -> bool {
     };
     let ip = addr.ip();
     let host_ok = match host.parse::<IpAddr>() {
-        Ok(given) => given == ip || (ip.is_unspecified() && given.is_ipv4() == ip.is_ipv4()),
+        // Bound to every address: any address of the machine as an IP literal (a name is what DNS
+        // rebinding needs). `::` is dual-stack, so it takes IPv4 clients too.
+        Ok(given) => given == ip || (ip.is_unspecified() && (given.is_ipv4() == ip.is_ipv4() || ip.is_ipv6())),
         Err(_) => host.eq_ignore_ascii_case("localhost") && (ip.is_loopback() || ip.is_unspecified()),
     };
     port_ok && host_ok
@@ -469,6 +471,10 @@ mod tests {
         assert!(ok("localhost:8080", "0.0.0.0:8080"));
         assert!(!ok("host.docker.internal:8080", "0.0.0.0:8080"));
         assert!(!ok("[::1]:8080", "0.0.0.0:8080"));
+        // `::` is dual-stack: IPv4 clients (Docker's bridge, curl to 127.0.0.1) as well.
+        assert!(ok("127.0.0.1:8080", "[::]:8080"));
+        assert!(ok("[::1]:8080", "[::]:8080"));
+        assert!(!ok("example.com:8080", "[::]:8080"));
         // A specific address: only itself.
         assert!(ok("192.0.2.7:8080", "192.0.2.7:8080"));
         assert!(!ok("localhost:8080", "192.0.2.7:8080"));
