@@ -50,8 +50,13 @@ pub const RETRY_OPTIONAL_AFTER: TimeDelta = TimeDelta::seconds(30);
 
 /// Refresh tokens this process sent without getting the answer, which may have been given: the
 /// service may have rotated them, and a second use of a rotated refresh token can end the whole
-/// session, so none goes out twice in one run. (A process is one run.)
-static SENT_UNANSWERED: Mutex<Vec<Secret>> = Mutex::new(Vec::new());
+/// session, so none goes out twice in one run. A credential run lasts at most 30 s (`context::RUN_DEADLINE`); a
+/// long-lived process (`serve`) counts `UNANSWERED_FOR` as one run, after which it may try again,
+/// as the next credential run would.
+static SENT_UNANSWERED: Mutex<Vec<(Secret, Instant)>> = Mutex::new(Vec::new());
+
+/// How long a lost answer keeps its refresh token from going out again in this process.
+const UNANSWERED_FOR: Duration = Duration::from_secs(60);
 
 /// What the refresh needs besides the token itself.
 pub struct RefreshMaterial {
@@ -422,7 +427,10 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
                 return done(&again, Outcome::Cached);
             }
             if err.answer_may_be_lost() {
-                SENT_UNANSWERED.lock().unwrap_or_else(|e| e.into_inner()).push(material.refresh_token.clone());
+                SENT_UNANSWERED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((material.refresh_token.clone(), Instant::now()));
             }
             note_failure(ctx, &path, ctx.now());
             refresh_failed(ctx, target, &cached, mode, err)
@@ -432,7 +440,9 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
 
 /// Whether this run sent `refresh_token` and its answer may have been lost.
 fn sent_unanswered(refresh_token: &Secret) -> bool {
-    SENT_UNANSWERED.lock().unwrap_or_else(|e| e.into_inner()).contains(refresh_token)
+    let mut sent = SENT_UNANSWERED.lock().unwrap_or_else(|e| e.into_inner());
+    sent.retain(|(_, at)| at.elapsed() < UNANSWERED_FOR);
+    sent.iter().any(|(token, _)| token == refresh_token)
 }
 
 /// The refresh token went out earlier in this run and its answer was lost: it is not sent again.
