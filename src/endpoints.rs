@@ -100,6 +100,10 @@ pub enum EndpointError {
     FipsWithCustom,
     DualstackWithCustom,
     MissingRegion,
+    /// Not a host label (botocore checks the same): it would name another host.
+    InvalidRegion {
+        region: String,
+    },
     ServicesSectionMissing {
         profile: String,
         section: String,
@@ -130,6 +134,9 @@ impl fmt::Display for EndpointError {
                 f.write_str("invalid configuration: Dualstack and custom endpoint are not supported")
             }
             EndpointError::MissingRegion => f.write_str("invalid configuration: missing region"),
+            EndpointError::InvalidRegion { region } => {
+                write!(f, "invalid configuration: {region:?} is not a region name (letters, digits and '-')")
+            }
             EndpointError::ServicesSectionMissing { profile, section } => write!(
                 f,
                 "profile {profile} is configured to use the services section but the \"{section}\" services configuration does not exist"
@@ -353,6 +360,15 @@ pub fn resolve(
     if region.is_empty() {
         return Err(EndpointError::MissingRegion);
     }
+    // botocore's rule: a host label. Anything else (a dot, a slash, an `@`) would put the call, and
+    // the bearer token with it, on a host the region does not name.
+    let label = region.len() <= 63
+        && region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !region.starts_with('-')
+        && !region.ends_with('-');
+    if !label {
+        return Err(EndpointError::InvalidRegion { region: crate::sanitize::sanitize(region) });
+    }
     let p = partition(region);
     let prefix = service.prefix();
     Ok(match (fips, dualstack) {
@@ -377,6 +393,16 @@ pub fn is_true(v: Option<&str>) -> bool {
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn a_region_must_be_a_host_label() {
+        for bad in ["evil.example/", "us-east-1.evil.example", "a@b", "-x", "x-", "us east 1", &"a".repeat(64)] {
+            let e = resolve(Service::Portal, bad, false, false, None).unwrap_err();
+            assert!(matches!(e, EndpointError::InvalidRegion { .. }), "{bad}: {e}");
+        }
+        assert!(resolve(Service::Portal, "us-east-1", false, false, None).is_ok());
+        assert!(resolve(Service::Portal, "mars-1", false, false, None).is_ok(), "unknown regions fall back to aws");
+    }
 
     #[test]
     fn partition_ids() {
