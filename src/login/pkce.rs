@@ -167,6 +167,18 @@ fn wait_for_code(
         };
         let Some(query) = read_callback(&stream) else { continue };
         let param = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        // Only an answer to this login counts: one without our `state` (another program on
+        // 127.0.0.1, a page that found the port) is refused and the wait goes on, so nobody else can
+        // end or hijack the sign-in.
+        if param("state") != Some(state) {
+            if param("code").is_some() || param("error").is_some() {
+                ctx.debug(|| "a redirect with another state was refused; still waiting".to_owned());
+                respond(&stream, 400, FAILURE_PAGE);
+            } else {
+                respond(&stream, 404, "not found");
+            }
+            continue;
+        }
         if let Some(error) = param("error") {
             let detail = param("error_description").map(|d| format!(" ({})", sanitize(d))).unwrap_or_default();
             respond(&stream, 200, FAILURE_PAGE);
@@ -183,19 +195,6 @@ fn wait_for_code(
             respond(&stream, 404, "not found");
             continue;
         };
-        if param("state") != Some(state) {
-            respond(&stream, 400, FAILURE_PAGE);
-            return Err(Error::Other {
-                what: format!(
-                    "the browser sign-in to {} came back with a state parameter that does not match this login",
-                    target.label
-                ),
-                hint: Some(format!(
-                    "run 'aws-sso-process login {}' again; if it keeps happening, another program is answering on 127.0.0.1",
-                    target.login_args
-                )),
-            });
-        }
         respond(&stream, 200, SUCCESS_PAGE);
         ctx.debug(|| "received the authorization code".to_owned());
         return Ok(Secret::new(code));

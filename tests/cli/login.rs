@@ -333,12 +333,34 @@ fn pkce_with_a_fixed_redirect_port() {
 }
 
 #[test]
-fn pkce_state_mismatch_fails() {
+fn a_redirect_with_another_state_is_refused_and_the_login_goes_on() {
+    // Another program on 127.0.0.1 (or a page that found the port) cannot end or hijack the sign-in:
+    // its code is refused and never redeemed, and the real redirect still completes the login.
     let Some((env, _)) = pkce_env() else { return };
     env.fake.set_authorize_mode(AuthorizeMode::WrongState);
-    env.run(&["login", "--sso-session", "corp"]).assert_fails(1, "state parameter that does not match");
-    assert_eq!(env.fake.count("CreateToken"), 0, "the code is not redeemed");
-    assert!(!env.token_path(CORP_KEY).exists());
+    let child = env
+        .command(&["login", "--sso-session", "corp"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = env.home().join("browser.log");
+    assert!(
+        wait_for(Duration::from_secs(20), || env.fake.count("Authorize") >= 1 && read(&log).contains("/authorize?"))
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(env.fake.count("CreateToken"), 0, "the forged code is not redeemed");
+    // A forged error does not end it either.
+    let url = read(&log).lines().find_map(|l| l.split_once(' ').map(|(_, u)| u.to_owned())).unwrap();
+    let port = url.split("127.0.0.1%3A").nth(1).unwrap().split('%').next().unwrap().to_owned();
+    let forged = format!("http://127.0.0.1:{port}/oauth/callback?error=access_denied&state=forged");
+    std::process::Command::new(browser_script().unwrap()).arg(&forged).env("HOME", env.home()).output().unwrap();
+    // The user's own sign-in then comes back with the right state.
+    env.fake.set_authorize_mode(AuthorizeMode::Approve);
+    std::process::Command::new(browser_script().unwrap()).arg(&url).env("HOME", env.home()).output().unwrap();
+    to_run(child.wait_with_output().unwrap()).assert_ok();
+    assert_eq!(env.fake.count("CreateToken"), 1);
+    assert!(env.token_path(CORP_KEY).exists());
 }
 
 #[test]
