@@ -32,7 +32,7 @@ mod sigv4;
 mod target;
 mod timefmt;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 use cmd::oidc_api;
 use context::{Context, Env};
@@ -40,9 +40,14 @@ use error::Error;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let parsed = Cli::quick_parse(std::env::args_os()).map(Ok).unwrap_or_else(Cli::try_parse);
-    let cli = match parsed {
-        Ok(cli) => cli,
+    // The usual credential_process line without building clap's command (a cache hit); the rest
+    // through clap, keeping its matches (the OIDC API commands read their request flags from them).
+    let parsed = match Cli::quick_parse(std::env::args_os()) {
+        Some(cli) => Ok((cli, None)),
+        None => Cli::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, Some(m)))),
+    };
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
@@ -53,7 +58,7 @@ fn main() -> ExitCode {
         Err(e) => return report(&e, None),
     };
     ctx.set_command(cli.command.as_ref().map(cli::Command::name));
-    let result = run(&cli, &ctx);
+    let result = run(&cli, matches.as_ref(), &ctx);
     ctx.print_warnings();
     match result {
         Ok(code) => ExitCode::from(code),
@@ -61,20 +66,21 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli, ctx: &Context) -> Result<u8, Error> {
+fn run(cli: &Cli, matches: Option<&clap::ArgMatches>, ctx: &Context) -> Result<u8, Error> {
     cli.check().map_err(Error::Usage)?;
     let spec = cli.target.clone();
+    let none = clap::ArgMatches::default();
+    let sub = |name: &str| matches.and_then(|m| m.subcommand_matches(name)).unwrap_or(&none);
+    let api = |op: &oidc_api::Operation, api, source| oidc_api::run(ctx, &spec, op, api, sub(op.command), source);
     match &cli.command {
         None => cmd::credentials::run(ctx, &spec, cli.login_if_needed),
         Some(Command::Refresh(args)) => cmd::refresh::run(ctx, &spec, args.all, args.force),
-        Some(Command::CreateToken(args)) => oidc_api::run(ctx, &spec, &oidc_api::CREATE_TOKEN, args, None),
+        Some(Command::CreateToken(args)) => api(&oidc_api::CREATE_TOKEN, &args.api, None),
         Some(Command::CreateTokenWithIam(args)) => {
-            oidc_api::run(ctx, &spec, &oidc_api::CREATE_TOKEN_WITH_IAM, args, args.source_profile.as_deref())
+            api(&oidc_api::CREATE_TOKEN_WITH_IAM, &args.api, args.source_profile.as_deref())
         }
-        Some(Command::RegisterClient(args)) => oidc_api::run(ctx, &spec, &oidc_api::REGISTER_CLIENT, args, None),
-        Some(Command::StartDeviceAuthorization(args)) => {
-            oidc_api::run(ctx, &spec, &oidc_api::START_DEVICE_AUTHORIZATION, args, None)
-        }
+        Some(Command::RegisterClient(args)) => api(&oidc_api::REGISTER_CLIENT, &args.api, None),
+        Some(Command::StartDeviceAuthorization(args)) => api(&oidc_api::START_DEVICE_AUTHORIZATION, &args.api, None),
         Some(Command::Login(args)) => cmd::login::run(ctx, &spec, args),
         Some(Command::Logout(args)) => cmd::logout::run(ctx, &spec, args.all),
         Some(Command::List(args)) => cmd::list::run(ctx, &spec, args.json),

@@ -1,13 +1,15 @@
 //! The command line of the low-level SSO OIDC commands (issue 6): `create-token`,
 //! `create-token-with-iam`, `register-client` and `start-device-authorization`, with the AWS CLI's
 //! flags (`aws sso-oidc ...`) and help text. Clap definitions only; `cmd::oidc_api` runs them.
+//! The flags under the `Request` heading are the one description of each request's members: the
+//! member name is the flag's name in camelCase, in the order declared here (the model's order), a
+//! `Vec` flag is a list, and the first line of its help is the skeleton's comment.
 //!
 //! `--region` and `--start-url` are the global flags of `cli.rs` (a subcommand cannot define a
 //! long flag that a global one already has), so they are read from `Cli::target`.
 
 use crate::secret::Secret;
 use clap::Args;
-use serde_json::Value;
 
 /// Clap value parser that keeps a secret flag value out of Debug output.
 fn secret(s: &str) -> Result<Secret, std::convert::Infallible> {
@@ -301,101 +303,6 @@ pub struct StartDeviceAuthorizationArgs {
 
     #[command(flatten)]
     pub api: ApiArgs,
-}
-
-/// A flag's value as a request member value; `None` when the flag was not given.
-fn text(v: &Option<String>) -> Option<Value> {
-    v.as_ref().map(|s| Value::String(s.clone()))
-}
-
-fn hidden(v: &Option<Secret>) -> Option<Value> {
-    v.as_ref().map(|s| Value::String(s.expose().to_owned()))
-}
-
-/// A list flag: each value split on whitespace (OAuth scope strings are space-delimited).
-fn list(v: &[String]) -> Option<Value> {
-    let items: Vec<Value> = v.iter().flat_map(|s| s.split_whitespace()).map(|s| Value::String(s.to_owned())).collect();
-    (!v.is_empty()).then_some(Value::Array(items))
-}
-
-/// The flags of one command as request members, by member name.
-pub trait MemberFlags {
-    fn api(&self) -> &ApiArgs;
-    fn members(&self, start_url: Option<&String>) -> Vec<(&'static str, Option<Value>)>;
-}
-
-impl MemberFlags for CreateTokenArgs {
-    fn api(&self) -> &ApiArgs {
-        &self.api
-    }
-
-    fn members(&self, _: Option<&String>) -> Vec<(&'static str, Option<Value>)> {
-        vec![
-            ("clientId", text(&self.client_id)),
-            ("clientSecret", hidden(&self.client_secret)),
-            ("grantType", text(&self.grant_type)),
-            ("deviceCode", hidden(&self.device_code)),
-            ("code", hidden(&self.code)),
-            ("refreshToken", hidden(&self.refresh_token)),
-            ("scope", list(&self.scope)),
-            ("redirectUri", text(&self.redirect_uri)),
-            ("codeVerifier", hidden(&self.code_verifier)),
-        ]
-    }
-}
-
-impl MemberFlags for CreateTokenWithIamArgs {
-    fn api(&self) -> &ApiArgs {
-        &self.api
-    }
-
-    fn members(&self, _: Option<&String>) -> Vec<(&'static str, Option<Value>)> {
-        vec![
-            ("clientId", text(&self.client_id)),
-            ("grantType", text(&self.grant_type)),
-            ("code", hidden(&self.code)),
-            ("refreshToken", hidden(&self.refresh_token)),
-            ("assertion", hidden(&self.assertion)),
-            ("scope", list(&self.scope)),
-            ("redirectUri", text(&self.redirect_uri)),
-            ("subjectToken", hidden(&self.subject_token)),
-            ("subjectTokenType", text(&self.subject_token_type)),
-            ("requestedTokenType", text(&self.requested_token_type)),
-            ("codeVerifier", hidden(&self.code_verifier)),
-        ]
-    }
-}
-
-impl MemberFlags for RegisterClientArgs {
-    fn api(&self) -> &ApiArgs {
-        &self.api
-    }
-
-    fn members(&self, _: Option<&String>) -> Vec<(&'static str, Option<Value>)> {
-        vec![
-            ("clientName", text(&self.client_name)),
-            ("clientType", text(&self.client_type)),
-            ("scopes", list(&self.scopes)),
-            ("redirectUris", list(&self.redirect_uris)),
-            ("grantTypes", list(&self.grant_types)),
-            ("issuerUrl", text(&self.issuer_url)),
-            ("entitledApplicationArn", text(&self.entitled_application_arn)),
-        ]
-    }
-}
-
-impl MemberFlags for StartDeviceAuthorizationArgs {
-    fn api(&self) -> &ApiArgs {
-        &self.api
-    }
-
-    fn members(&self, start_url: Option<&String>) -> Vec<(&'static str, Option<Value>)> {
-        vec![
-            ("clientId", text(&self.client_id)),
-            ("clientSecret", hidden(&self.client_secret)),
-            ("startUrl", start_url.map(|s| Value::String(s.clone()))),
-        ]
-    }
 }
 
 /// A command's text after the flags: its own sections, then the exit status, the same for all.

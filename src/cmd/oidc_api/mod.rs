@@ -13,25 +13,32 @@ mod iam;
 mod yaml;
 
 use crate::cli::TargetArgs;
-use crate::cmd::oidc_api::args::{ApiArgs, MemberFlags};
+use crate::cmd::oidc_api::args::ApiArgs;
 use crate::config::ConfigError;
 use crate::context::Context;
 use crate::endpoints::{Endpoint, EndpointError, Service};
 use crate::error::Error;
+use clap::CommandFactory;
 
 use crate::oidc::{IamSigning, Oidc};
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-/// One member of an operation's input shape (botocore's `sso-oidc` model, 2019-06-10).
+/// One member of an operation's input shape. Members are not listed here: each is one of the
+/// command's `Request` flags in `args.rs` (its one description: flag, help, one value or a list), and
+/// its key is the flag's name in camelCase, the model's member name (`--client-id` is `clientId`).
+/// `start-device-authorization` takes `startUrl` from the global `--start-url`.
+#[derive(Debug, Clone)]
 pub struct Member {
-    pub key: &'static str,
-    pub flag: &'static str,
+    pub key: String,
+    pub flag: String,
+    /// The clap id the value is read under.
+    id: String,
     pub list: bool,
     pub required: bool,
-    /// One sentence, for the YAML skeleton's comment.
-    pub doc: &'static str,
+    /// The flag's short help, for the YAML skeleton's comment.
+    pub doc: String,
 }
 
 pub struct Operation {
@@ -40,23 +47,88 @@ pub struct Operation {
     pub path: &'static str,
     /// SigV4-signed (CreateTokenWithIAM) rather than unsigned.
     pub signed: bool,
-    pub members: &'static [Member],
+    /// The members the model requires (their flags are optional: --cli-input-json may give them).
+    pub required: &'static [&'static str],
     /// The grant types `grantType` accepts; each may also be given as its last `:` part.
     pub grant_types: &'static [&'static str],
     /// The sample response of `--generate-cli-skeleton output` (botocore's skeleton generator).
     pub sample_output: fn() -> Value,
 }
 
-const fn member(key: &'static str, flag: &'static str, doc: &'static str) -> Member {
-    Member { key, flag, list: false, required: false, doc }
+impl Operation {
+    /// The request members, in the model's order: the command's `Request` flags as declared.
+    pub fn members(&self) -> Vec<Member> {
+        let cli = crate::cli::Cli::command();
+        let Some(sub) = cli.find_subcommand(self.command) else { return Vec::new() };
+        let mut members: Vec<Member> = sub
+            .get_arguments()
+            .filter(|arg| arg.get_help_heading() == Some("Request"))
+            .filter_map(|arg| {
+                let long = arg.get_long()?;
+                let key = camel_case(long);
+                Some(Member {
+                    required: self.required.contains(&key.as_str()),
+                    flag: format!("--{long}"),
+                    id: arg.get_id().to_string(),
+                    list: matches!(arg.get_action(), clap::ArgAction::Append),
+                    doc: arg.get_help().map(|h| h.to_string()).unwrap_or_default(),
+                    key,
+                })
+            })
+            .collect();
+        if self.name == "StartDeviceAuthorization" {
+            members.push(Member {
+                key: "startUrl".to_owned(),
+                flag: "--start-url".to_owned(),
+                id: "start_url".to_owned(),
+                list: false,
+                required: self.required.contains(&"startUrl"),
+                doc: "The URL for the AWS access portal (the global --start-url)".to_owned(),
+            });
+        }
+        members
+    }
 }
 
-const fn required(key: &'static str, flag: &'static str, doc: &'static str) -> Member {
-    Member { required: true, ..member(key, flag, doc) }
+/// `client-id` -> `clientId`.
+fn camel_case(flag: &str) -> String {
+    let mut out = String::with_capacity(flag.len());
+    let mut upper = false;
+    for c in flag.chars() {
+        if c == '-' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
-const fn list(key: &'static str, flag: &'static str, doc: &'static str) -> Member {
-    Member { list: true, ..member(key, flag, doc) }
+/// The values of the members' flags as given on the command line, by member key: one string, or a
+/// list split on white space (OAuth scope strings are space-delimited); `None` for a flag not given.
+pub fn flag_values(members: &[Member], matches: &clap::ArgMatches) -> Vec<(String, Option<Value>)> {
+    members
+        .iter()
+        .map(|m| {
+            let raw: Vec<String> = matches
+                .try_get_raw(&m.id)
+                .ok()
+                .flatten()
+                .map(|values| values.map(|v| v.to_string_lossy().into_owned()).collect())
+                .unwrap_or_default();
+            let value = if raw.is_empty() {
+                None
+            } else if m.list {
+                Some(Value::Array(raw.iter().flat_map(|s| s.split_whitespace()).map(Value::from).collect()))
+            } else {
+                raw.into_iter().next().map(Value::String)
+            };
+            (m.key.clone(), value)
+        })
+        .collect()
 }
 
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -68,21 +140,7 @@ pub const CREATE_TOKEN: Operation = Operation {
     command: "create-token",
     path: "/token",
     signed: false,
-    members: &[
-        required("clientId", "--client-id", "The unique identifier string for the client or application."),
-        required("clientSecret", "--client-secret", "A secret string generated for the client."),
-        required(
-            "grantType",
-            "--grant-type",
-            "authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:device_code.",
-        ),
-        member("deviceCode", "--device-code", "Used only for the Device Code grant type."),
-        member("code", "--code", "Used only for the Authorization Code grant type."),
-        member("refreshToken", "--refresh-token", "Used only for the Refresh Token grant type."),
-        list("scope", "--scope", "The list of scopes for which authorization is requested."),
-        member("redirectUri", "--redirect-uri", "Used only for the Authorization Code grant type."),
-        member("codeVerifier", "--code-verifier", "Used only for the Authorization Code grant type."),
-    ],
+    required: &["clientId", "clientSecret", "grantType"],
     grant_types: &["authorization_code", "refresh_token", DEVICE_CODE_GRANT],
     sample_output: || {
         json!({"accessToken": "accessToken", "tokenType": "tokenType", "expiresIn": 0,
@@ -95,24 +153,7 @@ pub const CREATE_TOKEN_WITH_IAM: Operation = Operation {
     command: "create-token-with-iam",
     path: "/token",
     signed: true,
-    members: &[
-        required("clientId", "--client-id", "The application ARN that has OAuth grants configured."),
-        required(
-            "grantType",
-            "--grant-type",
-            "authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:jwt-bearer or \
-             urn:ietf:params:oauth:grant-type:token-exchange.",
-        ),
-        member("code", "--code", "Used only for the Authorization Code grant type."),
-        member("refreshToken", "--refresh-token", "Used only for the Refresh Token grant type."),
-        member("assertion", "--assertion", "Used only for the JWT Bearer grant type."),
-        list("scope", "--scope", "The list of scopes for which authorization is requested."),
-        member("redirectUri", "--redirect-uri", "Used only for the Authorization Code grant type."),
-        member("subjectToken", "--subject-token", "Used only for the Token Exchange grant type."),
-        member("subjectTokenType", "--subject-token-type", "Used only for the Token Exchange grant type."),
-        member("requestedTokenType", "--requested-token-type", "Used only for the Token Exchange grant type."),
-        member("codeVerifier", "--code-verifier", "Used only for the Authorization Code grant type."),
-    ],
+    required: &["clientId", "grantType"],
     grant_types: &["authorization_code", "refresh_token", JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT],
     sample_output: || {
         json!({"accessToken": "accessToken", "tokenType": "tokenType", "expiresIn": 0,
@@ -126,19 +167,7 @@ pub const REGISTER_CLIENT: Operation = Operation {
     command: "register-client",
     path: "/client/register",
     signed: false,
-    members: &[
-        required("clientName", "--client-name", "The friendly name of the client."),
-        required("clientType", "--client-type", "The type of client; the service supports only public."),
-        list("scopes", "--scopes", "The list of scopes that are defined by the client."),
-        list("redirectUris", "--redirect-uris", "The list of redirect URIs that are defined by the client."),
-        list("grantTypes", "--grant-types", "The list of OAuth 2.0 grant types that are defined by the client."),
-        member("issuerUrl", "--issuer-url", "The IAM Identity Center issuer URL of the instance."),
-        member(
-            "entitledApplicationArn",
-            "--entitled-application-arn",
-            "An application ARN whose configuration restricts this client.",
-        ),
-    ],
+    required: &["clientName", "clientType"],
     grant_types: &[],
     sample_output: || {
         json!({"clientId": "clientId", "clientSecret": "clientSecret", "clientIdIssuedAt": 0,
@@ -152,11 +181,7 @@ pub const START_DEVICE_AUTHORIZATION: Operation = Operation {
     command: "start-device-authorization",
     path: "/device_authorization",
     signed: false,
-    members: &[
-        required("clientId", "--client-id", "The client ID that RegisterClient returned."),
-        required("clientSecret", "--client-secret", "The client secret that RegisterClient returned."),
-        required("startUrl", "--start-url", "The URL for the AWS access portal."),
-    ],
+    required: &["clientId", "clientSecret", "startUrl"],
     grant_types: &[],
     sample_output: || {
         json!({"deviceCode": "deviceCode", "userCode": "userCode", "verificationUri": "verificationUri",
@@ -168,21 +193,24 @@ pub const START_DEVICE_AUTHORIZATION: Operation = Operation {
 pub const OPERATIONS: [&Operation; 4] =
     [&CREATE_TOKEN, &CREATE_TOKEN_WITH_IAM, &REGISTER_CLIENT, &START_DEVICE_AUTHORIZATION];
 
-/// Runs one command. `source_profile` is create-token-with-iam's `--source-profile`.
+/// Runs one command: `api` and `matches` are what was typed after its name (the members' flags are
+/// read from `matches`, by the members `op.members()` finds). `source_profile` is
+/// create-token-with-iam's `--source-profile`.
 pub fn run(
     ctx: &Context,
     spec: &TargetArgs,
     op: &Operation,
-    args: &dyn MemberFlags,
+    api: &ApiArgs,
+    matches: &clap::ArgMatches,
     source_profile: Option<&str>,
 ) -> Result<u8, Error> {
-    let api = args.api();
+    let members = op.members();
     if let Some(kind) = &api.generate_cli_skeleton {
-        print!("{}", skeleton(op, kind));
+        print!("{}", skeleton(&members, kind, op));
         return Ok(0);
     }
     let input = read_input(ctx, api)?;
-    let body = request_body(op, input, args.members(spec.start_url.as_ref()))?;
+    let body = request_body(op, &members, input, flag_values(&members, matches))?;
     let region = region(ctx, spec)?;
     let endpoint = endpoint(ctx, spec, api, region.as_deref(), op)?;
     let oidc = Oidc { http: ctx.http(), endpoint };
@@ -209,12 +237,12 @@ fn pretty(value: &Value) -> String {
 }
 
 /// `--generate-cli-skeleton KIND`, with a final newline.
-pub fn skeleton(op: &Operation, kind: &str) -> String {
+pub fn skeleton(members: &[Member], kind: &str, op: &Operation) -> String {
     match kind {
         "output" => pretty(&(op.sample_output)()) + "\n",
         "yaml-input" => {
             let mut out = String::new();
-            for m in op.members {
+            for m in members {
                 let note = if m.required { format!("[REQUIRED] {}", m.doc) } else { m.doc.to_owned() };
                 if m.list {
                     out.push_str(&format!("{}: # {note}\n- ''\n", m.key));
@@ -226,7 +254,7 @@ pub fn skeleton(op: &Operation, kind: &str) -> String {
         }
         _ => {
             let doc: Map<String, Value> =
-                op.members.iter().map(|m| (m.key.to_owned(), if m.list { json!([""]) } else { json!("") })).collect();
+                members.iter().map(|m| (m.key.to_owned(), if m.list { json!([""]) } else { json!("") })).collect();
             pretty(&Value::Object(doc)) + "\n"
         }
     }
@@ -269,13 +297,14 @@ fn read_input(ctx: &Context, api: &ApiArgs) -> Result<Option<Input>, Error> {
 /// The request body: input members, then flags over them, in the model's member order.
 fn request_body(
     op: &Operation,
+    members: &[Member],
     input: Option<Input>,
-    flags: Vec<(&'static str, Option<Value>)>,
+    flags: Vec<(String, Option<Value>)>,
 ) -> Result<Value, Error> {
     let Input { flag: flag_name, doc: mut input } =
         input.unwrap_or(Input { flag: "--cli-input-json", doc: Map::new() });
-    if let Some(unknown) = input.keys().find(|k| !op.members.iter().any(|m| m.key == k.as_str())) {
-        let valid: Vec<&str> = op.members.iter().map(|m| m.key).collect();
+    if let Some(unknown) = input.keys().find(|k| !members.iter().any(|m| m.key == k.as_str())) {
+        let valid: Vec<&str> = members.iter().map(|m| m.key.as_str()).collect();
         return Err(Error::Usage(format!(
             "unknown parameter {:?} in {flag_name}; {} takes {}",
             crate::sanitize::sanitize(unknown),
@@ -284,18 +313,18 @@ fn request_body(
         )));
     }
     let mut body = Map::new();
-    for m in op.members {
+    for m in members {
         let from_flag = flags.iter().find(|(k, _)| *k == m.key).and_then(|(_, v)| v.clone());
         let value = match from_flag {
             Some(v) => v,
-            None => match input.remove(m.key) {
+            None => match input.remove(&m.key) {
                 None | Some(Value::Null) => continue,
                 Some(v) => checked(m, v, flag_name)?,
             },
         };
         body.insert(m.key.to_owned(), value);
     }
-    if let Some(m) = op.members.iter().find(|m| m.required && !body.contains_key(m.key)) {
+    if let Some(m) = members.iter().find(|m| m.required && !body.contains_key(&m.key)) {
         return Err(Error::Usage(format!(
             "{} needs {} (or {} in --cli-input-json / --cli-input-yaml)",
             op.command, m.flag, m.key
@@ -402,36 +431,55 @@ mod tests {
     use clap::CommandFactory;
 
     #[test]
-    fn every_member_has_its_flag() {
-        let mut cli = Cli::command();
-        cli.build();
+    fn every_operation_finds_its_members_and_its_required_ones() {
+        let _ = Cli::command();
         for op in OPERATIONS {
-            let sub = cli.find_subcommand(op.command).unwrap_or_else(|| panic!("{}", op.command));
-            for m in op.members {
-                let long = m.flag.trim_start_matches("--");
-                assert!(sub.get_arguments().any(|a| a.get_long() == Some(long)), "{} {}", op.command, m.flag);
+            let members = op.members();
+            assert!(!members.is_empty(), "{}", op.command);
+            for required in op.required {
+                assert!(members.iter().any(|m| m.key == *required && m.required), "{} {required}", op.command);
             }
+            assert!(members.iter().all(|m| !m.doc.is_empty()), "{}: every member flag has help", op.command);
         }
+        let keys: Vec<String> = CREATE_TOKEN.members().into_iter().map(|m| m.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "clientId",
+                "clientSecret",
+                "grantType",
+                "deviceCode",
+                "code",
+                "refreshToken",
+                "scope",
+                "redirectUri",
+                "codeVerifier"
+            ]
+        );
+        let start = START_DEVICE_AUTHORIZATION.members();
+        assert_eq!(start.last().map(|m| m.key.as_str()), Some("startUrl"));
+        assert!(CREATE_TOKEN.members().iter().any(|m| m.key == "scope" && m.list));
     }
 
     #[test]
     fn skeletons() {
-        let input: Value = serde_json::from_str(&skeleton(&CREATE_TOKEN, "input")).unwrap();
+        let sk = |op: &Operation, kind: &str| skeleton(&op.members(), kind, op);
+        let input: Value = serde_json::from_str(&sk(&CREATE_TOKEN, "input")).unwrap();
         let keys: Vec<&str> = input.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, CREATE_TOKEN.members.iter().map(|m| m.key).collect::<Vec<_>>());
+        assert_eq!(keys, CREATE_TOKEN.members().iter().map(|m| m.key.as_str()).collect::<Vec<_>>());
         assert_eq!(input["scope"], json!([""]));
-        assert!(skeleton(&CREATE_TOKEN, "input").starts_with("{\n    \"clientId\": \"\",\n"));
+        assert!(sk(&CREATE_TOKEN, "input").starts_with("{\n    \"clientId\": \"\",\n"));
         for op in OPERATIONS {
-            let yaml_doc = yaml::parse_flat(&skeleton(op, "yaml-input")).unwrap();
-            let json_doc: Value = serde_json::from_str(&skeleton(op, "input")).unwrap();
+            let yaml_doc = yaml::parse_flat(&sk(op, "yaml-input")).unwrap();
+            let json_doc: Value = serde_json::from_str(&sk(op, "input")).unwrap();
             assert_eq!(Value::Object(yaml_doc), json_doc, "{}", op.command);
         }
-        let out: Value = serde_json::from_str(&skeleton(&CREATE_TOKEN_WITH_IAM, "output")).unwrap();
+        let out: Value = serde_json::from_str(&sk(&CREATE_TOKEN_WITH_IAM, "output")).unwrap();
         assert_eq!(out["awsAdditionalDetails"]["identityContext"], "identityContext");
     }
 
-    fn flags(pairs: &[(&'static str, Value)]) -> Vec<(&'static str, Option<Value>)> {
-        pairs.iter().map(|(k, v)| (*k, Some(v.clone()))).collect()
+    fn flags(pairs: &[(&'static str, Value)]) -> Vec<(String, Option<Value>)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), Some(v.clone()))).collect()
     }
 
     #[test]
@@ -443,6 +491,7 @@ mod tests {
         .unwrap();
         let body = request_body(
             &CREATE_TOKEN,
+            &CREATE_TOKEN.members(),
             Some(Input { flag: "--cli-input-json", doc: input }),
             flags(&[("clientId", json!("flag-id")), ("scope", json!(["b", "c"]))]),
         )
@@ -457,7 +506,12 @@ mod tests {
     fn bad_requests_are_usage_errors() {
         let run = |input: Value, f: &[(&'static str, Value)]| {
             let input = serde_json::from_value(input).unwrap();
-            match request_body(&CREATE_TOKEN, Some(Input { flag: "--cli-input-json", doc: input }), flags(f)) {
+            match request_body(
+                &CREATE_TOKEN,
+                &CREATE_TOKEN.members(),
+                Some(Input { flag: "--cli-input-json", doc: input }),
+                flags(f),
+            ) {
                 Err(Error::Usage(msg)) => msg,
                 other => panic!("{other:?}"),
             }
@@ -474,7 +528,7 @@ mod tests {
     fn short_grant_types_expand() {
         let body = |op: &Operation, grant: &str, id: &'static str| {
             let f = flags(&[("clientId", json!(id)), ("clientSecret", json!("s")), ("grantType", json!(grant))]);
-            request_body(op, None, f).unwrap()["grantType"].as_str().unwrap().to_owned()
+            request_body(op, &op.members(), None, f).unwrap()["grantType"].as_str().unwrap().to_owned()
         };
         assert_eq!(body(&CREATE_TOKEN, "device_code", "i"), DEVICE_CODE_GRANT);
         assert_eq!(body(&CREATE_TOKEN, DEVICE_CODE_GRANT, "i"), DEVICE_CODE_GRANT);
@@ -483,6 +537,9 @@ mod tests {
         assert_eq!(body(&CREATE_TOKEN_WITH_IAM, "token-exchange", "arn"), TOKEN_EXCHANGE_GRANT);
         assert_eq!(body(&CREATE_TOKEN, "", "i"), "", "a skeleton placeholder is sent as it is");
         let f = flags(&[("clientId", json!("i")), ("clientSecret", json!("s")), ("grantType", json!("jwt-bearer"))]);
-        assert!(request_body(&CREATE_TOKEN, None, f).is_err(), "jwt-bearer is not a CreateToken grant");
+        assert!(
+            request_body(&CREATE_TOKEN, &CREATE_TOKEN.members(), None, f).is_err(),
+            "jwt-bearer is not a CreateToken grant"
+        );
     }
 }
