@@ -36,13 +36,30 @@ impl std::ops::Deref for Endpoint {
 /// profile (`target`). The layers below ask it for an endpoint and never go back to the environment
 /// or the config. Problems are kept and reported only when an endpoint is asked for, so a cache hit
 /// (which sends nothing) is not failed by a network setting it never uses.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub oidc: Result<Option<String>, EndpointError>,
     pub portal: Result<Option<String>, EndpointError>,
     pub fips: bool,
     pub dualstack: bool,
     pub ca_bundle: Result<Option<CaBundle>, EndpointError>,
+}
+
+/// Override URLs without any user:password they carry (a proxy-style URL can hold one).
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |r: &Result<Option<String>, EndpointError>| match r {
+            Ok(url) => format!("{:?}", url.as_deref().map(crate::sanitize::display_url)),
+            Err(e) => format!("error: {e}"),
+        };
+        f.debug_struct("Settings")
+            .field("oidc", &shown(&self.oidc))
+            .field("portal", &shown(&self.portal))
+            .field("fips", &self.fips)
+            .field("dualstack", &self.dualstack)
+            .field("ca_bundle", &self.ca_bundle)
+            .finish()
+    }
 }
 
 impl Settings {
@@ -142,6 +159,7 @@ impl fmt::Display for EndpointError {
                 "profile {profile} is configured to use the services section but the \"{section}\" services configuration does not exist"
             ),
             EndpointError::InvalidUrl { url, source_name } => {
+                let url = crate::sanitize::display_url(url);
                 write!(f, "endpoint URL {url:?} from {source_name} is not an http(s) URL")
             }
             EndpointError::EmptyCaBundle { what, .. } | EndpointError::ConfigUnreadable { what } => f.write_str(what),
@@ -393,6 +411,23 @@ pub fn is_true(v: Option<&str>) -> bool {
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn settings_and_errors_never_show_credentials_in_an_override_url() {
+        let settings = Settings {
+            oidc: Ok(Some("https://user:PASSWORD@oidc.example".to_owned())),
+            portal: Err(EndpointError::InvalidUrl {
+                url: "ftp://user:PASSWORD@portal.example".to_owned(),
+                source_name: "AWS_ENDPOINT_URL_SSO".to_owned(),
+            }),
+            fips: false,
+            dualstack: false,
+            ca_bundle: Ok(None),
+        };
+        let shown = format!("{settings:?}");
+        assert!(shown.contains("oidc.example") && shown.contains("portal.example"), "{shown}");
+        assert!(!shown.contains("PASSWORD"), "{shown}");
+    }
 
     #[test]
     fn a_region_must_be_a_host_label() {

@@ -117,6 +117,18 @@ fn console_failures_are_one_line_and_hold_no_secret() {
     let run = env.run(&["console", "--profile", "dev", "--no-browser"]);
     run.assert_fails(1, "GetSigninToken at 127.0.0.1:");
     assert!(!run.stderr.contains("DO-NOT-LEAK") && !run.stderr.contains("ASIAFAKE"), "{run:?}");
+    // A proxy's HTML error page (retried as a 5xx, then given up), truncated JSON, a wrong type.
+    let html = || Reply::Raw(502, "text/html".into(), "<html><h1>Bad Gateway</h1></html>".into());
+    env.fake.script("GetSigninToken", [html(), html(), html()]);
+    let run = env.run(&["console", "--profile", "dev", "--no-browser"]);
+    run.assert_fails(1, "GetSigninToken at 127.0.0.1:");
+    assert!(!run.stderr.contains("<html>") && !run.stderr.contains("ASIAFAKE"), "{run:?}");
+    for body in [r#"{"SigninToken": "abc"#, r#"{"SigninToken": 5}"#, "[]"] {
+        env.fake.script("GetSigninToken", [Reply::Raw(200, "application/json".into(), body.into())]);
+        let run = env.run(&["console", "--profile", "dev", "--no-browser"]);
+        assert_eq!(run.code, 1, "{body}: {run:?}");
+        assert!(run.stdout.is_empty() && !run.stderr.contains("ASIAFAKE"), "{body}: {run:?}");
+    }
     env.fake.script("GetSigninToken", [Reply::Json(200, None, serde_json::json!({"SigninToken": "a\u{1b}b"}))]);
     let run = env.run(&["console", "--profile", "dev", "--no-browser"]);
     run.assert_fails(1, "no SigninToken of printable text");
