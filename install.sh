@@ -237,17 +237,23 @@ case ":$PATH:" in
         fi ;;
     *)
         # The exact line for the user's login shell; $HOME stays unexpanded when BIN_DIR is under it.
-        case $BIN_DIR in
-            "$HOME"/*) shown_dir="\$HOME/${BIN_DIR#"$HOME"/}" ;;
-            *) shown_dir=$BIN_DIR ;;
-        esac
-        case ${SHELL##*/} in
+        # HOME and SHELL may both be unset (CI runners, cron, `env -i`): then a plain path and sh.
+        home=${HOME:-}
+        shown_dir=$BIN_DIR
+        if [ -n "$home" ] && [ "$home" != / ]; then
+            case $BIN_DIR in
+                "$home"/*) shown_dir="\$HOME/${BIN_DIR#"$home"/}" ;;
+            esac
+        fi
+        login_shell=${SHELL:-sh}
+        login_shell=${login_shell##*/}
+        case $login_shell in
             zsh) fix="echo 'export PATH=\"$shown_dir:\$PATH\"' >> ~/.zshrc" ;;
             fish) fix="fish -c 'fish_add_path $BIN_DIR'" ;;
             bash) fix="echo 'export PATH=\"$shown_dir:\$PATH\"' >> ~/.bashrc" ;;
             *) fix="echo 'export PATH=\"$shown_dir:\$PATH\"' >> ~/.profile" ;;
         esac
-        echo "note: $BIN_DIR is not on your PATH; to add it for ${SHELL##*/} (${SHELL:-sh}), run:"
+        echo "note: $BIN_DIR is not on your PATH; to add it for $login_shell (${SHELL:-sh}), run:"
         echo "    $fix"
         echo "  then open a new terminal. Until then the demo and 'configure generate' use the full path." ;;
 esac

@@ -30,12 +30,19 @@ fn listing(root: &Path) -> Vec<String> {
     out
 }
 
+/// install.sh as a CI runner, cron or `env -i` starts it: PATH and PREFIX only, no HOME, no SHELL.
 fn install(prefix: &Path, args: &[&str]) -> Run {
+    install_with(prefix, args, &[])
+}
+
+fn install_with(prefix: &Path, args: &[&str], env: &[(&str, &Path)]) -> Run {
     let out = Command::new("sh")
         .arg(repo().join("install.sh"))
         .args(args)
+        .env_clear()
         .env("PREFIX", prefix)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
         .current_dir("/")
         .output()
         .unwrap();
@@ -69,9 +76,10 @@ fn install_into_an_existing_prefix_and_uninstall_leaves_it_exactly_as_before() {
     assert!(run.stdout.starts_with("installed aws-sso-process 0.1"), "{run:?}");
     assert!(run.stdout.contains("completions: bash zsh fish"), "{run:?}");
     assert!(run.stdout.contains("Next: aws-sso-process setup"), "the next step is setup: {run:?}");
-    // Not on PATH: the exact line for the user's shell (the test runs it with SHELL unset or bash).
-    assert!(run.stdout.contains("is not on your PATH; to add it for"), "{run:?}");
-    assert!(run.stdout.contains(&format!("export PATH=\"{}:$PATH\"", prefix.join("bin").display())), "{run:?}");
+    // Not on PATH, and neither HOME nor SHELL set: the plain path, for sh's ~/.profile.
+    assert!(run.stdout.contains("is not on your PATH; to add it for sh (sh)"), "{run:?}");
+    let line = format!("echo 'export PATH=\"{}:$PATH\"' >> ~/.profile", prefix.join("bin").display());
+    assert!(run.stdout.contains(&line), "{run:?}");
     for file in INSTALLED {
         assert!(prefix.join(file).is_file(), "{file}");
     }
@@ -98,6 +106,32 @@ fn install_into_an_existing_prefix_and_uninstall_leaves_it_exactly_as_before() {
     run.assert_ok();
     assert!(run.stdout.contains("nothing to remove"), "{run:?}");
     assert_eq!(listing(root.path()), before);
+}
+
+#[test]
+fn the_path_note_is_the_exact_line_for_the_users_shell() {
+    let root = tempfile::tempdir().unwrap();
+    let prefix = root.path().join("p");
+    let home = root.path();
+    let shell = |name: &str| install_with(&prefix, &["--binary", BIN], &[("HOME", home), ("SHELL", Path::new(name))]);
+
+    let run = shell("/usr/bin/zsh");
+    run.assert_ok();
+    assert!(run.stdout.contains("to add it for zsh (/usr/bin/zsh), run:"), "{run:?}");
+    // Under HOME the line keeps $HOME, so it still works when copied to another machine.
+    assert!(run.stdout.contains("echo 'export PATH=\"$HOME/p/bin:$PATH\"' >> ~/.zshrc"), "{run:?}");
+    let run = shell("/bin/bash");
+    assert!(run.stdout.contains("echo 'export PATH=\"$HOME/p/bin:$PATH\"' >> ~/.bashrc"), "{run:?}");
+    let run = shell("/usr/local/bin/fish");
+    let fish = format!("fish -c 'fish_add_path {}'", prefix.join("bin").display());
+    assert!(run.stdout.contains(&fish), "{run:?}");
+
+    // HOME=/ (some service accounts) must not turn every path into "$HOME/...".
+    let run = install_with(&prefix, &["--binary", BIN], &[("HOME", Path::new("/"))]);
+    run.assert_ok();
+    let plain = format!("echo 'export PATH=\"{}:$PATH\"' >> ~/.profile", prefix.join("bin").display());
+    assert!(run.stdout.contains(&plain), "{run:?}");
+    install(&prefix, &["--uninstall"]).assert_ok();
 }
 
 #[test]
