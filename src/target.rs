@@ -280,6 +280,20 @@ pub fn named_profile(ctx: &Context, spec: &TargetArgs) -> Option<String> {
     chosen_profile(ctx, spec).map(|(name, _)| name)
 }
 
+/// The `region` a tool using this target would get from the config: that of the profile the user
+/// named (the one tools use, `dev`), else that of the profile with the sso_* keys it leads to. An
+/// empty value counts as none. The environment's `AWS_REGION` is the caller's to check first.
+pub fn profile_region(ctx: &Context, spec: &TargetArgs, target: &RoleTarget) -> Result<Option<String>, Error> {
+    let names: Vec<String> =
+        [named_profile(ctx, spec), target.session.settings_profile.clone()].into_iter().flatten().collect();
+    let lookup: Vec<&str> = names.iter().map(String::as_str).collect();
+    let config = ctx.config_for(&lookup)?;
+    Ok(lookup.iter().find_map(|name| {
+        let region = config.profile(name)?.get("region")?.trim();
+        (!region.is_empty()).then(|| region.to_owned())
+    }))
+}
+
 struct Found {
     session: SessionTarget,
     account_id: Option<String>,

@@ -63,16 +63,12 @@ pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, args: &Conso
 
 /// The region whose console home opens: the environment's, else the profile's.
 fn region(ctx: &Context, spec: &TargetArgs, target: &RoleTarget) -> Result<Option<String>, Error> {
-    let config = ctx.config()?;
     let from_env = ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|v| ctx.env.get(v).map(|r| (r.to_owned(), *v)));
-    let profiles = [crate::target::named_profile(ctx, spec), target.session.settings_profile.clone()];
-    let from_profile = || {
-        profiles.iter().flatten().find_map(|name| {
-            let region = config.profile(name)?.get("region")?.trim();
-            (!region.is_empty()).then(|| (region.to_owned(), "the region of the profile"))
-        })
+    let from_env_or_profile = match from_env {
+        Some(found) => Some(found),
+        None => crate::target::profile_region(ctx, spec, target)?.map(|r| (r, "the region of the profile")),
     };
-    match from_env.or_else(from_profile) {
+    match from_env_or_profile {
         Some((region, _)) if federation::plausible_region(&region) => Ok(Some(region)),
         Some((region, source)) => Err(Error::Other {
             what: format!("{source} ({}) is not a region name", crate::sanitize::sanitize(&region)),

@@ -84,7 +84,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, args: &ExecA
     for name in REMOVED {
         cmd.env_remove(name);
     }
-    if let Some(region) = region(ctx, &target)? {
+    if let Some(region) = region(ctx, spec, &target)? {
         cmd.env("AWS_REGION", &region).env("AWS_DEFAULT_REGION", &region);
     }
     cmd.env(NEST_VAR, label(ctx, spec, &target));
@@ -269,18 +269,11 @@ mod signals {
 }
 
 /// The profile's `region`, unless the environment already names a region.
-fn region(ctx: &Context, target: &RoleTarget) -> Result<Option<String>, Error> {
+fn region(ctx: &Context, spec: &TargetArgs, target: &RoleTarget) -> Result<Option<String>, Error> {
     if ctx.env.get("AWS_REGION").is_some() || ctx.env.get("AWS_DEFAULT_REGION").is_some() {
         return Ok(None);
     }
-    let name = target.session.settings_profile.as_deref();
-    let config = ctx.config_for(name.as_slice())?;
-    Ok(name
-        .and_then(|name| config.profile(name))
-        .and_then(|profile| profile.get("region"))
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(str::to_owned))
+    crate::target::profile_region(ctx, spec, target)
 }
 
 /// What `AWS_SSO_PROCESS_EXEC` says: the profile, or session/account/role without one.

@@ -48,6 +48,27 @@ fn exec_sets_the_credentials_and_region_and_removes_the_profile() {
     assert!(!vars.contains_key("AWS_REGION"), "no [default] profile, so no region");
 }
 
+/// The region of the profile the user named wins, also when its credential_process line leads
+/// to a session target with no profile (what `configure generate` writes) or to a profile with
+/// another region; only with no region there does the SSO profile's count.
+#[test]
+fn exec_takes_the_region_of_the_profile_the_user_named() {
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    env.write_config(&format!(
+        "[profile dev]\ncredential_process = aws-sso-process --sso-session corp --account-id {ACCOUNT} --role-name {ROLE}\nregion = ca-central-1\n\n\
+         [profile via-sso-profile]\ncredential_process = aws-sso-process --profile dev-sso\nregion = sa-east-1\n\n\
+         [profile no-region]\ncredential_process = aws-sso-process --profile dev-sso\n\n\
+         [profile dev-sso]\nsso_session = corp\nsso_account_id = {ACCOUNT}\nsso_role_name = {ROLE}\nregion = eu-west-1\n\n\
+         [sso-session corp]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n"
+    ));
+    for (profile, region) in [("dev", "ca-central-1"), ("via-sso-profile", "sa-east-1"), ("no-region", "eu-west-1")] {
+        let vars = exec_env(&env, &["--profile", profile]);
+        assert_eq!(vars.get("AWS_REGION").map(String::as_str), Some(region), "{profile}");
+        assert_eq!(vars.get("AWS_DEFAULT_REGION").map(String::as_str), Some(region), "{profile}");
+    }
+}
+
 #[test]
 fn exec_passes_exit_codes_through() {
     let env = TestEnv::new();
