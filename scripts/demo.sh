@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Try aws-sso-process without AWS: starts the test suite's fake IAM Identity Center on 127.0.0.1,
-# makes a throwaway HOME with an ~/.aws/config, and walks through a day's use, explaining each step:
-# login (device code; the fake approves by itself), status, credential_process, refresh, a cache
-# hit with its time, export, exec, logout. Nothing leaves this machine; your own ~/.aws is not read.
+# makes a throwaway HOME with no ~/.aws at all, and walks through a first day, explaining each step:
+# setup (writes the sso-session, logs in with a device code the fake approves by itself, generates a
+# profile per account and role), status, credential_process, refresh, a cache hit with its time,
+# export, exec, a profile of your own naming, logout. Nothing leaves this machine; your own ~/.aws is
+# not read.
 #
 #   ./scripts/demo.sh
 #
@@ -89,32 +91,22 @@ export AWS_SSO_PROCESS_TTY=none NO_PROXY=127.0.0.1,localhost
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_ENDPOINT_URL \
     AWS_REGION AWS_DEFAULT_REGION AWS_SSO_PROCESS_EXEC AWS_CA_BUNDLE BROWSER \
     HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy
-mkdir -p "$HOME/.aws"
-cat >"$HOME/.aws/config" <<CONFIG
-[profile dev]
-credential_process = aws-sso-process --profile dev-sso
-
-[profile dev-sso]
-sso_session = corp
-sso_account_id = 111122223333
-sso_role_name = Developer
-region = eu-west-1
-
-[sso-session corp]
-sso_start_url = https://corp.awsapps.com/start
-sso_region = us-east-1
-sso_registration_scopes = sso:account:access
-CONFIG
 
 echo "${bold}aws-sso-process demo${off}: $("$bin" --version), against a fake IAM Identity Center at $url"
 note "binary: $bin"
-note "HOME for this demo: $HOME (deleted at the end)"
-step "The config: tools use [profile dev]; [profile dev-sso] names the SSO account and role"
-sed 's/^/    /' "$HOME/.aws/config"
+note "HOME for this demo: $HOME (deleted at the end); it has no ~/.aws yet"
 
-step "Log in once (device code flow; in real life you approve the code in a browser, here the fake does)"
-show login --sso-session corp --use-device-code --no-browser
-note "the token is in ~/.aws/sso/cache, where 'aws sso login' keeps it: the AWS CLI and SDKs share it"
+step "Set up: the sso-session, the login, a profile per account and role (each flag answers one question)"
+show setup --start-url https://corp.awsapps.com/start --region us-east-1 --sso-session corp \
+    --generate all --use-device-code --no-browser
+note "without flags, setup asks each question on the terminal; in real life you approve the code in a"
+note "browser, here the fake does. The token is in ~/.aws/sso/cache, shared with 'aws sso login' and the SDKs"
+profile=development.Developer
+grep -q "^\[profile $profile\]" "$HOME/.aws/config" || fail "setup did not write [profile $profile]"
+
+step "What setup wrote to ~/.aws/config (the session and the first generated profile of $(grep -c '^\[profile ' "$HOME/.aws/config"))"
+awk -v RS= 'NR <= 2 { gsub(/\n/, "\n    "); print "    " $0 "\n" }' "$HOME/.aws/config"
+note "every AWS tool uses these profiles: aws s3 ls --profile $profile, AWS_PROFILE=$profile terraform plan"
 
 step "Status"
 if "$bin" status --help >/dev/null 2>&1; then
@@ -123,8 +115,8 @@ else
     note "(skipped: this build has no 'status' command yet)"
 fi
 
-step "What an SDK runs for [profile dev]: credential_process output, one JSON object on stdout"
-show --profile dev-sso
+step "What an SDK runs for that profile: its credential_process line, one JSON object on stdout"
+show --profile "$profile"
 note "first call: GetRoleCredentials at the portal; the result goes to ~/.aws/cli/cache, shared with the AWS CLI"
 
 step "Refresh the SSO access token now (normally done by itself when less than 15 minutes remain)"
@@ -132,27 +124,35 @@ show refresh --force --sso-session corp
 
 step "credential_process again: served from the role-credential cache, no network"
 start=$(now_ms)
-"$bin" --debug --profile dev-sso >"$demo_home/second.json" 2>"$demo_home/second.log"
+"$bin" --debug --profile "$profile" >"$demo_home/second.json" 2>"$demo_home/second.log"
 elapsed=$(($(now_ms) - start))
-printf '$ aws-sso-process --profile dev-sso\n'
+printf '$ aws-sso-process --profile %s\n' "$profile"
 cat "$demo_home/second.json"
 grep -q 'from the cache' "$demo_home/second.log" || fail "the second call did not come from the cache: $(cat "$demo_home/second.log")"
 note "served from the cache in ${elapsed} ms (whole process, wall clock)"
 
-step "The same credentials for a shell: eval \"\$(aws-sso-process export --profile dev-sso --format env)\""
-show export --profile dev-sso --format env | sed -E 's/=(.{12}).*/=\1.../'
+step "The same credentials for a shell: eval \"\$(aws-sso-process export --profile $profile --format env)\""
+show export --profile "$profile" --format env | sed -E 's/=(.{12}).*/=\1.../'
 note "(values shortened here; also --format env-no-export, fish, powershell, windows-cmd, process)"
 
 step "Or only for one command: exec puts them in its environment (and AWS_REGION from the profile)"
-show exec --profile dev-sso -- sh -c 'echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID AWS_REGION=$AWS_REGION"'
+cat >>"$HOME/.aws/config" <<CONFIG
+
+[profile dev]
+credential_process = "$bin" --profile $profile
+region = eu-west-1
+CONFIG
+note "a profile of your own naming, added by hand: [profile dev], whose credential_process names $profile"
+show exec --profile dev -- sh -c 'echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID AWS_REGION=$AWS_REGION"'
+note "every command takes the name your tools use: exec, export and login follow its credential_process line"
 
 step "Log out: the portal session ends; the cached token and role credentials are deleted"
 show logout --sso-session corp
 set +e
-show --profile dev-sso
+show --profile dev
 code=$?
 set -e
 [ "$code" -eq 3 ] || fail "after logout credential_process should exit 3 (login required), not $code"
 note "exit $code: login required, with the command to run; SDKs show that message"
 
-printf '\n%sDemo finished: every step worked.%s Next: put the config above in ~/.aws/config with your own start URL.\n' "$bold" "$off"
+printf '\n%sDemo finished: every step worked.%s Next, with your own start URL: aws-sso-process setup\n' "$bold" "$off"

@@ -241,7 +241,7 @@ fn demo_script_runs_to_the_end() {
     {
         assert!(stdout.contains(needle), "demo output lacks {needle:?}:\n{stdout}");
     }
-    assert!(stdout.trim_end().ends_with("with your own start URL."), "{stdout}");
+    assert!(stdout.trim_end().ends_with("Next, with your own start URL: aws-sso-process setup"), "{stdout}");
     // The throwaway HOME is gone, and the real one was never touched.
     assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
 }
