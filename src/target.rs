@@ -47,9 +47,13 @@ impl SessionTarget {
     /// The endpoint of `service` for this session: in its `sso_region`, or (a vanity start URL
     /// configured without one) in the region its last login found.
     pub fn endpoint(&self, service: Service) -> Result<Endpoint, Error> {
-        let region =
-            if self.session.region.is_empty() { self.region_found_by_login()? } else { self.session.region.clone() };
-        Ok(self.endpoints.endpoint(service, &region)?)
+        Ok(self.endpoints.endpoint(service, &self.sso_region()?)?)
+    }
+
+    /// The session's `sso_region`, or (a vanity start URL configured without one) the region its
+    /// last login found; an error naming the login to run when neither is known. Never empty.
+    pub fn sso_region(&self) -> Result<String, Error> {
+        if self.session.region.is_empty() { self.region_found_by_login() } else { Ok(self.session.region.clone()) }
     }
 
     /// The same session in another region (a login that found the region from the start URL).

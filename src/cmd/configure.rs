@@ -239,7 +239,10 @@ pub fn generate(ctx: &Context, spec: &TargetArgs, args: &GenerateArgs) -> Result
     let target = list::list_target(ctx, spec)?;
     let naming = Naming::new(&args.names, target.session.name.as_deref())?;
     // With --start-url, --region is the sso_region, and serves as the profiles' region as well.
-    let region = spec.region.clone().unwrap_or_else(|| target.session.region.clone());
+    let region = match &spec.region {
+        Some(region) => region.clone(),
+        None => target.sso_region()?,
+    };
     let accounts = accounts::fetch(ctx, &target)?;
     let generator = Generator { target: &target, region: &region, program: &program, backup: true };
     let (planned, skipped) = plan(&accounts, &naming);

@@ -18,26 +18,41 @@ use crate::target::RoleTarget;
 use std::io::Write;
 
 pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, args: &ConsoleArgs) -> Result<u8, Error> {
-    let target = crate::target::role_target(ctx, spec)?;
-    let partition = crate::endpoints::partition_id(&target.session.session.region);
-    let ignore =
-        ctx.env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    let base = ctx.env.get(federation::ENDPOINT_VAR).filter(|_| !ignore);
-    let url = federation::endpoint(partition, base)?;
-    let destination = match &args.destination {
-        Some(d) if d.starts_with("https://") && !d.chars().any(char::is_whitespace) => d.clone(),
-        Some(_) => {
-            return Err(Error::Usage("--destination must be an https:// URL (a console page)".to_owned()));
-        }
-        None => {
-            let region = region(ctx, spec, &target)?;
-            federation::console_home(partition, region.as_deref()).ok_or_else(|| Error::Other {
-                what: format!("no console address is known for the {partition} partition"),
-                hint: Some("pass --destination with the console URL to open".to_owned()),
-            })?
-        }
+    if let Some(d) = &args.destination
+        && (!d.starts_with("https://") || d.chars().any(char::is_whitespace))
+    {
+        return Err(Error::Usage("--destination must be an https:// URL (a console page)".to_owned()));
+    }
+    // The federation host and the destination, before any network call when the session's region
+    // is known; a vanity session without sso_region knows it only once it has logged in.
+    let plan = |target: &RoleTarget, region: &str| -> Result<(String, String), Error> {
+        let partition = crate::endpoints::partition_id(region);
+        let ignore =
+            ctx.env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let base = ctx.env.get(federation::ENDPOINT_VAR).filter(|_| !ignore);
+        let url = federation::endpoint(partition, base)?;
+        let destination =
+            match &args.destination {
+                Some(d) => d.clone(),
+                None => federation::console_home(partition, self::region(ctx, spec, target)?.as_deref()).ok_or_else(
+                    || Error::Other {
+                        what: format!("no console address is known for the {partition} partition"),
+                        hint: Some("pass --destination with the console URL to open".to_owned()),
+                    },
+                )?,
+            };
+        Ok((url, destination))
+    };
+    let before = crate::target::role_target(ctx, spec)?;
+    let early = match before.session.sso_region() {
+        Ok(region) => Some(plan(&before, &region)?),
+        Err(_) => None,
     };
     let (target, served) = credentials::fetch(ctx, spec, login_if_needed)?;
+    let (url, destination) = match early {
+        Some(planned) => planned,
+        None => plan(&target, &target.session.sso_region()?)?,
+    };
     let bundle = target.session.endpoints.ca_bundle.clone()?;
     let token = federation::signin_token(ctx.http(), &url, &served.creds, bundle.as_ref())?;
     let link = federation::login_url(&url, &target.session.session.start_url, &destination, &token);

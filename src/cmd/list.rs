@@ -65,7 +65,7 @@ fn to_json(target: &SessionTarget, accounts: &[AccountRoles]) -> String {
     let doc = json!({
         "ssoSession": target.session.name,
         "startUrl": target.session.start_url,
-        "region": target.session.region,
+        "region": target.sso_region().ok(),
         "accounts": accounts.iter().map(|a| json!({
             "accountId": a.account.account_id,
             "accountName": a.account.account_name,

@@ -234,6 +234,11 @@ fn a_session_without_sso_region_uses_the_region_its_last_login_found() {
     token["region"] = json!("eu-west-1");
     env.seed_token(CORP_KEY, &token);
     env.run(&["--profile", "dev-sso"]).assert_ok();
+    // Generated profiles get that region, never an empty `region =`; list says it too.
+    let run = env.run(&["configure", "generate", "--sso-session", "corp"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("region = eu-west-1\n") && !run.stdout.contains("region = \n"), "{run:?}");
+    assert_eq!(env.run(&["list", "--sso-session", "corp", "--json"]).assert_ok().json()["region"], "eu-west-1");
     token.as_object_mut().unwrap().remove("region");
     env.seed_token(CORP_KEY, &token);
     std::fs::remove_file(env.role_path(CORP_ROLE_KEY)).unwrap();
