@@ -324,6 +324,21 @@ pub fn str_field<'a>(map: &'a Map<String, Value>, key: &str) -> Result<Option<&'
 }
 
 /// Creates `dir` and its missing parents; the ones we create get mode 0700.
+/// The `*.json` files of a cache folder, sorted; none when the folder does not exist.
+pub fn json_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, CacheError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(CacheError::Io { path: dir.to_owned(), action: "list", source }),
+    };
+    let mut out: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
 pub fn ensure_dir(dir: &Path) -> Result<(), CacheError> {
     create_private_dir(dir).map_err(|source| CacheError::Io { path: dir.to_owned(), action: "create folder", source })
 }

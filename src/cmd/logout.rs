@@ -158,7 +158,7 @@ fn derived_role_files(ctx: &Context, session: &SsoSession) -> Result<BTreeSet<Pa
 /// with the session, to their file name.
 fn own_role_files(ctx: &Context, session: &SsoSession) -> Result<Vec<PathBuf>, Error> {
     let mut out = Vec::new();
-    for path in json_files(&ctx.cli_cache_dir())? {
+    for path in cache::json_files(&ctx.cli_cache_dir())? {
         let Ok(Some(doc)) = cache::read_object(&path) else { continue };
         if let Some((account, role)) = role_cache::entry_role(&doc)
             && path.file_stem().is_some_and(|stem| {
@@ -178,7 +178,7 @@ fn run_all(ctx: &Context) -> Result<u8, Error> {
     let settings_profile = Some(ctx.profile_name(&TargetArgs::default())).filter(|p| config.profile(p).is_some());
     let mut exit = 0;
     let mut count = 0;
-    for path in json_files(&ctx.sso_cache_dir())? {
+    for path in cache::json_files(&ctx.sso_cache_dir())? {
         let _guard = LockGuard::acquire(&path, LOCK_WAIT)?;
         let doc = match cache::read_object(&path) {
             Ok(Some(doc)) if doc.contains_key("accessToken") => doc,
@@ -210,7 +210,7 @@ fn run_all(ctx: &Context) -> Result<u8, Error> {
     if count == 0 {
         println!("no cached SSO tokens in {}", ctx.sso_cache_dir().display());
     }
-    for path in json_files(&ctx.cli_cache_dir())? {
+    for path in cache::json_files(&ctx.cli_cache_dir())? {
         if let Ok(Some(doc)) = cache::read_object(&path)
             && doc.get("ProviderType").and_then(Value::as_str) == Some("sso")
         {
@@ -226,19 +226,4 @@ fn named(name: &str) -> SsoSession {
 
 fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-/// The `*.json` files of a folder, sorted; none when the folder does not exist.
-pub(crate) fn json_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(cache::CacheError::Io { path: dir.to_owned(), action: "list", source }.into()),
-    };
-    let mut out: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
-        .collect();
-    out.sort();
-    Ok(out)
 }
