@@ -42,12 +42,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub const NEST_VAR: &str = "AWS_SSO_PROCESS_EXEC";
 /// Removed from the child's environment.
 const REMOVED: [&str; 3] = ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN"];
-/// Also removed with `--server`: keys and container settings that SDKs would prefer to the endpoint.
-const REMOVED_FOR_SERVER: [&str; 6] = [
+/// Also removed with `--server`: keys, web identity and container settings that SDKs would prefer
+/// to the endpoint (every SDK's chain tries the environment's keys and web identity first).
+const REMOVED_FOR_SERVER: [&str; 9] = [
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 ];
@@ -197,11 +201,16 @@ mod signals {
     }
 
     extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
-        // SAFETY: only async-signal-safe calls (getpgid, getpgrp, kill) on plain integers.
+        // SAFETY: only async-signal-safe calls (kill) on plain integers.
         unsafe {
             let from = if info.is_null() { 0 } else { sender(info) };
-            // The terminal's signals (from the kernel) and our own group's reached the child already.
-            if from == 0 || libc::getpgid(from) == libc::getpgrp() {
+            // The terminal's signals (Ctrl-C, hang-up: sent by the kernel to the whole foreground
+            // group) reached the child already: a second SIGINT would make programs like terraform
+            // stop at once instead of cleanly. A process's signal is passed on, whatever its group:
+            // `kill $pid` from a script, Python's terminate() or `timeout` share ours and aim at us
+            // alone (a group-wide kill from a process reaches the child twice; it cannot be told
+            // apart).
+            if from == 0 {
                 return;
             }
             match CHILD.load(Ordering::SeqCst) {

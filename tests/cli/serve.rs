@@ -285,6 +285,9 @@ fn exec_server_gives_the_child_an_endpoint_instead_of_keys() {
     env.set_env("AWS_ACCESS_KEY_ID", "AKIDFROMPARENT");
     env.set_env("AWS_SECRET_ACCESS_KEY", "parent-secret");
     env.set_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/x");
+    // A CI job's web identity would win over the endpoint in every SDK's chain.
+    env.set_env("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/secrets/token");
+    env.set_env("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/ci");
     let script = "env | grep '^AWS_' | sort; \
                   curl -s -H \"Authorization: $AWS_CONTAINER_AUTHORIZATION_TOKEN\" \"$AWS_CONTAINER_CREDENTIALS_FULL_URI\" \
                   > \"$HOME/got.json\" 2>/dev/null || true; exit 42";
@@ -295,9 +298,14 @@ fn exec_server_gives_the_child_an_endpoint_instead_of_keys() {
     assert!(uri.starts_with("http://127.0.0.1:"), "{uri}");
     let token = vars.iter().find_map(|l| l.strip_prefix("AWS_CONTAINER_AUTHORIZATION_TOKEN=")).unwrap();
     assert_eq!(token.len(), 64);
-    for gone in
-        ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
-    {
+    for gone in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ] {
         assert!(!vars.iter().any(|l| l.starts_with(&format!("{gone}="))), "{gone}: {vars:?}");
     }
     assert!(vars.contains(&"AWS_REGION=eu-west-1") && vars.contains(&"AWS_SSO_PROCESS_EXEC=dev-sso"), "{vars:?}");
@@ -346,20 +354,23 @@ fn exec_server_passes_a_signal_it_is_sent_to_the_command() {
     use std::os::unix::process::CommandExt;
     let env = TestEnv::new();
     env.seed_corp_token(7200);
-    for (signal, name) in [(libc::SIGTERM, "TERM"), (libc::SIGINT, "INT"), (libc::SIGHUP, "HUP")] {
+    // Its own process group, like a shell job; and the sender's group, as a script's `kill $pid`,
+    // Python's `terminate()` or `timeout --foreground` have it. Either way the signal goes to
+    // aws-sso-process alone, and must reach the command once.
+    let cases = [(libc::SIGTERM, "TERM"), (libc::SIGINT, "INT"), (libc::SIGHUP, "HUP")]
+        .into_iter()
+        .flat_map(|(signal, name)| [(signal, name, true), (signal, name, false)]);
+    for (signal, name, own_group) in cases {
         // Bounded: without the signal the command ends by itself after about ten seconds.
         let script = format!(
             "trap 'echo got {name}; exit 7' {name}; echo ready; i=0; \
              while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; echo no signal"
         );
-        let mut child = env
-            .command(&["exec", "--server", "--profile", "dev-sso", "--", "sh", "-c", &script])
-            // Its own process group, like a shell job: the signal goes to aws-sso-process alone.
-            .process_group(0)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut command = env.command(&["exec", "--server", "--profile", "dev-sso", "--", "sh", "-c", &script]);
+        if own_group {
+            command.process_group(0);
+        }
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
@@ -369,8 +380,8 @@ fn exec_server_passes_a_signal_it_is_sent_to_the_command() {
         let mut rest = String::new();
         stdout.read_to_string(&mut rest).unwrap();
         let status = child.wait().unwrap();
-        assert_eq!(rest, format!("got {name}\n"), "the command got it once");
-        assert_eq!(status.code(), Some(7), "{name}: the command's exit status");
+        assert_eq!(rest, format!("got {name}\n"), "the command got it once (own group: {own_group})");
+        assert_eq!(status.code(), Some(7), "{name}: the command's exit status (own group: {own_group})");
     }
 }
 
