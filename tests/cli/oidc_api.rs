@@ -7,6 +7,7 @@ use crate::util::fake::{FakeSso, IAM_ACCESS_KEY, IAM_SECRET_KEY, Recorded, Reply
 use crate::util::*;
 use serde_json::{Value, json};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 const APP_ARN: &str = "arn:aws:sso::123456789012:application/ssoins-1111/apl-2222";
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -235,6 +236,31 @@ print(json.dumps({{"ok": r["issuedTokenType"]}}))
     let run = to_run(out);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(env.fake.iam_signers(), vec![IAM_ACCESS_KEY.to_owned()]);
+}
+
+/// A source profile's credential_process that prints without end, or never ends (or leaves a
+/// child holding its stdout), is stopped: memory stays bounded and the run ends with one error.
+#[test]
+fn a_source_profiles_credential_process_is_bounded_in_output_and_time() {
+    let call = ["create-token-with-iam", "--region", "us-east-1", "--client-id", APP_ARN, "--grant-type", "jwt-bearer"];
+    let env = TestEnv::new();
+    let config = |line: &str| format!("{DEFAULT_CONFIG}\n[profile proc]\ncredential_process = {line}\n");
+
+    env.write_config(&config("yes"));
+    let started = Instant::now();
+    let run = env.run(&args(&call, &["--source-profile", "proc"]));
+    run.assert_fails(1, "the credential_process of profile proc printed more than 1024 KiB");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+
+    // A process whose child keeps the pipe open after it printed and exited: both are waited for
+    // only up to the run's deadline (30 s), then it is stopped.
+    env.write_config(&config("sh -c 'sleep 45 2>/dev/null & echo {}'"));
+    let started = Instant::now();
+    let run = env.run(&args(&call, &["--source-profile", "proc"]));
+    let took = started.elapsed();
+    run.assert_fails(1, "the credential_process of profile proc did not finish within 30 s; it was stopped");
+    assert!(took >= Duration::from_secs(29) && took < Duration::from_secs(40), "{took:?}");
+    assert!(env.fake.requests().is_empty(), "nothing was sent");
 }
 
 #[test]

@@ -21,7 +21,9 @@ use crate::secret::Secret;
 use crate::sigv4::AwsCredentials;
 use crate::timefmt;
 use serde_json::{Map, Value};
-use std::process::{Command, Stdio};
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// How many credential_process commands may run one inside another.
 pub const MAX_PROCESS_DEPTH: usize = 3;
@@ -142,20 +144,98 @@ fn run_process(ctx: &Context, profile: &str, command: &str) -> Result<AwsCredent
         .ok_or_else(|| fail(format!("the credential_process of profile {profile} cannot be split into words")))?;
     ctx.debug(|| format!("running the credential_process of profile {profile} ({})", argv[0]));
     let (depth, chain) = process_depth(ctx);
-    let out = Command::new(&argv[0])
+    let mut child = Command::new(&argv[0])
         .args(&argv[1..])
         .env(DEPTH_VAR, (depth + 1).to_string())
         .env(CHAIN_VAR, chain.into_iter().chain([profile.to_owned()]).collect::<Vec<_>>().join(ARROW))
         .stdin(Stdio::inherit())
         .stderr(Stdio::inherit())
         .stdout(Stdio::piped())
-        .output()
+        .spawn()
         .map_err(|e| fail(format!("could not run the credential_process of profile {profile} ({}): {e}", argv[0])))?;
-    if !out.status.success() {
-        return Err(fail(format!("the credential_process of profile {profile} failed ({})", out.status)));
+    let output = bounded_output(&mut child, PROCESS_DEADLINE);
+    // Whatever happened, the child does not outlive this call.
+    let _ = child.kill();
+    let status = child.wait();
+    let stdout = match output {
+        Output::Done(bytes) => bytes,
+        Output::TooLarge => {
+            return Err(fail(format!(
+                "the credential_process of profile {profile} printed more than {} KiB (credentials are a few hundred bytes)",
+                PROCESS_OUTPUT_LIMIT / 1024
+            )));
+        }
+        Output::TimedOut => {
+            return Err(fail(format!(
+                "the credential_process of profile {profile} did not finish within {} s; it was stopped",
+                PROCESS_DEADLINE.as_secs()
+            )));
+        }
+        Output::Failed(e) => {
+            return Err(fail(format!("cannot read the output of the credential_process of profile {profile}: {e}")));
+        }
+    };
+    match status {
+        Ok(status) if status.success() => {}
+        Ok(status) => {
+            return Err(fail(format!("the credential_process of profile {profile} failed ({status})")));
+        }
+        Err(e) => return Err(fail(format!("cannot wait for the credential_process of profile {profile}: {e}"))),
     }
-    parse_process_output(&out.stdout, ctx.now())
+    parse_process_output(&stdout, ctx.now())
         .map_err(|why| fail(format!("the credential_process of profile {profile} printed {why}")))
+}
+
+/// What a credential_process may print: its JSON is a few hundred bytes.
+const PROCESS_OUTPUT_LIMIT: u64 = 1 << 20;
+/// How long it may run: the run's own deadline (a process that takes longer is stuck, or waits for
+/// input nobody will give).
+const PROCESS_DEADLINE: Duration = crate::context::RUN_DEADLINE;
+
+enum Output {
+    Done(Vec<u8>),
+    TooLarge,
+    TimedOut,
+    Failed(std::io::Error),
+}
+
+/// The child's whole stdout, once it has closed it and exited, read on a thread of its own so that
+/// a child that prints without end, never exits, or leaves a grandchild holding the pipe cannot
+/// hold this process past `limit` or make it buffer more than `PROCESS_OUTPUT_LIMIT`.
+fn bounded_output(child: &mut Child, limit: Duration) -> Output {
+    let Some(stdout) = child.stdout.take() else {
+        return Output::Failed(std::io::Error::other("no pipe to the child's stdout"));
+    };
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        stdout.take(PROCESS_OUTPUT_LIMIT + 1).read_to_end(&mut bytes).map(|_| bytes)
+    });
+    let end = Instant::now() + limit;
+    let mut pause = Duration::from_millis(1);
+    let mut nap = || {
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    };
+    // Until its stdout closes (or the limit is read), then until it exits.
+    while !reader.is_finished() {
+        if Instant::now() >= end {
+            return Output::TimedOut;
+        }
+        nap();
+    }
+    let bytes = match reader.join() {
+        Ok(Ok(bytes)) if bytes.len() as u64 > PROCESS_OUTPUT_LIMIT => return Output::TooLarge,
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => return Output::Failed(e),
+        Err(_) => return Output::Failed(std::io::Error::other("the reader thread failed")),
+    };
+    while matches!(child.try_wait(), Ok(None)) {
+        if Instant::now() >= end {
+            return Output::TimedOut;
+        }
+        nap();
+    }
+    Output::Done(bytes)
 }
 
 /// The depth and profile chain this process was started with (see the module comment).
