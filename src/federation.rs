@@ -7,7 +7,7 @@
 //! by a plain sentence. The token is checked before it goes into a URL: text only, bounded.
 
 use crate::error::Error;
-use crate::http::{self, CallError, Http, HttpError, HttpErrorKind, Method, Request, ServiceError};
+use crate::http::{self, CallError, Http, Method, Request, ServiceError};
 use crate::login::encode;
 use crate::network::CaBundle;
 use crate::portal::RoleCredentials;
@@ -45,10 +45,8 @@ pub fn endpoint(partition: &str, override_base: Option<&str>) -> Result<String, 
         }
         // The role's keys travel in the query: plain http only to this machine (a test endpoint),
         // never in clear text through a network or a proxy's access log.
-        let host = rest.unwrap_or_default().split(['/', '?', '#']).next().unwrap_or_default();
-        let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-        let loopback = ["127.", "localhost", "[::1]"].iter().any(|l| host.starts_with(l));
-        if lower.starts_with("http://") && !loopback {
+        let authority = rest.unwrap_or_default().split(['/', '?', '#']).next().unwrap_or_default();
+        if lower.starts_with("http://") && !is_loopback(authority) {
             return Err(Error::Other {
                 what: format!(
                     "endpoint URL {:?} from {ENDPOINT_VAR} is plain http to another machine",
@@ -69,6 +67,25 @@ pub fn endpoint(partition: &str, override_base: Option<&str>) -> Result<String, 
             )),
         }),
     }
+}
+
+/// Whether a URL's authority (`[user@]host[:port]`) names this machine: `localhost`, or an IP
+/// address in 127.0.0.0/8 or `[::1]`; never a name that only starts like one (`127.evil.example`).
+fn is_loopback(authority: &str) -> bool {
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((ip, "")) => ip,
+            Some((ip, port)) if port.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok()) => ip,
+            _ => return false,
+        },
+        None => match host_port.split_once(':') {
+            Some((host, port)) if port.parse::<u16>().is_ok() => host,
+            Some(_) => return false,
+            None => host_port,
+        },
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The console home for a partition and region (the partition's console without a region).
@@ -113,8 +130,9 @@ pub fn signin_token(
         ca_bundle,
         idempotent: true,
         deadline: None,
+        secret_query: true,
     };
-    let resp = http.send(&req).map_err(|e| Error::from(redacted(e, creds)))?;
+    let resp = http.send(&req)?;
     if !(200..300).contains(&resp.status) {
         return Err(ServiceError::from_response(&resp).into());
     }
@@ -125,17 +143,6 @@ pub fn signin_token(
         }
         _ => Err(CallError::malformed(OP, url, "the answer has no SigninToken of printable text".to_owned()).into()),
     }
-}
-
-/// An HTTP client error that might repeat the request URL (and with it the credentials) loses its text.
-fn redacted(mut e: HttpError, creds: &RoleCredentials) -> HttpError {
-    if let HttpErrorKind::Other(text) = &mut e.kind {
-        let secrets = [creds.access_key_id.expose(), creds.secret_access_key.expose(), creds.session_token.expose()];
-        if text.contains("getSigninToken") || secrets.iter().any(|s| text.contains(s)) {
-            *text = "the HTTP client refused the request URL".to_owned();
-        }
-    }
-    e
 }
 
 /// The URL that signs in to the console and goes to `destination`.
@@ -199,6 +206,21 @@ mod tests {
         let e = endpoint("aws", Some("http://signin.example.com")).unwrap_err().to_string();
         assert!(e.contains("plain http to another machine"), "{e}");
         assert!(endpoint("aws", Some("http://u:p@127.0.0.1:9")).is_ok());
+        for local in ["http://localhost:9", "http://127.1.2.3", "http://[::1]:9/", "http://LOCALHOST"] {
+            assert!(endpoint("aws", Some(local)).is_ok(), "{local}");
+        }
+        // Names that only start like this machine's are other machines.
+        for other in [
+            "http://localhost.attacker.example",
+            "http://127.attacker.example:80",
+            "http://127.0.0.1.nip.io",
+            "http://[::1].evil",
+            "http://127.0.0.1:9@evil.example",
+            "http://127.0.0.1:x",
+        ] {
+            let e = endpoint("aws", Some(other)).unwrap_err().to_string();
+            assert!(e.contains("plain http to another machine"), "{other}: {e}");
+        }
         assert_eq!(
             endpoint("aws-iso", Some("https://signin.example/x")).unwrap(),
             "https://signin.example/x/federation"
@@ -231,22 +253,5 @@ mod tests {
         for bad in ["", "EU-WEST-1", "eu west", "x.evil.example/", "a@b", &"a".repeat(51)] {
             assert!(!plausible_region(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn client_errors_that_echo_the_url_lose_their_text() {
-        let creds = RoleCredentials {
-            access_key_id: Secret::new("ASIAX"),
-            secret_access_key: Secret::new("SECRETKEY"),
-            session_token: Secret::new("SESSIONTOKEN"),
-            expiration: chrono::Utc::now(),
-        };
-        let e =
-            |text: &str| HttpError { op: "GetSigninToken", host: "h".into(), kind: HttpErrorKind::Other(text.into()) };
-        let shown = redacted(e("bad uri: http:/federation?Action=getSigninToken&Session=..."), &creds).to_string();
-        assert!(!shown.contains("Session="), "{shown}");
-        let shown = redacted(e("weird SESSIONTOKEN"), &creds).to_string();
-        assert!(!shown.contains("SESSIONTOKEN"), "{shown}");
-        assert!(redacted(e("host not found"), &creds).to_string().contains("host not found"));
     }
 }

@@ -83,6 +83,9 @@ pub struct Request<'a> {
     pub idempotent: bool,
     /// An instant this call, every try included, must not outlast (besides the run's deadline).
     pub deadline: Option<Instant>,
+    /// The query carries credentials (the console's getSigninToken): never sent in clear text
+    /// through a proxy, and no message of the HTTP client that might repeat the URL is kept.
+    pub secret_query: bool,
 }
 
 pub struct Response {
@@ -385,6 +388,17 @@ impl Http {
         let setup = |e: NetworkError| HttpError { op: req.op, host: host.clone(), kind: HttpErrorKind::Setup(e) };
         let route = self.settings.proxies.route(&req.url).map_err(setup)?;
         let https = is_https(&req.url);
+        if let Some(route) = route.as_ref().filter(|_| req.secret_query && !https) {
+            return Err(HttpError {
+                op: req.op,
+                host: host.clone(),
+                kind: HttpErrorKind::Proxy(format!(
+                    "plain http through the proxy {} ({}) would put credentials in its access log; add {host} to \
+                     NO_PROXY, or use https",
+                    route.shown, route.var
+                )),
+            });
+        }
         let agent = self.agent(https || route.as_ref().is_some_and(|r| r.tls), req.ca_bundle).map_err(setup)?;
         self.debug(|| match &route {
             Some(r) => format!(
@@ -410,7 +424,13 @@ impl Http {
                 Some((left, _)) => left.min(self.settings.request_timeout),
                 None => self.settings.request_timeout,
             };
-            let result = self.send_once(&agent, route.as_ref(), req, &host, timeout);
+            let mut result = self.send_once(&agent, route.as_ref(), req, &host, timeout);
+            if req.secret_query
+                && let Err(HttpError { kind: HttpErrorKind::Other(text), .. }) = &mut result
+            {
+                // ureq's messages for a bad URI and the like repeat the URL, query included.
+                *text = "the HTTP client refused the request URL".to_owned();
+            }
             self.debug(|| {
                 let outcome = match &result {
                     Ok(r) => format!("HTTP {}", r.status),
@@ -670,6 +690,38 @@ pub fn json_object(resp: &Response) -> Result<Map<String, Value>, ServiceError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn secret_request(url: &str) -> Request<'static> {
+        Request {
+            op: "GetSigninToken",
+            method: Method::Get,
+            url: url.to_owned(),
+            query: vec![("Action", "getSigninToken"), ("Session", "{\"sessionKey\":\"SECRET-DO-NOT-LEAK\"}")],
+            headers: Vec::new(),
+            body: None,
+            ca_bundle: None,
+            idempotent: true,
+            deadline: None,
+            secret_query: true,
+        }
+    }
+
+    #[test]
+    fn a_request_with_credentials_in_its_query_never_shows_them_and_never_goes_through_a_proxy() {
+        let http = Http::new(HttpSettings { max_tries: 1, ..HttpSettings::default() });
+        // The HTTP client's own messages (here: a scheme it does not know) are withheld, since
+        // some of them repeat the URL; connection errors, which never do, stay.
+        let e = http.send(&secret_request("httpx://127.0.0.1:1/federation")).err().unwrap().to_string();
+        assert!(e.ends_with("failed: the HTTP client refused the request URL"), "{e}");
+        let e = http.send(&secret_request("http://127.0.0.1:1/federation")).err().unwrap().to_string();
+        assert!(e.contains("connection refused"), "{e}");
+        // Plain http through a proxy would put the query in the proxy's access log: refused unsent.
+        let proxies = ProxyConfig::from_env(|k| (k == "HTTP_PROXY").then(|| "http://127.0.0.1:9".to_owned()));
+        let http = Http::new(HttpSettings { proxies, ..HttpSettings::default() });
+        let e = http.send(&secret_request("http://127.0.0.1:1/federation")).err().unwrap();
+        assert!(matches!(e.kind, HttpErrorKind::Proxy(_)), "{e}");
+        assert!(e.to_string().contains("NO_PROXY"), "{e}");
+    }
 
     fn resp(status: u16, error_type: Option<&str>, body: &str) -> Response {
         Response {

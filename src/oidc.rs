@@ -118,6 +118,7 @@ impl<'a> Oidc<'a> {
             ca_bundle: self.endpoint.ca_bundle.as_ref(),
             idempotent: sending.idempotent,
             deadline: sending.deadline,
+            secret_query: false,
         };
         let resp = self.http.send(&req).map_err(CallError::Http)?;
         if !(200..300).contains(&resp.status) {

@@ -61,6 +61,7 @@ impl<'a> Portal<'a> {
             // Reads, and a logout, which may end a session twice.
             idempotent: true,
             deadline: None,
+            secret_query: false,
         };
         let resp = self.http.send(&req).map_err(CallError::Http)?;
         if !(200..300).contains(&resp.status) {

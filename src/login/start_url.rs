@@ -119,6 +119,7 @@ fn ask_redirect(ctx: &Context, target: &SessionTarget, url: &str) -> Result<Opti
             ca_bundle: bundle.as_ref(),
             idempotent: true,
             deadline: None,
+            secret_query: false,
         };
         let resp = ctx.http().send(&req).map_err(|e| {
             let e = Error::from(e);
