@@ -135,37 +135,60 @@ fn wait_for_code(
     let mut shown_at: Option<Instant> = None;
     let io_err = |e: std::io::Error| Error::Other { what: format!("the redirect listener failed: {e}"), hint: None };
     listener.set_nonblocking(true).map_err(io_err)?;
+    // Each connection's head is read on a thread of its own, so a local program that connects and
+    // sends slowly (or nothing) cannot hold up the browser's redirect.
+    let (heads, read) = std::sync::mpsc::channel::<(TcpStream, Option<Vec<(String, String)>>)>();
+    let reading = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     loop {
-        let stream = match listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if Instant::now() >= deadline {
-                    return Err(Error::Other {
-                        what: format!(
-                            "timed out after {} min waiting for the browser sign-in to {}",
-                            PKCE_TIMEOUT.as_secs() / 60,
-                            target.label
-                        ),
-                        hint: Some(format!(
-                            "run 'aws-sso-process login {}' again, or add --use-device-code to sign in on another device",
-                            target.login_args
-                        )),
+        if Instant::now() >= deadline {
+            return Err(Error::Other {
+                what: format!(
+                    "timed out after {} min waiting for the browser sign-in to {}",
+                    PKCE_TIMEOUT.as_secs() / 60,
+                    target.label
+                ),
+                hint: Some(format!(
+                    "run 'aws-sso-process login {}' again, or add --use-device-code to sign in on another device",
+                    target.login_args
+                )),
+            });
+        }
+        let (stream, query) = match read.try_recv() {
+            Ok(done) => done,
+            Err(_) => match listener.accept() {
+                Ok((stream, _)) => {
+                    if reading.load(std::sync::atomic::Ordering::SeqCst) >= CALLBACK_MAX_READING {
+                        drop(stream);
+                        continue;
+                    }
+                    reading.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let (heads, count) = (heads.clone(), reading.clone());
+                    let spawned = std::thread::Builder::new().spawn(move || {
+                        let query = read_callback(&stream);
+                        count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                        let _ = heads.send((stream, query));
                     });
+                    if spawned.is_err() {
+                        reading.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    continue;
                 }
-                if shown_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                    shown_at = Some(Instant::now());
-                    let left = crate::prompt::minutes_seconds(deadline.saturating_duration_since(Instant::now()));
-                    prompt.status(&format!(
-                        "aws-sso-process: waiting for the sign-in in the browser ({left} left; Ctrl-C to stop)"
-                    ));
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if shown_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                        shown_at = Some(Instant::now());
+                        let left = crate::prompt::minutes_seconds(deadline.saturating_duration_since(Instant::now()));
+                        prompt.status(&format!(
+                            "aws-sso-process: waiting for the sign-in in the browser ({left} left; Ctrl-C to stop)"
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
                 }
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_err(e)),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err(e)),
+            },
         };
-        let Some(query) = read_callback(&stream) else { continue };
+        let Some(query) = query else { continue };
         let param = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
         // Only an answer to this login counts: one without our `state` (another program on
         // 127.0.0.1, a page that found the port) is refused and the wait goes on, so nobody else can
@@ -209,10 +232,15 @@ const FAILURE_PAGE: &str =
 fn read_callback(stream: &TcpStream) -> Option<Vec<(String, String)>> {
     let mut reader = stream;
     let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(CALLBACK_READ_TIMEOUT));
+    let end = Instant::now() + CALLBACK_READ_TIMEOUT;
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < CALLBACK_MAX_HEAD {
+        // The whole head within the time limit, not each read: a byte every few seconds ends too.
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return None;
+        }
         match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => head.extend_from_slice(&buf[..n]),

@@ -364,6 +364,50 @@ fn a_redirect_with_another_state_is_refused_and_the_login_goes_on() {
 }
 
 #[test]
+fn slow_local_connections_cannot_hold_up_the_browsers_redirect() {
+    // Another local program connects to the redirect listener first and sends nothing, half a
+    // request, or a byte a second: the browser's redirect is still read and the login ends at once.
+    use std::io::Write;
+    let Some((env, tty)) = pkce_env() else { return };
+    let mut child = env
+        .command(&["login", "--sso-session", "corp", "--no-browser"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(Duration::from_secs(20), || read(&tty).contains("/authorize?")), "{}", read(&tty));
+    let url = read(&tty).lines().find(|l| l.contains("/authorize?")).unwrap().trim().to_owned();
+    let port: u16 = url.split("127.0.0.1%3A").nth(1).unwrap().split('%').next().unwrap().parse().unwrap();
+    let connect = || std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let _idle = connect();
+    let mut half = connect();
+    half.write_all(b"GET /oauth/callback?code=x HTTP/1.1\r\nHost: 127").unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickle = {
+        let (mut stream, stop) = (connect(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) && stream.write_all(b"G").is_ok() {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    std::process::Command::new(browser_script().unwrap()).arg(&url).env("HOME", env.home()).output().unwrap();
+    let ended = wait_for(Duration::from_secs(4), || child.try_wait().unwrap().is_some());
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    if !ended {
+        let _ = child.kill();
+    }
+    let run = to_run(child.wait_with_output().unwrap());
+    trickle.join().unwrap();
+    assert!(ended, "the login did not end within 4 s of the redirect: {run:?}");
+    run.assert_ok();
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(env.fake.count("CreateToken"), 1);
+}
+
+#[test]
 fn pkce_error_in_the_callback_fails() {
     let Some((env, _)) = pkce_env() else { return };
     env.fake.set_authorize_mode(AuthorizeMode::Error("access_denied".into()));
