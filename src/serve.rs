@@ -120,7 +120,7 @@ impl Server {
         fetch: &mut dyn FnMut() -> Result<(Served, String), Error>,
         refusals: &mut RefusalLog,
     ) {
-        let Arrived { mut stream, peer, head } = arrived;
+        let Arrived { mut stream, peer, head, _held } = arrived;
         let head = match head {
             Ok(head) => head,
             Err(why) => {
@@ -177,10 +177,22 @@ struct Arrived {
     stream: TcpStream,
     peer: String,
     head: Result<String, &'static str>,
+    /// Counts this connection until it has been answered (dropped with it).
+    _held: Held,
+}
+
+/// One of the connections being read or waiting for an answer.
+struct Held(Arc<AtomicUsize>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Accepts connections and reads each head on a thread of its own; a connection beyond
-/// `MAX_READING` heads in progress is closed at once.
+/// `MAX_READING` being read or waiting for its answer is closed at once (so clients that send
+/// complete requests while a slow refresh holds the answering loop cannot pile up without end).
 fn accept(listener: TcpListener, tx: mpsc::Sender<Arrived>) {
     let reading = Arc::new(AtomicUsize::new(0));
     for conn in listener.incoming() {
@@ -197,16 +209,13 @@ fn accept(listener: TcpListener, tx: mpsc::Sender<Arrived>) {
             reading.fetch_sub(1, Ordering::SeqCst);
             continue; // dropped: closed without an answer
         }
-        let (tx, in_thread) = (tx.clone(), Arc::clone(&reading));
-        let spawned = std::thread::Builder::new().stack_size(64 * 1024).spawn(move || {
+        let (tx, held) = (tx.clone(), Held(Arc::clone(&reading)));
+        // A thread that cannot be spawned drops its closure, and `held` with it.
+        let _ = std::thread::Builder::new().stack_size(64 * 1024).spawn(move || {
             let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".to_owned());
             let head = read_head(&mut stream);
-            in_thread.fetch_sub(1, Ordering::SeqCst);
-            let _ = tx.send(Arrived { stream, peer, head });
+            let _ = tx.send(Arrived { stream, peer, head, _held: held });
         });
-        if spawned.is_err() {
-            reading.fetch_sub(1, Ordering::SeqCst);
-        }
     }
 }
 

@@ -618,6 +618,18 @@ fn bad_input_is_a_usage_error_and_calls_nothing() {
     ] {
         assert_eq!(env.run(&argv).code, 2, "{argv:?}");
     }
+    // An input file that is a FIFO nobody writes to, an endless device, or too big: refused at
+    // once, without hanging or reading it all.
+    let fifo = env.home().join("input.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let huge = env.home().join("huge.json");
+    std::fs::File::create(&huge).unwrap().set_len(2 << 20).unwrap();
+    for path in [fifo.to_str().unwrap(), "/dev/zero", huge.to_str().unwrap()] {
+        let input = format!("file://{path}");
+        env.run(&["create-token", "--cli-input-json", &input]).assert_fails(2, &format!("cannot read {path}"));
+    }
     assert!(env.fake.requests().is_empty());
 }
 

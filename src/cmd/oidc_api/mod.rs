@@ -266,6 +266,9 @@ struct Input {
     doc: Map<String, Value>,
 }
 
+/// The largest `--cli-input-json` / `--cli-input-yaml` file read (real ones are a few hundred bytes).
+const INPUT_LIMIT: u64 = 1 << 20;
+
 /// The `--cli-input-json` / `--cli-input-yaml` document, when one was given.
 fn read_input(ctx: &Context, api: &ApiArgs) -> Result<Option<Input>, Error> {
     let (flag, value, is_yaml) = match (&api.cli_input_json, &api.cli_input_yaml) {
@@ -276,8 +279,12 @@ fn read_input(ctx: &Context, api: &ApiArgs) -> Result<Option<Input>, Error> {
     let text = match value.strip_prefix("file://").or_else(|| value.strip_prefix("fileb://")) {
         Some(path) => {
             let path = ctx.expand(path);
-            std::fs::read_to_string(&path)
-                .map_err(|e| Error::Usage(format!("{flag}: cannot read {}: {e}", path.display())))?
+            let cannot = |why: String| Error::Usage(format!("{flag}: cannot read {}: {why}", path.display()));
+            // A regular file of at most 1 MiB (a FIFO or /dev/zero must not hang or fill memory).
+            let bytes = crate::cache::read_bounded(&path, INPUT_LIMIT)
+                .map_err(|e| cannot(e.into_io().to_string()))?
+                .ok_or_else(|| cannot("no such file".to_owned()))?;
+            String::from_utf8(bytes).map_err(|_| cannot("it is not UTF-8 text".to_owned()))?
         }
         None => value.to_owned(),
     };
