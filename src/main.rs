@@ -106,8 +106,18 @@ fn report(e: &Error, command: Option<&str>) -> ExitCode {
         _ => e.hint(),
     };
     if let Some(hint) = hint {
-        // Hints can quote names from the config ("did you mean ..."): inert on a terminal too.
-        eprintln!("hint: {}", sanitize::sanitize(&hint));
+        // Hints can quote names from the config ("did you mean ..."): inert on a terminal too, line
+        // by line (a hint of our own may have several). Every further line is indented, so none
+        // can pass for a line of its own, whatever a name held.
+        let lines: Vec<String> = hint
+            .lines()
+            .enumerate()
+            .map(|(i, line)| {
+                let line = sanitize::sanitize(line);
+                if i == 0 || line.starts_with("  ") { line } else { format!("  {line}") }
+            })
+            .collect();
+        eprintln!("hint: {}", lines.join("\n"));
     }
     ExitCode::from(e.exit_code())
 }

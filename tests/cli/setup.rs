@@ -263,9 +263,19 @@ fn the_bare_command_with_nothing_set_up_says_what_to_run() {
     let run = env.run(&[]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stdout.is_empty());
-    assert!(run.stderr.starts_with("aws-sso-process: the AWS config file "), "{run:?}");
-    assert!(run.stderr.contains("hint: aws-sso-process gets AWS credentials from IAM Identity Center"), "{run:?}");
-    assert!(run.stderr.contains("run 'aws-sso-process setup'"), "{run:?}");
+    let config = env.home().join(".aws/config");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "aws-sso-process: the AWS config file {} does not exist\n\
+             hint: aws-sso-process gets AWS credentials from IAM Identity Center (SSO) for the AWS CLI and SDKs, \
+             which run it as a profile's credential_process\n  \
+             to start, run 'aws-sso-process setup': it signs you in and writes one profile per account and role\n  \
+             then: 'aws sts get-caller-identity --profile NAME', or 'aws-sso-process exec --profile NAME -- COMMAND'; \
+             'aws-sso-process --help' lists the rest\n",
+            config.display()
+        )
+    );
     assert!(!run.stderr.contains("aws configure"), "{run:?}");
 
     // A config with a plain [default] and no session: the same first steps.
