@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The performance benchmark (issue 16), one table in one run: whole-process wall time and peak RSS of
 # a cache hit (`aws-sso-process --profile dev-sso`, valid role credentials on disk) with configs of
-# 3, 1,000, 5,000 and 20,000 profiles (the extra ones as `configure generate` writes them), next to
+# 3, 1,000, 5,000 and 20,000 profiles (the extra ones as `configure generate` writes them), and
+# through the profile tools use (`--profile dev`, whose credential_process names dev-sso), next to
 # the floors (`/bin/true`, `cat` of the two files a hit reads), botocore getting credentials for the
 # same profile, the refresh path (token inside its refresh window, role cache empty: lock, CreateToken,
 # fsync, GetRoleCredentials) and the local commands at 20,000 profiles. Loopback only (the fake

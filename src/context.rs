@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 /// How long a credential_process run may take at most, whatever the network does (docs/refresh-and-locking.md).
 pub const RUN_DEADLINE: Duration = Duration::from_secs(30);
+/// Scoped config loads before `config_for` parses the whole config (see there).
+const SCOPED_LOADS: usize = 4;
 
 /// The process environment, captured once in main.
 #[derive(Clone, Default)]
@@ -63,7 +65,9 @@ pub struct Context {
     fixed_now: Option<DateTime<Utc>>,
     config: OnceCell<Config>,
     /// The config parsed for a few profiles only (`Scope::Profiles`): what resolving a target needs.
-    scoped_config: OnceCell<Config>,
+    /// Configs parsed for some profiles only, each covering what one lookup asked for: a
+    /// credential_process chain (`dev` -> `dev-sso`) asks once per hop (see `config_for`).
+    scoped_config: [OnceCell<Config>; SCOPED_LOADS],
     http: OnceCell<Http>,
     warnings: RefCell<Vec<String>>,
     command: RefCell<Option<String>>,
@@ -86,7 +90,7 @@ impl Context {
             started: Instant::now(),
             fixed_now,
             config: OnceCell::new(),
-            scoped_config: OnceCell::new(),
+            scoped_config: Default::default(),
             http: OnceCell::new(),
             warnings: RefCell::new(Vec::new()),
             command: RefCell::new(None),
@@ -146,24 +150,37 @@ impl Context {
     /// A config that holds `profiles` (if the files have them) and every sso-session and services
     /// section: the whole config once it is loaded, else one parsed for these profiles only, which
     /// gives the same answers for them without building the thousands of others an organisation's
-    /// generated config holds (issue 16). Asked later for a profile it lacks, it loads the whole config.
+    /// generated config holds (issue 16). Asked later for a profile none covers, it parses for that one too
+    /// (a credential_process chain asks once per hop), up to `SCOPED_LOADS` times, then the whole config.
     pub fn config_for(&self, profiles: &[&str]) -> Result<&Config, Error> {
         if let Some(c) = self.config.get() {
             return Ok(c);
         }
-        match self.scoped_config.get() {
-            Some(c) if profiles.iter().all(|p| c.covers(p)) => Ok(c),
-            Some(_) => self.config(),
-            None => {
-                let (config_path, credentials_path) = (self.config_path(), self.credentials_path());
-                let index = crate::config::index::index_path(&self.state_cache_dir(), &config_path, &credentials_path);
-                let margin = crate::config::index::RACY_MARGIN;
-                let min_size = crate::config::index::MIN_INDEXED_SIZE;
-                let loaded =
-                    crate::config::index::load(&config_path, &credentials_path, profiles, &index, margin, min_size)?;
-                Ok(self.scoped_config.get_or_init(|| loaded))
+        for slot in &self.scoped_config {
+            match slot.get() {
+                Some(c) if profiles.iter().all(|p| c.covers(p)) => return Ok(c),
+                Some(_) => continue,
+                None => {
+                    // Through the index when there is one, so each hop costs a few section reads.
+                    let (config_path, credentials_path) = (self.config_path(), self.credentials_path());
+                    let index =
+                        crate::config::index::index_path(&self.state_cache_dir(), &config_path, &credentials_path);
+                    let margin = crate::config::index::RACY_MARGIN;
+                    let min_size = crate::config::index::MIN_INDEXED_SIZE;
+                    let loaded = crate::config::index::load(
+                        &config_path,
+                        &credentials_path,
+                        profiles,
+                        &index,
+                        margin,
+                        min_size,
+                    )?;
+                    return Ok(slot.get_or_init(|| loaded));
+                }
             }
         }
+        // Longer chains than any real config has: the whole config answers everything.
+        self.config()
     }
 
     pub fn http(&self) -> &Http {
