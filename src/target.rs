@@ -531,8 +531,7 @@ fn only_session(ctx: &Context, _scoped: &Config, spec: &TargetArgs, want_role: b
                 ),
                 _ => (
                     format!("{no_default}, and no SSO session in the config"),
-                    "add an [sso-session] and a profile to the config (see the README), or run 'aws configure sso'"
-                        .to_owned(),
+                    "run 'aws-sso-process setup' to add an [sso-session] and a profile per account and role".to_owned(),
                 ),
             };
             Err(Error::Other { what, hint: Some(hint) })
@@ -655,7 +654,8 @@ fn missing_config(ctx: &Context) -> Option<Error> {
         hint: Some(if ctx.env.get("AWS_CONFIG_FILE").is_some() {
             "check AWS_CONFIG_FILE, or unset it to use ~/.aws/config".to_owned()
         } else {
-            "create it with an [sso-session] and a profile (see the README), or run 'aws configure sso'".to_owned()
+            "run 'aws-sso-process setup' to create it with an [sso-session] and a profile per account and role"
+                .to_owned()
         }),
     })
 }
@@ -716,30 +716,72 @@ fn closest<'a>(wanted: &str, known: impl Iterator<Item = &'a String>) -> Vec<Str
 }
 
 /// The role a `credential_process = aws-sso-process ...` line names, resolved in `config` alone (no
-/// environment): for listing what the config knows (`status`, `logout`, `configure`).
+/// environment): for listing what the config knows (`logout`, `configure`). `None` for lines of other
+/// programs and for lines that name nothing usable (see `line_role_or_why`).
 pub fn line_role(config: &Config, line: &str) -> Option<(SsoSession, String, String)> {
-    let mut spec = process_line(line)?.ok()?;
-    for _ in 0..MAX_HOPS {
+    line_role_or_why(config, line)?.ok()
+}
+
+/// As `line_role`, with what is wrong with a line of ours that names nothing usable (`status`
+/// warns with it): a session or profile the config lacks, no account or role, or a loop, named as
+/// the chain (`dev -> dev`).
+pub fn line_role_or_why(config: &Config, line: &str) -> Option<Result<(SsoSession, String, String), String>> {
+    let mut spec = match process_line(line)? {
+        Ok(spec) => spec,
+        Err(why) => return Some(Err(why)),
+    };
+    let mut chain: Vec<String> = Vec::new();
+    let incomplete = || "it names no --account-id and --role-name, nor a profile that does".to_owned();
+    Some(loop {
         if let Some(name) = &spec.sso_session {
-            return Some((config.sso_session(name).ok()?, spec.account_id?, spec.role_name?));
+            break match config.sso_session(name) {
+                Ok(session) => match (spec.account_id, spec.role_name) {
+                    (Some(account), Some(role)) => Ok((session, account, role)),
+                    _ => Err(incomplete()),
+                },
+                Err(_) => Err(format!("it names sso-session {name}, which is not in the config")),
+            };
         }
         if let Some(start_url) = spec.start_url {
-            let session = SsoSession { name: None, start_url, region: spec.region?, scopes: Vec::new() };
-            return Some((session, spec.account_id?, spec.role_name?));
+            let Some(region) = spec.region else { break Err("it has --start-url without --region".to_owned()) };
+            let session = SsoSession { name: None, start_url, region, scopes: Vec::new() };
+            break match (spec.account_id, spec.role_name) {
+                (Some(account), Some(role)) => Ok((session, account, role)),
+                _ => Err(incomplete()),
+            };
         }
-        let section = config.profile(spec.profile.as_deref()?)?;
+        let Some(name) = spec.profile.clone() else { break Err(incomplete()) };
+        if chain.contains(&name) || chain.len() >= MAX_HOPS {
+            chain.push(name);
+            break Err(format!("its profiles lead back to themselves: {}", chain.join(" -> ")));
+        }
+        chain.push(name.clone());
+        let Some(section) = config.profile(&name) else {
+            break Err(format!("it names profile {name}, which is not in the config"));
+        };
         if has_sso_keys(section) {
-            let t = config.profile_target(&section.name).ok()?;
-            return Some((t.session, spec.account_id.unwrap_or(t.account_id), spec.role_name.unwrap_or(t.role_name)));
+            break match config.profile_target(&section.name) {
+                Ok(t) => {
+                    Ok((t.session, spec.account_id.unwrap_or(t.account_id), spec.role_name.unwrap_or(t.role_name)))
+                }
+                Err(e) => Err(format!("its profile {name} cannot be used: {}", crate::error::chain(&e))),
+            };
         }
-        let next = process_line(section.get("credential_process")?)?.ok()?;
+        let next = match section.get("credential_process").map(process_line) {
+            Some(Some(Ok(next))) => next,
+            Some(Some(Err(why))) => break Err(why),
+            _ => {
+                break Err(format!(
+                    "its profile {name} has neither sso_* keys nor an aws-sso-process credential_process"
+                ));
+            }
+        };
         spec = TargetArgs {
             account_id: spec.account_id.or(next.account_id.clone()),
             role_name: spec.role_name.or(next.role_name.clone()),
             ..next
         };
-    }
-    None
+    })
 }
 
 /// Whether a profile's credential_process runs aws-sso-process.

@@ -37,9 +37,19 @@ use std::path::PathBuf;
 /// The JSON schema version; bumped only when a field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
 
-pub fn run(ctx: &Context, as_json: bool, check: bool) -> Result<u8, Error> {
+pub fn run(ctx: &Context, spec: &TargetArgs, as_json: bool, check: bool) -> Result<u8, Error> {
     let config = ctx.config()?;
     let mut report = gather(ctx, config);
+    // A session or profile named on the command line: that session alone, and a name the config
+    // does not have is an error (with the names it does have), as in every other command.
+    if spec.profile.is_some() || spec.sso_session.is_some() || spec.start_url.is_some() {
+        let target = crate::target::session_target(ctx, spec)?;
+        let key = cache::token_key(target.session.name.as_deref(), &target.session.start_url);
+        report.sessions.retain(|s| s.key == key);
+        if report.sessions.is_empty() {
+            add_session(&mut report.sessions, target);
+        }
+    }
     let mut exit = 0;
     if check {
         for s in &mut report.sessions {
@@ -258,8 +268,8 @@ fn gather(ctx: &Context, config: &Config) -> Report {
         }
 
         if let Some(command) = command {
-            match crate::target::line_role(config, command) {
-                Some((session, account, role)) => {
+            match crate::target::line_role_or_why(config, command) {
+                Some(Ok((session, account, role))) => {
                     if session.name.is_none() {
                         let args = format!(
                             "--start-url {} --region {}",
@@ -270,15 +280,11 @@ fn gather(ctx: &Context, config: &Config) -> Report {
                     }
                     add_profile(ctx, &mut sessions, &session, name, "credential_process", &account, &role);
                 }
-                None if ["--sso-session", "--profile", "--start-url"].iter().any(|f| command.contains(f)) => warn(
+                Some(Err(why)) => warn(
                     &mut warnings,
                     "invalid-config",
                     format!("profile {name}"),
-                    format!(
-                        "the credential_process of profile {name} names a target that is not in the config \
-                         (or lacks --account-id/--role-name): {}",
-                        sanitize(command)
-                    ),
+                    format!("the credential_process of profile {name} names no usable target: {why}"),
                 ),
                 None => {}
             }
@@ -461,10 +467,12 @@ fn to_text(report: &Report, now: DateTime<Utc>, color: bool) -> String {
     out.push(format!("now {}  config {}", timefmt::format(now), sanitize(&report.config_file.display().to_string())));
     if report.sessions.is_empty() {
         out.push(String::new());
-        out.push(format!(
-            "no sso-session and no SSO profile in {}; see 'aws configure sso-session'",
-            sanitize(&report.config_file.display().to_string())
-        ));
+        let file = sanitize(&report.config_file.display().to_string());
+        out.push(if report.config_file.exists() {
+            format!("no sso-session and no SSO profile in {file}; to set one up, run 'aws-sso-process setup'")
+        } else {
+            format!("the AWS config file {file} does not exist; to set it up, run 'aws-sso-process setup'")
+        });
     }
     for s in &report.sessions {
         let session = &s.target.session;

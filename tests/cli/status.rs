@@ -218,6 +218,46 @@ fn an_empty_config_says_so() {
 }
 
 #[test]
+fn a_missing_config_file_is_named_with_the_command_that_makes_one() {
+    let env = TestEnv::new();
+    std::fs::remove_file(env.home().join(".aws/config")).unwrap();
+    let run = env.run(&["status"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("does not exist; to set it up, run 'aws-sso-process setup'"), "{run:?}");
+}
+
+/// `status` takes names as every command does: a named session or profile (the tool-facing one too)
+/// shows that session alone; an unknown one is an error with the closest names; a profile whose
+/// credential_process loops or names nothing usable gets a warning saying which.
+#[test]
+fn status_for_a_named_target_and_what_it_cannot_use() {
+    let env = TestEnv::new();
+    env.write_config(&format!(
+        "{DEFAULT_CONFIG}\n[profile other]\nsso_session = other\nsso_account_id = 222233334444\nsso_role_name = R\n\n\
+         [sso-session other]\nsso_start_url = https://other.awsapps.com/start\nsso_region = eu-west-1\n\n\
+         [profile loop]\ncredential_process = aws-sso-process --profile loop2\n\n\
+         [profile loop2]\ncredential_process = aws-sso-process --profile loop\n\n\
+         [profile gone]\ncredential_process = aws-sso-process --profile nowhere\n"
+    ));
+    let all = env.run(&["status"]);
+    all.assert_ok();
+    assert!(all.stdout.contains("\nsso-session corp  ") && all.stdout.contains("\nsso-session other  "), "{all:?}");
+    assert!(all.stdout.contains("its profiles lead back to themselves: loop2 -> loop -> loop2"), "{all:?}");
+    assert!(all.stdout.contains("it names profile nowhere, which is not in the config"), "{all:?}");
+
+    for named in [&["--profile", "dev"][..], &["--profile", "dev-sso"], &["--sso-session", "corp"]] {
+        let run = env.run(&[&["status"][..], named].concat());
+        run.assert_ok();
+        // Its heading only (the config's warnings stay, whichever session they are about).
+        assert!(run.stdout.contains("\nsso-session corp  "), "{named:?}: {run:?}");
+        assert!(!run.stdout.contains("\nsso-session other  "), "{named:?}: {run:?}");
+    }
+    env.run(&["status", "--profile", "dve"]).assert_fails(1, "profile dve").assert_fails(1, "dev");
+    env.run(&["status", "--sso-session", "crop"]).assert_fails(1, "crop").assert_fails(1, "corp");
+    env.run(&["status", "--profile", "loop"]).assert_fails(1, "loop -> loop2 -> loop");
+}
+
+#[test]
 fn a_config_that_does_not_parse_is_an_error() {
     let env = TestEnv::new();
     env.write_config("[profile a]\nx = 1\n[profile a]\n");
