@@ -132,7 +132,7 @@ impl Context {
     }
 
     /// Our own cache folder (never the AWS CLI's): `$XDG_CACHE_HOME/aws-sso-process` when that is an
-    /// absolute path, else `~/.cache/aws-sso-process`. It holds the config index (src/config_index.rs).
+    /// absolute path, else `~/.cache/aws-sso-process`. It holds the config index (src/config/index.rs).
     pub fn state_cache_dir(&self) -> PathBuf {
         let base = self.env.get("XDG_CACHE_HOME").map(PathBuf::from).filter(|p| p.is_absolute());
         base.unwrap_or_else(|| self.home.join(".cache")).join("aws-sso-process")
