@@ -73,7 +73,12 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         existing.sso_sessions.keys().find_map(|n| existing.sso_session(n).ok().filter(|s| s.start_url == start_url));
     let region = match region {
         Some(r) => r,
-        None => ask.ask("SSO region", known.as_ref().map(|s| s.region.as_str()), "--region", check_region)?,
+        None => {
+            // A start URL on another domain (a "vanity" URL) is resolved as a login would: where
+            // it redirects may name the region (docs/login.md). Never sent for AWS domains.
+            let found = known.as_ref().map(|s| s.region.clone()).or_else(|| region_from_start_url(ctx, &start_url));
+            ask.ask("SSO region", found.as_deref(), "--region", check_region)?
+        }
     };
     let derived = known.as_ref().and_then(|s| s.name.clone()).unwrap_or_else(|| derive_name(&start_url));
     let name = match name {
@@ -247,6 +252,29 @@ fn check_start_url(url: &str) -> Result<String, String> {
         return Err("the start URL has no host name (like https://corp.awsapps.com/start)".into());
     }
     Ok(url.to_owned())
+}
+
+/// The region a vanity start URL's redirect names (`<id>.portal.<region>.app.aws`), when it
+/// redirects to such a host; nothing for start URLs on AWS domains (which are never requested) or
+/// when the request fails (the question is then asked, or its flag required).
+fn region_from_start_url(ctx: &Context, start_url: &str) -> Option<String> {
+    let session = SsoSession { name: None, start_url: start_url.to_owned(), region: String::new(), scopes: Vec::new() };
+    let target = crate::target::session(ctx, session, None, String::new(), "this start URL".to_owned());
+    match crate::login::start_url::resolve(ctx, &target) {
+        Ok(resolved) => {
+            eprintln!(
+                "aws-sso-process: {} leads to {}, in {}",
+                crate::sanitize::sanitize(start_url),
+                crate::sanitize::display_url(&resolved.url),
+                resolved.region
+            );
+            Some(resolved.region)
+        }
+        Err(e) => {
+            ctx.debug(|| format!("no region from the start URL: {}", crate::error::chain(&e)));
+            None
+        }
+    }
 }
 
 fn check_region(region: &str) -> Result<String, String> {

@@ -80,6 +80,44 @@ fn config_text(env: &TestEnv) -> String {
     std::fs::read_to_string(env.home().join(".aws/config")).unwrap()
 }
 
+/// `setup` with a vanity start URL and no --region: the redirect names the region, so an
+/// unattended setup needs no --region, says where the URL leads, and writes that region.
+#[test]
+fn setup_takes_the_region_from_a_vanity_start_urls_redirect() {
+    let Vanity { env, redirector, start_url, .. } = vanity(None);
+    env.write_config("");
+    let portal = "https://ssoins-7223a1b2c3d4e5f6.portal.eu-west-1.app.aws";
+    redirector.script(
+        "StartUrlHead",
+        [Reply::Redirect(format!("{portal}/start/")), Reply::Redirect(format!("{portal}/start/"))],
+    );
+    let run = env.run(&[
+        "setup",
+        "--start-url",
+        &start_url,
+        "--sso-session",
+        "corp",
+        "--generate",
+        "none",
+        "--use-device-code",
+        "--no-browser",
+    ]);
+    run.assert_ok();
+    assert!(run.stderr.contains(&format!("leads to {portal}/start, in eu-west-1")), "{run:?}");
+    assert!(run.stderr.contains("SSO region: eu-west-1 (the default; --region sets it)"), "{run:?}");
+    let config = config_text(&env);
+    assert!(config.contains(&format!("sso_start_url = {start_url}\nsso_region = eu-west-1\n")), "{config}");
+    assert!(env.token_path(CORP_KEY).exists());
+
+    // A start URL that does not redirect to an AWS portal: the flag is still needed, nothing written.
+    let Vanity { env, redirector, start_url, .. } = vanity(None);
+    env.write_config("");
+    redirector.script("StartUrlHead", [Reply::Redirect("https://evil.example.com/".into())]);
+    let run = env.run(&["setup", "--start-url", &start_url, "--sso-session", "corp", "--generate", "none"]);
+    run.assert_fails(2, "give --region");
+    assert_eq!(config_text(&env), "");
+}
+
 #[test]
 fn a_vanity_start_url_is_resolved_by_one_redirect_and_names_the_region() {
     let Vanity { mut env, redirector, start_url, .. } = vanity(None);
