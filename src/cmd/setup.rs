@@ -149,7 +149,10 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     let which = match args.generate {
         Some(which) => which,
         None if roles == 0 => GenerateWhich::None,
-        None => ask.generate(&mut names)?,
+        None => {
+            ask.show_accounts(&accounts, &name);
+            ask.generate(&mut names)?
+        }
     };
     if which == GenerateWhich::All {
         let naming = Naming::new(&names, Some(&name))?;
@@ -277,6 +280,9 @@ fn region_from_start_url(ctx: &Context, start_url: &str) -> Option<String> {
     }
 }
 
+/// Accounts shown before the question which profiles to generate.
+const SHOWN_ACCOUNTS: usize = 30;
+
 fn check_region(region: &str) -> Result<String, String> {
     let region = region.trim();
     let ok = (1..=64).contains(&region.len())
@@ -322,6 +328,31 @@ impl Asker {
             .and_then(|path| OpenOptions::new().read(true).write(true).open(path).ok())
             .filter(|f| f.is_terminal());
         Asker { tty, color: ctx.env.get("NO_COLOR").is_none() }
+    }
+
+    /// What the user can reach, before the question about which profiles to write: an account a
+    /// line with its roles, at most `SHOWN_ACCOUNTS` of them (`list` shows every one).
+    fn show_accounts(&mut self, accounts: &[accounts::AccountRoles], session: &str) {
+        if self.tty.is_none() {
+            return;
+        }
+        let mut text = String::new();
+        for a in accounts.iter().take(SHOWN_ACCOUNTS) {
+            let roles = if a.roles.is_empty() { "(no roles)".to_owned() } else { a.roles.join(", ") };
+            text.push_str(&format!(
+                "  {} ({}): {}\n",
+                crate::sanitize::sanitize(&a.account.account_name),
+                a.account.account_id,
+                crate::sanitize::sanitize(&roles)
+            ));
+        }
+        if accounts.len() > SHOWN_ACCOUNTS {
+            text.push_str(&format!(
+                "  ... and {} more ('aws-sso-process list --sso-session {session}' shows them all)\n",
+                accounts.len() - SHOWN_ACCOUNTS
+            ));
+        }
+        self.say(&text);
     }
 
     fn say(&mut self, text: &str) {

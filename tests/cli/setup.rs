@@ -212,6 +212,10 @@ mod on_a_terminal {
         let (_env, screen, run) = interactive(true);
         run.assert_ok();
         assert!(!screen.contains('\x1b'), "{screen:?}");
+        // What the session reaches, before the question which profiles to write.
+        let listed = screen.find("  Development (111122223333): Developer, ReadOnly").expect(&screen);
+        assert!(screen.contains("  Sandbox (444455556666): Admin, Developer, PowerUser"), "{screen:?}");
+        assert!(listed < screen.find("Generate a profile for each account and role?").unwrap(), "{screen:?}");
         assert!(screen.contains("SSO session name [corp]: "), "{screen:?}");
     }
 
