@@ -8,7 +8,11 @@ use crate::util::{ACCOUNT, BIN, CORP_KEY, CORP_ROLE_KEY, DEFAULT_CONFIG, ROLE, T
 /// Every command with the tool-facing profile `dev` (its line: `aws-sso-process --profile dev-sso`).
 #[test]
 fn every_command_accepts_the_profile_tools_use() {
-    let env = TestEnv::new();
+    let mut env = TestEnv::new();
+    // A second session: a command that ignored `dev` would have to ask which one.
+    env.write_config(&format!(
+        "{DEFAULT_CONFIG}\n[sso-session other]\nsso_start_url = https://other.awsapps.com/start\nsso_region = eu-west-1\n"
+    ));
     env.seed_corp_token(7200);
     let out = env.run(&["--profile", "dev"]);
     out.assert_ok();
@@ -20,10 +24,20 @@ fn every_command_accepts_the_profile_tools_use() {
     let refresh = env.run(&["refresh", "--profile", "dev"]);
     refresh.assert_ok();
     assert!(refresh.stdout.starts_with("corp"), "{refresh:?}");
-    env.run(&["list", "--profile", "dev"]).assert_ok();
+    let list = env.run(&["list", "--profile", "dev"]);
+    list.assert_ok();
+    assert!(list.stdout.contains("corp"), "{list:?}");
     let generate = env.run(&["configure", "generate", "--profile", "dev"]);
     generate.assert_ok();
     assert!(generate.stdout.contains("[profile "), "{generate:?}");
+    assert!(generate.stdout.contains("--sso-session corp --account-id"), "{generate:?}");
+    let status = env.run(&["status", "--profile", "dev"]);
+    status.assert_ok();
+    assert!(status.stdout.contains("\nsso-session corp  ") && !status.stdout.contains("sso-session other  "));
+    env.set_env("AWS_ENDPOINT_URL_SIGNIN", &env.fake.url());
+    let console = env.run(&["console", "--profile", "dev", "--no-browser"]);
+    console.assert_ok();
+    assert!(console.stdout.contains("SigninToken="), "{console:?}");
     let logout = env.run(&["logout", "--profile", "dev"]);
     logout.assert_ok();
     assert!(!env.token_path(CORP_KEY).exists(), "logout --profile dev removes the corp token");
