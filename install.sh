@@ -240,7 +240,7 @@ case ":$PATH:" in
         # HOME and SHELL may both be unset (CI runners, cron, `env -i`): then a plain path and sh.
         home=${HOME:-}
         shown_dir=$BIN_DIR
-        if [ -n "$home" ] && [ "$home" != / ]; then
+        if [ -n "$home" ]; then
             case $BIN_DIR in
                 "$home"/*) shown_dir="\$HOME/${BIN_DIR#"$home"/}" ;;
             esac

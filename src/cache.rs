@@ -323,7 +323,6 @@ pub fn str_field<'a>(map: &'a Map<String, Value>, key: &str) -> Result<Option<&'
     }
 }
 
-/// Creates `dir` and its missing parents; the ones we create get mode 0700.
 /// The `*.json` files of a cache folder, sorted; none when the folder does not exist.
 pub fn json_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, CacheError> {
     let entries = match fs::read_dir(dir) {
@@ -339,6 +338,7 @@ pub fn json_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, CacheError> {
     Ok(out)
 }
 
+/// Creates `dir` and its missing parents; the ones we create get mode 0700.
 pub fn ensure_dir(dir: &Path) -> Result<(), CacheError> {
     create_private_dir(dir).map_err(|source| CacheError::Io { path: dir.to_owned(), action: "create folder", source })
 }

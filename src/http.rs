@@ -427,6 +427,7 @@ impl Http {
             let mut result = self.send_once(&agent, route.as_ref(), req, &host, timeout);
             if req.secret_query
                 && let Err(HttpError { kind: HttpErrorKind::Other(text), .. }) = &mut result
+                && text != HOST_NOT_FOUND
             {
                 // ureq's messages for a bad URI and the like repeat the URL, query included.
                 *text = "the HTTP client refused the request URL".to_owned();
@@ -598,6 +599,9 @@ fn pause(attempt: u32, retry_after: Option<Duration>) -> Duration {
 /// The I/O errors kept as `Connect` are the ones `connect(2)` gives: an established TCP
 /// connection reports a reset (ECONNRESET), not a refusal, and an unreachable host only after
 /// minutes of retransmissions, beyond any of our time limits (docs/reliability.md).
+/// Our own words for a name that does not resolve (no URL in them).
+const HOST_NOT_FOUND: &str = "host not found";
+
 fn classify(e: ureq::Error, route: Option<&Route>) -> HttpErrorKind {
     use std::io::ErrorKind::{AddrNotAvailable, ConnectionRefused, HostUnreachable, NetworkUnreachable};
     match e {
@@ -618,7 +622,7 @@ fn classify(e: ureq::Error, route: Option<&Route>) -> HttpErrorKind {
         },
         ureq::Error::Rustls(tls) => HttpErrorKind::Tls(sanitize(&tls.to_string())),
         ureq::Error::ConnectionFailed => HttpErrorKind::Connect("connection failed".to_owned()),
-        ureq::Error::HostNotFound => HttpErrorKind::Other("host not found".to_owned()),
+        ureq::Error::HostNotFound => HttpErrorKind::Other(HOST_NOT_FOUND.to_owned()),
         ureq::Error::ConnectProxyFailed(why) => HttpErrorKind::Proxy(proxy_refusal(&why, route, "tunnel")),
         other => HttpErrorKind::Other(sanitize(&other.to_string())),
     }

@@ -719,25 +719,30 @@ fn closest<'a>(wanted: &str, known: impl Iterator<Item = &'a String>) -> Vec<Str
 /// environment): for listing what the config knows (`logout`, `configure`). `None` for lines of other
 /// programs and for lines that name nothing usable (see `line_role_or_why`).
 pub fn line_role(config: &Config, line: &str) -> Option<(SsoSession, String, String)> {
-    line_role_or_why(config, line)?.ok()
+    line_role_or_why(config, None, line)?.ok()
 }
 
 /// As `line_role`, with what is wrong with a line of ours that names nothing usable (`status`
-/// warns with it): a session or profile the config lacks, no account or role, or a loop, named as
-/// the chain (`dev -> dev`).
-pub fn line_role_or_why(config: &Config, line: &str) -> Option<Result<(SsoSession, String, String), String>> {
+/// warns with it): a session or profile the config lacks, no account or role, or profiles that
+/// point at each other, shown as the resolver shows them (`a -> b -> a`). `owner` is the profile
+/// the line belongs to, where known, so that a loop back to it is seen at once.
+pub fn line_role_or_why(
+    config: &Config,
+    owner: Option<&str>,
+    line: &str,
+) -> Option<Result<(SsoSession, String, String), String>> {
     let mut spec = match process_line(line)? {
         Ok(spec) => spec,
         Err(why) => return Some(Err(why)),
     };
-    let mut chain: Vec<String> = Vec::new();
-    let incomplete = || "it names no --account-id and --role-name, nor a profile that does".to_owned();
+    let mut chain: Vec<String> = owner.map(str::to_owned).into_iter().collect();
+    let no_role = || "it names no --account-id and --role-name, nor a profile with them".to_owned();
     Some(loop {
         if let Some(name) = &spec.sso_session {
             break match config.sso_session(name) {
                 Ok(session) => match (spec.account_id, spec.role_name) {
                     (Some(account), Some(role)) => Ok((session, account, role)),
-                    _ => Err(incomplete()),
+                    _ => Err(no_role()),
                 },
                 Err(_) => Err(format!("it names sso-session {name}, which is not in the config")),
             };
@@ -747,15 +752,25 @@ pub fn line_role_or_why(config: &Config, line: &str) -> Option<Result<(SsoSessio
             let session = SsoSession { name: None, start_url, region, scopes: Vec::new() };
             break match (spec.account_id, spec.role_name) {
                 (Some(account), Some(role)) => Ok((session, account, role)),
-                _ => Err(incomplete()),
+                _ => Err(no_role()),
             };
         }
-        let Some(name) = spec.profile.clone() else { break Err(incomplete()) };
-        if chain.contains(&name) || chain.len() >= MAX_HOPS {
-            chain.push(name);
-            break Err(format!("its profiles lead back to themselves: {}", chain.join(" -> ")));
+        // Without --profile (or a session) a line means the [default] profile, as for the resolver.
+        let name = spec.profile.clone().unwrap_or_else(|| "default".to_owned());
+        if let Some(pos) = chain.iter().position(|p| *p == name) {
+            let looped: Vec<&str> = chain[pos..].iter().map(String::as_str).chain([name.as_str()]).collect();
+            break Err(format!(
+                "the credential_process lines of these profiles point at each other: {}",
+                looped.join(" -> ")
+            ));
         }
         chain.push(name.clone());
+        if chain.len() > MAX_HOPS {
+            break Err(format!(
+                "its credential_process lines go more than {MAX_HOPS} profiles deep: {}",
+                chain.join(" -> ")
+            ));
+        }
         let Some(section) = config.profile(&name) else {
             break Err(format!("it names profile {name}, which is not in the config"));
         };

@@ -76,7 +76,11 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         None => {
             // A start URL on another domain (a "vanity" URL) is resolved as a login would: where
             // it redirects may name the region (docs/login.md). Never sent for AWS domains.
-            let found = known.as_ref().map(|s| s.region.clone()).or_else(|| region_from_start_url(ctx, &start_url));
+            let found = known
+                .as_ref()
+                .map(|s| s.region.clone())
+                .filter(|r| !r.is_empty())
+                .or_else(|| region_from_start_url(ctx, &start_url));
             ask.ask("SSO region", found.as_deref(), "--region", check_region)?
         }
     };
@@ -193,9 +197,11 @@ fn effective_scopes(scopes: &[String]) -> Vec<String> {
     if scopes.is_empty() { DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect() } else { scopes.to_vec() }
 }
 
+/// Whether the config's session is the one asked for. One without sso_region (a vanity start URL,
+/// whose login finds the region and writes it) matches any region.
 fn same_session(have: &SsoSession, want: &SsoSession) -> bool {
     have.start_url == want.start_url
-        && have.region == want.region
+        && (have.region == want.region || have.region.is_empty())
         && effective_scopes(&have.scopes) == effective_scopes(&want.scopes)
 }
 
@@ -205,7 +211,7 @@ fn conflict(path: &Path, have: &SsoSession, want: &SsoSession) -> Error {
     if have.start_url != want.start_url {
         differ.push(format!("sso_start_url {} (not {})", have.start_url, want.start_url));
     }
-    if have.region != want.region {
+    if have.region != want.region && !have.region.is_empty() {
         differ.push(format!("sso_region {} (not {})", have.region, want.region));
     }
     if effective_scopes(&have.scopes) != effective_scopes(&want.scopes) {
@@ -263,6 +269,8 @@ fn check_start_url(url: &str) -> Result<String, String> {
 fn region_from_start_url(ctx: &Context, start_url: &str) -> Option<String> {
     let session = SsoSession { name: None, start_url: start_url.to_owned(), region: String::new(), scopes: Vec::new() };
     let target = crate::target::session(ctx, session, None, String::new(), "this start URL".to_owned());
+    // The run's deadline counts from its start, and the user may have taken a while to answer.
+    ctx.reset_deadline(Some(crate::context::RUN_DEADLINE));
     match crate::login::start_url::resolve(ctx, &target) {
         Ok(resolved) => {
             eprintln!(
@@ -342,7 +350,7 @@ impl Asker {
             text.push_str(&format!(
                 "  {} ({}): {}\n",
                 crate::sanitize::sanitize(&a.account.account_name),
-                a.account.account_id,
+                crate::sanitize::sanitize(&a.account.account_id),
                 crate::sanitize::sanitize(&roles)
             ));
         }

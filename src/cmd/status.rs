@@ -268,7 +268,7 @@ fn gather(ctx: &Context, config: &Config) -> Report {
         }
 
         if let Some(command) = command {
-            match crate::target::line_role_or_why(config, command) {
+            match crate::target::line_role_or_why(config, Some(name), command) {
                 Some(Ok((session, account, role))) => {
                     if session.name.is_none() {
                         let args = format!(

@@ -109,6 +109,29 @@ fn setup_takes_the_region_from_a_vanity_start_urls_redirect() {
     assert!(config.contains(&format!("sso_start_url = {start_url}\nsso_region = eu-west-1\n")), "{config}");
     assert!(env.token_path(CORP_KEY).exists());
 
+    // The same for a session already in the config without sso_region (as `aws configure sso`
+    // leaves a vanity one): the redirect's region, not an empty default.
+    let Vanity { env, redirector, start_url, .. } = vanity(None);
+    redirector.script(
+        "StartUrlHead",
+        [Reply::Redirect(format!("{portal}/start/")), Reply::Redirect(format!("{portal}/start/"))],
+    );
+    let run = env.run(&[
+        "setup",
+        "--start-url",
+        &start_url,
+        "--sso-session",
+        "corp",
+        "--generate",
+        "none",
+        "--use-device-code",
+    ]);
+    run.assert_ok();
+    assert!(run.stderr.contains("SSO region: eu-west-1 (the default; --region sets it)"), "{run:?}");
+    // The session counts as the one asked for; the login writes its region, as `login` does.
+    assert!(run.stdout.contains("[sso-session corp] is already in "), "{run:?}");
+    assert!(config_text(&env).contains("sso_region = eu-west-1\n"), "{}", config_text(&env));
+
     // A start URL that does not redirect to an AWS portal: the flag is still needed, nothing written.
     let Vanity { env, redirector, start_url, .. } = vanity(None);
     env.write_config("");

@@ -242,7 +242,8 @@ fn status_for_a_named_target_and_what_it_cannot_use() {
     let all = env.run(&["status"]);
     all.assert_ok();
     assert!(all.stdout.contains("\nsso-session corp  ") && all.stdout.contains("\nsso-session other  "), "{all:?}");
-    assert!(all.stdout.contains("its profiles lead back to themselves: loop2 -> loop -> loop2"), "{all:?}");
+    // Shown as the resolver shows it (`status --profile loop` below), from the profile warned about.
+    assert!(all.stdout.contains("profile loop names no usable target: the credential_process lines of these profiles point at each other: loop -> loop2 -> loop"), "{all:?}");
     assert!(all.stdout.contains("it names profile nowhere, which is not in the config"), "{all:?}");
 
     for named in [&["--profile", "dev"][..], &["--profile", "dev-sso"], &["--sso-session", "corp"]] {

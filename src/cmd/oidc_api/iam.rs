@@ -21,7 +21,7 @@ use crate::secret::Secret;
 use crate::sigv4::AwsCredentials;
 use crate::timefmt;
 use serde_json::{Map, Value};
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -153,7 +153,9 @@ fn run_process(ctx: &Context, profile: &str, command: &str) -> Result<AwsCredent
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| fail(format!("could not run the credential_process of profile {profile} ({}): {e}", argv[0])))?;
-    let output = bounded_output(&mut child, PROCESS_DEADLINE);
+    // A process that asks on the terminal (an MFA code) gets the time a person needs.
+    let limit = if std::io::stdin().is_terminal() { PROCESS_DEADLINE_ON_A_TERMINAL } else { PROCESS_DEADLINE };
+    let output = bounded_output(&mut child, limit);
     // Whatever happened, the child does not outlive this call.
     let _ = child.kill();
     let status = child.wait();
@@ -168,7 +170,7 @@ fn run_process(ctx: &Context, profile: &str, command: &str) -> Result<AwsCredent
         Output::TimedOut => {
             return Err(fail(format!(
                 "the credential_process of profile {profile} did not finish within {} s; it was stopped",
-                PROCESS_DEADLINE.as_secs()
+                limit.as_secs()
             )));
         }
         Output::Failed(e) => {
@@ -191,6 +193,8 @@ const PROCESS_OUTPUT_LIMIT: u64 = 1 << 20;
 /// How long it may run: the run's own deadline (a process that takes longer is stuck, or waits for
 /// input nobody will give).
 const PROCESS_DEADLINE: Duration = crate::context::RUN_DEADLINE;
+/// The same when stdin is a terminal, where the process may ask the user something.
+const PROCESS_DEADLINE_ON_A_TERMINAL: Duration = Duration::from_secs(10 * 60);
 
 enum Output {
     Done(Vec<u8>),
