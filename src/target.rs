@@ -146,7 +146,13 @@ pub fn token_path(ctx: &Context, session: &SsoSession) -> PathBuf {
 /// Endpoint overrides, FIPS and dual-stack flags and the CA bundle from the environment and the
 /// settings profile (docs/endpoints.md, docs/networks.md). Nothing is read from the network or disk.
 pub fn endpoint_settings(ctx: &Context, settings_profile: Option<&str>) -> endpoints::Settings {
-    let loaded = ctx.config_for(settings_profile.as_slice());
+    // Without a settings profile the config has nothing to say (only a profile names a services
+    // section), so it is not read: `setup` asks for these settings before it writes the config.
+    let none = Config::default();
+    let loaded = match settings_profile {
+        Some(name) => ctx.config_for(&[name]),
+        None => Ok(&none),
+    };
     let config = loaded.as_ref().ok().copied();
     let profile = settings_profile.and_then(|p| config?.profile(p));
     let env = |name: &str| ctx.env.get(name).map(str::to_owned);
