@@ -255,7 +255,7 @@ case ":$PATH:" in
         esac
         echo "note: $BIN_DIR is not on your PATH; to add it for $login_shell (${SHELL:-sh}), run:"
         echo "    $fix"
-        echo "  then open a new terminal. Until then the demo and 'configure generate' use the full path." ;;
+        echo "  then open a new terminal. Until then, run it as $installed" ;;
 esac
 case " $completions " in
     *" zsh "*)
@@ -265,13 +265,22 @@ case " $completions " in
 esac
 case " $completions " in
     *" fish "*)
-        if ! fish -c 'printf "%s\n" $fish_complete_path' 2>/dev/null | grep -Fqx "$FISH_DIR"; then
+        # A throwaway config home: fish creates ~/.config/fish at start-up, and this check must
+        # leave nothing behind that uninstall would not remove. (The data home stays: the user's
+        # ~/.local/share/fish/vendor_completions.d is on fish's path through it.)
+        if ! XDG_CONFIG_HOME=$work/fish-config \
+            fish -c 'printf "%s\n" $fish_complete_path' 2>/dev/null | grep -Fqx "$FISH_DIR"; then
             echo "note (fish): add 'set -p fish_complete_path $FISH_DIR' to ~/.config/fish/config.fish"
         fi ;;
 esac
+# The command as the user can type it now: by name once PREFIX/bin is on PATH.
+case ":$PATH:" in
+    *":$BIN_DIR:"*) run_as=$NAME ;;
+    *) run_as=$installed ;;
+esac
 cat <<MSG
 
-Next: $NAME setup
+Next: $run_as setup
   It asks for your IAM Identity Center start URL and SSO region, writes the [sso-session] to
   ~/.aws/config, logs you in, and writes one profile per account and role. Every question has a
   flag for unattended use ($NAME setup --help).

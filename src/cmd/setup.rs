@@ -58,10 +58,21 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     let path = ctx.config_path();
     let existing = read_config(&path)?;
     let mut ask = Asker::open(ctx);
-    if ask.tty.is_none() && args.generate.is_none() {
-        return Err(Error::Usage(
-            "no terminal to ask which profiles to generate on; give --generate all or --generate none".into(),
-        ));
+    if ask.tty.is_none() {
+        // Without a terminal: every answer that has no default is named at once, not one a run.
+        let mut missing = Vec::new();
+        if start_url.is_none() {
+            missing.push("--start-url");
+            if region.is_none() {
+                missing.push("--region");
+            }
+        }
+        if args.generate.is_none() {
+            missing.push("--generate all (or none)");
+        }
+        if !missing.is_empty() {
+            return Err(Error::Usage(format!("no terminal to ask on; give {}", join_and(&missing))));
+        }
     }
 
     let start_url = match start_url {
@@ -105,13 +116,17 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     let mut out = std::io::stdout().lock();
     let mut changed = false;
     let mut backed_up = false;
+    let mut undo: Option<Undo> = None;
     match existing.sso_session(&name) {
         Ok(have) if same_session(&have, &session) => {
             let _ = writeln!(out, "[sso-session {name}] is already in {} as asked", path.display());
         }
         Ok(have) => return Err(conflict(&path, &have, &session)),
         Err(ConfigError::SessionNotFound { .. }) => {
+            let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            let (existed, before) = (real.exists(), configure::read_optional(&real)?);
             let backup = configure::append_session(ctx, &session)?;
+            undo = Some(Undo { after: configure::read_optional(&real)?, path: real, existed, before });
             backed_up = true;
             let kept = backup.map(|b| format!("; the previous file is {}", b.display())).unwrap_or_default();
             let _ = writeln!(out, "added [sso-session {name}] to {}{kept}", path.display());
@@ -124,19 +139,32 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
 
     // From here on the session is in the config, and the context reads it from there.
     let spec = TargetArgs { sso_session: Some(name.clone()), ..TargetArgs::default() };
-    let target = crate::target::session_target(ctx, &spec)?;
-    match session::token(ctx, &target, Mode::Normal) {
-        Ok(token) => println!(
-            "{name}: already logged in, valid until {} ({})",
-            timefmt::format(token.expires_at),
-            timefmt::relative(token.expires_at, ctx.now())
-        ),
-        Err(Error::LoginRequired { .. }) => {
-            crate::cmd::login::run(ctx, &spec, &args.login)?;
-            changed = true;
+    let logged_in = crate::target::session_target(ctx, &spec).and_then(|target| {
+        match session::token(ctx, &target, Mode::Normal) {
+            Ok(token) => println!(
+                "{name}: already logged in, valid until {} ({})",
+                timefmt::format(token.expires_at),
+                timefmt::relative(token.expires_at, ctx.now())
+            ),
+            Err(Error::LoginRequired { .. }) => {
+                crate::cmd::login::run(ctx, &spec, &args.login)?;
+                changed = true;
+            }
+            Err(e) => return Err(e),
         }
-        Err(e) => return Err(e),
-    }
+        Ok(target)
+    });
+    let target = match logged_in {
+        Ok(target) => target,
+        Err(e) => {
+            // A session this run added, whose first login failed (a mistyped start URL or region,
+            // no network), is taken out again: running setup again then starts from the same file.
+            if let Some(undo) = undo {
+                undo.run(&name);
+            }
+            return Err(e);
+        }
+    };
     let accounts = match accounts::fetch(ctx, &target) {
         // The portal refused a token that looked valid: one login, then once more.
         Err(Error::LoginRequired { .. }) => {
@@ -288,15 +316,65 @@ fn region_from_start_url(ctx: &Context, start_url: &str) -> Option<String> {
     }
 }
 
+/// The config as it was before this run appended its session, and as that append left it.
+struct Undo {
+    path: std::path::PathBuf,
+    existed: bool,
+    before: Vec<u8>,
+    after: Vec<u8>,
+}
+
+impl Undo {
+    /// Puts the file back as it was, unless something else has changed it since (then it stays,
+    /// and the user is told what to remove).
+    fn run(self, name: &str) {
+        let unchanged = configure::read_optional(&self.path).is_ok_and(|now| now == self.after);
+        let restored = unchanged
+            && if self.existed {
+                crate::cache::write_bytes_atomic_mode(&self.path, &self.before, crate::cache::file_mode(&self.path))
+                    .is_ok()
+            } else {
+                std::fs::remove_file(&self.path).is_ok()
+            };
+        if restored {
+            eprintln!(
+                "aws-sso-process: took [sso-session {name}] out of {} again, since its login failed",
+                self.path.display()
+            );
+        } else {
+            eprintln!(
+                "aws-sso-process: warning: [sso-session {name}] stays in {}; remove it before running setup again \
+                 with other answers",
+                self.path.display()
+            );
+        }
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 /// Accounts shown before the question which profiles to generate.
 const SHOWN_ACCOUNTS: usize = 30;
 
+/// A region name as every AWS partition forms them: groups of lower-case letters, then a number
+/// (`us-east-1`, `cn-northwest-1`, `us-gov-west-1`, `eusc-de-east-1`); a typo such as `us-east-l`
+/// is caught here, before it is written and sent a login to a host that does not exist.
 fn check_region(region: &str) -> Result<String, String> {
     let region = region.trim();
-    let ok = (1..=64).contains(&region.len())
-        && region.starts_with(|c: char| c.is_ascii_lowercase())
-        && region.contains('-')
-        && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let mut parts = region.split('-').collect::<Vec<_>>();
+    let number = parts.pop().unwrap_or_default();
+    let ok = region.len() <= 64
+        && parts.len() >= 2
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit());
     if ok { Ok(region.to_owned()) } else { Err(format!("{region:?} is not a region name like us-east-1")) }
 }
 
@@ -503,7 +581,21 @@ mod tests {
             assert!(check_start_url(bad).is_err(), "{bad:?}");
         }
         assert_eq!(check_region(" eu-west-1 ").as_deref(), Ok("eu-west-1"));
-        for bad in ["", "EU-west-1", "useast1", "us-east-1\nx", "us east-1", "1us-east"] {
+        for good in ["us-gov-west-1", "cn-northwest-1", "us-isob-east-1", "eusc-de-east-1", "ap-southeast-5"] {
+            assert_eq!(check_region(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "",
+            "EU-west-1",
+            "useast1",
+            "us-east-1\nx",
+            "us east-1",
+            "1us-east",
+            "us-east-l",
+            "us-east",
+            "us--east-1",
+            "-east-1",
+        ] {
             assert!(check_region(bad).is_err(), "{bad:?}");
         }
         assert!(check_name("my-corp_2").is_ok());

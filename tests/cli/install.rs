@@ -75,7 +75,7 @@ fn install_into_an_existing_prefix_and_uninstall_leaves_it_exactly_as_before() {
     run.assert_ok();
     assert!(run.stdout.starts_with("installed aws-sso-process 0.1"), "{run:?}");
     assert!(run.stdout.contains("completions: bash zsh fish"), "{run:?}");
-    assert!(run.stdout.contains("Next: aws-sso-process setup"), "the next step is setup: {run:?}");
+    assert!(run.stdout.contains(&format!("Next: {} setup", prefix.join("bin/aws-sso-process").display())), "{run:?}");
     // Not on PATH, and neither HOME nor SHELL set: the plain path, for sh's ~/.profile.
     assert!(run.stdout.contains("is not on your PATH; to add it for sh (sh)"), "{run:?}");
     let line = format!("echo 'export PATH=\"{}:$PATH\"' >> ~/.profile", prefix.join("bin").display());
@@ -125,6 +125,10 @@ fn the_path_note_is_the_exact_line_for_the_users_shell() {
     let run = shell("/usr/local/bin/fish");
     let fish = format!("fish -c 'fish_add_path {}'", prefix.join("bin").display());
     assert!(run.stdout.contains(&fish), "{run:?}");
+    // Not on PATH: the next step names the binary by the path it can be run by now.
+    assert!(run.stdout.contains(&format!("Next: {} setup", prefix.join("bin/aws-sso-process").display())), "{run:?}");
+    // Asking fish for its completion path created no ~/.config/fish (uninstall would leave it).
+    assert!(!home.join(".config").exists());
 
     install(&prefix, &["--uninstall"]).assert_ok();
 }

@@ -126,9 +126,15 @@ fn without_a_terminal_missing_answers_are_errors_that_name_the_flag() {
     let env = TestEnv::new();
     std::fs::remove_file(env.home().join(".aws/config")).unwrap();
     for (args, needle) in [
-        (&["setup", "--generate", "all"][..], "give --start-url"),
+        // Every missing answer at once, not one a run.
+        (&["setup"][..], "no terminal to ask on; give --start-url, --region and --generate all (or none)"),
+        (&["setup", "--generate", "all"][..], "give --start-url and --region"),
         (&["setup", "--start-url", START_URL, "--generate", "all"][..], "give --region"),
-        (&["setup", "--start-url", START_URL, "--region", "us-east-1"][..], "give --generate all or --generate none"),
+        (&["setup", "--start-url", START_URL, "--region", "us-east-1"][..], "give --generate all (or none)"),
+        (
+            &["setup", "--start-url", START_URL, "--region", "us-east-l", "--generate", "all"][..],
+            "\"us-east-l\" is not a region name like us-east-1",
+        ),
         (
             &["setup", "--start-url", "http://corp", "--generate", "all"][..],
             "--start-url: a start URL begins with https://",
@@ -149,6 +155,34 @@ fn without_a_terminal_missing_answers_are_errors_that_name_the_flag() {
     // --start-url with --sso-session is still refused everywhere else.
     env.run(&["login", "--start-url", START_URL, "--sso-session", "corp"])
         .assert_fails(2, "cannot be used with --sso-session");
+}
+
+/// A session setup added, whose first login fails (a wrong region or start URL, a denied sign-in),
+/// is taken out again, so that running setup again with the right answers works; the user's own
+/// file is back byte for byte.
+#[test]
+fn a_failed_first_login_takes_the_new_session_out_again() {
+    let env = TestEnv::new();
+    let mine = "# my settings\n[default]\nregion = eu-west-1\n";
+    env.write_config(mine);
+    env.fake.set_device_mode(crate::util::fake::DeviceMode::Deny, 0);
+    let args =
+        ["setup", "--start-url", START_URL, "--region", "us-east-1", "--sso-session", "corp", "--generate", "all"];
+    let run = env.run(&[&args[..], &["--use-device-code"]].concat());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("took [sso-session corp] out of "), "{run:?}");
+    assert_eq!(std::fs::read_to_string(env.home().join(".aws/config")).unwrap(), mine);
+
+    // No config before: none after.
+    std::fs::remove_file(env.home().join(".aws/config")).unwrap();
+    let run = env.run(&[&args[..], &["--use-device-code"]].concat());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(!env.home().join(".aws/config").exists(), "{run:?}");
+
+    // The same answers again, with the sign-in approved: set up.
+    env.fake.set_device_mode(crate::util::fake::DeviceMode::Approve, 0);
+    env.run(&[&args[..], &["--use-device-code"]].concat()).assert_ok();
+    assert!(std::fs::read_to_string(env.home().join(".aws/config")).unwrap().contains("[sso-session corp]"));
 }
 
 #[cfg(unix)]
