@@ -99,6 +99,7 @@ note "HOME for this demo: $HOME (deleted at the end); it has no ~/.aws yet"
 step "Set up: the sso-session, the login, a profile per account and role (each flag answers one question)"
 show setup --start-url https://corp.awsapps.com/start --region us-east-1 --sso-session corp \
     --generate all --use-device-code --no-browser
+note "(its 'try it' line is for real use: these credentials are the fake's, and AWS would refuse them)"
 note "without flags, setup asks each question on the terminal; in real life you approve the code in a"
 note "browser, here the fake does. The token is in ~/.aws/sso/cache, shared with 'aws sso login' and the SDKs"
 profile=development.Developer

@@ -43,7 +43,7 @@ pub struct Cli {
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Global options")]
 pub struct TargetArgs {
-    /// Profile whose sso_* settings name the target [default: AWS_PROFILE, AWS_DEFAULT_PROFILE, default].
+    /// Profile whose sso_* settings or aws-sso-process credential_process name the target [default: AWS_PROFILE, AWS_DEFAULT_PROFILE, default, then the config's only sso-session].
     #[arg(long, global = true, value_name = "PROFILE")]
     pub profile: Option<String>,
 
@@ -51,16 +51,17 @@ pub struct TargetArgs {
     #[arg(long, global = true, value_name = "NAME", conflicts_with = "profile")]
     pub sso_session: Option<String>,
 
-    /// Legacy target: the start URL (no sso-session); needs --region. Also start-device-authorization's startUrl.
+    /// Legacy target: the start URL (no sso-session); needs --region. For setup: the start URL of the new session; for start-device-authorization: its startUrl.
     // Not a clap conflict with --sso-session: `setup` takes both (see `Cli::check`).
     #[arg(long, global = true, value_name = "URL", conflicts_with = "profile")]
     pub start_url: Option<String>,
 
     /// The sso_region of --start-url; for the SSO OIDC commands, the region to call.
     ///
-    /// With --start-url: the sso_region of that start URL. For create-token, create-token-with-iam,
-    /// register-client and start-device-authorization: the SSO OIDC region to call (and to sign
-    /// for), as the AWS CLI's --region [default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region].
+    /// With --start-url (and for setup): the SSO region of that start URL. For create-token,
+    /// create-token-with-iam, register-client and start-device-authorization: the SSO OIDC region
+    /// to call (and to sign for), as the AWS CLI's --region [default: AWS_REGION,
+    /// AWS_DEFAULT_REGION, the profile's region].
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
 
@@ -341,7 +342,7 @@ pub struct GenerateArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct NameArgs {
     /// Put this in front of every profile name (e.g. "corp-").
-    #[arg(long, value_name = "PREFIX", default_value = "")]
+    #[arg(long, value_name = "PREFIX", default_value = "", hide_default_value = true)]
     pub prefix: String,
 
     /// Profile names from a template: {account_name}, {account_id}, {role_name}, {sso_session},
@@ -390,7 +391,7 @@ pub struct SetupArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Print JSON (schema version 1, documented in docs/status.md).
+    /// Print JSON (schema version 1; the fields are described in the project's docs/status.md).
     #[arg(long)]
     pub json: bool,
 

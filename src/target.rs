@@ -519,6 +519,14 @@ fn only_session(ctx: &Context, _scoped: &Config, spec: &TargetArgs, want_role: b
         (first, second) => {
             let no_default = "no profile given and no SSO target in a [default] profile";
             let (what, hint) = match (first, second) {
+                (Some(only), None) if config.profiles.is_empty() => (
+                    format!("{no_default}, and the only SSO session ({only}) names no account and role"),
+                    format!(
+                        "no profile names one yet: 'aws-sso-process configure generate --sso-session {} --write' \
+                         adds one per account and role, or add --account-id and --role-name",
+                        shell_word(only)
+                    ),
+                ),
                 (Some(only), None) => (
                     format!("{no_default}, and the only SSO session ({only}) names no account and role"),
                     format!(
@@ -713,7 +721,14 @@ fn closest<'a>(wanted: &str, known: impl Iterator<Item = &'a String>) -> Vec<Str
     let mut scored: Vec<(f64, &String)> = known
         .filter_map(|name| {
             let other = name.to_lowercase();
-            let score = if other == lower { 1.0 } else { strsim::jaro_winkler(&lower, &other) };
+            // One slip (a letter swapped, missing, extra or wrong: `dve` for `dev`) counts as close
+            // even where Jaro-Winkler, which favours long shared prefixes, finds short names apart.
+            let slip = lower.chars().count() >= 3 && strsim::osa_distance(&lower, &other) == 1;
+            let score = if other == lower {
+                1.0
+            } else {
+                strsim::jaro_winkler(&lower, &other).max(if slip { 0.9 } else { 0.0 })
+            };
             (score > 0.8).then_some((score, name))
         })
         .collect();
@@ -882,6 +897,15 @@ mod tests {
             Some((Some("corp".into()), "1".into(), "R".into()))
         );
         assert_eq!(line_role(&chained, "aws-sso-process --profile loop"), None);
+    }
+
+    #[test]
+    fn close_names_include_one_slip_away() {
+        let known: Vec<String> = ["dev", "dev-sso", "prod", "Staging"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(closest("dve", known.iter()).first().map(String::as_str), Some("dev"));
+        assert_eq!(closest("staging", known.iter()), ["Staging"]);
+        assert_eq!(closest("prd", known.iter()).first().map(String::as_str), Some("prod"));
+        assert!(closest("xy", known.iter()).is_empty());
     }
 
     fn section(name: &str, pairs: &[(&str, &str)]) -> Section {

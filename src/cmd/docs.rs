@@ -70,8 +70,34 @@ pub fn man_page() -> String {
             page.push('\n');
         }
     }
+    // The help texts mark code with backticks, as Markdown does; on the page that is bold.
+    let mut page = code_spans(&page);
     page.push_str(EXTRA_SECTIONS);
     page
+}
+
+/// Each pair of backticks on a text line (not a request, not in a `.nf` block) made bold.
+fn code_spans(page: &str) -> String {
+    let mut out = String::with_capacity(page.len());
+    let mut literal = false;
+    for line in page.split_inclusive('\n') {
+        if line.starts_with(".nf") {
+            literal = true;
+        } else if line.starts_with(".fi") {
+            literal = false;
+        }
+        if literal || line.starts_with(['.', '\'']) || line.matches('`').count() % 2 != 0 {
+            out.push_str(line);
+            continue;
+        }
+        for (i, piece) in line.split('`').enumerate() {
+            if i > 0 {
+                out.push_str(if i % 2 == 1 { "\\fB" } else { "\\fR" });
+            }
+            out.push_str(piece);
+        }
+    }
+    out
 }
 
 /// What the tool does, in a few paragraphs: the first thing a reader of the page sees.
@@ -261,6 +287,18 @@ mod tests {
         let script = completion_script(clap_complete::Shell::Bash);
         assert!(!script.contains("aws__subcmd__sso"));
         assert!(script.contains("aws__sso__process__subcmd__export)"), "a case arm for export");
+    }
+
+    #[test]
+    fn code_spans_become_bold_outside_literal_blocks() {
+        let page = "A `b` and `c`.\n.TP\n`x` odd ` count\n.nf\n`kept`\n.fi\n";
+        assert_eq!(code_spans(page), "A \\fBb\\fR and \\fBc\\fR.\n.TP\n`x` odd ` count\n.nf\n`kept`\n.fi\n");
+        assert!(
+            !man_page()
+                .lines()
+                .filter(|l| !l.starts_with('.'))
+                .any(|l| l.matches('`').count() >= 2 && !l.contains("$("))
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &LoginArgs) -> Result<u8, Err
     let (flow, why) = login::choose_flow(ctx, &target, args.use_device_code, args.redirect_port)?;
     if let Some(why) = why {
         crate::prompt::Prompt::open(ctx).line(&format!(
-            "aws-sso-process: using the device code flow because {why} (--redirect-port N uses a forwarded port instead)"
+            "aws-sso-process: using the device code flow because {why}; --redirect-port N uses a forwarded port instead"
         ));
     }
     let opts = Options { flow, open_browser: !args.no_browser, redirect_port: args.redirect_port };

@@ -459,10 +459,15 @@ impl Asker {
             let Some(default) = default else {
                 return Err(Error::Usage(format!("no terminal to ask for the {question} on; give {flag}")));
             };
-            eprintln!(
-                "aws-sso-process: {question}: {} (the default; {flag} sets it)",
-                crate::sanitize::sanitize(default)
-            );
+            // Mid-sentence: "registration scopes", but "SSO region" as it is.
+            let mut chars = question.chars();
+            let label = match (chars.next(), chars.next()) {
+                (Some(first), Some(second)) if second.is_lowercase() => {
+                    format!("{}{}", first.to_lowercase(), &question[first.len_utf8()..])
+                }
+                _ => question.to_owned(),
+            };
+            eprintln!("aws-sso-process: {label}: {} (the default; {flag} sets it)", crate::sanitize::sanitize(default));
             return check(default).map_err(|why| Error::Usage(format!("{flag}: {why}")));
         }
         for _ in 0..MAX_TRIES {

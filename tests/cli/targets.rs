@@ -199,3 +199,15 @@ fn usage_hints_keep_the_subcommand() {
     run.assert_fails(2, "--sso-session needs --account-id and --role-name");
     assert!(run.stderr.contains("hint: run 'aws-sso-process --help' for the flags"), "{run:?}");
 }
+
+/// A config with a session and no profile yet (setup with `--generate none`): the hint is the
+/// command that writes the profiles.
+#[test]
+fn a_session_without_profiles_points_at_configure_generate() {
+    let env = TestEnv::new();
+    env.write_config("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n");
+    env.run(&[]).assert_fails(1, "names no account and role").assert_fails(
+        1,
+        "hint: no profile names one yet: 'aws-sso-process configure generate --sso-session corp --write'",
+    );
+}
