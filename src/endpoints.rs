@@ -274,6 +274,16 @@ pub fn partition_id(region: &str) -> &'static str {
 
 /// The IAM Identity Center issuer host of the region's partition, e.g. `identitycenter.amazonaws.eu`
 /// for `eusc-de-east-1` (docs/login.md); `None` for the partitions that have none we know of.
+/// Whether a region can stand in a host name as it is (botocore's check): 1 to 63 letters, digits
+/// and dashes, not starting or ending with a dash. Every region read from a file or the network
+/// goes through this before it names a host.
+pub fn is_host_label(region: &str) -> bool {
+    (1..=63).contains(&region.len())
+        && region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !region.starts_with('-')
+        && !region.ends_with('-')
+}
+
 #[cfg(test)]
 fn issuer_host(region: &str) -> Option<&'static str> {
     partition(region).issuer_host
@@ -380,11 +390,7 @@ pub fn resolve(
     }
     // botocore's rule: a host label. Anything else (a dot, a slash, an `@`) would put the call, and
     // the bearer token with it, on a host the region does not name.
-    let label = region.len() <= 63
-        && region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !region.starts_with('-')
-        && !region.ends_with('-');
-    if !label {
+    if !is_host_label(region) {
         return Err(EndpointError::InvalidRegion { region: crate::sanitize::sanitize(region) });
     }
     let p = partition(region);

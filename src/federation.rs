@@ -98,11 +98,10 @@ pub fn console_home(partition: &str, region: Option<&str>) -> Option<String> {
     })
 }
 
-/// Whether a region name is safe to put in a host name: lower-case letters, digits and dashes.
+/// Whether a region name is safe to put in the console's host name: a host label
+/// (`endpoints::is_host_label`) in lower case and of a region's length (the longest today is 14).
 pub fn plausible_region(region: &str) -> bool {
-    !region.is_empty()
-        && region.len() <= 50
-        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    crate::endpoints::is_host_label(region) && region.len() <= 50 && !region.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 /// `getSigninToken` with the role credentials as the session (no `SessionDuration`: it is refused

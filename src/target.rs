@@ -74,9 +74,7 @@ impl SessionTarget {
             });
         }
         let region = doc.as_ref().and_then(|d| d.get("region")).and_then(|r| r.as_str());
-        match region
-            .filter(|r| (1..=40).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-        {
+        match region.filter(|r| endpoints::is_host_label(r)) {
             Some(region) => Ok(region.to_owned()),
             None => Err(Error::LoginRequired {
                 what: format!(
