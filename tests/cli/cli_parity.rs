@@ -84,53 +84,44 @@ fn config_text(env: &TestEnv) -> String {
 /// unattended setup needs no --region, says where the URL leads, and writes that region.
 #[test]
 fn setup_takes_the_region_from_a_vanity_start_urls_redirect() {
-    let Vanity { env, redirector, start_url, .. } = vanity(None);
-    env.write_config("");
     let portal = "https://ssoins-7223a1b2c3d4e5f6.portal.eu-west-1.app.aws";
-    redirector.script(
-        "StartUrlHead",
-        [Reply::Redirect(format!("{portal}/start/")), Reply::Redirect(format!("{portal}/start/"))],
-    );
-    let run = env.run(&[
-        "setup",
-        "--start-url",
-        &start_url,
-        "--sso-session",
-        "corp",
-        "--generate",
-        "none",
-        "--use-device-code",
-        "--no-browser",
-    ]);
+    // setup without --region against a vanity URL that redirects (for setup's lookup, then the login's) to the portal.
+    let setup = |vanity: &Vanity| {
+        let to_portal = || Reply::Redirect(format!("{portal}/start/"));
+        vanity.redirector.script("StartUrlHead", [to_portal(), to_portal()]);
+        let start_url = vanity.start_url.as_str();
+        vanity.env.run(&[
+            "setup",
+            "--start-url",
+            start_url,
+            "--sso-session",
+            "corp",
+            "--generate",
+            "none",
+            "--use-device-code",
+        ])
+    };
+    let with_empty_config = vanity(None);
+    let Vanity { env, start_url, .. } = &with_empty_config;
+    env.write_config("");
+    let run = setup(&with_empty_config);
     run.assert_ok();
     assert!(run.stderr.contains(&format!("leads to {portal}/start, in eu-west-1")), "{run:?}");
     assert!(run.stderr.contains("SSO region: eu-west-1 (the default; --region sets it)"), "{run:?}");
-    let config = config_text(&env);
+    let config = config_text(env);
     assert!(config.contains(&format!("sso_start_url = {start_url}\nsso_region = eu-west-1\n")), "{config}");
     assert!(env.token_path(CORP_KEY).exists());
 
     // The same for a session already in the config without sso_region (as `aws configure sso`
     // leaves a vanity one): the redirect's region, not an empty default.
-    let Vanity { env, redirector, start_url, .. } = vanity(None);
-    redirector.script(
-        "StartUrlHead",
-        [Reply::Redirect(format!("{portal}/start/")), Reply::Redirect(format!("{portal}/start/"))],
-    );
-    let run = env.run(&[
-        "setup",
-        "--start-url",
-        &start_url,
-        "--sso-session",
-        "corp",
-        "--generate",
-        "none",
-        "--use-device-code",
-    ]);
+    let without_region = vanity(None);
+    let env = &without_region.env;
+    let run = setup(&without_region);
     run.assert_ok();
     assert!(run.stderr.contains("SSO region: eu-west-1 (the default; --region sets it)"), "{run:?}");
     // The session counts as the one asked for; the login writes its region, as `login` does.
     assert!(run.stdout.contains("[sso-session corp] is already in "), "{run:?}");
-    assert!(config_text(&env).contains("sso_region = eu-west-1\n"), "{}", config_text(&env));
+    assert!(config_text(env).contains("sso_region = eu-west-1\n"), "{}", config_text(env));
 
     // A start URL that does not redirect to an AWS portal: the flag is still needed, nothing written.
     let Vanity { env, redirector, start_url, .. } = vanity(None);

@@ -363,20 +363,26 @@ fn a_redirect_with_another_state_is_refused_and_the_login_goes_on() {
     assert!(env.token_path(CORP_KEY).exists());
 }
 
+/// `login --no-browser` started, and the /authorize URL it printed on the terminal file `tty`.
+fn no_browser_login(env: &TestEnv, tty: &std::path::Path) -> (std::process::Child, String) {
+    let child = env
+        .command(&["login", "--sso-session", "corp", "--no-browser"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(Duration::from_secs(20), || read(tty).contains("/authorize?")), "{}", read(tty));
+    let url = read(tty).lines().find(|l| l.contains("/authorize?")).unwrap().trim().to_owned();
+    (child, url)
+}
+
 #[test]
 fn slow_local_connections_cannot_hold_up_the_browsers_redirect() {
     // Another local program connects to the redirect listener first and sends nothing, half a
     // request, or a byte a second: the browser's redirect is still read and the login ends at once.
     use std::io::Write;
     let Some((env, tty)) = pkce_env() else { return };
-    let mut child = env
-        .command(&["login", "--sso-session", "corp", "--no-browser"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(wait_for(Duration::from_secs(20), || read(&tty).contains("/authorize?")), "{}", read(&tty));
-    let url = read(&tty).lines().find(|l| l.contains("/authorize?")).unwrap().trim().to_owned();
+    let (mut child, url) = no_browser_login(&env, &tty);
     let port: u16 = url.split("127.0.0.1%3A").nth(1).unwrap().split('%').next().unwrap().parse().unwrap();
     let connect = || std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let _idle = connect();
@@ -418,14 +424,7 @@ fn pkce_error_in_the_callback_fails() {
 #[test]
 fn no_browser_prints_the_url_for_the_user_to_open() {
     let Some((env, tty)) = pkce_env() else { return };
-    let child = env
-        .command(&["login", "--sso-session", "corp", "--no-browser"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(wait_for(Duration::from_secs(20), || read(&tty).contains("/authorize?")), "{}", read(&tty));
-    let url = read(&tty).lines().find(|l| l.contains("/authorize?")).unwrap().trim().to_owned();
+    let (child, url) = no_browser_login(&env, &tty);
     // The user opens it: our browser script stands in for them.
     let script = browser_script().unwrap();
     std::process::Command::new(script).arg(&url).env("HOME", env.home()).output().unwrap();
