@@ -198,6 +198,14 @@ mod on_a_terminal {
         if no_color {
             env.set_env("NO_COLOR", "1");
         }
+        // A hostile portal's account: its name and ID reach the terminal as inert text.
+        let mut accounts = crate::util::fake::default_accounts();
+        accounts.push(crate::util::fake::FakeAccount::new(
+            "6666\x1b[2J77778888",
+            "Evil\x1b]0;pwned\x07\u{202e}gnikcah",
+            &["Admin"],
+        ));
+        env.fake.set_accounts(accounts);
         let mut cmd = env.command(&["setup"]);
         let (mut tty, child) = pty::spawn(&mut cmd, Wire::ControllingTerminal);
         let mut at = tty.expect(0, "SSO start URL");
@@ -251,6 +259,8 @@ mod on_a_terminal {
         assert!(screen.contains("  Sandbox (444455556666): Admin, Developer, PowerUser"), "{screen:?}");
         assert!(listed < screen.find("Generate a profile for each account and role?").unwrap(), "{screen:?}");
         assert!(screen.contains("SSO session name [corp]: "), "{screen:?}");
+        assert!(screen.contains("  Evil?]0;pwned??gnikcah (6666?[2J77778888): Admin"), "{screen:?}");
+        assert!(!screen.contains('\u{202e}') && !screen.contains('\x07'), "{screen:?}");
     }
 
     #[test]
