@@ -68,6 +68,7 @@ impl Listener {
     /// Starts reading connections from `listener` on a thread of its own.
     pub fn start(listener: TcpListener, limits: Limits) -> std::io::Result<Listener> {
         raise_descriptor_limit();
+        deepen_backlog(&listener);
         listener.set_nonblocking(true)?;
         let (tx, heads) = sync_channel(QUEUE);
         let stop = Arc::new(AtomicBool::new(false));
@@ -360,6 +361,18 @@ fn raise_descriptor_limit() {
 
 #[cfg(not(unix))]
 fn raise_descriptor_limit() {}
+
+/// Room for a burst of connections (a flood closed and reopened at once) in the kernel's queue, so
+/// a newcomer's SYN is not dropped (and retried only a second later) before we accept it.
+#[cfg(unix)]
+fn deepen_backlog(listener: &TcpListener) {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: listen(2) again on a listening socket only changes its backlog (capped by the system).
+    unsafe { libc::listen(listener.as_raw_fd(), 4096) };
+}
+
+#[cfg(not(unix))]
+fn deepen_backlog(_listener: &TcpListener) {}
 
 /// How many connections the descriptor limit leaves room for (keeping some for files and HTTPS).
 #[cfg(unix)]
