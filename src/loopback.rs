@@ -1,5 +1,5 @@
-//! The one small HTTP listener on a local port that the credentials endpoint (`crate::serve`) and
-//! the browser's redirect (`crate::login`'s PKCE flow) share: it accepts connections, reads each
+//! The one small HTTP listener on a local port that the credentials endpoint (serve.rs) and
+//! the browser's redirect (login/pkce.rs) share: it accepts connections, reads each
 //! request head (bounded in size and time), and hands complete heads to its owner one at a time;
 //! the owner checks them and writes the answer with [`respond`].
 //!
@@ -290,6 +290,8 @@ fn read_some(conn: &mut Reading, max_head: usize) -> Outcome {
             Ok(n) => {
                 // Where the head ends can only be in what came now or the three bytes before.
                 let from = conn.head.len().saturating_sub(3);
+                // Exactly what came: a table entry holds at most `max_head` and one chunk.
+                conn.head.reserve_exact(n);
                 conn.head.extend_from_slice(&chunk[..n]);
                 if let Some(end) = find_end(&conn.head[from..]) {
                     let mut head = std::mem::take(&mut conn.head);
