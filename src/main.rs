@@ -18,6 +18,7 @@ mod federation;
 mod http;
 mod lock;
 mod login;
+mod loopback;
 mod network;
 mod oidc;
 mod output;

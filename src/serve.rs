@@ -3,7 +3,8 @@
 //! provider reads (docs/serve-and-console.md), for the clients that hold the per-run token.
 //!
 //! Everything that arrives on the socket is hostile until checked, in this order: the request head
-//! must fit in `MAX_HEAD` bytes and arrive within `READ_DEADLINE`; the `Host` header must name the
+//! must fit in `MAX_HEAD` bytes and arrive within `READ_DEADLINE` (read by `crate::loopback`, which
+//! no number of idle or slow connections can starve); the `Host` header must name the
 //! address we listen on (a page in a browser whose DNS name was rebound to 127.0.0.1 sends its own
 //! name); the `Authorization` header must be the token, compared in constant time; then only `GET /`
 //! is served. Refusals carry the same short body whatever the reason, and no credential. One request
@@ -13,15 +14,15 @@
 //! a header value or the request target.
 
 use crate::error::Error;
+use crate::loopback::{self, Limits, Listener, Request};
 use crate::role_cache::Served;
 use crate::secret::Secret;
 use crate::timefmt;
 use serde_json::json;
-use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 
 /// The environment variable naming the endpoint (SDKs read it).
 pub const URI_VAR: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
@@ -33,11 +34,8 @@ const MAX_HEAD: usize = 8 * 1024;
 const READ_DEADLINE: Duration = Duration::from_secs(5);
 /// Random bytes in the token: 256 bits, shown as 64 hex digits.
 const TOKEN_BYTES: usize = 32;
-/// Connections whose request head is still being read, at most: each has a small thread of its own,
-/// so a few idle or slow connections cannot hold back the clients behind them.
-const MAX_READING: usize = 128;
-/// Refusals logged per second at most (the rest are counted), so a flood cannot fill the log.
-const REFUSALS_LOGGED_PER_SEC: u32 = 10;
+/// How often the serving loop looks at its stop flag.
+const STOP_CHECK: Duration = Duration::from_millis(100);
 
 pub struct Server {
     listener: TcpListener,
@@ -87,52 +85,50 @@ impl Server {
         &self.token
     }
 
-    /// Serves requests until `stop` is set and a connection (any) wakes the loop. Each connection's
-    /// request head is read on a thread of its own (at most `MAX_READING` at once, bounded in size
-    /// and time), so idle or slow connections do not hold back anyone; complete heads are checked
-    /// and answered here, one at a time, so concurrent requests make at most one refresh. `quiet`
-    /// leaves successful requests out of the log (`exec --server`, whose stderr is the command's);
-    /// refusals and failures are always logged, at most `REFUSALS_LOGGED_PER_SEC` a second.
+    /// Serves requests until `stop` is set. Request heads are read by `crate::loopback` (bounded
+    /// in size, time, threads and memory, so idle or slow connections hold back nobody); complete
+    /// heads are checked and answered here, one at a time, so concurrent requests make at most one
+    /// refresh. `quiet` leaves successful requests out of the log (`exec --server`, whose stderr
+    /// is the command's); refusals and failures are always logged, at most ten lines a second.
     pub fn run(&self, stop: &AtomicBool, quiet: bool, fetch: &mut dyn FnMut() -> Result<(Served, String), Error>) {
-        let (tx, rx) = mpsc::channel::<Arrived>();
-        let listener = match self.listener.try_clone() {
+        let limits = Limits {
+            max_head: MAX_HEAD,
+            deadline: READ_DEADLINE,
+            bad_request: answer(400, &refusal_body(400)).into_bytes(),
+            busy: answer(503, &json!({"code": "Busy", "message": "busy"}).to_string()).into_bytes(),
+            log: Some(log),
+        };
+        let listener = match self.listener.try_clone().and_then(|l| Listener::start(l, limits)) {
             Ok(listener) => listener,
             Err(e) => {
                 eprintln!("aws-sso-process: serve: cannot accept connections: {e}");
                 return;
             }
         };
-        // The acceptor outlives `run` only while it waits for a connection that will never be read.
-        std::thread::spawn(move || accept(listener, tx));
-        let mut log = RefusalLog::default();
-        while let Ok(arrived) = rx.recv() {
-            if stop.load(Ordering::SeqCst) {
-                return;
+        while !stop.load(Ordering::SeqCst) {
+            match listener.next(STOP_CHECK) {
+                Ok(request) => self.handle(&listener, request, quiet, fetch),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    eprintln!("aws-sso-process: serve: the listener stopped");
+                    return;
+                }
             }
-            self.handle(arrived, quiet, fetch, &mut log);
         }
     }
 
     fn handle(
         &self,
-        arrived: Arrived,
+        listener: &Listener,
+        request: Request,
         quiet: bool,
         fetch: &mut dyn FnMut() -> Result<(Served, String), Error>,
-        refusals: &mut RefusalLog,
     ) {
-        let Arrived { mut stream, peer, head, _held } = arrived;
-        let head = match head {
-            Ok(head) => head,
-            Err(why) => {
-                refusals.log(&format!("refused {peer}: {why}"));
-                respond(&mut stream, 400, &refusal_body(400));
-                return;
-            }
-        };
+        let Request { mut stream, peer, head } = request;
         let method = method_of(&head);
         match check(&head, &self.token, self.addr) {
             Verdict::Refuse { status, why } => {
-                refusals.log(&format!("refused {peer} {method}: {why} (HTTP {status})"));
+                listener.log_refusal(log, &format!("refused {peer} {method}: {why} (HTTP {status})"));
                 respond(&mut stream, status, &refusal_body(status));
             }
             Verdict::Serve => match fetch() {
@@ -172,81 +168,6 @@ fn log(line: &str) {
     eprintln!("aws-sso-process: serve: {}", crate::sanitize::sanitize(line));
 }
 
-/// A connection whose request head was read (or could not be).
-struct Arrived {
-    stream: TcpStream,
-    peer: String,
-    head: Result<String, &'static str>,
-    /// Counts this connection until it has been answered (dropped with it).
-    _held: Held,
-}
-
-/// One of the connections being read or waiting for an answer.
-struct Held(Arc<AtomicUsize>);
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Accepts connections and reads each head on a thread of its own; a connection beyond
-/// `MAX_READING` being read or waiting for its answer is closed at once (so clients that send
-/// complete requests while a slow refresh holds the answering loop cannot pile up without end).
-fn accept(listener: TcpListener, tx: mpsc::Sender<Arrived>) {
-    let reading = Arc::new(AtomicUsize::new(0));
-    for conn in listener.incoming() {
-        let mut stream = match conn {
-            Ok(stream) => stream,
-            Err(e) => {
-                // Out of descriptors and the like: say so, and do not spin.
-                eprintln!("aws-sso-process: serve: cannot accept a connection: {e}");
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-        };
-        if reading.fetch_add(1, Ordering::SeqCst) >= MAX_READING {
-            reading.fetch_sub(1, Ordering::SeqCst);
-            continue; // dropped: closed without an answer
-        }
-        let (tx, held) = (tx.clone(), Held(Arc::clone(&reading)));
-        // A thread that cannot be spawned drops its closure, and `held` with it.
-        let _ = std::thread::Builder::new().stack_size(64 * 1024).spawn(move || {
-            let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".to_owned());
-            let head = read_head(&mut stream);
-            let _ = tx.send(Arrived { stream, peer, head, _held: held });
-        });
-    }
-}
-
-/// Refusal lines, at most `REFUSALS_LOGGED_PER_SEC` a second; the rest are counted and the count
-/// is logged with the next line that gets through.
-#[derive(Default)]
-struct RefusalLog {
-    second: Option<Instant>,
-    logged: u32,
-    skipped: u64,
-}
-
-impl RefusalLog {
-    fn log(&mut self, line: &str) {
-        let now = Instant::now();
-        if self.second.is_none_or(|s| now.duration_since(s) >= Duration::from_secs(1)) {
-            self.second = Some(now);
-            self.logged = 0;
-        }
-        if self.logged >= REFUSALS_LOGGED_PER_SEC {
-            self.skipped += 1;
-            return;
-        }
-        self.logged += 1;
-        if self.skipped > 0 {
-            log(&format!("{} more refused (not logged)", std::mem::take(&mut self.skipped)));
-        }
-        log(line);
-    }
-}
-
 /// A fresh token from the operating system's random source.
 fn new_token() -> Result<Secret, Error> {
     let mut buf = [0u8; TOKEN_BYTES];
@@ -255,43 +176,6 @@ fn new_token() -> Result<Secret, Error> {
         hint: Some("the operating system's random source is not available".to_owned()),
     })?;
     Ok(Secret::new(buf.iter().map(|b| format!("{b:02x}")).collect::<String>()))
-}
-
-/// The request head (up to the empty line), bounded in size and time.
-fn read_head(stream: &mut TcpStream) -> Result<String, &'static str> {
-    let deadline = Instant::now() + READ_DEADLINE;
-    let _ = stream.set_write_timeout(Some(READ_DEADLINE));
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    loop {
-        if let Some(end) = find_end(&buf) {
-            buf.truncate(end);
-            return String::from_utf8(buf).map_err(|_| "a request head that is not text");
-        }
-        if buf.len() > MAX_HEAD {
-            return Err("a request head over 8 KiB");
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return Err("no complete request in time");
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) => return Err("the connection closed before a complete request"),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return Err("no complete request in time"),
-        }
-    }
-}
-
-/// Where the head ends: the first empty line (CRLF CRLF, or bare LF LF).
-fn find_end(buf: &[u8]) -> Option<usize> {
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n");
-    let lf = buf.windows(2).position(|w| w == b"\n\n");
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
 }
 
 /// The method, for log lines: a short token of letters, else `?`.
@@ -395,24 +279,14 @@ fn refusal_body(status: u16) -> String {
     json!({"code": code, "message": message}).to_string()
 }
 
-fn respond(stream: &mut TcpStream, status: u16, body: &str) {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        _ => "Internal Server Error",
-    };
+fn answer(status: u16, body: &str) -> String {
     let allow = if status == 405 { "Allow: GET\r\n" } else { "" };
-    let text = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nCache-Control: no-store\r\n\
-         {allow}Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(text.as_bytes()).and_then(|()| stream.flush());
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+    loopback::answer(status, "application/json", allow, body)
+}
+
+fn respond(stream: &mut TcpStream, status: u16, body: &str) {
+    let allow = if status == 405 { "Allow: GET\r\n" } else { "" };
+    loopback::respond(stream, status, "application/json", allow, body);
 }
 
 #[cfg(test)]
@@ -506,10 +380,7 @@ mod tests {
     }
 
     #[test]
-    fn heads_end_at_the_first_empty_line_and_refusals_say_little() {
-        assert_eq!(find_end(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody"), Some(23));
-        assert_eq!(find_end(b"GET / HTTP/1.1\nHost: x\n\n"), Some(22));
-        assert_eq!(find_end(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
+    fn refusals_say_little() {
         assert_eq!(refusal_body(401), refusal_body(403));
         assert_eq!(method_of("GET / HTTP/1.1"), "GET");
         assert_eq!(method_of("G\u{1b}T / HTTP/1.1"), "?");

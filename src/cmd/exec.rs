@@ -10,7 +10,8 @@
 //!
 //! On Unix the command replaces this process (execvp): stdin, stdout and stderr are simply the
 //! same, the exit status is the command's own, including death by a signal (the parent shell sees
-//! 128+N and prints "Killed" as usual), and no signal needs forwarding. Nothing of ours is left
+//! 128+N and prints "Killed" as usual), and no signal needs forwarding: every signal sent to
+//! our pid (SIGUSR1, SIGQUIT, SIGWINCH and the rest) is the command's. Nothing of ours is left
 //! to clean up by then: the locks were released when the credentials were served. Elsewhere the
 //! command runs as a child and its exit code is passed on. A command that cannot be found exits
 //! 127 and one that cannot be run 126, as in a shell.
@@ -20,8 +21,9 @@
 //! as the child lives, so its SDK fetches fresh credentials whenever its own run out (issue 14).
 //! That needs us alive, so the command runs as a child: the endpoint is served on this thread, a
 //! second thread waits for the child and then wakes the endpoint to stop. Its exit status is passed
-//! on (death by signal N as 128+N). SIGINT, SIGTERM and SIGHUP that another process sends to us are
-//! passed on to the child; the ones the terminal sends to the whole foreground group (Ctrl-C,
+//! on (death by signal N as 128+N). SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH
+//! that another process sends to us are passed on to the child, and we go on serving until it ends
+//! (none of them ends us, so the child is never left without its endpoint); the ones the terminal sends to the whole foreground group (Ctrl-C,
 //! hang-up), and the ones sent by a process of our own group (`timeout`, which signals the group),
 //! reach the child directly and are not sent twice (the rule sudo follows).
 
@@ -33,7 +35,7 @@ use crate::error::Error;
 use crate::serve::Server;
 use crate::target::RoleTarget;
 use std::ffi::OsStr;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Command, ExitStatus};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -123,17 +125,10 @@ fn with_server(
     let child = cmd.spawn().map_err(|e| spawn_error(program, &e))?;
     signals::forward_to(child.id());
     let stop = Arc::new(AtomicBool::new(false));
-    let (stopped, addr) = (stop.clone(), server.addr());
+    let stopped = stop.clone();
     let waiter = std::thread::spawn(move || {
         let status = signals::wait(child);
-        stopped.store(true, Ordering::SeqCst);
-        // Wakes the accept loop, which then sees `stop` (a few tries, should the backlog be full).
-        for _ in 0..50 {
-            if TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        stopped.store(true, Ordering::SeqCst); // the serving loop looks at it every tenth of a second
         status
     });
     let mut fetch = || {
@@ -175,13 +170,15 @@ fn exit_code(status: ExitStatus) -> u8 {
     status.code().map(|c| c.clamp(0, 255) as u8).unwrap_or(crate::error::EXIT_FAILURE)
 }
 
-/// Passing SIGINT, SIGTERM and SIGHUP on to the child of `exec --server`.
+/// Passing signals on to the child of `exec --server`: the ones that would end us (leaving the
+/// child without its endpoint) and the ones meant for the program the user thinks they signal.
 #[cfg(unix)]
 mod signals {
     use std::process::{Child, ExitStatus};
     use std::sync::atomic::{AtomicI32, Ordering};
 
-    const FORWARDED: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+    const FORWARDED: [libc::c_int; 7] =
+        [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH];
     /// The child's pid while it can be signalled (0: none yet, or reaped).
     static CHILD: AtomicI32 = AtomicI32::new(0);
     /// A signal that came before the child existed.

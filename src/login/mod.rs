@@ -43,7 +43,6 @@ use crate::timefmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -66,10 +65,9 @@ pub const REGISTERED_REDIRECT_URI: &str = "http://127.0.0.1/oauth/callback";
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const PKCE_GRANTS: [&str; 2] = ["authorization_code", "refresh_token"];
 /// Per-connection limits on the redirect listener: the whole request head must arrive within this
-/// time and size (a browser sends it at once), and at most this many connections are read at a time.
+/// time and size (a browser sends it at once).
 const CALLBACK_READ_TIMEOUT: Duration = Duration::from_secs(5);
 const CALLBACK_MAX_HEAD: usize = 16 * 1024;
-const CALLBACK_MAX_READING: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {

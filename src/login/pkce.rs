@@ -2,6 +2,7 @@
 //! listener on 127.0.0.1, and the verifier, challenge and state.
 
 use super::*;
+use crate::loopback::{self, Limits, Listener};
 
 pub(super) fn bind_listener(port: Option<u16>) -> Result<TcpListener, Error> {
     TcpListener::bind(("127.0.0.1", port.unwrap_or(0))).map_err(|e| Error::Other {
@@ -124,6 +125,8 @@ fn decode(s: &str) -> String {
 
 /// Waits for the browser's redirect and returns the authorization code. Any path is accepted
 /// (as the CLI does); a request with neither `code` nor `error` (a favicon) is answered 404 and ignored.
+/// Request heads are read by `crate::loopback`, so local programs that connect and send slowly (or
+/// nothing), however many, cannot hold up the browser's redirect.
 fn wait_for_code(
     ctx: &Context,
     listener: &TcpListener,
@@ -132,15 +135,20 @@ fn wait_for_code(
     target: &SessionTarget,
     prompt: &Prompt,
 ) -> Result<Secret, Error> {
-    let mut shown_at: Option<Instant> = None;
     let io_err = |e: std::io::Error| Error::Other { what: format!("the redirect listener failed: {e}"), hint: None };
-    listener.set_nonblocking(true).map_err(io_err)?;
-    // Each connection's head is read on a thread of its own, so a local program that connects and
-    // sends slowly (or nothing) cannot hold up the browser's redirect.
-    let (heads, read) = std::sync::mpsc::channel::<(TcpStream, Option<Vec<(String, String)>>)>();
-    let reading = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let limits = Limits {
+        max_head: CALLBACK_MAX_HEAD,
+        deadline: CALLBACK_READ_TIMEOUT,
+        bad_request: loopback::answer(400, HTML, "", FAILURE_PAGE).into_bytes(),
+        busy: loopback::answer(503, HTML, "", FAILURE_PAGE).into_bytes(),
+        log: None,
+    };
+    // Dropped on return: the listener closes.
+    let callbacks = Listener::start(listener.try_clone().map_err(io_err)?, limits).map_err(io_err)?;
+    let mut shown_at: Option<Instant> = None;
     loop {
-        if Instant::now() >= deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
             return Err(Error::Other {
                 what: format!(
                     "timed out after {} min waiting for the browser sign-in to {}",
@@ -153,42 +161,25 @@ fn wait_for_code(
                 )),
             });
         }
-        let (stream, query) = match read.try_recv() {
-            Ok(done) => done,
-            Err(_) => match listener.accept() {
-                Ok((stream, _)) => {
-                    if reading.load(std::sync::atomic::Ordering::SeqCst) >= CALLBACK_MAX_READING {
-                        drop(stream);
-                        continue;
-                    }
-                    reading.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let (heads, count) = (heads.clone(), reading.clone());
-                    let spawned = std::thread::Builder::new().spawn(move || {
-                        let query = read_callback(&stream);
-                        count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                        let _ = heads.send((stream, query));
-                    });
-                    if spawned.is_err() {
-                        reading.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                    }
-                    continue;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if shown_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                        shown_at = Some(Instant::now());
-                        let left = crate::prompt::minutes_seconds(deadline.saturating_duration_since(Instant::now()));
-                        prompt.status(&format!(
-                            "aws-sso-process: waiting for the sign-in in the browser ({left} left; Ctrl-C to stop)"
-                        ));
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                    continue;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_err(e)),
-            },
+        if shown_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            shown_at = Some(Instant::now());
+            prompt.status(&format!(
+                "aws-sso-process: waiting for the sign-in in the browser ({} left; Ctrl-C to stop)",
+                crate::prompt::minutes_seconds(left)
+            ));
+        }
+        let mut request = match callbacks.next(left.min(Duration::from_secs(1))) {
+            Ok(request) => request,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(io_err(std::io::Error::other("the listener stopped")));
+            }
         };
-        let Some(query) = query else { continue };
+        let stream = &mut request.stream;
+        let Some(query) = callback_query(&request.head) else {
+            respond(stream, 405, "method not allowed");
+            continue;
+        };
         let param = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
         // Only an answer to this login counts: one without our `state` (another program on
         // 127.0.0.1, a page that found the port) is refused and the wait goes on, so nobody else can
@@ -196,15 +187,15 @@ fn wait_for_code(
         if param("state") != Some(state) {
             if param("code").is_some() || param("error").is_some() {
                 ctx.debug(|| "a redirect with another state was refused; still waiting".to_owned());
-                respond(&stream, 400, FAILURE_PAGE);
+                respond(stream, 400, FAILURE_PAGE);
             } else {
-                respond(&stream, 404, "not found");
+                respond(stream, 404, "not found");
             }
             continue;
         }
         if let Some(error) = param("error") {
             let detail = param("error_description").map(|d| format!(" ({})", sanitize(d))).unwrap_or_default();
-            respond(&stream, 200, FAILURE_PAGE);
+            respond(stream, 200, FAILURE_PAGE);
             return Err(Error::Other {
                 what: format!(
                     "the browser sign-in to {} failed: the authorization server answered {}{detail}",
@@ -215,44 +206,26 @@ fn wait_for_code(
             });
         }
         let Some(code) = param("code") else {
-            respond(&stream, 404, "not found");
+            respond(stream, 404, "not found");
             continue;
         };
-        respond(&stream, 200, SUCCESS_PAGE);
+        respond(stream, 200, SUCCESS_PAGE);
         ctx.debug(|| "received the authorization code".to_owned());
         return Ok(Secret::new(code));
     }
 }
 
+const HTML: &str = "text/html; charset=utf-8";
 const SUCCESS_PAGE: &str = "<!doctype html><title>aws-sso-process</title><p>Signed in. You can close this window and return to the terminal.</p>";
 const FAILURE_PAGE: &str =
     "<!doctype html><title>aws-sso-process</title><p>The sign-in did not complete. See the terminal for details.</p>";
 
-/// Reads one request head and returns its query parameters; `None` when it is not a readable GET.
-fn read_callback(stream: &TcpStream) -> Option<Vec<(String, String)>> {
-    let mut reader = stream;
-    let _ = stream.set_nonblocking(false);
-    let end = Instant::now() + CALLBACK_READ_TIMEOUT;
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < CALLBACK_MAX_HEAD {
-        // The whole head within the time limit, not each read: a byte every few seconds ends too.
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return None;
-        }
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-            Err(_) => break,
-        }
-    }
-    let text = String::from_utf8_lossy(&head);
-    let first = text.lines().next()?;
+/// The query parameters of a request head; `None` when it is not a GET.
+fn callback_query(head: &str) -> Option<Vec<(String, String)>> {
+    let first = head.lines().next()?;
     let mut parts = first.split_whitespace();
     let (method, target) = (parts.next()?, parts.next()?);
     if method != "GET" {
-        respond(stream, 405, "method not allowed");
         return None;
     }
     let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
@@ -268,18 +241,8 @@ fn read_callback(stream: &TcpStream) -> Option<Vec<(String, String)>> {
     )
 }
 
-fn respond(mut stream: &TcpStream, status: u16, body: &str) {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        _ => "Method Not Allowed",
-    };
-    let text = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(text.as_bytes()).and_then(|()| stream.flush());
+fn respond(stream: &mut TcpStream, status: u16, body: &str) {
+    loopback::respond(stream, status, HTML, "", body);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -110,6 +110,39 @@ fn exec_passes_a_signal_death_through() {
     }
 }
 
+/// Plain `exec` becomes the command (same pid), so every signal sent to it is the command's,
+/// SIGUSR1, SIGUSR2, SIGQUIT and SIGWINCH as well as the rest: consistent with `exec --server`.
+#[cfg(unix)]
+#[test]
+fn exec_signals_reach_the_command_itself() {
+    use std::io::{BufRead, BufReader, Read};
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    let signals =
+        [(libc::SIGUSR1, "USR1"), (libc::SIGUSR2, "USR2"), (libc::SIGQUIT, "QUIT"), (libc::SIGWINCH, "WINCH")];
+    for (signal, name) in signals {
+        let script = format!(
+            "trap 'echo got {name}; exit 7' {name}; echo ready; i=0; \
+             while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; echo no signal"
+        );
+        let mut child = env
+            .command(&["exec", "--profile", "dev-sso", "--", "sh", "-c", &script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        // SAFETY: signalling the process we started.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, format!("got {name}\n"));
+        assert_eq!(child.wait().unwrap().code(), Some(7), "{name}");
+    }
+}
+
 #[test]
 fn exec_shares_stdin_and_stdout_with_the_command() {
     use std::io::Write;

@@ -251,7 +251,7 @@ fn no_display_or_ssh_picks_the_device_code_flow() {
 // ---------------------------------------------------------------------------------------------------
 // PKCE.
 
-fn pkce_env() -> Option<(TestEnv, PathBuf)> {
+pub(crate) fn pkce_env() -> Option<(TestEnv, PathBuf)> {
     let script = browser_script()?;
     let (mut env, tty) = env_with_tty();
     env.set_env("BROWSER", script.to_str().unwrap());
@@ -364,7 +364,7 @@ fn a_redirect_with_another_state_is_refused_and_the_login_goes_on() {
 }
 
 /// `login --no-browser` started, and the /authorize URL it printed on the terminal file `tty`.
-fn no_browser_login(env: &TestEnv, tty: &std::path::Path) -> (std::process::Child, String) {
+pub(crate) fn no_browser_login(env: &TestEnv, tty: &std::path::Path) -> (std::process::Child, String) {
     let child = env
         .command(&["login", "--sso-session", "corp", "--no-browser"])
         .stdout(std::process::Stdio::piped())

@@ -385,6 +385,53 @@ fn exec_server_passes_a_signal_it_is_sent_to_the_command() {
     }
 }
 
+/// SIGUSR1, SIGUSR2, SIGQUIT and SIGWINCH sent to `exec --server` (whose default actions would
+/// end it, or reach nobody) are passed on to the command; the endpoint goes on serving it, and the
+/// command's own exit status comes back when it ends.
+#[cfg(unix)]
+#[test]
+fn exec_server_passes_on_usr1_usr2_quit_and_winch_and_keeps_serving() {
+    use std::os::unix::process::CommandExt;
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    let signals =
+        [(libc::SIGUSR1, "USR1"), (libc::SIGUSR2, "USR2"), (libc::SIGQUIT, "QUIT"), (libc::SIGWINCH, "WINCH")];
+    for (signal, name) in signals {
+        let done = env.home().join(format!("done-{name}"));
+        // Bounded: without the done file the command ends by itself after about ten seconds.
+        let script = format!(
+            "trap 'echo got {name}' {name}; \
+             echo \"$AWS_CONTAINER_CREDENTIALS_FULL_URI $AWS_CONTAINER_AUTHORIZATION_TOKEN\"; i=0; \
+             while [ ! -f '{}' ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; exit 7",
+            done.display()
+        );
+        let mut child = env
+            .command(&["exec", "--server", "--profile", "dev-sso", "--", "sh", "-c", &script])
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let (uri, token) = line.trim().split_once(' ').unwrap();
+        let addr = uri.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        // SAFETY: signalling the process we started.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let mut got = String::new();
+        stdout.read_line(&mut got).unwrap();
+        assert_eq!(got, format!("got {name}\n"), "the command got {name}");
+        assert_eq!(exchange(&addr, &request("GET", &addr, Some(token))).0, 200, "still served after {name}");
+        std::fs::write(&done, "").unwrap();
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(rest, "", "{name} reached the command once");
+        assert_eq!(status.code(), Some(7), "{name}: the command's exit status");
+    }
+}
+
 /// Plays a terminal: runs aws-sso-process on a pseudo-terminal, waits for "ready", types Ctrl-C,
 /// and reports what the terminal showed and the exit status.
 const CTRL_C: &str = r#"
@@ -639,4 +686,235 @@ fn sdks_refuse_plain_http_to_a_bridge_address() {
         ),
         None => missing("node with @aws-sdk/credential-providers"),
     }
+}
+
+// ---- floods: no local program can starve a listener ----
+
+/// A local program holding `n` connections open to `addr`: idle (connected, nothing sent) or
+/// trickling (one byte a second of a head that never ends). A connection the server closes is
+/// opened again at once, so the flood stays at `n` for as long as it lasts.
+struct Flood {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Flood {
+    fn start(addr: std::net::SocketAddr, n: usize, trickle: bool) -> Flood {
+        use std::sync::atomic::Ordering;
+        raise_descriptor_limit();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (stopping, opened) = (stop.clone(), open.clone());
+        let thread = std::thread::spawn(move || {
+            let connect = || {
+                let s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+                s.set_nonblocking(true).ok()?;
+                Some(s)
+            };
+            let mut conns: Vec<Option<TcpStream>> = (0..n).map(|_| None).collect();
+            let mut next_byte = std::time::Instant::now();
+            let mut buf = [0u8; 512];
+            while !stopping.load(Ordering::SeqCst) {
+                let write_now = trickle && std::time::Instant::now() >= next_byte;
+                if write_now {
+                    next_byte += Duration::from_secs(1);
+                }
+                for slot in conns.iter_mut() {
+                    let alive = match slot {
+                        Some(s) => match s.read(&mut buf) {
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                                !write_now || s.write_all(b"X").is_ok()
+                            }
+                            _ => false, // closed, reset or answered: the server let it go
+                        },
+                        None => false,
+                    };
+                    if !alive && !stopping.load(Ordering::SeqCst) {
+                        *slot = connect();
+                        if let (Some(s), true) = (slot.as_mut(), trickle) {
+                            let _ = s.write_all(b"GET / HTTP/1.1\r\nX-Slow: ");
+                        }
+                    }
+                }
+                opened.store(conns.iter().filter(|c| c.is_some()).count(), Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let flood = Flood { stop, open, thread: Some(thread) };
+        assert!(
+            wait_for(Duration::from_secs(20), || flood.open.load(Ordering::SeqCst) >= n * 9 / 10),
+            "the flood could not open its connections: {}",
+            flood.open.load(Ordering::SeqCst)
+        );
+        flood
+    }
+}
+
+impl Drop for Flood {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The test process holds a flood's sockets: its soft descriptor limit up to the hard one.
+fn raise_descriptor_limit() {
+    // SAFETY: getrlimit/setrlimit on a zeroed out-parameter of the right type.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// What 20 legitimate requests met during a flood, and what the server cost meanwhile.
+#[derive(Debug)]
+struct Measured {
+    answered: usize,
+    /// The slowest of the 20 (with 20 samples, the 99th percentile is the slowest).
+    p99: Duration,
+    threads: u64,
+    rss_kib: u64,
+}
+
+/// Sends 20 requests a tenth of a second apart, each answered or not within 2 s; `answered` is
+/// given the status line's code. Reads the server's threads and RSS from /proc while it works.
+fn measure(server_pid: u32, addr: std::net::SocketAddr, head: &str, answered: impl Fn(u16) -> bool) -> Measured {
+    let mut times = Vec::new();
+    let (mut threads, mut rss_kib) = (0, 0);
+    for _ in 0..20 {
+        let started = std::time::Instant::now();
+        let ok = (|| {
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            s.write_all(format!("{head}\r\n\r\n").as_bytes()).ok()?;
+            let mut resp = Vec::new();
+            let _ = s.read_to_end(&mut resp);
+            let code = String::from_utf8_lossy(&resp).split(' ').nth(1)?.parse().ok()?;
+            answered(code).then_some(())
+        })()
+        .is_some();
+        let took = started.elapsed();
+        if ok && took < Duration::from_secs(2) {
+            times.push(took);
+        }
+        let status = std::fs::read_to_string(format!("/proc/{server_pid}/status")).unwrap_or_default();
+        let field = |name: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        threads = threads.max(field("Threads:"));
+        rss_kib = rss_kib.max(field("VmRSS:"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let p99 = times.iter().max().copied().unwrap_or(Duration::from_secs(2));
+    Measured { answered: times.len(), p99, threads, rss_kib }
+}
+
+/// Idle, then trickling: 1,000 connections held open, and 20 legitimate requests must still be
+/// answered (19 at least, each within 2 s), with the server's threads and memory bounded.
+fn flood_both_ways(
+    what: &str,
+    server_pid: u32,
+    addr: std::net::SocketAddr,
+    head: &str,
+    answered: impl Fn(u16) -> bool + Copy,
+) {
+    for trickle in [false, true] {
+        let flood = Flood::start(addr, 1000, trickle);
+        let m = measure(server_pid, addr, head, answered);
+        drop(flood);
+        let kind = if trickle { "trickling" } else { "idle" };
+        eprintln!(
+            "{what}, 1000 {kind}: answered {}/20, p99 {} ms, {} threads, {} MiB RSS",
+            m.answered,
+            m.p99.as_millis(),
+            m.threads,
+            m.rss_kib / 1024
+        );
+        assert!(m.answered >= 19, "{what}, 1000 {kind} connections: {m:?}");
+        assert!(m.threads > 0 && m.threads <= 300, "{what}, 1000 {kind} connections: {m:?}");
+        assert!(m.rss_kib > 0 && m.rss_kib <= 64 * 1024, "{what}, 1000 {kind} connections: {m:?}");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_answers_through_a_flood_of_idle_and_trickling_connections() {
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    let server = Serving::start(&env, &["serve", "--profile", "dev-sso"]);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", server.port).parse().unwrap();
+    let head = request("GET", &addr.to_string(), Some(&server.token));
+    flood_both_ways("serve", server.child.id(), addr, &head, |code| code == 200);
+    // More connections than the table holds: the ones waiting longest make room for newcomers.
+    let flood = Flood::start(addr, 2500, false);
+    let m = measure(server.child.id(), addr, &head, |code| code == 200);
+    drop(flood);
+    eprintln!(
+        "serve, 2500 idle: answered {}/20, p99 {} ms, {} threads, {} MiB RSS",
+        m.answered,
+        m.p99.as_millis(),
+        m.threads,
+        m.rss_kib / 1024
+    );
+    assert!(m.answered >= 19 && m.threads <= 300 && m.rss_kib <= 64 * 1024, "2500 idle connections: {m:?}");
+    // The server goes on as before once the flood is over.
+    assert_eq!(exchange(&addr.to_string(), &head).0, 200);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn exec_server_answers_through_a_flood_of_idle_and_trickling_connections() {
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    // The command tells us its endpoint, then lives until the test is done (30 s at most).
+    let script = "echo \"$AWS_CONTAINER_CREDENTIALS_FULL_URI $AWS_CONTAINER_AUTHORIZATION_TOKEN\"; i=0; \
+                  while [ ! -f \"$HOME/done\" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done";
+    let mut child = env
+        .command(&["exec", "--server", "--profile", "dev-sso", "--", "sh", "-c", script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let (uri, token) = line.trim().split_once(' ').unwrap();
+    let addr: std::net::SocketAddr = uri.trim_start_matches("http://").trim_end_matches('/').parse().unwrap();
+    let head = request("GET", &addr.to_string(), Some(token));
+    flood_both_ways("exec --server", child.id(), addr, &head, |code| code == 200);
+    env.write_file(&env.home().join("done"), "");
+    assert!(child.wait().unwrap().success());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_pkce_redirect_listener_answers_through_a_flood_and_the_login_completes() {
+    let Some((env, tty)) = crate::login::pkce_env() else { return };
+    let (mut child, url) = crate::login::no_browser_login(&env, &tty);
+    let port: u16 = url.split("127.0.0.1%3A").nth(1).unwrap().split('%').next().unwrap().parse().unwrap();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    // What a browser asks besides the redirect (a favicon) is answered 404, and does not end the wait.
+    let head = format!("GET /favicon.ico HTTP/1.1\r\nHost: {addr}");
+    flood_both_ways("the PKCE redirect listener", child.id(), addr, &head, |code| code == 404);
+    // The browser's redirect, in the middle of a flood, ends the login.
+    let flood = Flood::start(addr, 1000, true);
+    std::process::Command::new(browser_script().unwrap()).arg(&url).env("HOME", env.home()).output().unwrap();
+    let ended = wait_for(Duration::from_secs(10), || child.try_wait().unwrap().is_some());
+    drop(flood);
+    if !ended {
+        let _ = child.kill();
+    }
+    let run = to_run(child.wait_with_output().unwrap());
+    assert!(ended, "the login did not end after the redirect: {run:?}");
+    run.assert_ok();
+    assert_eq!(env.fake.count("CreateToken"), 1);
 }
