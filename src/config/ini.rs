@@ -280,12 +280,9 @@ pub(super) fn literal_pass<'t>(
             finish_property(path, p, &mut more, &mut sections)?;
         }
 
-        if trimmed.starts_with('[') {
-            let (header, rest) = split_header(trimmed)
-                .ok_or_else(|| parse_error(path, line, "section header is missing its closing ']'"))?;
-            if header.is_empty() {
-                return Err(parse_error(path, line, "empty section header '[]'"));
-            }
+        // configparser's header: `[` to the last `]` with something between. A line that starts
+        // with `[` and is no header is read as a property (`[x = y` is the key `[x`).
+        if let Some((header, rest)) = split_header(trimmed) {
             if let Some(warnings) = warnings.as_deref_mut()
                 && !rest.trim().is_empty()
                 && !rest.trim_start().starts_with(['#', ';'])
@@ -312,7 +309,15 @@ pub(super) fn literal_pass<'t>(
             return Err(parse_error(path, line, "property before the first [section] header"));
         };
         let Some(at) = trimmed.bytes().position(|b| b == b'=' || b == b':') else {
-            return Err(parse_error(path, line, "expected 'key = value', a [section] header or a comment"));
+            return Err(parse_error(
+                path,
+                line,
+                match trimmed.starts_with('[') {
+                    true if trimmed.starts_with("[]") => "empty section header '[]'",
+                    true => "section header is missing its closing ']'",
+                    false => "expected 'key = value', a [section] header or a comment",
+                },
+            ));
         };
         // `trimmed` starts with no whitespace, so the key only needs its end trimmed.
         let key = lower(trim_end(trimmed.get(..at).unwrap_or("")));
@@ -354,9 +359,10 @@ pub(super) fn literal_pass<'t>(
     Ok(sections)
 }
 
-/// A line of a sub-property block: `k = v` with a key (botocore `_parse_nested`).
+/// A line of a sub-property block: `k = v`, the key possibly empty (botocore `_parse_nested`
+/// splits on the first `=` and checks nothing else: `  = v` is the key "").
 pub(super) fn nested_line(text: &str) -> bool {
-    text.split_once('=').is_some_and(|(k, _)| !k.trim().is_empty())
+    text.contains('=')
 }
 
 /// Turns a finished property into a text value or, when its own value is empty and indented lines
@@ -379,8 +385,10 @@ pub(super) fn finish_property<'t>(
     let value = if nested {
         let mut map = BTreeMap::new();
         for (_, text) in more.iter().filter(|(_, t)| !t.is_empty()) {
+            // botocore keeps the key's case (only the section's own keys go through configparser's
+            // lower-casing), and the last of two equal keys wins.
             if let Some((key, value)) = text.split_once('=') {
-                map.insert(key.trim().to_lowercase(), value.trim().to_string()); // botocore: the last one wins
+                map.insert(key.trim().to_string(), value.trim().to_string());
             }
         }
         Value::Nested(map)
@@ -399,36 +407,13 @@ pub(super) fn finish_property<'t>(
     Ok(())
 }
 
-/// Splits `[header] rest`. The header ends at the first `]` outside shlex quotes, or at the last `]`
-/// when the quotes do not balance (then the shlex split fails later and the section is ignored).
-/// Works on bytes: every byte it looks for is ASCII, which UTF-8 never uses inside a character (a
-/// backslash before a multi-byte character skips its first byte; the others match nothing).
+/// Splits `[header] rest` as configparser's section pattern `\[(?P<header>.+)\]` matches a line:
+/// the header runs to the **last** `]` of the line and is not empty; what follows is ignored.
+/// `None` when the line is no header (it is then read as a property).
 pub(super) fn split_header(line: &str) -> Option<(&str, &str)> {
     let body = line.strip_prefix('[')?;
-    // Most headers have no quotes: then the first `]` ends them.
-    let special = body.bytes().position(|b| matches!(b, b']' | b'\'' | b'"' | b'\\'));
-    if let Some(close) = special.filter(|&i| body.as_bytes().get(i) == Some(&b']')) {
-        return Some((body.get(..close)?, body.get(close + 1..)?));
-    }
-    let mut quote: Option<u8> = None;
-    let mut escaped = false;
-    for (i, c) in body.bytes().enumerate() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match (quote, c) {
-            (Some(b'\''), b'\'') | (Some(b'"'), b'"') => quote = None,
-            (Some(b'\''), _) => {}
-            (_, b'\\') => escaped = true,
-            (Some(_), _) => {}
-            (None, b'\'' | b'"') => quote = Some(c),
-            (None, b']') => return Some((body.get(..i)?, body.get(i + 1..)?)),
-            (None, _) => {}
-        }
-    }
-    let i = body.rfind(']')?;
-    Some((body.get(..i)?, body.get(i + 1..)?))
+    let close = body.rfind(']').filter(|&i| i > 0)?;
+    Some((body.get(..close)?, body.get(close + 1..)?))
 }
 
 /// A `#` or `;` preceded by whitespace starts an inline comment: returns the value before it.

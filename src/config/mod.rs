@@ -697,11 +697,15 @@ mod tests {
 
     #[test]
     fn header_inline_comments_are_stripped() {
-        for header in ["[profile a] # c", "[profile a];c", "[profile a]#c", "[profile a]\t; c ]"] {
+        for header in ["[profile a] # c", "[profile a];c", "[profile a]#c", "[profile a]\t; c"] {
             let c = parse(&format!("{header}\nk = v\n"));
             assert_eq!(text(&c, "a", "k").as_deref(), Some("v"), "{header}");
             assert!(c.warnings.is_empty(), "{header}: {:?}", c.warnings);
         }
+        // configparser's header runs to the last `]` of the line: a comment holding one is part of it.
+        let c = parse("[profile a] ; see [docs]\nk = v\n[profile b]]\nk = w\n");
+        assert_eq!(c.profiles.keys().collect::<Vec<_>>(), ["b]"], "{:?}", c.warnings);
+        assert!(c.warnings[0].contains(":1: section [profile a] ; see [docs] is ignored"), "{:?}", c.warnings);
         let c = parse("[profile a] junk\nk = v\n");
         assert_eq!(text(&c, "a", "k").as_deref(), Some("v"));
         assert!(c.warnings[0].contains("/h/.aws/config:1: text after the section header"), "{:?}", c.warnings);
@@ -881,7 +885,7 @@ mod tests {
         ));
         let dev = c.profile("dev").unwrap_or_else(|| panic!("no dev"));
         let s3 = dev.nested("s3").unwrap_or_else(|| panic!("s3 is not a block"));
-        assert_eq!(s3.get("addressing_style").map(String::as_str), Some("path"));
+        assert_eq!(s3.get("Addressing_Style").map(String::as_str), Some("path"), "block keys keep their case");
         assert_eq!(s3.get("signature_version").map(String::as_str), Some("s3v4"));
         assert_eq!(dev.get("s3"), None);
         assert_eq!(dev.get("region"), Some("x"));
@@ -894,8 +898,25 @@ mod tests {
 
         let e = parse_err("[default]\ns3 =\n  a = b\n  no equals here\n");
         assert!(e.contains("/h/.aws/config:4: expected 'key = value' in the indented block under 's3'"), "{e}");
-        let e = parse_err("[default]\ns3 =\n  = b\n");
-        assert!(e.contains(":3:"), "{e}");
+        // botocore splits a block line on its first `=` and checks nothing more.
+        let c = parse("[profile foo]\nregion = us-east-1\ns3 =\n  = value\n  a = b = c\n  A = x\n");
+        let s3 = c.profile("foo").and_then(|p| p.nested("s3")).unwrap_or_else(|| panic!("s3 is not a block"));
+        let read: Vec<(&str, &str)> = s3.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(read, [("", "value"), ("A", "x"), ("a", "b = c")]);
+        assert_eq!(text(&c, "foo", "region").as_deref(), Some("us-east-1"));
+        let e = parse_err("[default]\ns3 =\n  a: b\n");
+        assert!(e.contains(":3: expected 'key = value' in the indented block"), "{e}");
+    }
+
+    #[test]
+    fn a_line_starting_with_a_bracket_but_no_header_is_a_property() {
+        // configparser's header needs a `]` after at least one character; anything else is a line
+        // like any other: `[x = y` is the key `[x`.
+        let c = parse("[profile a]\n[x = y\n[]=z\n");
+        assert_eq!(text(&c, "a", "[x").as_deref(), Some("y"));
+        assert_eq!(text(&c, "a", "[]").as_deref(), Some("z"));
+        assert!(parse_err("[default]\n[profile a\n").contains(":2: section header is missing its closing ']'"));
+        assert!(parse_err("[default]\n[]\n").contains(":2: empty section header '[]'"));
     }
 
     #[test]
