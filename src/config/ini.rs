@@ -46,6 +46,9 @@ pub(super) struct Pending<'t> {
     pub(super) keep: bool,
 }
 
+/// configparser's defaults section: its keys go into every other section of the same file.
+pub(super) const DEFAULT_SECTION: &str = "DEFAULT";
+
 pub(super) fn parse_error(path: &Path, line: usize, message: impl Into<String>) -> ConfigError {
     ConfigError::Parse { path: path.to_path_buf(), line, message: message.into() }
 }
@@ -233,6 +236,7 @@ pub(super) fn literal_pass<'t>(
     let mut header_lines: HashMap<&'t str, usize, QuickState> =
         HashMap::with_capacity_and_hasher(brackets, QuickState::new());
     let mut key_lines = KeyLines::default();
+    let mut default_keys = KeyLines::default();
     // The header of the section being read, and whether it is kept.
     let mut current: Option<(&'t str, bool)> = None;
     let mut pending: Option<Pending<'t>> = None;
@@ -290,14 +294,24 @@ pub(super) fn literal_pass<'t>(
                 warnings
                     .push(format!("{}:{line}: text after the section header [{header}] is ignored", path.display()));
             }
-            if let Some(first) = header_lines.insert(header, line) {
+            // `[DEFAULT]` is configparser's defaults section: it may come again, and its keys are
+            // checked for duplicates across all of its parts (kept aside while another section is read).
+            let is_default = header == DEFAULT_SECTION;
+            if !is_default && let Some(first) = header_lines.insert(header, line) {
                 return Err(parse_error(path, line, format!("duplicate section [{header}] (first at line {first})")));
             }
+            if matches!(current, Some((DEFAULT_SECTION, _))) {
+                default_keys = std::mem::take(&mut key_lines);
+            }
             key_lines.clear();
+            if is_default {
+                key_lines = std::mem::take(&mut default_keys);
+            }
             if let Some(headers) = headers.as_deref_mut() {
                 headers.push(HeaderAt { offset: raw.as_ptr() as usize - base, line, header });
             }
-            let kept = keep(header);
+            // The defaults apply to every section of the file: always kept.
+            let kept = is_default || keep(header);
             if kept {
                 sections.push(RawSection { header, line, props: Vec::new() });
             }

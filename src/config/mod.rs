@@ -191,6 +191,19 @@ fn into_values(props: Vec<RawProp>) -> BTreeMap<String, Value> {
     props.into_iter().map(|p| (p.key, p.value)).collect()
 }
 
+/// The keys of a file's `[DEFAULT]` parts (configparser's defaults), and its other sections.
+fn split_defaults(raws: Vec<RawSection<'_>>) -> (Values, Vec<RawSection<'_>>) {
+    let (defaults, sections): (Vec<_>, Vec<_>) = raws.into_iter().partition(|raw| raw.header == DEFAULT_SECTION);
+    (defaults.into_iter().flat_map(|raw| raw.props).map(|p| (p.key, p.value)).collect(), sections)
+}
+
+/// A section's keys over the file's defaults (configparser's `options` and `get`: its own win).
+fn with_defaults(defaults: &Values, props: Vec<RawProp>) -> Values {
+    let mut values = defaults.clone();
+    values.extend(props.into_iter().map(|p| (p.key, p.value)));
+    values
+}
+
 /// Every section of one file as the literal pass reads it, in file order: the header as written
 /// between the brackets, and its keys and values. Sections the build pass ignores are included,
 /// so a caller can compare two versions of a file section by section.
@@ -361,6 +374,7 @@ impl Config {
     ) {
         let out = self;
         let mut seen: HashMap<(Kind, String), (usize, &str)> = HashMap::new();
+        let (config_defaults, config) = split_defaults(config);
         for raw in config {
             let (kind, name) = match classify(raw.header) {
                 Classified::Known(kind, name) => (kind, name),
@@ -390,7 +404,7 @@ impl Config {
             };
             let section = Section {
                 name: name.clone(),
-                values: into_values(raw.props),
+                values: with_defaults(&config_defaults, raw.props),
                 path: config_path.into(),
                 line: raw.line,
             };
@@ -398,12 +412,13 @@ impl Config {
         }
 
         // The credentials file: headers are profile names as written; its keys win over the config's.
+        let (credentials_defaults, credentials) = split_defaults(credentials);
         for raw in credentials {
             let section = out
                 .profiles
                 .entry(raw.header.to_string())
                 .or_insert_with(|| Section { name: raw.header.to_string(), ..Section::default() });
-            section.values.extend(into_values(raw.props));
+            section.values.extend(with_defaults(&credentials_defaults, raw.props));
             section.path = credentials_path.to_path_buf();
             section.line = raw.line;
         }
@@ -912,6 +927,37 @@ mod tests {
     }
 
     #[test]
+    fn default_in_capitals_is_the_defaults_of_every_section_of_its_file() {
+        // configparser's defaults section, as botocore 1.44 reads it (each case checked there).
+        let c = parse_both(
+            "[DEFAULT]\nregion = x\n[profile a]\nk = 1\n[sso-session s]\nsso_region = y\n\
+             [services v]\ns3 =\n  a = b\n[DEFAULT]\nk2 = 2\n[profile b]\nregion = own\n",
+            "[DEFAULT]\nsecret = c\n[a]\ny = 2\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(text(&c, "a", "region").as_deref(), Some("x"));
+        assert_eq!(text(&c, "a", "k2").as_deref(), Some("2"), "a later [DEFAULT] part counts too");
+        assert_eq!(text(&c, "a", "secret").as_deref(), Some("c"), "the credentials file's own defaults");
+        assert_eq!(text(&c, "a", "y").as_deref(), Some("2"));
+        assert_eq!(text(&c, "b", "region").as_deref(), Some("own"), "a section's own key wins");
+        assert_eq!(c.sso_sessions["s"].get("region"), Some("x"));
+        assert_eq!(c.services["v"].get("region"), Some("x"));
+        assert!(!c.profiles.contains_key("DEFAULT") && c.profiles.len() == 2, "{:?}", c.profiles.keys());
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = parse("[DEFAULT]\ns3 =\n  a = b\n[profile a]\n");
+        assert_eq!(c.profile("a").and_then(|p| p.nested("s3")).map(|m| m.len()), Some(1));
+        // Its keys are checked for duplicates across its parts; the section itself may come again.
+        let e = parse_err("[DEFAULT]\nregion = x\n[profile a]\n[DEFAULT]\nREGION = 2\n");
+        assert_eq!(e, "/h/.aws/config:5: duplicate key 'region' in [DEFAULT] (first at line 2)");
+        assert!(parse_both("[profile a]\nk = 1\n[DEFAULT]\nk = 2\n", "").is_ok(), "a section and the defaults");
+        // The scoped parse (the cache hit's) sees the defaults too.
+        let config = "[profile a]\nk = 1\n[profile b]\n[DEFAULT]\nregion = late\n";
+        let scoped =
+            Config::parse_scoped(Path::new(CONFIG), config, Path::new(CREDS), "", Scope::Profiles(&["a"])).unwrap();
+        assert_eq!(text(&scoped, "a", "region").as_deref(), Some("late"));
+    }
+
+    #[test]
     fn a_line_starting_with_a_bracket_but_no_header_is_a_property() {
         // configparser's header needs a `]` after at least one character; anything else is a line
         // like any other: `[x = y` is the key `[x`.
@@ -1358,7 +1404,7 @@ sso_region = us-east-1
         } else {
             name.to_string()
         };
-        let body = match rng.below(20) {
+        let body = match rng.below(21) {
             0..=8 => format!("profile {quoted}"),
             9 => format!("profile  {quoted}"),
             10 => format!("profile{}{quoted}", rng.pick(&["\t", "\u{a0}", " \t "])),
@@ -1370,6 +1416,7 @@ sso_region = us-east-1
             16 => format!("profile {quoted} extra"),
             17 => "preview".to_string(),
             18 => format!("profile{quoted}"),
+            19 if rng.chance(30) => "DEFAULT".to_string(),
             _ => format!("profile \"{name}"),
         };
         let tail = match rng.below(8) {
@@ -1413,7 +1460,7 @@ sso_region = us-east-1
         for _ in 0..rng.below(9) {
             // Credentials headers are profile names as written, spaces and all.
             let header = match credentials {
-                true if rng.chance(15) => format!("[{}]", rng.pick(&[" dev", "dev ", "profile dev", "'dev'"])),
+                true if rng.chance(15) => format!("[{}]", rng.pick(&[" dev", "dev ", "profile dev", "'dev'", "DEFAULT"])),
                 true => format!("[{}]", rng.pick(&NAMES)),
                 false => header(rng),
             };
