@@ -653,7 +653,8 @@ mod tests {
     #[test]
     fn a_file_with_defaults_gets_no_index_and_the_same_answer() {
         let f = files();
-        fs::write(&f.config, "[profile dev]\nsso_account_id = 1\n[profile other]\n[DEFAULT]\nsso_role_name = R\n").unwrap();
+        fs::write(&f.config, "[profile dev]\nsso_account_id = 1\n[profile other]\n[DEFAULT]\nsso_role_name = R\n")
+            .unwrap();
         let expected = whole(&f, &["dev"]);
         assert!(expected.contains("sso_role_name"), "{expected}");
         assert_eq!(indexed(&f, &["dev"]), expected);

@@ -1460,7 +1460,9 @@ sso_region = us-east-1
         for _ in 0..rng.below(9) {
             // Credentials headers are profile names as written, spaces and all.
             let header = match credentials {
-                true if rng.chance(15) => format!("[{}]", rng.pick(&[" dev", "dev ", "profile dev", "'dev'", "DEFAULT"])),
+                true if rng.chance(15) => {
+                    format!("[{}]", rng.pick(&[" dev", "dev ", "profile dev", "'dev'", "DEFAULT"]))
+                }
                 true => format!("[{}]", rng.pick(&NAMES)),
                 false => header(rng),
             };

@@ -37,40 +37,164 @@ const CFG: [(&str, &[u8]); 8] = [
 /// Where the shared suite (smithy-rs's and the Kotlin SDK's copy) and botocore disagree: botocore
 /// wins. (suite, case name, why).
 const SUITE_DIFFERS: &[(&str, &str, &str)] = &[
-    ("smithy-rs", "Profile names support alphanumeric characters and - / . % @ _ : +", "botocore takes any profile name ([profile foo!bar] too)"),
-    ("smithy-rs", "Property definitions must contain an equals sign.", "configparser takes ':' as a delimiter as well as '='"),
-    ("kotlin", "Property definitions must contain an equals sign.", "configparser takes ':' as a delimiter as well as '='"),
-    ("smithy-rs", "Duplicate profiles in the same file merge properties.", "configparser (strict) refuses a duplicate section in one file"),
-    ("kotlin", "Duplicate profiles in the same file merge properties.", "configparser (strict) refuses a duplicate section in one file"),
-    ("smithy-rs", "Duplicate properties in a profile use the last one defined.", "configparser (strict) refuses a duplicate key in one section"),
-    ("kotlin", "Duplicate properties in a profile use the last one defined.", "configparser (strict) refuses a duplicate key in one section"),
-    ("smithy-rs", "Duplicate properties in duplicate profiles use the last one defined.", "configparser (strict) refuses a duplicate section"),
-    ("kotlin", "Duplicate properties in duplicate profiles use the last one defined.", "configparser (strict) refuses a duplicate section"),
-    ("smithy-rs", "Duplicate properties in duplicate profiles use the last one defined (case insensitive).", "configparser (strict) refuses a duplicate section"),
-    ("smithy-rs", "Default profiles with mixed prefixes in the config file ignore the one without prefix when merging.", "configparser (strict) refuses the repeated [profile default]"),
-    ("kotlin", "Default profiles with mixed prefixes in the config file ignore the one without prefix when merging.", "configparser (strict) refuses the repeated [profile default]"),
-    ("smithy-rs", "Default profiles with mixed prefixes merge with credentials", "configparser (strict) refuses the repeated [profile default]"),
-    ("kotlin", "Default profiles with mixed prefixes merge with credentials", "configparser (strict) refuses the repeated [profile default]"),
-    ("smithy-rs", "Default profile with profile prefix overrides default profile without prefix when profile prefix is first.", "botocore: the later of [default] and [profile default] wins"),
-    ("kotlin", "Default profile with profile prefix overrides default profile without prefix when profile prefix is first.", "botocore: the later of [default] and [profile default] wins"),
-    ("smithy-rs", "Invalid profile names are ignored.", "credentials-file section names are kept verbatim, spaces included"),
+    (
+        "smithy-rs",
+        "Profile names support alphanumeric characters and - / . % @ _ : +",
+        "botocore takes any profile name ([profile foo!bar] too)",
+    ),
+    (
+        "smithy-rs",
+        "Property definitions must contain an equals sign.",
+        "configparser takes ':' as a delimiter as well as '='",
+    ),
+    (
+        "kotlin",
+        "Property definitions must contain an equals sign.",
+        "configparser takes ':' as a delimiter as well as '='",
+    ),
+    (
+        "smithy-rs",
+        "Duplicate profiles in the same file merge properties.",
+        "configparser (strict) refuses a duplicate section in one file",
+    ),
+    (
+        "kotlin",
+        "Duplicate profiles in the same file merge properties.",
+        "configparser (strict) refuses a duplicate section in one file",
+    ),
+    (
+        "smithy-rs",
+        "Duplicate properties in a profile use the last one defined.",
+        "configparser (strict) refuses a duplicate key in one section",
+    ),
+    (
+        "kotlin",
+        "Duplicate properties in a profile use the last one defined.",
+        "configparser (strict) refuses a duplicate key in one section",
+    ),
+    (
+        "smithy-rs",
+        "Duplicate properties in duplicate profiles use the last one defined.",
+        "configparser (strict) refuses a duplicate section",
+    ),
+    (
+        "kotlin",
+        "Duplicate properties in duplicate profiles use the last one defined.",
+        "configparser (strict) refuses a duplicate section",
+    ),
+    (
+        "smithy-rs",
+        "Duplicate properties in duplicate profiles use the last one defined (case insensitive).",
+        "configparser (strict) refuses a duplicate section",
+    ),
+    (
+        "smithy-rs",
+        "Default profiles with mixed prefixes in the config file ignore the one without prefix when merging.",
+        "configparser (strict) refuses the repeated [profile default]",
+    ),
+    (
+        "kotlin",
+        "Default profiles with mixed prefixes in the config file ignore the one without prefix when merging.",
+        "configparser (strict) refuses the repeated [profile default]",
+    ),
+    (
+        "smithy-rs",
+        "Default profiles with mixed prefixes merge with credentials",
+        "configparser (strict) refuses the repeated [profile default]",
+    ),
+    (
+        "kotlin",
+        "Default profiles with mixed prefixes merge with credentials",
+        "configparser (strict) refuses the repeated [profile default]",
+    ),
+    (
+        "smithy-rs",
+        "Default profile with profile prefix overrides default profile without prefix when profile prefix is first.",
+        "botocore: the later of [default] and [profile default] wins",
+    ),
+    (
+        "kotlin",
+        "Default profile with profile prefix overrides default profile without prefix when profile prefix is first.",
+        "botocore: the later of [default] and [profile default] wins",
+    ),
+    (
+        "smithy-rs",
+        "Invalid profile names are ignored.",
+        "credentials-file section names are kept verbatim, spaces included",
+    ),
     ("smithy-rs", "Invalid property names are ignored.", "botocore takes any key, spaces included"),
     ("kotlin", "Invalid property names are ignored.", "botocore takes any key, spaces included"),
-    ("kotlin", "All valid property name characters are supported.", "keys are lower-cased (configparser's optionxform)"),
-    ("smithy-rs", "Properties can have sub-properties.", "the Rust suite keeps a block as raw text; botocore parses it into a map (as the Kotlin copy does)"),
-    ("smithy-rs", "Sub-property definitions can have an empty value.", "the Rust suite keeps a block as raw text; botocore parses it into a map"),
-    ("smithy-rs", "Sub-property definitions can have an invalid name.", "the Rust suite keeps a block as raw text; botocore parses it into a map"),
-    ("smithy-rs", "Sub-properties can have blank lines that are ignored", "the Rust suite keeps a block as raw text; botocore parses it into a map"),
-    ("smithy-rs", "Sub-property definitions cannot have an empty name.", "botocore's block parser splits on the first '=' and takes the key \"\""),
-    ("kotlin", "Sub-property definitions cannot have an empty name.", "botocore's block parser splits on the first '=' and takes the key \"\""),
+    (
+        "kotlin",
+        "All valid property name characters are supported.",
+        "keys are lower-cased (configparser's optionxform)",
+    ),
+    (
+        "smithy-rs",
+        "Properties can have sub-properties.",
+        "the Rust suite keeps a block as raw text; botocore parses it into a map (as the Kotlin copy does)",
+    ),
+    (
+        "smithy-rs",
+        "Sub-property definitions can have an empty value.",
+        "the Rust suite keeps a block as raw text; botocore parses it into a map",
+    ),
+    (
+        "smithy-rs",
+        "Sub-property definitions can have an invalid name.",
+        "the Rust suite keeps a block as raw text; botocore parses it into a map",
+    ),
+    (
+        "smithy-rs",
+        "Sub-properties can have blank lines that are ignored",
+        "the Rust suite keeps a block as raw text; botocore parses it into a map",
+    ),
+    (
+        "smithy-rs",
+        "Sub-property definitions cannot have an empty name.",
+        "botocore's block parser splits on the first '=' and takes the key \"\"",
+    ),
+    (
+        "kotlin",
+        "Sub-property definitions cannot have an empty name.",
+        "botocore's block parser splits on the first '=' and takes the key \"\"",
+    ),
     ("kotlin", "Sub-property definitions ignore invalid name.", "botocore takes any block key, spaces included"),
-    ("smithy-rs", "Credentials profiles with prefix are ignored.", "credentials-file section names are kept verbatim: [profile foo] is the profile 'profile foo'"),
-    ("smithy-rs", "profile name with extra whitespace", "a header is read as written: '[   profile foo    ]' does not start with the 'profile' keyword"),
-    ("kotlin", "profile name with extra whitespace", "a header is read as written: '[   profile foo    ]' does not start with the 'profile' keyword"),
-    ("kotlin", "SSO session name with extra whitespace", "a header is read as written: '[   sso-session foo    ]' does not start with the keyword"),
-    ("smithy-rs", "profile name with extra whitespace in credentials", "credentials-file section names are kept verbatim, spaces included"),
-    ("kotlin", "profile name with extra whitespace in credentials", "credentials-file section names are kept verbatim, spaces included"),
-    ("kotlin", "SSO Session in credentials file is invalid", "botocore reads every credentials-file section as a profile named as written"),
+    (
+        "smithy-rs",
+        "Credentials profiles with prefix are ignored.",
+        "credentials-file section names are kept verbatim: [profile foo] is the profile 'profile foo'",
+    ),
+    (
+        "smithy-rs",
+        "profile name with extra whitespace",
+        "a header is read as written: '[   profile foo    ]' does not start with the 'profile' keyword",
+    ),
+    (
+        "kotlin",
+        "profile name with extra whitespace",
+        "a header is read as written: '[   profile foo    ]' does not start with the 'profile' keyword",
+    ),
+    (
+        "kotlin",
+        "SSO session name with extra whitespace",
+        "a header is read as written: '[   sso-session foo    ]' does not start with the keyword",
+    ),
+    (
+        "smithy-rs",
+        "profile name with extra whitespace in credentials",
+        "credentials-file section names are kept verbatim, spaces included",
+    ),
+    (
+        "kotlin",
+        "profile name with extra whitespace in credentials",
+        "credentials-file section names are kept verbatim, spaces included",
+    ),
+    (
+        "kotlin",
+        "SSO Session in credentials file is invalid",
+        "botocore reads every credentials-file section as a profile named as written",
+    ),
 ];
 
 /// Where we knowingly differ from botocore (docs/config-file.md): we cut an inline comment after
@@ -248,7 +372,10 @@ fn the_go_sdk_nested_fields_read_as_botocore_reads_them() {
     let go: Json = serde_json::from_str(GO_NESTED_EXPECTED).unwrap();
     assert!(go.get("bar").is_some() && ours["profiles"].get("bar").is_none(), "{ours}");
     assert_eq!(ours["profiles"]["baz"], go["baz"], "the sections that are plain agree");
-    assert_eq!(ours["profiles"]["foo"]["aws_session_token"], "valid\n[bar]\naws_access_key_id = valid ; comment\naws_secret_access_key = valid\naws_session_token = valid");
+    assert_eq!(
+        ours["profiles"]["foo"]["aws_session_token"],
+        "valid\n[bar]\naws_access_key_id = valid ; comment\naws_secret_access_key = valid\naws_session_token = valid"
+    );
 }
 
 /// The shared file-location suite: where the two files are and which profile is used. The

@@ -647,8 +647,9 @@ fn default_endpoints_by_partition_fips_and_dualstack() {
 /// the override (the fake) for every way of setting the flags and the override.
 #[test]
 fn an_endpoint_override_wins_over_fips_and_dualstack() {
-    // (flag variables, profile lines, the override comes from the profile rather than the variables)
-    let rows: [(&[(&str, &str)], &str, bool); 5] = [
+    /// Flag variables, profile lines, whether the override comes from the config (not the variables).
+    type Row<'a> = (&'a [(&'a str, &'a str)], &'a str, bool);
+    let rows: [Row; 5] = [
         (&[("AWS_USE_FIPS_ENDPOINT", "true")], "", false),
         (&[("AWS_USE_DUALSTACK_ENDPOINT", "true")], "", false),
         (&[], "use_fips_endpoint = true\nuse_dualstack_endpoint = true\n", false),
@@ -667,7 +668,8 @@ fn an_endpoint_override_wins_over_fips_and_dualstack() {
             env.set_env(k, v);
         }
         let fake = env.fake.url();
-        let services = format!("\n[services local]\nsso_oidc =\n  endpoint_url = {fake}\nsso =\n  endpoint_url = {fake}\n");
+        let services =
+            format!("\n[services local]\nsso_oidc =\n  endpoint_url = {fake}\nsso =\n  endpoint_url = {fake}\n");
         let profile = profile.replace("{fake}", &fake);
         env.write_config(&format!(
             "{}{services}",
