@@ -570,7 +570,8 @@ pub fn set_key(text: &str, header_line: usize, key: &str, value: &str) -> Option
         rest = &rest[end + term_len..];
     }
     let (header, header_eol) = *lines.get(header_line.checked_sub(1)?)?;
-    if !header.trim_start_matches('\u{feff}').trim_start().starts_with('[') {
+    let is_header = |line: &str| split_header(line.trim_start_matches('\u{feff}').trim()).is_some();
+    if !is_header(header) {
         return None;
     }
     let eol = if header_eol.is_empty() {
@@ -585,7 +586,7 @@ pub fn set_key(text: &str, header_line: usize, key: &str, value: &str) -> Option
         .skip(header_line)
         .map(|(i, (l, _))| (i, *l))
         .filter(|(_, l)| !l.trim().is_empty() && !l.trim().starts_with(['#', ';']))
-        .take_while(|(_, l)| !l.trim().starts_with('['))
+        .take_while(|(_, l)| !is_header(l))
         .collect();
     let first_indent = body.first().map(|(_, l)| indent_of(l)).unwrap_or("");
     let existing = body
@@ -1343,6 +1344,9 @@ sso_region = us-east-1
         );
         assert_eq!(set_key("\u{feff}[sso-session c]", 1, "k", "v").unwrap(), "\u{feff}[sso-session c]\nk = v\n");
         assert_eq!(set_key(text, 3, "k", "v"), None, "line 3 is no header");
+        // A line starting with `[` that is no header is a property of the section.
+        let odd = "[sso-session c]\n[x = y\nsso_region = old\n";
+        assert_eq!(set_key(odd, 1, "sso_region", "new").unwrap(), "[sso-session c]\n[x = y\nsso_region = new\n");
         assert_eq!(set_key(text, 99, "k", "v"), None);
         let edited = set_key(text, 5, "sso_region", "eu-west-1").unwrap();
         assert_eq!(parse(&edited).sso_session("corp").unwrap().region, "eu-west-1");
