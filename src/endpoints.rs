@@ -1,8 +1,8 @@
 //! Where the two services live (docs/endpoints.md): partitions, FIPS, dual-stack and configured endpoints,
 //! and which start URL hosts belong to AWS (docs/login.md).
 //!
-//! `resolve` is the rule set botocore ships for both `sso-oidc` and `sso`, which differ only in
-//! the host prefix. Which override a profile configures is read from the config by `target`
+//! `resolve` is the rule set botocore ships for both `sso-oidc` and `sso` (which differ only in
+//! the host prefix), called as botocore's clients call it. Which override a profile configures is read from the config by `target`
 //! (`target::configured_endpoint`); this module holds the rules alone.
 
 use crate::network::CaBundle;
@@ -368,8 +368,25 @@ pub fn region_of_start_url_host(host: &str) -> Option<String> {
     })
 }
 
-/// The endpoint rule set: a custom endpoint verbatim, else the partition's host for the flags.
+/// Where a client of `service` sends its calls (docs/endpoints.md): an override verbatim, else the
+/// partition's host for the flags. An override wins over FIPS and dual-stack, as in botocore, whose
+/// client set-up passes both flags to the rule set as false whenever an endpoint is given, so the
+/// rule set's "FIPS and custom endpoint are not supported" is never reached. Every client (the
+/// portal, SSO OIDC, and any service added later) resolves through here.
 pub fn resolve(
+    service: Service,
+    region: &str,
+    fips: bool,
+    dualstack: bool,
+    custom: Option<&str>,
+) -> Result<String, EndpointError> {
+    let given = custom.is_some();
+    rule_set(service, region, fips && !given, dualstack && !given, custom)
+}
+
+/// The services' endpoint rule set as it is written: a custom endpoint verbatim (an error together
+/// with FIPS or dual-stack, which `resolve` never passes), else the partition's host for the flags.
+fn rule_set(
     service: Service,
     region: &str,
     fips: bool,
@@ -475,7 +492,7 @@ mod tests {
                 "portal" => Service::Portal,
                 other => panic!("unknown service {other}"),
             };
-            let got = resolve(
+            let got = rule_set(
                 service,
                 case["region"].as_str().unwrap(),
                 case["fips"].as_bool().unwrap(),
@@ -522,6 +539,34 @@ mod tests {
                 assert!(is_aws_start_url_host(issuer), "{issuer} is on the allow-list");
             }
         }
+    }
+
+    #[test]
+    fn an_override_wins_over_fips_and_dualstack() {
+        let custom = "https://custom.example:8443/base";
+        for service in [Service::Oidc, Service::Portal] {
+            for (fips, dualstack) in [(true, false), (false, true), (true, true)] {
+                let got = resolve(service, "us-east-1", fips, dualstack, Some(custom));
+                assert_eq!(got.as_deref(), Ok(custom), "{service:?} fips={fips} dualstack={dualstack}");
+                // The rule set alone refuses the pair; the client never asks it to.
+                assert!(rule_set(service, "us-east-1", fips, dualstack, Some(custom)).is_err());
+            }
+        }
+        // Without an override the flags still choose the host.
+        let fips = resolve(Service::Oidc, "us-east-1", true, false, None);
+        assert_eq!(fips.as_deref(), Ok("https://oidc-fips.us-east-1.amazonaws.com"));
+        let settings = Settings {
+            oidc: Ok(Some(custom.to_owned())),
+            portal: Ok(None),
+            fips: true,
+            dualstack: true,
+            ca_bundle: Ok(None),
+        };
+        assert_eq!(settings.endpoint(Service::Oidc, "us-east-1").map(|e| e.url).as_deref(), Ok(custom));
+        assert_eq!(
+            settings.endpoint(Service::Portal, "us-east-1").map(|e| e.url).as_deref(),
+            Ok("https://portal.sso-fips.us-east-1.api.aws")
+        );
     }
 
     #[test]

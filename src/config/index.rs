@@ -27,14 +27,16 @@
 //! rewritten). What cannot be checked without reading the whole file (the recorded outcome, the
 //! header line numbers, a name missing from the index) is guarded by the checksums against a
 //! damaged file only: the index is our own file, 0600 in a folder only we may write to.
-//! A folder we cannot write means no index, silently: the hit works as before.
+//! A folder we cannot write means no index, silently: the hit works as before. Files with a
+//! `[DEFAULT]` section (whose keys go into every section of the file) get no index either.
 
 use super::{Config, ConfigError, HeaderAt, Kind, Scope, SectionText, classify_name};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-const MAGIC: &[u8; 8] = b"ASPCIX01";
+/// 02: files with a `[DEFAULT]` section are no longer indexed (an index of 01 may hold one).
+const MAGIC: &[u8; 8] = b"ASPCIX02";
 /// Files changed less than this long ago are not indexed (see the module comment).
 pub const RACY_MARGIN: Duration = Duration::from_secs(2);
 /// Below this size (config and credentials together) the files are parsed whole and no index is
@@ -153,7 +155,9 @@ pub fn load(
             let texts = [config_bytes.len() as u64, credentials_bytes.len() as u64];
             let bytes = encode(paths, stamps, outcome, &layouts, texts);
             // No folder, not ours, full disk: no index, and nothing to say on the hit path.
-            let _ = crate::cache::write_bytes_atomic(index, &bytes);
+            if !bytes.is_empty() {
+                let _ = crate::cache::write_bytes_atomic(index, &bytes);
+            }
         }
     }
     answer
@@ -261,6 +265,11 @@ fn encode(
     let mut named: Vec<((u8, String), Vec<Range>)> = Vec::new();
     let mut at: std::collections::HashMap<(u8, String), usize> = std::collections::HashMap::new();
     let mut always = Vec::new();
+    // A `[DEFAULT]` section's keys go into every section of its file, so a section cannot be read
+    // on its own: such files get no index (nothing, which no lookup takes for one).
+    if layouts.iter().flatten().any(|h| h.header == super::ini::DEFAULT_SECTION) {
+        return Vec::new();
+    }
     if outcome.is_none() {
         let mut add = |key: (u8, String), range: Range| match at.get(&key) {
             Some(&i) => named[i].1.push(range),
@@ -594,7 +603,7 @@ mod tests {
     #[test]
     fn the_index_answers_as_the_whole_parse() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        let mut hits = 0;
+        let (mut hits, mut eligible) = (0, 300);
         for case in 0..300 {
             let f = files();
             fs::write(&f.config, random_file(&mut rng, false)).unwrap();
@@ -605,6 +614,10 @@ mod tests {
             let expected = whole(&f, &names);
             let context = format!("case {case} {names:?}\n{:?}", fs::read_to_string(&f.config).unwrap());
             assert_eq!(indexed(&f, &names), expected, "miss: {context}");
+            // Files with a [DEFAULT] section get no index (but for an error found before it).
+            let text = fs::read_to_string(&f.config).unwrap() + &fs::read_to_string(&f.credentials).unwrap_or_default();
+            let defaults = text.contains("[DEFAULT]");
+            eligible -= usize::from(defaults);
             hits += usize::from(index_answers(&f, &names));
             assert_eq!(indexed(&f, &names), expected, "hit: {context}");
             // Other names through the same index.
@@ -612,7 +625,7 @@ mod tests {
                 assert_eq!(indexed(&f, &[other]), whole(&f, &[other]), "{other}: {context}");
             }
         }
-        assert!(hits > 280, "{hits} of 300 indexes answered");
+        assert!(hits + 20 > eligible && eligible > 250, "{hits} of {eligible} indexes answered");
     }
 
     #[test]
@@ -635,6 +648,18 @@ mod tests {
         assert!(!index_answers(&f, &["dev"]), "the ctime changed");
         let after = indexed(&f, &["dev"]);
         assert!(after.contains("222222222222") && after == whole(&f, &["dev"]), "{after}");
+    }
+
+    #[test]
+    fn a_file_with_defaults_gets_no_index_and_the_same_answer() {
+        let f = files();
+        fs::write(&f.config, "[profile dev]\nsso_account_id = 1\n[profile other]\n[DEFAULT]\nsso_role_name = R\n")
+            .unwrap();
+        let expected = whole(&f, &["dev"]);
+        assert!(expected.contains("sso_role_name"), "{expected}");
+        assert_eq!(indexed(&f, &["dev"]), expected);
+        assert!(!f.index.exists(), "no index for a file with [DEFAULT]");
+        assert_eq!(indexed(&f, &["dev"]), expected);
     }
 
     #[test]

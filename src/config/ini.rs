@@ -46,6 +46,9 @@ pub(super) struct Pending<'t> {
     pub(super) keep: bool,
 }
 
+/// configparser's defaults section: its keys go into every other section of the same file.
+pub(super) const DEFAULT_SECTION: &str = "DEFAULT";
+
 pub(super) fn parse_error(path: &Path, line: usize, message: impl Into<String>) -> ConfigError {
     ConfigError::Parse { path: path.to_path_buf(), line, message: message.into() }
 }
@@ -233,6 +236,7 @@ pub(super) fn literal_pass<'t>(
     let mut header_lines: HashMap<&'t str, usize, QuickState> =
         HashMap::with_capacity_and_hasher(brackets, QuickState::new());
     let mut key_lines = KeyLines::default();
+    let mut default_keys = KeyLines::default();
     // The header of the section being read, and whether it is kept.
     let mut current: Option<(&'t str, bool)> = None;
     let mut pending: Option<Pending<'t>> = None;
@@ -280,12 +284,9 @@ pub(super) fn literal_pass<'t>(
             finish_property(path, p, &mut more, &mut sections)?;
         }
 
-        if trimmed.starts_with('[') {
-            let (header, rest) = split_header(trimmed)
-                .ok_or_else(|| parse_error(path, line, "section header is missing its closing ']'"))?;
-            if header.is_empty() {
-                return Err(parse_error(path, line, "empty section header '[]'"));
-            }
+        // configparser's header: `[` to the last `]` with something between. A line that starts
+        // with `[` and is no header is read as a property (`[x = y` is the key `[x`).
+        if let Some((header, rest)) = split_header(trimmed) {
             if let Some(warnings) = warnings.as_deref_mut()
                 && !rest.trim().is_empty()
                 && !rest.trim_start().starts_with(['#', ';'])
@@ -293,14 +294,24 @@ pub(super) fn literal_pass<'t>(
                 warnings
                     .push(format!("{}:{line}: text after the section header [{header}] is ignored", path.display()));
             }
-            if let Some(first) = header_lines.insert(header, line) {
+            // `[DEFAULT]` is configparser's defaults section: it may come again, and its keys are
+            // checked for duplicates across all of its parts (kept aside while another section is read).
+            let is_default = header == DEFAULT_SECTION;
+            if !is_default && let Some(first) = header_lines.insert(header, line) {
                 return Err(parse_error(path, line, format!("duplicate section [{header}] (first at line {first})")));
             }
+            if matches!(current, Some((DEFAULT_SECTION, _))) {
+                default_keys = std::mem::take(&mut key_lines);
+            }
             key_lines.clear();
+            if is_default {
+                key_lines = std::mem::take(&mut default_keys);
+            }
             if let Some(headers) = headers.as_deref_mut() {
                 headers.push(HeaderAt { offset: raw.as_ptr() as usize - base, line, header });
             }
-            let kept = keep(header);
+            // The defaults apply to every section of the file: always kept.
+            let kept = is_default || keep(header);
             if kept {
                 sections.push(RawSection { header, line, props: Vec::new() });
             }
@@ -312,7 +323,15 @@ pub(super) fn literal_pass<'t>(
             return Err(parse_error(path, line, "property before the first [section] header"));
         };
         let Some(at) = trimmed.bytes().position(|b| b == b'=' || b == b':') else {
-            return Err(parse_error(path, line, "expected 'key = value', a [section] header or a comment"));
+            return Err(parse_error(
+                path,
+                line,
+                match trimmed.starts_with('[') {
+                    true if trimmed.starts_with("[]") => "empty section header '[]'",
+                    true => "section header is missing its closing ']'",
+                    false => "expected 'key = value', a [section] header or a comment",
+                },
+            ));
         };
         // `trimmed` starts with no whitespace, so the key only needs its end trimmed.
         let key = lower(trim_end(trimmed.get(..at).unwrap_or("")));
@@ -354,9 +373,10 @@ pub(super) fn literal_pass<'t>(
     Ok(sections)
 }
 
-/// A line of a sub-property block: `k = v` with a key (botocore `_parse_nested`).
+/// A line of a sub-property block: `k = v`, the key possibly empty (botocore `_parse_nested`
+/// splits on the first `=` and checks nothing else: `  = v` is the key "").
 pub(super) fn nested_line(text: &str) -> bool {
-    text.split_once('=').is_some_and(|(k, _)| !k.trim().is_empty())
+    text.contains('=')
 }
 
 /// Turns a finished property into a text value or, when its own value is empty and indented lines
@@ -379,8 +399,10 @@ pub(super) fn finish_property<'t>(
     let value = if nested {
         let mut map = BTreeMap::new();
         for (_, text) in more.iter().filter(|(_, t)| !t.is_empty()) {
+            // botocore keeps the key's case (only the section's own keys go through configparser's
+            // lower-casing), and the last of two equal keys wins.
             if let Some((key, value)) = text.split_once('=') {
-                map.insert(key.trim().to_lowercase(), value.trim().to_string()); // botocore: the last one wins
+                map.insert(key.trim().to_string(), value.trim().to_string());
             }
         }
         Value::Nested(map)
@@ -399,36 +421,13 @@ pub(super) fn finish_property<'t>(
     Ok(())
 }
 
-/// Splits `[header] rest`. The header ends at the first `]` outside shlex quotes, or at the last `]`
-/// when the quotes do not balance (then the shlex split fails later and the section is ignored).
-/// Works on bytes: every byte it looks for is ASCII, which UTF-8 never uses inside a character (a
-/// backslash before a multi-byte character skips its first byte; the others match nothing).
+/// Splits `[header] rest` as configparser's section pattern `\[(?P<header>.+)\]` matches a line:
+/// the header runs to the **last** `]` of the line and is not empty; what follows is ignored.
+/// `None` when the line is no header (it is then read as a property).
 pub(super) fn split_header(line: &str) -> Option<(&str, &str)> {
     let body = line.strip_prefix('[')?;
-    // Most headers have no quotes: then the first `]` ends them.
-    let special = body.bytes().position(|b| matches!(b, b']' | b'\'' | b'"' | b'\\'));
-    if let Some(close) = special.filter(|&i| body.as_bytes().get(i) == Some(&b']')) {
-        return Some((body.get(..close)?, body.get(close + 1..)?));
-    }
-    let mut quote: Option<u8> = None;
-    let mut escaped = false;
-    for (i, c) in body.bytes().enumerate() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match (quote, c) {
-            (Some(b'\''), b'\'') | (Some(b'"'), b'"') => quote = None,
-            (Some(b'\''), _) => {}
-            (_, b'\\') => escaped = true,
-            (Some(_), _) => {}
-            (None, b'\'' | b'"') => quote = Some(c),
-            (None, b']') => return Some((body.get(..i)?, body.get(i + 1..)?)),
-            (None, _) => {}
-        }
-    }
-    let i = body.rfind(']')?;
-    Some((body.get(..i)?, body.get(i + 1..)?))
+    let close = body.rfind(']').filter(|&i| i > 0)?;
+    Some((body.get(..close)?, body.get(close + 1..)?))
 }
 
 /// A `#` or `;` preceded by whitespace starts an inline comment: returns the value before it.

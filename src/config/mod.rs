@@ -191,6 +191,19 @@ fn into_values(props: Vec<RawProp>) -> BTreeMap<String, Value> {
     props.into_iter().map(|p| (p.key, p.value)).collect()
 }
 
+/// The keys of a file's `[DEFAULT]` parts (configparser's defaults), and its other sections.
+fn split_defaults(raws: Vec<RawSection<'_>>) -> (Values, Vec<RawSection<'_>>) {
+    let (defaults, sections): (Vec<_>, Vec<_>) = raws.into_iter().partition(|raw| raw.header == DEFAULT_SECTION);
+    (defaults.into_iter().flat_map(|raw| raw.props).map(|p| (p.key, p.value)).collect(), sections)
+}
+
+/// A section's keys over the file's defaults (configparser's `options` and `get`: its own win).
+fn with_defaults(defaults: &Values, props: Vec<RawProp>) -> Values {
+    let mut values = defaults.clone();
+    values.extend(props.into_iter().map(|p| (p.key, p.value)));
+    values
+}
+
 /// Every section of one file as the literal pass reads it, in file order: the header as written
 /// between the brackets, and its keys and values. Sections the build pass ignores are included,
 /// so a caller can compare two versions of a file section by section.
@@ -361,6 +374,7 @@ impl Config {
     ) {
         let out = self;
         let mut seen: HashMap<(Kind, String), (usize, &str)> = HashMap::new();
+        let (config_defaults, config) = split_defaults(config);
         for raw in config {
             let (kind, name) = match classify(raw.header) {
                 Classified::Known(kind, name) => (kind, name),
@@ -390,7 +404,7 @@ impl Config {
             };
             let section = Section {
                 name: name.clone(),
-                values: into_values(raw.props),
+                values: with_defaults(&config_defaults, raw.props),
                 path: config_path.into(),
                 line: raw.line,
             };
@@ -398,12 +412,13 @@ impl Config {
         }
 
         // The credentials file: headers are profile names as written; its keys win over the config's.
+        let (credentials_defaults, credentials) = split_defaults(credentials);
         for raw in credentials {
             let section = out
                 .profiles
                 .entry(raw.header.to_string())
                 .or_insert_with(|| Section { name: raw.header.to_string(), ..Section::default() });
-            section.values.extend(into_values(raw.props));
+            section.values.extend(with_defaults(&credentials_defaults, raw.props));
             section.path = credentials_path.to_path_buf();
             section.line = raw.line;
         }
@@ -555,7 +570,8 @@ pub fn set_key(text: &str, header_line: usize, key: &str, value: &str) -> Option
         rest = &rest[end + term_len..];
     }
     let (header, header_eol) = *lines.get(header_line.checked_sub(1)?)?;
-    if !header.trim_start_matches('\u{feff}').trim_start().starts_with('[') {
+    let is_header = |line: &str| split_header(line.trim_start_matches('\u{feff}').trim()).is_some();
+    if !is_header(header) {
         return None;
     }
     let eol = if header_eol.is_empty() {
@@ -570,7 +586,7 @@ pub fn set_key(text: &str, header_line: usize, key: &str, value: &str) -> Option
         .skip(header_line)
         .map(|(i, (l, _))| (i, *l))
         .filter(|(_, l)| !l.trim().is_empty() && !l.trim().starts_with(['#', ';']))
-        .take_while(|(_, l)| !l.trim().starts_with('['))
+        .take_while(|(_, l)| !is_header(l))
         .collect();
     let first_indent = body.first().map(|(_, l)| indent_of(l)).unwrap_or("");
     let existing = body
@@ -642,6 +658,9 @@ fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, ConfigError> {
 }
 
 #[cfg(test)]
+mod vectors;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -697,11 +716,15 @@ mod tests {
 
     #[test]
     fn header_inline_comments_are_stripped() {
-        for header in ["[profile a] # c", "[profile a];c", "[profile a]#c", "[profile a]\t; c ]"] {
+        for header in ["[profile a] # c", "[profile a];c", "[profile a]#c", "[profile a]\t; c"] {
             let c = parse(&format!("{header}\nk = v\n"));
             assert_eq!(text(&c, "a", "k").as_deref(), Some("v"), "{header}");
             assert!(c.warnings.is_empty(), "{header}: {:?}", c.warnings);
         }
+        // configparser's header runs to the last `]` of the line: a comment holding one is part of it.
+        let c = parse("[profile a] ; see [docs]\nk = v\n[profile b]]\nk = w\n");
+        assert_eq!(c.profiles.keys().collect::<Vec<_>>(), ["b]"], "{:?}", c.warnings);
+        assert!(c.warnings[0].contains(":1: section [profile a] ; see [docs] is ignored"), "{:?}", c.warnings);
         let c = parse("[profile a] junk\nk = v\n");
         assert_eq!(text(&c, "a", "k").as_deref(), Some("v"));
         assert!(c.warnings[0].contains("/h/.aws/config:1: text after the section header"), "{:?}", c.warnings);
@@ -881,7 +904,7 @@ mod tests {
         ));
         let dev = c.profile("dev").unwrap_or_else(|| panic!("no dev"));
         let s3 = dev.nested("s3").unwrap_or_else(|| panic!("s3 is not a block"));
-        assert_eq!(s3.get("addressing_style").map(String::as_str), Some("path"));
+        assert_eq!(s3.get("Addressing_Style").map(String::as_str), Some("path"), "block keys keep their case");
         assert_eq!(s3.get("signature_version").map(String::as_str), Some("s3v4"));
         assert_eq!(dev.get("s3"), None);
         assert_eq!(dev.get("region"), Some("x"));
@@ -894,8 +917,56 @@ mod tests {
 
         let e = parse_err("[default]\ns3 =\n  a = b\n  no equals here\n");
         assert!(e.contains("/h/.aws/config:4: expected 'key = value' in the indented block under 's3'"), "{e}");
-        let e = parse_err("[default]\ns3 =\n  = b\n");
-        assert!(e.contains(":3:"), "{e}");
+        // botocore splits a block line on its first `=` and checks nothing more.
+        let c = parse("[profile foo]\nregion = us-east-1\ns3 =\n  = value\n  a = b = c\n  A = x\n");
+        let s3 = c.profile("foo").and_then(|p| p.nested("s3")).unwrap_or_else(|| panic!("s3 is not a block"));
+        let read: Vec<(&str, &str)> = s3.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(read, [("", "value"), ("A", "x"), ("a", "b = c")]);
+        assert_eq!(text(&c, "foo", "region").as_deref(), Some("us-east-1"));
+        let e = parse_err("[default]\ns3 =\n  a: b\n");
+        assert!(e.contains(":3: expected 'key = value' in the indented block"), "{e}");
+    }
+
+    #[test]
+    fn default_in_capitals_is_the_defaults_of_every_section_of_its_file() {
+        // configparser's defaults section, as botocore 1.44 reads it (each case checked there).
+        let c = parse_both(
+            "[DEFAULT]\nregion = x\n[profile a]\nk = 1\n[sso-session s]\nsso_region = y\n\
+             [services v]\ns3 =\n  a = b\n[DEFAULT]\nk2 = 2\n[profile b]\nregion = own\n",
+            "[DEFAULT]\nsecret = c\n[a]\ny = 2\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(text(&c, "a", "region").as_deref(), Some("x"));
+        assert_eq!(text(&c, "a", "k2").as_deref(), Some("2"), "a later [DEFAULT] part counts too");
+        assert_eq!(text(&c, "a", "secret").as_deref(), Some("c"), "the credentials file's own defaults");
+        assert_eq!(text(&c, "a", "y").as_deref(), Some("2"));
+        assert_eq!(text(&c, "b", "region").as_deref(), Some("own"), "a section's own key wins");
+        assert_eq!(c.sso_sessions["s"].get("region"), Some("x"));
+        assert_eq!(c.services["v"].get("region"), Some("x"));
+        assert!(!c.profiles.contains_key("DEFAULT") && c.profiles.len() == 2, "{:?}", c.profiles.keys());
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = parse("[DEFAULT]\ns3 =\n  a = b\n[profile a]\n");
+        assert_eq!(c.profile("a").and_then(|p| p.nested("s3")).map(|m| m.len()), Some(1));
+        // Its keys are checked for duplicates across its parts; the section itself may come again.
+        let e = parse_err("[DEFAULT]\nregion = x\n[profile a]\n[DEFAULT]\nREGION = 2\n");
+        assert_eq!(e, "/h/.aws/config:5: duplicate key 'region' in [DEFAULT] (first at line 2)");
+        assert!(parse_both("[profile a]\nk = 1\n[DEFAULT]\nk = 2\n", "").is_ok(), "a section and the defaults");
+        // The scoped parse (the cache hit's) sees the defaults too.
+        let config = "[profile a]\nk = 1\n[profile b]\n[DEFAULT]\nregion = late\n";
+        let scoped =
+            Config::parse_scoped(Path::new(CONFIG), config, Path::new(CREDS), "", Scope::Profiles(&["a"])).unwrap();
+        assert_eq!(text(&scoped, "a", "region").as_deref(), Some("late"));
+    }
+
+    #[test]
+    fn a_line_starting_with_a_bracket_but_no_header_is_a_property() {
+        // configparser's header needs a `]` after at least one character; anything else is a line
+        // like any other: `[x = y` is the key `[x`.
+        let c = parse("[profile a]\n[x = y\n[]=z\n");
+        assert_eq!(text(&c, "a", "[x").as_deref(), Some("y"));
+        assert_eq!(text(&c, "a", "[]").as_deref(), Some("z"));
+        assert!(parse_err("[default]\n[profile a\n").contains(":2: section header is missing its closing ']'"));
+        assert!(parse_err("[default]\n[]\n").contains(":2: empty section header '[]'"));
     }
 
     #[test]
@@ -1273,6 +1344,9 @@ sso_region = us-east-1
         );
         assert_eq!(set_key("\u{feff}[sso-session c]", 1, "k", "v").unwrap(), "\u{feff}[sso-session c]\nk = v\n");
         assert_eq!(set_key(text, 3, "k", "v"), None, "line 3 is no header");
+        // A line starting with `[` that is no header is a property of the section.
+        let odd = "[sso-session c]\n[x = y\nsso_region = old\n";
+        assert_eq!(set_key(odd, 1, "sso_region", "new").unwrap(), "[sso-session c]\n[x = y\nsso_region = new\n");
         assert_eq!(set_key(text, 99, "k", "v"), None);
         let edited = set_key(text, 5, "sso_region", "eu-west-1").unwrap();
         assert_eq!(parse(&edited).sso_session("corp").unwrap().region, "eu-west-1");
@@ -1334,7 +1408,7 @@ sso_region = us-east-1
         } else {
             name.to_string()
         };
-        let body = match rng.below(20) {
+        let body = match rng.below(21) {
             0..=8 => format!("profile {quoted}"),
             9 => format!("profile  {quoted}"),
             10 => format!("profile{}{quoted}", rng.pick(&["\t", "\u{a0}", " \t "])),
@@ -1346,6 +1420,7 @@ sso_region = us-east-1
             16 => format!("profile {quoted} extra"),
             17 => "preview".to_string(),
             18 => format!("profile{quoted}"),
+            19 if rng.chance(30) => "DEFAULT".to_string(),
             _ => format!("profile \"{name}"),
         };
         let tail = match rng.below(8) {
@@ -1389,7 +1464,9 @@ sso_region = us-east-1
         for _ in 0..rng.below(9) {
             // Credentials headers are profile names as written, spaces and all.
             let header = match credentials {
-                true if rng.chance(15) => format!("[{}]", rng.pick(&[" dev", "dev ", "profile dev", "'dev'"])),
+                true if rng.chance(15) => {
+                    format!("[{}]", rng.pick(&[" dev", "dev ", "profile dev", "'dev'", "DEFAULT"]))
+                }
                 true => format!("[{}]", rng.pick(&NAMES)),
                 false => header(rng),
             };

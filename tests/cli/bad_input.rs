@@ -127,3 +127,15 @@ fn a_profile_without_sso_keys_that_runs_no_aws_sso_process_keeps_the_plain_messa
     env.write_config("[profile plain]\nregion = us-east-1\ncredential_process = /bin/other-tool --x\n");
     env.run(&["--profile", "plain"]).assert_fails(1, "point --profile at the profile that has them");
 }
+
+/// Lines botocore (and so the AWS CLI) reads are not refused: a block line with an empty key, an
+/// upper-case block key, a line starting with `[` that is no header. The profile works.
+#[test]
+fn lines_botocore_reads_do_not_break_the_config() {
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    let extra = "s3 =\n  = value\n  Addressing_Style = path\n[x = y\n";
+    env.write_config(&DEFAULT_CONFIG.replace("region = eu-west-1\n", &format!("region = eu-west-1\n{extra}")));
+    env.run(&["--profile", "dev-sso"]).assert_ok();
+    assert_eq!(env.fake.count("GetRoleCredentials"), 1);
+}

@@ -642,27 +642,46 @@ fn default_endpoints_by_partition_fips_and_dualstack() {
     }
 }
 
+/// An endpoint override wins over FIPS and dual-stack, as in botocore (docs/endpoints.md): the
+/// flags only choose among the partition's hosts. Credentials with a refresh, and a login, reach
+/// the override (the fake) for every way of setting the flags and the override.
 #[test]
-fn fips_or_dualstack_with_a_custom_endpoint_is_a_configuration_error() {
-    let rows = [
-        ("AWS_USE_FIPS_ENDPOINT", "", "FIPS and custom endpoint are not supported"),
-        ("", "use_dualstack_endpoint = true\n", "Dualstack and custom endpoint are not supported"),
-        ("", "use_fips_endpoint = true\nendpoint_url = http://127.0.0.1:1\n", "FIPS and custom endpoint"),
+fn an_endpoint_override_wins_over_fips_and_dualstack() {
+    /// Flag variables, profile lines, whether the override comes from the config (not the variables).
+    type Row<'a> = (&'a [(&'a str, &'a str)], &'a str, bool);
+    let rows: [Row; 5] = [
+        (&[("AWS_USE_FIPS_ENDPOINT", "true")], "", false),
+        (&[("AWS_USE_DUALSTACK_ENDPOINT", "true")], "", false),
+        (&[], "use_fips_endpoint = true\nuse_dualstack_endpoint = true\n", false),
+        (&[("AWS_USE_FIPS_ENDPOINT", "true")], "services = local\n", true),
+        (&[], "use_fips_endpoint = true\nendpoint_url = {fake}\n", true),
     ];
-    for (var, profile, needle) in rows {
+    for (vars, profile, from_profile) in rows {
         let mut env = TestEnv::new();
-        env.seed_corp_token(7200);
-        if !var.is_empty() {
-            env.set_env(var, "true");
-        }
-        if profile.contains("endpoint_url") {
+        env.seed_corp_token(60);
+        if from_profile {
             for v in ENDPOINT_VARS {
                 env.unset_env(v);
             }
         }
-        env.write_config(&DEFAULT_CONFIG.replace("region = eu-west-1\n", &format!("region = eu-west-1\n{profile}")));
+        for (k, v) in vars {
+            env.set_env(k, v);
+        }
+        let fake = env.fake.url();
+        let services =
+            format!("\n[services local]\nsso_oidc =\n  endpoint_url = {fake}\nsso =\n  endpoint_url = {fake}\n");
+        let profile = profile.replace("{fake}", &fake);
+        env.write_config(&format!(
+            "{}{services}",
+            DEFAULT_CONFIG.replace("region = eu-west-1\n", &format!("region = eu-west-1\n{profile}"))
+        ));
+        let context = format!("{vars:?} {profile:?}");
         let run = env.run(&["--profile", "dev-sso"]);
-        run.assert_fails(1, needle);
-        assert_eq!(env.fake.requests().len(), 0);
+        run.assert_ok();
+        assert_eq!(env.fake.count("CreateToken"), 1, "{context}: {run:?}");
+        assert_eq!(env.fake.count("GetRoleCredentials"), 1, "{context}: {run:?}");
+        let run = env.run(&["login", "--profile", "dev-sso", "--use-device-code"]);
+        run.assert_ok();
+        assert_eq!(env.fake.count("StartDeviceAuthorization"), 1, "{context}: {run:?}");
     }
 }
