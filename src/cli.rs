@@ -327,10 +327,16 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub write: bool,
 
-    /// With --write: also remove the profiles generated earlier for this SSO session whose account
-    /// or role the portal no longer lists (only those carrying `aws_sso_process_generated`).
-    #[arg(long, requires = "write")]
+    /// Also remove the profiles generated earlier for this SSO session whose account or role the
+    /// portal no longer lists (only those carrying `aws_sso_process_generated`, and none edited by
+    /// hand). Without --write: only say what would be removed.
+    #[arg(long)]
     pub prune: bool,
+
+    /// With --prune: remove even when that is all, or more than half, of the session's generated
+    /// profiles (without it the command stops and writes nothing). Profiles edited by hand stay.
+    #[arg(long, requires = "prune")]
+    pub force: bool,
 
     /// The program the profiles' credential_process runs [default: `aws-sso-process` when that
     /// name on PATH is this binary, else this binary's absolute path].
@@ -546,7 +552,8 @@ mod tests {
             }))
         ));
         assert!(Cli::try_parse_from(["x", "configure"]).is_err());
-        assert!(Cli::try_parse_from(["x", "configure", "generate", "--prune"]).is_err(), "--prune needs --write");
+        assert!(Cli::try_parse_from(["x", "configure", "generate", "--prune"]).is_ok(), "--prune alone previews");
+        assert!(Cli::try_parse_from(["x", "configure", "generate", "--force"]).is_err(), "--force needs --prune");
         let both = Cli::try_parse_from(["x", "login", "--start-url", "u", "--sso-session", "s"]).unwrap();
         assert!(both.check().is_err());
         let setup =
