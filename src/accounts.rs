@@ -85,7 +85,7 @@ pub fn fetch(ctx: &Context, target: &SessionTarget) -> Result<Vec<AccountRoles>,
     let shared = Shared::new();
     let started = Instant::now();
     let too_large = |what: String| Error::Other {
-        what: format!("the SSO portal's listing for {} is too large: {what}", target.label),
+        what: format!("the SSO portal's listing for the SSO session {} is too large: {what}", target.label),
         hint: Some(
             "the bounds (docs/configure-generate.md#limits) are far above any real organisation: check \
              that the portal endpoint is AWS's (AWS_ENDPOINT_URL_SSO, the profile's endpoint_url)"

@@ -613,7 +613,15 @@ impl Generator<'_> {
         };
         let text = String::from_utf8(read_optional(&ctx.config_path()).unwrap_or_default()).unwrap_or_default();
         let lines: Vec<&str> = text.split_inclusive('\n').collect();
-        let block_of = |name: &str| section_span(&lines, name).map(|(start, end)| &lines[start..end]);
+        // A section's lines up to its last key: the comment above the next block is not its own.
+        let block_of = |name: &str| {
+            section_span(&lines, name).map(|(start, mut end)| {
+                while end > start + 1 && (lines[end - 1].trim().is_empty() || lines[end - 1].trim().starts_with(['#', ';'])) {
+                    end -= 1;
+                }
+                &lines[start..end]
+            })
+        };
 
         let mut out = std::io::stdout().lock();
         let mut summary = Summary::default();
@@ -685,6 +693,23 @@ impl Generator<'_> {
                 false => writeln!(out, "{line}"),
             };
         };
+        let too_many = !gone.is_empty() && (gone.len() == total || gone.len() * 2 > total) && !options.force;
+        let share = if gone.len() == total { "all" } else { "more than half" };
+        let stop = format!(
+            "--prune would remove {} of the {total} profiles generated for the SSO session {} ({share} of them)",
+            gone.len(),
+            self.target.label
+        );
+        if too_many && !options.preview {
+            return Err(Error::Other {
+                what: format!("{stop}; nothing was written to {}", shown.display()),
+                hint: Some(
+                    "a listing that came back empty or cut short looks the same as accounts taken away: check \
+                     'aws-sso-process list'; if they really are gone, run again with --force"
+                        .into(),
+                ),
+            });
+        }
         for (r, edits) in &held {
             say(
                 &mut out,
@@ -699,28 +724,6 @@ impl Generator<'_> {
             );
         }
         summary.edited = held.len();
-        let too_many = !gone.is_empty() && (gone.len() == total || gone.len() * 2 > total);
-        if too_many && !options.force {
-            let share = if gone.len() == total { "all" } else { "more than half" };
-            let what = format!(
-                "--prune would remove {} of the {total} profiles generated for {} ({share} of them)",
-                gone.len(),
-                self.target.label
-            );
-            let hint = "a listing that came back empty or cut short looks the same as accounts taken away: check \
-                        'aws-sso-process list'; if they really are gone, run again with --force";
-            if options.preview {
-                for r in &gone {
-                    say(&mut out, format!("{verb} profile {} (account {} role {})", r.profile, r.account, r.role));
-                }
-                say(&mut out, format!("{what}: --write would stop there without --force"));
-                return Ok(summary);
-            }
-            return Err(Error::Other {
-                what: format!("{what}; nothing was written to {}", shown.display()),
-                hint: Some(hint.into()),
-            });
-        }
         if options.preview {
             for r in &gone {
                 say(
@@ -731,8 +734,10 @@ impl Generator<'_> {
                     ),
                 );
             }
-            if gone.is_empty() {
-                say(&mut out, format!("--prune would remove nothing from {}", shown.display()));
+            match (gone.is_empty(), too_many) {
+                (true, _) => say(&mut out, format!("--prune would remove nothing from {}", shown.display())),
+                (false, true) => say(&mut out, format!("{stop}: with --write it stops there unless --force is given")),
+                (false, false) => say(&mut out, "run again with --write to remove them".into()),
             }
             summary.removed = gone.len();
             return Ok(summary);
