@@ -470,6 +470,50 @@ mod tests {
     }
 
     #[test]
+    fn shorten_cuts_on_a_character_boundary_and_marks_the_cut() {
+        let mut s = "é".repeat(100);
+        assert!(shorten(&mut s, 50));
+        assert_eq!(s.chars().count(), 50);
+        assert!(s.ends_with("é…"));
+        let mut s = "a".repeat(50);
+        assert!(!shorten(&mut s, 50), "50 characters stay");
+        let mut s = "🦀".repeat(51);
+        assert!(shorten(&mut s, 50));
+        assert_eq!(s, format!("{}…", "🦀".repeat(49)));
+    }
+
+    #[test]
+    fn accounts_are_held_to_aws_limits_with_one_note_each() {
+        let mut a = Account {
+            account_id: "1".repeat(10_000),
+            account_name: format!("Team\u{202e}{}", "ü".repeat(900_000)),
+            email_address: Some(format!("{}@example.com", "x".repeat(60))),
+        };
+        let note = limit_account(&mut a).unwrap_or_default();
+        assert_eq!(a.account_name.chars().count(), ACCOUNT_NAME_MAX);
+        assert_eq!(a.account_id.chars().count(), KEEP_INVALID);
+        assert_eq!(a.email_address, None);
+        assert!(note.contains("its name is longer than the 50 characters AWS allows; shortened"), "{note}");
+        assert!(note.contains("e-mail address is longer than the 64 characters AWS allows; left out"), "{note}");
+        assert!(note.len() < 400, "{note}");
+        let mut fine = Account {
+            account_id: "111122223333".into(),
+            account_name: "n".repeat(50),
+            email_address: Some(format!("{}@x.io", "x".repeat(59))),
+        };
+        assert_eq!(limit_account(&mut fine), None);
+        assert_eq!(fine.account_name.len(), 50);
+        assert!(fine.email_address.is_some());
+    }
+
+    #[test]
+    fn the_listing_budget_stops_past_its_bytes() {
+        let shared = Shared::new();
+        assert!(shared.charge(MAX_LISTING_BYTES).is_ok());
+        assert!(matches!(shared.charge(1), Err(Stop::Bound(why)) if why.contains("64 MiB")));
+    }
+
+    #[test]
     fn the_rate_limiter_spaces_requests() {
         let shared = Shared::new();
         let start = Instant::now();

@@ -1447,6 +1447,36 @@ mod tests {
     }
 
     #[test]
+    fn set_region_changes_one_line_or_adds_one() {
+        let text = "[profile a]\nregion = x\n\n[profile b]\nregion: y\r\n  sub = z\n[profile c]";
+        assert_eq!(
+            set_region(text, "b", "eu-west-1", "\n").unwrap(),
+            "[profile a]\nregion = x\n\n[profile b]\nregion = eu-west-1\r\n  sub = z\n[profile c]"
+        );
+        assert_eq!(set_region(text, "c", "r", "\n").unwrap(), format!("{text}\nregion = r\n"));
+        assert!(set_region(text, "d", "r", "\n").is_err());
+    }
+
+    #[test]
+    fn no_match_names_what_exists() {
+        let accounts: Vec<AccountRoles> = (0..25)
+            .map(|i| account(&format!("1111111111{i:02}"), &format!("Team {i:02}"), &["Admin", "Dev"]))
+            .collect();
+        let naming = |accounts: Option<&str>, roles: Option<&str>| {
+            let args = NameArgs { accounts: accounts.map(str::to_owned), roles: roles.map(str::to_owned), ..NameArgs::default() };
+            Naming::new(&args, None).unwrap()
+        };
+        assert_eq!(unmatched(&accounts, &naming(Some("TEAM 0"), Some("^admin$"))), None, "case is ignored");
+        let none = unmatched(&accounts, &naming(Some("prod"), None)).unwrap();
+        assert_eq!((none.flag, none.total, none.names.len()), ("--accounts", 25, 20));
+        assert!(none.to_string().ends_with("Team 19 (111111111119) and 5 more"), "{none}");
+        let none = unmatched(&accounts, &naming(Some("Team 07"), Some("ops"))).unwrap();
+        assert_eq!(none.to_string(), "--roles ops matches none of the 2 roles: Admin, Dev");
+        assert_eq!(unmatched(&[], &naming(Some("x"), Some("y"))), None, "an empty listing is not a filter's fault");
+        assert_eq!(unmatched(&accounts, &naming(Some("(?-i)TEAM"), None)).map(|n| n.flag), Some("--accounts"));
+    }
+
+    #[test]
     fn backup_name() {
         assert_eq!(backup_path(Path::new("/h/.aws/config")), Path::new("/h/.aws/config.bak"));
     }

@@ -646,6 +646,7 @@ fn portal_text_beyond_aws_limits_cannot_bloat_or_brick_the_config() {
     run.assert_ok();
     assert!(run.stdout.contains("36 added, 0 kept, 0 removed"), "{run:?}");
     let written = std::fs::read_to_string(&path).unwrap();
+    eprintln!("the config after the hostile run: {} bytes", written.len());
     assert!(written.len() < 64 << 10, "the config grew to {} bytes", written.len());
     assert!(written.lines().all(|l| l.chars().count() <= 200), "no line over 200 characters");
     assert!(written.contains("[profile alpha-team.Role01]"), "{written}");
@@ -656,7 +657,7 @@ fn portal_text_beyond_aws_limits_cannot_bloat_or_brick_the_config() {
         && w.contains("e-mail address is longer than the 64 characters AWS allows; left out")
         && w.chars().count() < 300), "{warnings:#?}");
     assert!(!run.stderr.contains('\u{202e}'), "{}", run.stderr);
-    assert!(rss_kib < 128 << 10, "peak RSS {rss_kib} KiB");
+    assert!(rss_kib < 64 << 10, "peak RSS {rss_kib} KiB (117 MiB before the limits)");
     // Every later run still reads the config: the profiles work.
     let creds = env.run(&["--profile", "bravo-team.Role12"]);
     creds.assert_ok();
