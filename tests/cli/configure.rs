@@ -616,8 +616,8 @@ fn run_measured(env: &TestEnv, args: &[&str]) -> (Run, i64) {
     (run, usage.ru_maxrss)
 }
 
-/// Three accounts with 900 kB names (multi-byte characters, so a cut must fall on a character
-/// boundary) and 12 roles each: once a 65 MB config with 900,000-character lines that every later
+/// Three accounts with 900 kB names (the cut falls among multi-byte characters, so it must fall
+/// on a character boundary) and 12 roles each: once a 65 MB config with 900,000-character lines that every later
 /// run refused.
 fn bloated_accounts() -> Vec<FakeAccount> {
     let roles: Vec<String> = (1..=12).map(|i| format!("Role{i:02}")).collect();
@@ -626,7 +626,8 @@ fn bloated_accounts() -> Vec<FakeAccount> {
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let long = format!("{name} team ü{}\u{202e}", "é".repeat(450_000));
+            // The 50th character falls among the two-byte ones; the rest is 900 kB of ASCII.
+            let long = format!("{name} team ü{}\u{202e}{}", "é".repeat(40), "a".repeat(900_000));
             FakeAccount::new(&format!("70000000000{i}"), &long, &roles)
                 .with_email(&format!("{}@example.com", "x".repeat(100)))
         })
