@@ -97,11 +97,12 @@ pub fn fetch(ctx: &Context, target: &SessionTarget) -> Result<Vec<AccountRoles>,
         let result = (|| {
             let http = Http::new(settings.clone());
             let portal = Portal { http: &http, endpoint: endpoint.clone() };
-            let (accounts, token) = session::with_token(ctx, target, |token| match list_accounts(&portal, token, &shared) {
-                Ok(accounts) => Ok(Ok(accounts)),
-                Err(Stop::Call(e)) => Err(e),
-                Err(Stop::Bound(what)) => Ok(Err(what)),
-            })?;
+            let (accounts, token) =
+                session::with_token(ctx, target, |token| match list_accounts(&portal, token, &shared) {
+                    Ok(accounts) => Ok(Ok(accounts)),
+                    Err(Stop::Call(e)) => Err(e),
+                    Err(Stop::Bound(what)) => Ok(Err(what)),
+                })?;
             let accounts = accounts.map_err(too_large)?;
             if let Outcome::RefreshFailed(why) = &token.outcome {
                 ctx.warn(format!(
@@ -205,10 +206,7 @@ impl Shared {
     fn charge(&self, bytes: usize) -> Result<(), Stop> {
         let total = self.bytes.fetch_add(bytes, Ordering::SeqCst).saturating_add(bytes);
         match total > MAX_LISTING_BYTES {
-            true => Err(Stop::Bound(format!(
-                "its names hold more than {} MiB of text",
-                MAX_LISTING_BYTES >> 20
-            ))),
+            true => Err(Stop::Bound(format!("its names hold more than {} MiB of text", MAX_LISTING_BYTES >> 20))),
             false => Ok(()),
         }
     }
@@ -378,7 +376,9 @@ fn all_pages<T>(
         match p.next_token {
             None => return Ok(items),
             Some(token) if !seen.insert(hasher.hash_one(&token)) => {
-                return Err(CallError::malformed(op, &portal.endpoint, "the same nextToken came back twice".into()).into());
+                return Err(
+                    CallError::malformed(op, &portal.endpoint, "the same nextToken came back twice".into()).into()
+                );
             }
             Some(token) => next = Some(token),
         }

@@ -352,9 +352,10 @@ pub fn unmatched(accounts: &[AccountRoles], naming: &Naming) -> Option<NoMatch> 
         && chosen.is_empty()
         && !accounts.is_empty()
     {
-        let names = accounts.iter().take(SHOW_NAMES).map(|a| {
-            format!("{} ({})", clip(&a.account.account_name), clip(&a.account.account_id))
-        });
+        let names = accounts
+            .iter()
+            .take(SHOW_NAMES)
+            .map(|a| format!("{} ({})", clip(&a.account.account_name), clip(&a.account.account_id)));
         return Some(NoMatch {
             flag: "--accounts",
             pattern: re.as_str().to_owned(),
@@ -567,8 +568,12 @@ impl Generator<'_> {
     /// them (whatever the program), comment lines inside the block. Empty when none. The region is
     /// not compared: `--region` sets it, so its value says nothing about hand edits.
     fn hand_edits(&self, section: &config::Section, block: Option<&[&str]>, account: &str, role: &str) -> Vec<String> {
-        let mut edits: Vec<String> =
-            section.values.keys().filter(|k| !GENERATED_KEYS.contains(&k.as_str())).map(|k| format!("{k} added")).collect();
+        let mut edits: Vec<String> = section
+            .values
+            .keys()
+            .filter(|k| !GENERATED_KEYS.contains(&k.as_str()))
+            .map(|k| format!("{k} added"))
+            .collect();
         let want = config::shlex_split(&format!(
             "{} --account-id {} --role-name {}",
             selector(&self.target.session),
@@ -616,7 +621,9 @@ impl Generator<'_> {
         // A section's lines up to its last key: the comment above the next block is not its own.
         let block_of = |name: &str| {
             section_span(&lines, name).map(|(start, mut end)| {
-                while end > start + 1 && (lines[end - 1].trim().is_empty() || lines[end - 1].trim().starts_with(['#', ';'])) {
+                while end > start + 1
+                    && (lines[end - 1].trim().is_empty() || lines[end - 1].trim().starts_with(['#', ';']))
+                {
                     end -= 1;
                 }
                 &lines[start..end]
@@ -1463,7 +1470,11 @@ mod tests {
             .map(|i| account(&format!("1111111111{i:02}"), &format!("Team {i:02}"), &["Admin", "Dev"]))
             .collect();
         let naming = |accounts: Option<&str>, roles: Option<&str>| {
-            let args = NameArgs { accounts: accounts.map(str::to_owned), roles: roles.map(str::to_owned), ..NameArgs::default() };
+            let args = NameArgs {
+                accounts: accounts.map(str::to_owned),
+                roles: roles.map(str::to_owned),
+                ..NameArgs::default()
+            };
             Naming::new(&args, None).unwrap()
         };
         assert_eq!(unmatched(&accounts, &naming(Some("TEAM 0"), Some("^admin$"))), None, "case is ignored");

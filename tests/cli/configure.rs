@@ -583,14 +583,11 @@ print(json.dumps({"key": c.access_key}))
 
 /// `run`, and the child's peak resident set in KiB (from its own rusage, whatever else runs).
 #[cfg(unix)]
+#[allow(clippy::zombie_processes, reason = "wait4 below reaps the child, with its rusage")]
 fn run_measured(env: &TestEnv, args: &[&str]) -> (Run, i64) {
     use std::io::Read;
-    let mut child = env
-        .command(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        env.command(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let mut stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let out = std::thread::spawn(move || {
@@ -654,9 +651,12 @@ fn portal_text_beyond_aws_limits_cannot_bloat_or_brick_the_config() {
     // One warning per account, naming it, with nothing a terminal acts on.
     let warnings: Vec<&str> = run.stderr.lines().filter(|l| l.contains("warning: account 70000000000")).collect();
     assert_eq!(warnings.len(), 3, "{}", run.stderr);
-    assert!(warnings.iter().all(|w| w.contains("name is longer than the 50 characters AWS allows; shortened")
-        && w.contains("e-mail address is longer than the 64 characters AWS allows; left out")
-        && w.chars().count() < 300), "{warnings:#?}");
+    assert!(
+        warnings.iter().all(|w| w.contains("name is longer than the 50 characters AWS allows; shortened")
+            && w.contains("e-mail address is longer than the 64 characters AWS allows; left out")
+            && w.chars().count() < 300),
+        "{warnings:#?}"
+    );
     assert!(!run.stderr.contains('\u{202e}'), "{}", run.stderr);
     assert!(rss_kib < 64 << 10, "peak RSS {rss_kib} KiB (117 MiB before the limits)");
     // Every later run still reads the config: the profiles work.
@@ -665,8 +665,12 @@ fn portal_text_beyond_aws_limits_cannot_bloat_or_brick_the_config() {
     assert_eq!(creds.json()["AccountId"], "700000000001");
     let listed = env.run(&["list", "--sso-session", "corp", "--json"]);
     listed.assert_ok();
-    let names: Vec<String> =
-        listed.json()["accounts"].as_array().unwrap().iter().map(|a| a["accountName"].as_str().unwrap().into()).collect();
+    let names: Vec<String> = listed.json()["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["accountName"].as_str().unwrap().into())
+        .collect();
     assert!(names.iter().all(|n| n.chars().count() == 50 && n.ends_with('…')), "{names:?}");
 }
 
@@ -699,25 +703,33 @@ fn prune_never_wipes_the_config_by_accident() {
     let path = config_path(&env);
     env.run(&["configure", "generate", "--sso-session", "corp", "--write"]).assert_ok();
     // A hand edit inside one generated profile.
-    let generated = std::fs::read_to_string(&path).unwrap().replace(
-        "[profile sandbox.Admin]\n",
-        "[profile sandbox.Admin]\n# my note\noutput = json\n",
-    );
+    let generated = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("[profile sandbox.Admin]\n", "[profile sandbox.Admin]\n# my note\noutput = json\n");
     std::fs::write(&path, &generated).unwrap();
 
     // The listing comes back empty: --prune alone previews, --write --prune stops, nothing changes.
     env.fake.set_accounts(Vec::new());
     let preview = env.run(&["configure", "generate", "--sso-session", "corp", "--prune"]);
     preview.assert_ok();
-    assert!(preview.stderr.contains("would remove profile development.ReadOnly: the SSO session no longer lists"), "{preview:?}");
+    assert!(
+        preview.stderr.contains("would remove profile development.ReadOnly: the SSO session no longer lists"),
+        "{preview:?}"
+    );
     assert!(preview.stderr.contains("kept profile sandbox.Admin"), "{preview:?}");
-    assert!(preview.stderr.contains("--prune would remove 7 of the 8 profiles generated for the SSO session corp"), "{preview:?}");
+    assert!(
+        preview.stderr.contains("--prune would remove 7 of the 8 profiles generated for the SSO session corp"),
+        "{preview:?}"
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), generated);
 
     let stopped = env.run(&["configure", "generate", "--sso-session", "corp", "--write", "--prune"]);
     assert_eq!(stopped.code, 1, "{stopped:?}");
     assert!(stopped.stdout.is_empty(), "{stopped:?}");
-    assert!(stopped.stderr.contains("--prune would remove 7 of the 8 profiles generated for the SSO session corp"), "{stopped:?}");
+    assert!(
+        stopped.stderr.contains("--prune would remove 7 of the 8 profiles generated for the SSO session corp"),
+        "{stopped:?}"
+    );
     assert!(stopped.stderr.contains("more than half") && stopped.stderr.contains("--force"), "{stopped:?}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), generated, "nothing written");
 
@@ -766,7 +778,10 @@ fn region_given_updates_the_generated_profiles_region() {
     assert!(run.stdout.contains("0 added, 7 updated, 2 kept, 0 removed in "), "{run:?}");
     let updated = std::fs::read_to_string(&path).unwrap();
     assert_eq!(updated.matches("region = eu-west-1\naws_sso_process_generated").count(), 7, "{updated}");
-    assert_eq!(updated, first.replace("region = us-east-1\naws_sso_process_generated", "region = eu-west-1\naws_sso_process_generated"));
+    assert_eq!(
+        updated,
+        first.replace("region = us-east-1\naws_sso_process_generated", "region = eu-west-1\naws_sso_process_generated")
+    );
     assert!(updated.starts_with(&format!("{DEFAULT_CONFIG}{hand}")), "hand-written profiles keep theirs");
     assert_eq!(std::fs::read_to_string(env.home().join(".aws/config.bak")).unwrap(), first);
 
@@ -783,7 +798,16 @@ fn region_given_updates_the_generated_profiles_region() {
 fn filters_ignore_case_and_one_that_matches_nothing_says_what_exists() {
     let env = new_env();
     env.seed_corp_token(7200);
-    let run = env.run(&["configure", "generate", "--sso-session", "corp", "--accounts", "dev|sandbox", "--roles", "admin|developer"]);
+    let run = env.run(&[
+        "configure",
+        "generate",
+        "--sso-session",
+        "corp",
+        "--accounts",
+        "dev|sandbox",
+        "--roles",
+        "admin|developer",
+    ]);
     run.assert_ok();
     let headers: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("[profile ")).collect();
     assert_eq!(
@@ -792,10 +816,14 @@ fn filters_ignore_case_and_one_that_matches_nothing_says_what_exists() {
         "{run:?}"
     );
     let none = env.run(&["configure", "generate", "--sso-session", "corp", "--accounts", "staging", "--write"]);
-    none.assert_fails(1, "--accounts staging matches none of the 5 accounts: Audit & Logging (555566667777), \
-                          Development (111122223333), Prod – Payments (EU) (222233334444)");
+    none.assert_fails(
+        1,
+        "--accounts staging matches none of the 5 accounts: Audit & Logging (555566667777), \
+                          Development (111122223333), Prod – Payments (EU) (222233334444)",
+    );
     assert!(none.stderr.contains("ignoring case"), "{none:?}");
-    let none = env.run(&["configure", "generate", "--sso-session", "corp", "--accounts", "sandbox", "--roles", "^read"]);
+    let none =
+        env.run(&["configure", "generate", "--sso-session", "corp", "--accounts", "sandbox", "--roles", "^read"]);
     none.assert_fails(1, "--roles '^read' matches none of the 3 roles: Admin, Developer, PowerUser");
     // `(?-i)` asks for case to count.
     let none = env.run(&["configure", "generate", "--sso-session", "corp", "--accounts", "(?-i)sandbox"]);
