@@ -616,7 +616,15 @@ impl Generator<'_> {
                 .then(|| ours(section))
                 .flatten()
         };
-        let text = String::from_utf8(read_optional(&ctx.config_path()).unwrap_or_default()).unwrap_or_default();
+        // The file's lines, for the comments inside a block `--prune` would remove (only then read).
+        let text = match options.prune {
+            Some(_) => {
+                let shown = ctx.config_path();
+                let path = std::fs::canonicalize(&shown).unwrap_or(shown);
+                String::from_utf8(read_optional(&path).unwrap_or_default()).unwrap_or_default()
+            }
+            None => String::new(),
+        };
         let lines: Vec<&str> = text.split_inclusive('\n').collect();
         // A section's lines up to its last key: the comment above the next block is not its own.
         let block_of = |name: &str| {
@@ -637,9 +645,7 @@ impl Generator<'_> {
         let mut update = |name: &str, section: &config::Section| {
             let region = Value::Text(self.region.to_owned());
             if options.update_region && generated(section).is_some() && section.values.get("region") != Some(&region) {
-                let mut values = section.values.clone();
-                values.insert("region".into(), region);
-                updates.push(Update { profile: name.to_owned(), region: self.region.to_owned(), values });
+                updates.push(Update { profile: name.to_owned(), region: self.region.to_owned() });
             }
         };
         for p in planned {
@@ -816,12 +822,11 @@ struct Removal {
     role: String,
 }
 
-/// A generated profile whose region changes; `values` are its keys afterwards.
+/// A generated profile whose region changes.
 #[derive(Debug)]
 struct Update {
     profile: String,
     region: String,
-    values: Values,
 }
 
 /// What one write does to the config: sections appended, generated profiles removed or updated.
@@ -924,10 +929,28 @@ fn edit(
         text.extend_from_slice(blocks.join(eol).as_bytes());
     }
     let mut expected: Vec<&Expected> = added.iter().map(|(_, e)| e).collect();
-    let changed: Vec<Expected> = updated
-        .iter()
-        .map(|u| Expected { kind: Kind::Profile, name: u.profile.clone(), values: u.values.clone() })
-        .collect();
+    // An updated profile must read back as its own section in the file (without what the
+    // credentials file adds) with only the region changed.
+    let mut changed = Vec::new();
+    if !updated.is_empty() {
+        let old_text = std::str::from_utf8(&old).unwrap_or_default();
+        let sections: HashMap<String, Values> = config::sections(&path, old_text)?.into_iter().collect();
+        for u in updated {
+            let header = format!("profile {}", u.profile);
+            let Some(mut values) = sections.get(&header).cloned() else {
+                return Err(Error::Other {
+                    what: format!(
+                        "refusing to write {}: [{}] was not found; the file is unchanged",
+                        path.display(),
+                        clip(&header)
+                    ),
+                    hint: None,
+                });
+            };
+            values.insert("region".into(), Value::Text(u.region.clone()));
+            changed.push(Expected { kind: Kind::Profile, name: u.profile.clone(), values });
+        }
+    }
     expected.extend(&changed);
     let headers: HashSet<String> = changed.iter().map(Expected::header).collect();
     replace(&path, &old, &text, (&expected, &headers), &removed, backup)
