@@ -27,7 +27,11 @@
 //! Each generated profile carries `aws_sso_process_generated = <session>` (a key the AWS tools
 //! ignore, and one that survives hand edits of the rest); `--prune` removes only profiles with
 //! that mark whose credential_process names this session and an account and role the portal no
-//! longer lists, with the comment line above each.
+//! longer lists, with the comment line above each; never all or more than half of the session's
+//! generated profiles without `--force`, and never one edited by hand (docs/configure-generate.md#what---prune-removes).
+//! `--region`, when given, also sets the region of the session's generated profiles. A filter that
+//! matches nothing is a `NoMatch` (`unmatched`), which `setup` can catch to ask again. No file over
+//! the size the reader takes (`cache::SETTINGS_FILE_LIMIT`) is ever written.
 
 use crate::accounts::{self, AccountRoles};
 use crate::cache;
