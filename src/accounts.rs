@@ -9,6 +9,13 @@
 //! retries are turned off so that every try passes the rate limiter, and a 429 also holds back
 //! every other thread for the pause. A progress line goes to stderr once a listing takes longer
 //! than a second (docs/refresh-and-locking.md).
+//!
+//! What the portal says is held to AWS's own limits and the listing is bounded
+//! (docs/configure-generate.md#limits): an account name longer than AWS allows is shortened and an
+//! e-mail address too long is left out, with one warning naming the account; more accounts, roles
+//! per account, pages or bytes of text than the bounds below stop the listing with an error. So a
+//! hostile or broken portal can neither fill the memory nor grow the config past what the reader
+//! takes.
 
 use crate::context::Context;
 use crate::endpoints::{Endpoint, Service};
@@ -37,6 +44,29 @@ const BACKOFF_CAP: Duration = Duration::from_secs(4);
 /// The progress line appears once a listing has run this long.
 const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 
+/// Accounts in one listing at most: five times the 10,000 that AWS Organizations grants on request.
+pub const MAX_ACCOUNTS: usize = 50_000;
+/// Roles of one account at most: IAM Identity Center's quota of permission sets per instance
+/// (2,000), where one account may be given 50 by default.
+pub const MAX_ROLES_PER_ACCOUNT: usize = 2_000;
+/// Pages of one list (ListAccounts, or ListAccountRoles of one account) at most; 1,000 pages of
+/// 100 are twice `MAX_ACCOUNTS`.
+pub const MAX_PAGES: usize = 1_000;
+/// Text a listing keeps at most, in bytes, counting 24 bytes of bookkeeping per string: a real
+/// organisation of 10,000 accounts with 10 roles each keeps about 6 MiB.
+pub const MAX_LISTING_BYTES: usize = 64 << 20;
+/// AWS's own limits (docs/configure-generate.md#the-shape-of-what-the-portal-lists): characters of an
+/// account name, an e-mail address and a role name; digits of an account ID.
+pub const ACCOUNT_NAME_MAX: usize = 50;
+pub const EMAIL_MAX: usize = 64;
+pub const ROLE_NAME_MAX: usize = 64;
+pub const ACCOUNT_ID_LEN: usize = 12;
+/// An ID or role name longer than AWS allows is kept only to this many characters (and `…`): it is
+/// skipped later with a warning that shows this much.
+const KEEP_INVALID: usize = 64;
+/// Warnings about shortened accounts shown at most; a last one counts the rest.
+const MAX_NOTES: usize = 20;
+
 /// An account and the roles the user has in it (sorted).
 #[derive(Debug, Clone)]
 
@@ -54,12 +84,26 @@ pub fn fetch(ctx: &Context, target: &SessionTarget) -> Result<Vec<AccountRoles>,
     let settings = HttpSettings { max_tries: 1, deadline: None, ..ctx.http_settings() };
     let shared = Shared::new();
     let started = Instant::now();
+    let too_large = |what: String| Error::Other {
+        what: format!("the SSO portal's listing for the SSO session {} is too large: {what}", target.label),
+        hint: Some(
+            "the bounds (docs/configure-generate.md#limits) are far above any real organisation: check \
+             that the portal endpoint is AWS's (AWS_ENDPOINT_URL_SSO, the profile's endpoint_url)"
+                .into(),
+        ),
+    };
     let result = std::thread::scope(|scope| {
         let progress = ctx.show_progress().then(|| scope.spawn(|| shared.progress()));
         let result = (|| {
             let http = Http::new(settings.clone());
             let portal = Portal { http: &http, endpoint: endpoint.clone() };
-            let (accounts, token) = session::with_token(ctx, target, |token| list_accounts(&portal, token, &shared))?;
+            let (accounts, token) =
+                session::with_token(ctx, target, |token| match list_accounts(&portal, token, &shared) {
+                    Ok(accounts) => Ok(Ok(accounts)),
+                    Err(Stop::Call(e)) => Err(e),
+                    Err(Stop::Bound(what)) => Ok(Err(what)),
+                })?;
+            let accounts = accounts.map_err(too_large)?;
             if let Outcome::RefreshFailed(why) = &token.outcome {
                 ctx.warn(format!(
                     "could not refresh the SSO token of {} ({why}); using the cached token while it lasts",
@@ -67,8 +111,10 @@ pub fn fetch(ctx: &Context, target: &SessionTarget) -> Result<Vec<AccountRoles>,
                 ));
             }
             let token = token.access_token;
-            let roles =
-                list_roles(&settings, &endpoint, &token, &accounts, &shared).map_err(|e| call_failed(target, e))?;
+            let roles = list_roles(&settings, &endpoint, &token, &accounts, &shared).map_err(|e| match e {
+                Stop::Call(e) => call_failed(target, e),
+                Stop::Bound(what) => too_large(what),
+            })?;
             Ok::<_, Error>(accounts.into_iter().zip(roles).map(|(account, roles)| AccountRoles { account, roles }))
         })();
         shared.done.store(true, Ordering::SeqCst);
@@ -77,6 +123,14 @@ pub fn fetch(ctx: &Context, target: &SessionTarget) -> Result<Vec<AccountRoles>,
         }
         result
     });
+    let notes = std::mem::take(&mut *shared.notes.lock().unwrap_or_else(|p| p.into_inner()));
+    let noted = shared.noted.load(Ordering::SeqCst);
+    for note in notes {
+        ctx.warn(note);
+    }
+    if noted > MAX_NOTES {
+        ctx.warn(format!("{} more accounts had a name or e-mail address longer than AWS allows", noted - MAX_NOTES));
+    }
     let mut accounts: Vec<AccountRoles> = result?.collect();
     ctx.debug(|| {
         format!(
@@ -123,6 +177,11 @@ struct Shared {
     accounts_total: AtomicUsize,
     failed: AtomicBool,
     done: AtomicBool,
+    /// Bytes of text kept so far (see `MAX_LISTING_BYTES`).
+    bytes: AtomicUsize,
+    /// Warnings about shortened accounts (the first `MAX_NOTES`), and how many there were.
+    notes: Mutex<Vec<String>>,
+    noted: AtomicUsize,
 }
 
 impl Shared {
@@ -137,6 +196,24 @@ impl Shared {
             accounts_total: AtomicUsize::new(0),
             failed: AtomicBool::new(false),
             done: AtomicBool::new(false),
+            bytes: AtomicUsize::new(0),
+            notes: Mutex::new(Vec::new()),
+            noted: AtomicUsize::new(0),
+        }
+    }
+
+    /// Counts `bytes` more of kept text; past `MAX_LISTING_BYTES` the listing stops.
+    fn charge(&self, bytes: usize) -> Result<(), Stop> {
+        let total = self.bytes.fetch_add(bytes, Ordering::SeqCst).saturating_add(bytes);
+        match total > MAX_LISTING_BYTES {
+            true => Err(Stop::Bound(format!("its names hold more than {} MiB of text", MAX_LISTING_BYTES >> 20))),
+            false => Ok(()),
+        }
+    }
+
+    fn note(&self, note: String) {
+        if self.noted.fetch_add(1, Ordering::SeqCst) < MAX_NOTES {
+            self.notes.lock().unwrap_or_else(|p| p.into_inner()).push(note);
         }
     }
 
@@ -221,31 +298,102 @@ fn backoff(attempt: u32) -> Duration {
     crate::http::Backoff { base: BACKOFF_BASE, cap: BACKOFF_CAP }.pause(attempt)
 }
 
-/// Every page of a list operation. A nextToken seen before would loop for ever: that is an error.
+/// Why a listing stopped: a call failed, or the portal listed more than the bounds allow.
+enum Stop {
+    Call(CallError),
+    Bound(String),
+}
+
+impl From<CallError> for Stop {
+    fn from(e: CallError) -> Stop {
+        Stop::Call(e)
+    }
+}
+
+/// `s` cut to at most `max` characters (on a character boundary), the last one `…` when it was
+/// cut. Whether it was cut. Only the first `max + 1` characters are looked at.
+pub fn shorten(s: &mut String, max: usize) -> bool {
+    if max == 0 || s.char_indices().nth(max).is_none() {
+        return false;
+    }
+    let cut = s.char_indices().nth(max - 1).map_or(0, |(i, _)| i);
+    s.truncate(cut);
+    s.push('…');
+    true
+}
+
+/// The bytes a kept string costs (its text and its bookkeeping).
+fn cost(s: &str) -> usize {
+    s.len() + std::mem::size_of::<String>()
+}
+
+/// An account held to AWS's limits: a name over `ACCOUNT_NAME_MAX` characters shortened, an e-mail
+/// address over `EMAIL_MAX` left out (the warning, one per account, says which), an ID longer than
+/// `KEEP_INVALID` cut (it is not 12 digits, so `configure generate` skips it with its own warning).
+fn limit_account(a: &mut Account) -> Option<String> {
+    let mut what = Vec::new();
+    shorten(&mut a.account_id, KEEP_INVALID);
+    if shorten(&mut a.account_name, ACCOUNT_NAME_MAX) {
+        what.push(format!("its name is longer than the {ACCOUNT_NAME_MAX} characters AWS allows; shortened"));
+    }
+    if a.email_address.as_ref().is_some_and(|e| e.chars().nth(EMAIL_MAX).is_some()) {
+        a.email_address = None;
+        what.push(format!("its e-mail address is longer than the {EMAIL_MAX} characters AWS allows; left out"));
+    }
+    (!what.is_empty()).then(|| format!("account {} ({}): {}", a.account_id, a.account_name, what.join("; ")))
+}
+
+/// Every page of a list operation, each item passed through `keep` (which shortens it and returns
+/// the bytes it keeps). A nextToken seen before would loop for ever: that is an error; so are more
+/// than `MAX_PAGES` pages, more than `max_items` items and more than `MAX_LISTING_BYTES` in all.
+/// Tokens are remembered by their hash, so a portal's huge tokens cost no memory.
 fn all_pages<T>(
     portal: &Portal,
     op: &'static str,
+    (max_items, noun): (usize, &str),
+    shared: &Shared,
+    mut keep: impl FnMut(&mut T) -> usize,
     mut page: impl FnMut(Option<&str>) -> Result<Page<T>, CallError>,
-) -> Result<Vec<T>, CallError> {
+) -> Result<Vec<T>, Stop> {
+    use std::hash::BuildHasher;
+    let hasher = std::collections::hash_map::RandomState::new();
     let mut items = Vec::new();
     let mut next: Option<String> = None;
     let mut seen = HashSet::new();
+    let mut pages = 0;
     loop {
-        let p = page(next.as_deref())?;
+        pages += 1;
+        if pages > MAX_PAGES {
+            return Err(Stop::Bound(format!("{op} gave more than {MAX_PAGES} pages")));
+        }
+        let mut p = page(next.as_deref())?;
+        if items.len().saturating_add(p.items.len()) > max_items {
+            return Err(Stop::Bound(format!("{op} listed more than {max_items} {noun}")));
+        }
+        let bytes: usize = p.items.iter_mut().map(&mut keep).sum();
+        shared.charge(bytes)?;
         items.extend(p.items);
         match p.next_token {
             None => return Ok(items),
-            Some(token) if !seen.insert(token.clone()) => {
-                return Err(CallError::malformed(op, &portal.endpoint, "the same nextToken came back twice".into()));
+            Some(token) if !seen.insert(hasher.hash_one(&token)) => {
+                return Err(
+                    CallError::malformed(op, &portal.endpoint, "the same nextToken came back twice".into()).into()
+                );
             }
             Some(token) => next = Some(token),
         }
     }
 }
 
-fn list_accounts(portal: &Portal, token: &Secret, shared: &Shared) -> Result<Vec<Account>, CallError> {
+fn list_accounts(portal: &Portal, token: &Secret, shared: &Shared) -> Result<Vec<Account>, Stop> {
     let mut ids = HashSet::new();
-    let accounts = all_pages(portal, "ListAccounts", |next| {
+    let keep = |a: &mut Account| {
+        if let Some(note) = limit_account(a) {
+            shared.note(note);
+        }
+        cost(&a.account_id) + cost(&a.account_name) + a.email_address.as_deref().map_or(0, cost)
+    };
+    let accounts = all_pages(portal, "ListAccounts", (MAX_ACCOUNTS, "accounts"), shared, keep, |next| {
         let page = shared.with_retry(|| portal.list_accounts(token, next, PAGE_SIZE))?;
         shared.accounts_found.fetch_add(page.items.len(), Ordering::SeqCst);
         Ok(page)
@@ -262,11 +410,11 @@ fn list_roles(
     token: &Secret,
     accounts: &[Account],
     shared: &Shared,
-) -> Result<Vec<Vec<String>>, CallError> {
+) -> Result<Vec<Vec<String>>, Stop> {
     shared.accounts_total.store(accounts.len(), Ordering::SeqCst);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Vec<String>>> = Mutex::new(vec![Vec::new(); accounts.len()]);
-    let first_error: Mutex<Option<CallError>> = Mutex::new(None);
+    let first_error: Mutex<Option<Stop>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..MAX_IN_FLIGHT.min(accounts.len()) {
             scope.spawn(|| {
@@ -275,7 +423,15 @@ fn list_roles(
                 while !shared.failed.load(Ordering::SeqCst) {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(account) = accounts.get(i) else { break };
-                    let roles = all_pages(&portal, "ListAccountRoles", |next| {
+                    // A role name longer than IAM allows is kept to one character more (and `…`):
+                    // enough to tell, and `configure generate` skips it with a warning.
+                    let keep = |role: &mut String| {
+                        shorten(role, ROLE_NAME_MAX + 1);
+                        cost(role)
+                    };
+                    let noun = format!("roles for account {}", account.account_id);
+                    let bound = (MAX_ROLES_PER_ACCOUNT, noun.as_str());
+                    let roles = all_pages(&portal, "ListAccountRoles", bound, shared, keep, |next| {
                         shared.with_retry(|| portal.list_account_roles(token, &account.account_id, next, PAGE_SIZE))
                     });
                     match roles {
@@ -311,6 +467,50 @@ mod tests {
             let ceiling = BACKOFF_BASE.saturating_mul(1 << (attempt - 1).min(10)).min(BACKOFF_CAP);
             assert!(b <= ceiling && b >= ceiling / 2, "{attempt}: {b:?}");
         }
+    }
+
+    #[test]
+    fn shorten_cuts_on_a_character_boundary_and_marks_the_cut() {
+        let mut s = "é".repeat(100);
+        assert!(shorten(&mut s, 50));
+        assert_eq!(s.chars().count(), 50);
+        assert!(s.ends_with("é…"));
+        let mut s = "a".repeat(50);
+        assert!(!shorten(&mut s, 50), "50 characters stay");
+        let mut s = "🦀".repeat(51);
+        assert!(shorten(&mut s, 50));
+        assert_eq!(s, format!("{}…", "🦀".repeat(49)));
+    }
+
+    #[test]
+    fn accounts_are_held_to_aws_limits_with_one_note_each() {
+        let mut a = Account {
+            account_id: "1".repeat(10_000),
+            account_name: format!("Team\u{202e}{}", "ü".repeat(900_000)),
+            email_address: Some(format!("{}@example.com", "x".repeat(60))),
+        };
+        let note = limit_account(&mut a).unwrap_or_default();
+        assert_eq!(a.account_name.chars().count(), ACCOUNT_NAME_MAX);
+        assert_eq!(a.account_id.chars().count(), KEEP_INVALID);
+        assert_eq!(a.email_address, None);
+        assert!(note.contains("its name is longer than the 50 characters AWS allows; shortened"), "{note}");
+        assert!(note.contains("e-mail address is longer than the 64 characters AWS allows; left out"), "{note}");
+        assert!(note.len() < 400, "{note}");
+        let mut fine = Account {
+            account_id: "111122223333".into(),
+            account_name: "n".repeat(50),
+            email_address: Some(format!("{}@x.io", "x".repeat(59))),
+        };
+        assert_eq!(limit_account(&mut fine), None);
+        assert_eq!(fine.account_name.len(), 50);
+        assert!(fine.email_address.is_some());
+    }
+
+    #[test]
+    fn the_listing_budget_stops_past_its_bytes() {
+        let shared = Shared::new();
+        assert!(shared.charge(MAX_LISTING_BYTES).is_ok());
+        assert!(matches!(shared.charge(1), Err(Stop::Bound(why)) if why.contains("64 MiB")));
     }
 
     #[test]

@@ -56,9 +56,13 @@ pub struct TargetArgs {
     #[arg(long, global = true, value_name = "URL", conflicts_with = "profile")]
     pub start_url: Option<String>,
 
-    /// The sso_region of --start-url; for the SSO OIDC commands, the region to call.
+    /// For configure generate: the profiles' region; the sso_region of --start-url; for the SSO OIDC commands, the region to call.
     ///
-    /// With --start-url (and for setup): the SSO region of that start URL. For create-token,
+    /// For configure generate: the `region` key of the generated profiles [default: the session's
+    /// sso_region]; given, it also sets the region of the profiles generated earlier for the
+    /// session (the SSO region itself comes from the session). With --start-url (and for setup):
+    /// the SSO region of that start URL (configure generate with --start-url uses it for both).
+    /// For create-token,
     /// create-token-with-iam, register-client and start-device-authorization: the SSO OIDC region
     /// to call (and to sign for), as the AWS CLI's --region [default: AWS_REGION,
     /// AWS_DEFAULT_REGION, the profile's region].
@@ -313,8 +317,10 @@ pub enum ConfigureCommand {
     /// --sso-session S --account-id A --role-name R`, `region` (--region, else the session's
     /// sso_region) and `aws_sso_process_generated = S`, the mark --prune looks for. Without --write
     /// the blocks are printed; with --write the profiles the config does not have yet are appended
-    /// to it, a copy of the previous file is kept as config.bak, and nothing else in the file
-    /// changes.
+    /// to it, --region (when given) becomes the region of the profiles generated before, a copy of
+    /// the previous file is kept as config.bak, and nothing else in the file changes. Account
+    /// names longer than AWS allows (50 characters) are shortened, and a listing past its bounds
+    /// or a file past the 32 MiB the tool reads is refused.
     Generate(GenerateArgs),
 }
 
@@ -327,10 +333,16 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub write: bool,
 
-    /// With --write: also remove the profiles generated earlier for this SSO session whose account
-    /// or role the portal no longer lists (only those carrying `aws_sso_process_generated`).
-    #[arg(long, requires = "write")]
+    /// Also remove the profiles generated earlier for this SSO session whose account or role the
+    /// portal no longer lists (only those carrying `aws_sso_process_generated`, and none edited by
+    /// hand). Without --write: only say what would be removed.
+    #[arg(long)]
     pub prune: bool,
+
+    /// With --prune: remove even when that is all, or more than half, of the session's generated
+    /// profiles (without it the command stops and writes nothing). Profiles edited by hand stay.
+    #[arg(long, requires = "prune")]
+    pub force: bool,
 
     /// The program the profiles' credential_process runs [default: `aws-sso-process` when that
     /// name on PATH is this binary, else this binary's absolute path].
@@ -350,11 +362,13 @@ pub struct NameArgs {
     #[arg(long, value_name = "TEMPLATE")]
     pub template: Option<String>,
 
-    /// Only accounts whose name or ID this regular expression matches (unanchored; `(?i)` for any case).
+    /// Only accounts whose name or ID this regular expression matches (unanchored, ignoring case;
+    /// `(?-i)` makes case count). One that matches nothing is an error that lists the accounts.
     #[arg(long, value_name = "REGEX")]
     pub accounts: Option<String>,
 
-    /// Only roles whose name this regular expression matches (unanchored).
+    /// Only roles whose name this regular expression matches (unanchored, ignoring case). One that
+    /// matches none of the chosen accounts' roles is an error that lists them.
     #[arg(long, value_name = "REGEX")]
     pub roles: Option<String>,
 }
@@ -546,7 +560,8 @@ mod tests {
             }))
         ));
         assert!(Cli::try_parse_from(["x", "configure"]).is_err());
-        assert!(Cli::try_parse_from(["x", "configure", "generate", "--prune"]).is_err(), "--prune needs --write");
+        assert!(Cli::try_parse_from(["x", "configure", "generate", "--prune"]).is_ok(), "--prune alone previews");
+        assert!(Cli::try_parse_from(["x", "configure", "generate", "--force"]).is_err(), "--force needs --prune");
         let both = Cli::try_parse_from(["x", "login", "--start-url", "u", "--sso-session", "s"]).unwrap();
         assert!(both.check().is_err());
         let setup =

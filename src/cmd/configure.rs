@@ -27,7 +27,11 @@
 //! Each generated profile carries `aws_sso_process_generated = <session>` (a key the AWS tools
 //! ignore, and one that survives hand edits of the rest); `--prune` removes only profiles with
 //! that mark whose credential_process names this session and an account and role the portal no
-//! longer lists, with the comment line above each.
+//! longer lists, with the comment line above each; never all or more than half of the session's
+//! generated profiles without `--force`, and never one edited by hand (docs/configure-generate.md#what---prune-removes).
+//! `--region`, when given, also sets the region of the session's generated profiles. A filter that
+//! matches nothing is a `NoMatch` (`unmatched`), which `setup` can catch to ask again. No file over
+//! the size the reader takes (`cache::SETTINGS_FILE_LIMIT`) is ever written.
 
 use crate::accounts::{self, AccountRoles};
 use crate::cache;
@@ -181,8 +185,10 @@ fn parse_template(text: &str) -> Result<Vec<Piece>, Error> {
     Ok(pieces)
 }
 
+/// A `--accounts`/`--roles` expression: unanchored and case-insensitive (profile names are shown in
+/// lower case; `(?-i)` turns that off). Only syntax `regex-lite` has too.
 fn regex(flag: &str, pattern: &str) -> Result<Regex, Error> {
-    RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| {
+    RegexBuilder::new(pattern).case_insensitive(true).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| {
         let why = e.to_string();
         let last = why.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("invalid").to_owned();
         Error::Usage(format!("{flag} is not a regular expression: {}", last.trim_start_matches("error: ")))
@@ -238,19 +244,32 @@ pub fn generate(ctx: &Context, spec: &TargetArgs, args: &GenerateArgs) -> Result
     let (program, why) = program(ctx, args.command.as_deref())?;
     let target = list::list_target(ctx, spec)?;
     let naming = Naming::new(&args.names, target.session.name.as_deref())?;
-    // With --start-url, --region is the sso_region, and serves as the profiles' region as well.
+    // --region is the profiles' region (with --start-url it names that start URL's SSO region as
+    // well); given, it also updates the region of the profiles generated before.
     let region = match &spec.region {
         Some(region) => region.clone(),
         None => target.sso_region()?,
     };
     let accounts = accounts::fetch(ctx, &target)?;
+    if let Some(none) = unmatched(&accounts, &naming) {
+        return Err(none.into());
+    }
     let generator = Generator { target: &target, region: &region, program: &program, backup: true };
     let (planned, skipped) = plan(&accounts, &naming);
     for warning in skipped {
         ctx.warn(warning);
     }
     eprintln!("aws-sso-process: {why}");
+    let options = WriteOptions {
+        prune: args.prune.then_some(accounts.as_slice()),
+        force: args.force,
+        update_region: spec.region.is_some(),
+        preview: !args.write,
+    };
     if !args.write {
+        if args.prune {
+            generator.write_with(ctx, &planned, options)?;
+        }
         if planned.is_empty() {
             eprintln!("aws-sso-process: {}", nothing_listed(&target, &naming));
             return Ok(0);
@@ -265,7 +284,7 @@ pub fn generate(ctx: &Context, spec: &TargetArgs, args: &GenerateArgs) -> Result
         let _ = std::io::stdout().lock().write_all(text.as_bytes());
         return Ok(0);
     }
-    let summary = generator.write(ctx, &planned, args.prune.then_some(accounts.as_slice()))?;
+    let summary = generator.write_with(ctx, &planned, options)?;
     if planned.is_empty() && summary.removed == 0 {
         eprintln!("aws-sso-process: {}", nothing_listed(&target, &naming));
     }
@@ -280,7 +299,86 @@ fn nothing_listed(target: &SessionTarget, naming: &Naming) -> String {
 
 /// An AWS account ID: 12 ASCII digits.
 fn valid_account_id(id: &str) -> bool {
-    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+    id.len() == accounts::ACCOUNT_ID_LEN && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// How many names a `NoMatch` shows at most.
+const SHOW_NAMES: usize = 20;
+
+/// `--accounts` or `--roles` chose nothing from a listing that has accounts and roles: an error of
+/// its own, so that `setup` can ask again. `names` are the first `SHOW_NAMES` of what exists
+/// (accounts as `Name (ID)`, or the role names of the accounts `--accounts` chose).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoMatch {
+    pub flag: &'static str,
+    pub pattern: String,
+    pub total: usize,
+    pub names: Vec<String>,
+}
+
+impl std::fmt::Display for NoMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let what = if self.flag == "--accounts" { "account" } else { "role" };
+        let plural = if self.total == 1 { "" } else { "s" };
+        let names: Vec<String> = self.names.iter().map(|n| crate::sanitize::sanitize(&clip(n))).collect();
+        let more = match self.total.saturating_sub(self.names.len()) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        write!(
+            f,
+            "{} {} matches none of the {} {what}{plural}: {}{more}",
+            self.flag,
+            shell_word(&clip(&self.pattern)),
+            self.total,
+            names.join(", ")
+        )
+    }
+}
+
+impl From<NoMatch> for Error {
+    fn from(e: NoMatch) -> Error {
+        Error::Other {
+            hint: Some(format!(
+                "{} is an unanchored regular expression matched ignoring case; fix it, or leave it out for all",
+                e.flag
+            )),
+            what: e.to_string(),
+        }
+    }
+}
+
+/// Whether `--accounts`, then `--roles` (among the accounts `--accounts` chose), chooses nothing
+/// from `accounts`; `None` when they choose something, are not given, or there is nothing to choose.
+pub fn unmatched(accounts: &[AccountRoles], naming: &Naming) -> Option<NoMatch> {
+    let chosen: Vec<&AccountRoles> = accounts.iter().filter(|a| naming.wants_account(&a.account)).collect();
+    if let Some(re) = &naming.accounts
+        && chosen.is_empty()
+        && !accounts.is_empty()
+    {
+        let names = accounts
+            .iter()
+            .take(SHOW_NAMES)
+            .map(|a| format!("{} ({})", clip(&a.account.account_name), clip(&a.account.account_id)));
+        return Some(NoMatch {
+            flag: "--accounts",
+            pattern: re.as_str().to_owned(),
+            total: accounts.len(),
+            names: names.collect(),
+        });
+    }
+    let re = naming.roles.as_ref()?;
+    let roles: std::collections::BTreeSet<&str> =
+        chosen.iter().flat_map(|a| a.roles.iter().map(String::as_str)).collect();
+    if roles.is_empty() || roles.iter().any(|r| naming.wants_role(r)) {
+        return None;
+    }
+    Some(NoMatch {
+        flag: "--roles",
+        pattern: re.as_str().to_owned(),
+        total: roles.len(),
+        names: roles.iter().take(SHOW_NAMES).map(|r| (*r).to_owned()).collect(),
+    })
 }
 
 /// An IAM role name: 1 to 64 ASCII letters, digits and `_+=,.@-`.
@@ -388,7 +486,28 @@ pub struct Summary {
     pub added: usize,
     pub kept: usize,
     pub removed: usize,
+    /// Generated profiles whose region was set to the one asked for.
+    pub updated: usize,
+    /// Generated profiles `--prune` would remove but keeps because they were edited by hand.
+    pub edited: usize,
 }
+
+/// What `Generator::write_with` may do besides appending.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WriteOptions<'a> {
+    /// `--prune`: the whole listing; generated profiles whose account or role it no longer holds go.
+    pub prune: Option<&'a [AccountRoles]>,
+    /// `--force`: prune even when that removes all, or more than half, of the session's generated
+    /// profiles (without it that stops the command before anything is written).
+    pub force: bool,
+    /// Set the region of the session's generated profiles (those planned) to `Generator::region`.
+    pub update_region: bool,
+    /// Write nothing; say on stderr what `--prune` would remove (`--prune` without `--write`).
+    pub preview: bool,
+}
+
+/// Keys a generated profile holds.
+const GENERATED_KEYS: [&str; 3] = ["credential_process", "region", GENERATED_KEY];
 
 /// Writes generated profiles for one session, program and region.
 pub struct Generator<'a> {
@@ -438,13 +557,45 @@ impl Generator<'_> {
 
     /// `--write`: appends the missing profiles and, with `listing` (`--prune`), removes the
     /// generated ones whose account or role it no longer holds, keeping everything else as it is.
-    /// Prints one line per change and a summary on stdout.
+    /// Prints one line per change and a summary on stdout. (`write_with` with only `prune`.)
     pub fn write(
         &self,
         ctx: &Context,
         planned: &[Planned],
         listing: Option<&[AccountRoles]>,
     ) -> Result<Summary, Error> {
+        self.write_with(ctx, planned, WriteOptions { prune: listing, ..WriteOptions::default() })
+    }
+
+    /// What a hand changed in a generated profile of this session for `account` and `role`:
+    /// keys other than the generated ones, a credential_process other than a generated line for
+    /// them (whatever the program), comment lines inside the block. Empty when none. The region is
+    /// not compared: `--region` sets it, so its value says nothing about hand edits.
+    fn hand_edits(&self, section: &config::Section, block: Option<&[&str]>, account: &str, role: &str) -> Vec<String> {
+        let mut edits: Vec<String> = section
+            .values
+            .keys()
+            .filter(|k| !GENERATED_KEYS.contains(&k.as_str()))
+            .map(|k| format!("{k} added"))
+            .collect();
+        let want = config::shlex_split(&format!(
+            "{} --account-id {} --role-name {}",
+            selector(&self.target.session),
+            shell_word(account),
+            shell_word(role)
+        ));
+        let words = section.get("credential_process").and_then(config::shlex_split);
+        if words.as_deref().and_then(|w| w.get(1..)) != want.as_deref() {
+            edits.push("credential_process changed".into());
+        }
+        if block.is_some_and(|lines| lines.iter().skip(1).any(|l| l.trim_start().starts_with(['#', ';']))) {
+            edits.push("a comment added".into());
+        }
+        edits
+    }
+
+    /// `write`, with what `options` allow besides appending.
+    pub fn write_with(&self, ctx: &Context, planned: &[Planned], options: WriteOptions) -> Result<Summary, Error> {
         let config = ctx.config()?;
         let session_key = cache::token_key(self.target.session.name.as_deref(), &self.target.session.start_url);
         let ours = |section: &config::Section| {
@@ -461,13 +612,53 @@ impl Generator<'_> {
                 served.entry(pair).or_insert_with(|| name.clone());
             }
         }
+        let mark = mark(&self.target.session);
+        // A profile of the config file itself (a credentials-file profile is never ours) that
+        // carries this session's mark and runs aws-sso-process for it: (account, role).
+        let generated = |section: &config::Section| {
+            (section.path == ctx.config_path() && section.get(GENERATED_KEY) == Some(mark.as_str()))
+                .then(|| ours(section))
+                .flatten()
+        };
+        // The file's lines, for the comments inside a block `--prune` would remove (only then read).
+        let text = match options.prune {
+            Some(_) => {
+                let shown = ctx.config_path();
+                let path = std::fs::canonicalize(&shown).unwrap_or(shown);
+                String::from_utf8(read_optional(&path).unwrap_or_default()).unwrap_or_default()
+            }
+            None => String::new(),
+        };
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        // A section's lines up to its last key: the comment above the next block is not its own.
+        let block_of = |name: &str| {
+            section_span(&lines, name).map(|(start, mut end)| {
+                while end > start + 1
+                    && (lines[end - 1].trim().is_empty() || lines[end - 1].trim().starts_with(['#', ';']))
+                {
+                    end -= 1;
+                }
+                &lines[start..end]
+            })
+        };
+
         let mut out = std::io::stdout().lock();
         let mut summary = Summary::default();
         let mut new = Vec::new();
+        let mut updates: Vec<Update> = Vec::new();
+        let mut update = |name: &str, section: &config::Section| {
+            let region = Value::Text(self.region.to_owned());
+            if options.update_region && generated(section).is_some() && section.values.get("region") != Some(&region) {
+                updates.push(Update { profile: name.to_owned(), region: self.region.to_owned() });
+            }
+        };
         for p in planned {
             let pair = (p.account_id.clone(), p.role.clone());
             match config.profile(&p.name) {
-                Some(existing) if ours(existing) == Some(pair.clone()) => summary.kept += 1,
+                Some(existing) if ours(existing) == Some(pair.clone()) => {
+                    summary.kept += 1;
+                    update(&p.name, existing);
+                }
                 Some(_) => {
                     let _ = writeln!(out, "skipped profile {}: it is already in the config", p.name);
                 }
@@ -479,40 +670,108 @@ impl Generator<'_> {
                             "skipped profile {}: profile {other} already runs aws-sso-process for {} {}",
                             p.name, p.account_id, p.role
                         );
+                        if let Some(section) = config.profile(other) {
+                            update(other, section);
+                        }
                     }
                     None => new.push(p),
                 },
             }
         }
         let mut gone = Vec::new();
-        if let Some(listing) = listing {
+        let mut held = Vec::new();
+        let mut total = 0;
+        if let Some(listing) = options.prune {
             let listed: HashSet<(&str, &str)> = listing
                 .iter()
                 .flat_map(|a| a.roles.iter().map(|r| (a.account.account_id.as_str(), r.as_str())))
                 .collect();
-            let mark = mark(&self.target.session);
             for (name, section) in &config.profiles {
-                // Only the config file's own sections: a credentials-file profile is never ours.
-                if section.path != ctx.config_path() || section.get(GENERATED_KEY) != Some(mark.as_str()) {
+                let Some((account, role)) = generated(section) else { continue };
+                total += 1;
+                if listed.contains(&(account.as_str(), role.as_str())) {
                     continue;
                 }
-                if let Some((account, role)) = ours(section)
-                    && !listed.contains(&(account.as_str(), role.as_str()))
-                {
-                    gone.push(Removal { profile: name.clone(), account, role });
+                let edits = self.hand_edits(section, block_of(name), &account, &role);
+                let removal = Removal { profile: name.clone(), account, role };
+                match edits.is_empty() {
+                    true => gone.push(removal),
+                    false => held.push((removal, edits)),
                 }
             }
         }
+        // A profile that goes is not updated.
+        updates.retain(|u| !gone.iter().any(|r| r.profile == u.profile));
         let shown = ctx.config_path();
-        if new.is_empty() && gone.is_empty() {
+        let verb = if options.preview { "would remove" } else { "removed" };
+        let say = |out: &mut dyn Write, line: String| {
+            let _ = match options.preview {
+                true => writeln!(std::io::stderr(), "aws-sso-process: {line}"),
+                false => writeln!(out, "{line}"),
+            };
+        };
+        let too_many = !gone.is_empty() && (gone.len() == total || gone.len() * 2 > total) && !options.force;
+        let share = if gone.len() == total { "all" } else { "more than half" };
+        let stop = format!(
+            "--prune would remove {} of the {total} profiles generated for the SSO session {} ({share} of them)",
+            gone.len(),
+            self.target.label
+        );
+        if too_many && !options.preview {
+            return Err(Error::Other {
+                what: format!("{stop}; nothing was written to {}", shown.display()),
+                hint: Some(
+                    "a listing that came back empty or cut short looks the same as accounts taken away: check \
+                     'aws-sso-process list'; if they really are gone, run again with --force"
+                        .into(),
+                ),
+            });
+        }
+        for (r, edits) in &held {
+            say(
+                &mut out,
+                format!(
+                    "kept profile {}: the SSO session no longer lists account {} role {}, but the profile was \
+                     edited by hand ({}); remove it yourself when you no longer need it",
+                    r.profile,
+                    r.account,
+                    r.role,
+                    edits.join(", ")
+                ),
+            );
+        }
+        summary.edited = held.len();
+        if options.preview {
+            for r in &gone {
+                say(
+                    &mut out,
+                    format!(
+                        "{verb} profile {}: the SSO session no longer lists account {} role {}",
+                        r.profile, r.account, r.role
+                    ),
+                );
+            }
+            match (gone.is_empty(), too_many) {
+                (true, _) => say(&mut out, format!("--prune would remove nothing from {}", shown.display())),
+                (false, true) => say(&mut out, format!("{stop}: with --write it stops there unless --force is given")),
+                (false, false) => say(&mut out, "run again with --write to remove them".into()),
+            }
+            summary.removed = gone.len();
+            return Ok(summary);
+        }
+        if new.is_empty() && gone.is_empty() && updates.is_empty() {
             let _ = writeln!(out, "nothing to change in {}: {} kept", shown.display(), summary.kept);
             return Ok(summary);
         }
         let blocks: Vec<(String, Expected)> = new.iter().map(|p| (p.name.clone(), self.expect(p))).collect();
         let texts: HashMap<String, &Planned> = new.iter().map(|p| (p.name.clone(), *p)).collect();
-        let backup = edit(ctx, &blocks, &gone, self.backup, |name, eol| self.block(texts[name], eol))?;
+        let change = Change { added: &blocks, gone: &gone, updated: &updates };
+        let backup = edit(ctx, change, self.backup, |name, eol| self.block(texts[name], eol))?;
         for p in &new {
             let _ = writeln!(out, "added profile {}", p.name);
+        }
+        for u in &updates {
+            let _ = writeln!(out, "updated profile {}: region = {}", u.profile, u.region);
         }
         for r in &gone {
             let _ = writeln!(
@@ -523,10 +782,20 @@ impl Generator<'_> {
         }
         summary.added = new.len();
         summary.removed = gone.len();
+        summary.updated = updates.len();
+        summary.kept -= summary.updated;
         let kept = backup.map(|b| format!("; the previous file is {}", b.display())).unwrap_or_default();
+        let edited = match summary.edited {
+            0 => String::new(),
+            n => format!(" ({n} edited by hand, kept)"),
+        };
+        let updated = match summary.updated {
+            0 => String::new(),
+            n => format!("{n} updated, "),
+        };
         let _ = writeln!(
             out,
-            "{} added, {} kept, {} removed in {}{kept}",
+            "{} added, {updated}{} kept, {} removed{edited} in {}{kept}",
             summary.added,
             summary.kept,
             summary.removed,
@@ -555,6 +824,21 @@ struct Removal {
     profile: String,
     account: String,
     role: String,
+}
+
+/// A generated profile whose region changes.
+#[derive(Debug)]
+struct Update {
+    profile: String,
+    region: String,
+}
+
+/// What one write does to the config: sections appended, generated profiles removed or updated.
+#[derive(Debug, Clone, Copy, Default)]
+struct Change<'a> {
+    added: &'a [(String, Expected)],
+    gone: &'a [Removal],
+    updated: &'a [Update],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -596,7 +880,8 @@ pub fn append_session(ctx: &Context, session: &SsoSession) -> Result<Option<Path
     let keys = session_keys(session);
     let values = keys.iter().map(|(k, v)| ((*k).to_owned(), Value::Text(v.clone()))).collect();
     let expected = Expected { kind: Kind::SsoSession, name: name.clone(), values };
-    edit(ctx, &[(name.clone(), expected)], &[], true, |_, eol| {
+    let added = [(name.clone(), expected)];
+    edit(ctx, Change { added: &added, ..Change::default() }, true, |_, eol| {
         let mut text = format!("[sso-session {name}]{eol}");
         for (k, v) in &keys {
             text.push_str(&format!("{k} = {v}{eol}"));
@@ -610,11 +895,11 @@ pub fn append_session(ctx: &Context, session: &SsoSession) -> Result<Option<Path
 /// after a blank line, in the file's own line endings. Everything else stays byte for byte.
 fn edit(
     ctx: &Context,
-    added: &[(String, Expected)],
-    gone: &[Removal],
+    change: Change,
     backup: bool,
     block: impl Fn(&str, &str) -> String,
 ) -> Result<Option<PathBuf>, Error> {
+    let Change { added, gone, updated } = change;
     let shown = ctx.config_path();
     // Write through a symlink (dotfile managers link ~/.aws/config), not over it.
     let path = std::fs::canonicalize(&shown).unwrap_or_else(|_| shown.clone());
@@ -624,10 +909,14 @@ fn edit(
     // A file that is not UTF-8 goes on as it is: `replace` refuses it with the reason.
     let mut text = match std::str::from_utf8(&old) {
         Ok(old_text) => {
-            let (kept, headers) = remove_profiles(old_text, gone).map_err(|why| Error::Other {
+            let refuse = |why: String| Error::Other {
                 what: format!("refusing to write {}: {why}; the file is unchanged", path.display()),
                 hint: Some("remove or fix that profile by hand, then run the command again".into()),
-            })?;
+            };
+            let (mut kept, headers) = remove_profiles(old_text, gone).map_err(refuse)?;
+            for u in updated {
+                kept = set_region(&kept, &u.profile, &u.region, eol).map_err(refuse)?;
+            }
             removed = headers;
             kept.into_bytes()
         }
@@ -643,8 +932,74 @@ fn edit(
         let blocks: Vec<String> = added.iter().map(|(name, _)| block(name, eol)).collect();
         text.extend_from_slice(blocks.join(eol).as_bytes());
     }
-    let expected: Vec<&Expected> = added.iter().map(|(_, e)| e).collect();
-    replace(&path, &old, &text, &expected, &removed, backup)
+    let mut expected: Vec<&Expected> = added.iter().map(|(_, e)| e).collect();
+    // An updated profile must read back as its own section in the file (without what the
+    // credentials file adds) with only the region changed.
+    let mut changed = Vec::new();
+    if !updated.is_empty() {
+        let old_text = std::str::from_utf8(&old).unwrap_or_default();
+        let sections: HashMap<String, Values> = config::sections(&path, old_text)?.into_iter().collect();
+        for u in updated {
+            let header = format!("profile {}", u.profile);
+            let Some(mut values) = sections.get(&header).cloned() else {
+                return Err(Error::Other {
+                    what: format!(
+                        "refusing to write {}: [{}] was not found; the file is unchanged",
+                        path.display(),
+                        clip(&header)
+                    ),
+                    hint: None,
+                });
+            };
+            values.insert("region".into(), Value::Text(u.region.clone()));
+            changed.push(Expected { kind: Kind::Profile, name: u.profile.clone(), values });
+        }
+    }
+    expected.extend(&changed);
+    let headers: HashSet<String> = changed.iter().map(Expected::header).collect();
+    replace(&path, &old, &text, (&expected, &headers), &removed, backup)
+}
+
+/// Where the section of profile `profile` is in `lines`: its header's index, and the index after
+/// its last line (the next header, or the end).
+fn section_span(lines: &[&str], profile: &str) -> Option<(usize, usize)> {
+    let bare = |i: usize| lines[i].trim();
+    let start = (0..lines.len()).find(|&i| {
+        let Some(header) = bare(i).strip_prefix('[').and_then(|h| h.rsplit_once(']')).map(|(h, _)| h) else {
+            return false;
+        };
+        header.starts_with("profile") && config::shlex_split(header).is_some_and(|w| w.len() == 2 && w[1] == profile)
+    })?;
+    let end = (start + 1..lines.len()).find(|&i| bare(i).starts_with('[')).unwrap_or(lines.len());
+    Some((start, end))
+}
+
+/// `text` with the `region` line of profile `profile` set to `region` (its line ending kept), or
+/// one added after the header when it has none.
+fn set_region(text: &str, profile: &str, region: &str, eol: &str) -> Result<String, String> {
+    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let Some((start, end)) = section_span(&refs, profile) else {
+        return Err(format!("the section of profile {} was not found", clip(profile)));
+    };
+    let key_of = |line: &str| {
+        // A key line starts unindented (indented lines continue a value).
+        let key = line.split(['=', ':']).next().unwrap_or("");
+        (!line.starts_with([' ', '\t']) && line.contains(['=', ':'])).then(|| key.trim().to_ascii_lowercase())
+    };
+    match (start + 1..end).find(|&i| key_of(&lines[i]).as_deref() == Some("region")) {
+        Some(i) => {
+            let ending = &lines[i][lines[i].trim_end_matches(['\r', '\n']).len()..];
+            lines[i] = format!("region = {region}{ending}");
+        }
+        None => {
+            if !lines[start].ends_with('\n') {
+                lines[start].push_str(eol);
+            }
+            lines.insert(start + 1, format!("region = {region}{eol}"));
+        }
+    }
+    Ok(lines.concat())
 }
 
 /// `text` without the sections of the profiles in `gone`, and the headers removed (as written).
@@ -653,23 +1008,14 @@ fn edit(
 fn remove_profiles(text: &str, gone: &[Removal]) -> Result<(String, HashSet<String>), String> {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let bare = |i: usize| lines[i].trim();
-    let is_header = |i: usize| bare(i).starts_with('[');
     let mut drop = vec![false; lines.len()];
     let mut headers = HashSet::new();
     let mut spans = Vec::new();
     for r in gone {
-        let found = (0..lines.len()).find(|&i| {
-            let Some(header) = bare(i).strip_prefix('[').and_then(|h| h.rsplit_once(']')).map(|(h, _)| h) else {
-                return false;
-            };
-            header.starts_with("profile")
-                && config::shlex_split(header).is_some_and(|w| w.len() == 2 && w[1] == r.profile)
-        });
-        let Some(start) = found else {
+        let Some((start, next)) = section_span(&lines, &r.profile) else {
             return Err(format!("the section of profile {} was not found", clip(&r.profile)));
         };
         headers.insert(bare(start)[1..].rsplit_once(']').map(|(h, _)| h.to_owned()).unwrap_or_default());
-        let next = (start + 1..lines.len()).find(|&i| is_header(i)).unwrap_or(lines.len());
         let mut end = next;
         while end > start + 1 && (bare(end - 1).is_empty() || bare(end - 1).starts_with(['#', ';'])) {
             end -= 1;
@@ -701,12 +1047,28 @@ fn remove_profiles(text: &str, gone: &[Removal]) -> Result<(String, HashSet<Stri
 /// besides them only the sections of `added`, each with exactly its keys and values and read as
 /// that profile or sso-session. The reason otherwise.
 fn verify(path: &Path, old: &str, new: &str, added: &[&Expected], removed: &HashSet<String>) -> Result<(), String> {
+    verify_change(path, old, new, added, removed, &HashSet::new())
+}
+
+/// `verify`, where the sections of `old` named in `changed` must hold the keys and values of their
+/// entry in `added` instead of their old ones.
+fn verify_change(
+    path: &Path,
+    old: &str,
+    new: &str,
+    added: &[&Expected],
+    removed: &HashSet<String>,
+    changed: &HashSet<String>,
+) -> Result<(), String> {
     let old_sections = config::sections(path, old).map_err(|e| crate::error::chain(&e))?;
     let mut new_sections: HashMap<String, Values> = config::sections(path, new)
         .map_err(|e| format!("the new text would not parse ({})", crate::error::chain(&e)))?
         .into_iter()
         .collect();
     for (header, values) in old_sections {
+        if changed.contains(&header) && added.iter().any(|p| p.header() == header) {
+            continue;
+        }
         match new_sections.remove(&header) {
             Some(_) if removed.contains(&header) => return Err(format!("section [{}] would stay", clip(&header))),
             None if removed.contains(&header) => {}
@@ -746,7 +1108,7 @@ fn replace(
     path: &Path,
     old: &[u8],
     text: &[u8],
-    added: &[&Expected],
+    (added, changed): (&[&Expected], &HashSet<String>),
     removed: &HashSet<String>,
     backup: bool,
 ) -> Result<Option<PathBuf>, Error> {
@@ -754,9 +1116,17 @@ fn replace(
         what: format!("refusing to write {}: {why}; the file is unchanged", path.display()),
         hint: None,
     };
+    // Never a file this tool (and its cache hit) would refuse to read.
+    if text.len() as u64 > cache::SETTINGS_FILE_LIMIT {
+        return Err(refuse(format!(
+            "the new file would be {} bytes, more than the {} MiB this tool reads",
+            text.len(),
+            cache::SETTINGS_FILE_LIMIT >> 20
+        )));
+    }
     let old_text = std::str::from_utf8(old).map_err(|_| refuse("it is not UTF-8".into()))?;
     let new_text = std::str::from_utf8(text).map_err(|_| refuse("the new text would not be UTF-8".into()))?;
-    verify(path, old_text, new_text, added, removed).map_err(refuse)?;
+    verify_change(path, old_text, new_text, added, removed, changed).map_err(refuse)?;
 
     let mode = crate::cache::file_mode(path);
     let backup = (backup && !old.is_empty()).then(|| backup_path(path));
@@ -1072,7 +1442,7 @@ mod tests {
             good.replace("[plugins]\n", "[plugins]\nendpoint_url = http://evil\n"),
             format!("{good}[profile x]\ncredential_process = /tmp/evil\n"),
         ] {
-            let e = replace(&path, USER.as_bytes(), bad.as_bytes(), &refs(&expected), &none(), true)
+            let e = replace(&path, USER.as_bytes(), bad.as_bytes(), (&refs(&expected), &none()), &none(), true)
                 .err()
                 .map(|e| e.to_string());
             assert!(e.as_deref().is_some_and(|e| e.starts_with("refusing to write ")), "{e:?}");
@@ -1081,7 +1451,7 @@ mod tests {
                 std::fs::read_dir(dir.path()).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
             assert_eq!(files, ["config"], "no backup, no temp file");
         }
-        let backup = replace(&path, USER.as_bytes(), good.as_bytes(), &refs(&expected), &none(), true)
+        let backup = replace(&path, USER.as_bytes(), good.as_bytes(), (&refs(&expected), &none()), &none(), true)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(std::fs::read_to_string(&path).ok(), Some(good));
         assert_eq!(backup.and_then(|b| std::fs::read_to_string(b).ok()).as_deref(), Some(USER));
@@ -1108,6 +1478,40 @@ mod tests {
         let text = format!("{USER}\n[sso-session  new]\nsso_region = eu-west-1\n");
         assert!(verify(path, USER, &text, &[&session], &none()).is_err());
         drop(expected);
+    }
+
+    #[test]
+    fn set_region_changes_one_line_or_adds_one() {
+        let text = "[profile a]\nregion = x\n\n[profile b]\nregion: y\r\n  sub = z\n[profile c]";
+        assert_eq!(
+            set_region(text, "b", "eu-west-1", "\n").unwrap(),
+            "[profile a]\nregion = x\n\n[profile b]\nregion = eu-west-1\r\n  sub = z\n[profile c]"
+        );
+        assert_eq!(set_region(text, "c", "r", "\n").unwrap(), format!("{text}\nregion = r\n"));
+        assert!(set_region(text, "d", "r", "\n").is_err());
+    }
+
+    #[test]
+    fn no_match_names_what_exists() {
+        let accounts: Vec<AccountRoles> = (0..25)
+            .map(|i| account(&format!("1111111111{i:02}"), &format!("Team {i:02}"), &["Admin", "Dev"]))
+            .collect();
+        let naming = |accounts: Option<&str>, roles: Option<&str>| {
+            let args = NameArgs {
+                accounts: accounts.map(str::to_owned),
+                roles: roles.map(str::to_owned),
+                ..NameArgs::default()
+            };
+            Naming::new(&args, None).unwrap()
+        };
+        assert_eq!(unmatched(&accounts, &naming(Some("TEAM 0"), Some("^admin$"))), None, "case is ignored");
+        let none = unmatched(&accounts, &naming(Some("prod"), None)).unwrap();
+        assert_eq!((none.flag, none.total, none.names.len()), ("--accounts", 25, 20));
+        assert!(none.to_string().ends_with("Team 19 (111111111119) and 5 more"), "{none}");
+        let none = unmatched(&accounts, &naming(Some("Team 07"), Some("ops"))).unwrap();
+        assert_eq!(none.to_string(), "--roles ops matches none of the 2 roles: Admin, Dev");
+        assert_eq!(unmatched(&[], &naming(Some("x"), Some("y"))), None, "an empty listing is not a filter's fault");
+        assert_eq!(unmatched(&accounts, &naming(Some("(?-i)TEAM"), None)).map(|n| n.flag), Some("--accounts"));
     }
 
     #[test]

@@ -514,7 +514,7 @@ fn prune_removes_only_generated_profiles_that_are_gone() {
 
     // A generated profile someone re-pointed by hand at another session is no longer ours.
     env.fake.set_accounts(Vec::new());
-    let run = env.run(&["configure", "generate", "--write", "--prune"]);
+    let run = env.run(&["configure", "generate", "--write", "--prune", "--force"]);
     run.assert_ok();
     assert!(run.stdout.contains("0 added, 0 kept, 6 removed"), "{run:?}");
     let empty = std::fs::read_to_string(&path).unwrap();
@@ -577,4 +577,255 @@ print(json.dumps({"key": c.access_key}))
     assert!(run.stdout.contains("\"key\""), "{run:?}");
     assert_eq!(env.fake.calls("GetRoleCredentials")[0].query["role_name"], "PowerUser");
     assert_eq!(env.fake.calls("GetRoleCredentials")[0].query["account_id"], "444455556666");
+}
+
+// ---- portal limits, --prune safety, --region updates, filters that say what they did ----
+
+/// `run`, and the child's peak resident set in KiB, when python3 is there to measure it. A child
+/// this process starts itself would report at least this process's own peak (Linux keeps the
+/// peak of the memory the child had before its exec), so a small python3 starts it and reports
+/// its rusage.
+fn run_measured(env: &TestEnv, args: &[&str]) -> (Run, Option<i64>) {
+    const MEASURE: &str = "import os, sys, subprocess\n\
+                           p = subprocess.Popen(sys.argv[2:])\n\
+                           _, status, usage = os.wait4(p.pid, 0)\n\
+                           open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n\
+                           sys.exit(os.waitstatus_to_exitcode(status))\n";
+    let report = env.home().join("maxrss");
+    let python = std::process::Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !python {
+        eprintln!("note: no python3 to measure the peak RSS with; the run is not measured");
+        return (env.run(args), None);
+    }
+    let cmd = env.command(args);
+    let mut measured = std::process::Command::new("python3");
+    measured.arg("-c").arg(MEASURE).arg(&report).arg(cmd.get_program()).args(cmd.get_args());
+    measured.env_clear().stdin(std::process::Stdio::null());
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            measured.env(k, v);
+        }
+    }
+    let run = to_run(measured.output().unwrap());
+    let rss = std::fs::read_to_string(&report).ok().and_then(|s| s.trim().parse().ok());
+    (run, rss)
+}
+
+/// Three accounts with 900 kB names (the cut falls among multi-byte characters, so it must fall
+/// on a character boundary) and 12 roles each: once a 65 MB config with 900,000-character lines that every later
+/// run refused.
+fn bloated_accounts() -> Vec<FakeAccount> {
+    let roles: Vec<String> = (1..=12).map(|i| format!("Role{i:02}")).collect();
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    ["Alpha", "Bravo", "Charlie"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            // The 50th character falls among the two-byte ones; the rest is 900 kB of ASCII.
+            let long = format!("{name} team ü{}\u{202e}{}", "é".repeat(40), "a".repeat(900_000));
+            FakeAccount::new(&format!("70000000000{i}"), &long, &roles)
+                .with_email(&format!("{}@example.com", "x".repeat(100)))
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn portal_text_beyond_aws_limits_cannot_bloat_or_brick_the_config() {
+    let env = new_env();
+    env.seed_corp_token(7200);
+    env.fake.set_accounts(bloated_accounts());
+    env.fake.set_page_size(1);
+    let path = config_path(&env);
+    let (run, rss_kib) = run_measured(&env, &["configure", "generate", "--sso-session", "corp", "--write"]);
+    if let Some(kib) = rss_kib {
+        eprintln!("configure generate --write over 3 accounts with 900 kB names: peak RSS {} MiB", kib / 1024);
+    }
+    run.assert_ok();
+    assert!(run.stdout.contains("36 added, 0 kept, 0 removed"), "{run:?}");
+    let written = std::fs::read_to_string(&path).unwrap();
+    eprintln!("the config after the hostile run: {} bytes", written.len());
+    assert!(written.len() < 64 << 10, "the config grew to {} bytes", written.len());
+    assert!(written.lines().all(|l| l.chars().count() <= 200), "no line over 200 characters");
+    assert!(written.contains("[profile alpha-team.Role01]"), "{written}");
+    // One warning per account, naming it, with nothing a terminal acts on.
+    let warnings: Vec<&str> = run.stderr.lines().filter(|l| l.contains("warning: account 70000000000")).collect();
+    assert_eq!(warnings.len(), 3, "{}", run.stderr);
+    assert!(
+        warnings.iter().all(|w| w.contains("name is longer than the 50 characters AWS allows; shortened")
+            && w.contains("e-mail address is longer than the 64 characters AWS allows; left out")
+            && w.chars().count() < 300),
+        "{warnings:#?}"
+    );
+    assert!(!run.stderr.contains('\u{202e}'), "{}", run.stderr);
+    assert!(rss_kib.is_none_or(|kib| kib < 64 << 10), "peak RSS {rss_kib:?} KiB (391 MiB before the limits)");
+    // Every later run still reads the config: the profiles work.
+    let creds = env.run(&["--profile", "bravo-team.Role12"]);
+    creds.assert_ok();
+    assert_eq!(creds.json()["AccountId"], "700000000001");
+    let listed = env.run(&["list", "--sso-session", "corp", "--json"]);
+    listed.assert_ok();
+    let names: Vec<String> = listed.json()["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["accountName"].as_str().unwrap().into())
+        .collect();
+    assert!(names.iter().all(|n| n.chars().count() == 50 && n.ends_with('…')), "{names:?}");
+}
+
+#[test]
+fn a_config_that_would_grow_past_the_readers_limit_is_never_written() {
+    let env = new_env();
+    // Just under the 32 MiB the reader takes: a few new profiles would take it over.
+    let line = format!("# {}\n", "x".repeat(4094));
+    let limit = 32 << 20;
+    let mut config = String::from(DEFAULT_CONFIG);
+    while config.len() + line.len() < limit - 300 {
+        config.push_str(&line);
+    }
+    config.push_str(&format!("# {}\n", "x".repeat(limit - 300 - config.len() - 3)));
+    assert_eq!(config.len(), limit - 300);
+    env.write_config(&config);
+    env.seed_corp_token(7200);
+    let run = env.run(&["configure", "generate", "--sso-session", "corp", "--write"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("more than the 32 MiB this tool reads"), "{}", run.stderr);
+    assert!(run.stderr.contains("the file is unchanged"), "{}", run.stderr);
+    assert!(std::fs::read_to_string(config_path(&env)).unwrap() == config, "the file is unchanged");
+    assert!(!env.home().join(".aws/config.bak").exists());
+}
+
+#[test]
+fn prune_never_wipes_the_config_by_accident() {
+    let env = new_env();
+    env.seed_corp_token(7200);
+    let path = config_path(&env);
+    env.run(&["configure", "generate", "--sso-session", "corp", "--write"]).assert_ok();
+    // A hand edit inside one generated profile.
+    let generated = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("[profile sandbox.Admin]\n", "[profile sandbox.Admin]\n# my note\noutput = json\n");
+    std::fs::write(&path, &generated).unwrap();
+
+    // The listing comes back empty: --prune alone previews, --write --prune stops, nothing changes.
+    env.fake.set_accounts(Vec::new());
+    let preview = env.run(&["configure", "generate", "--sso-session", "corp", "--prune"]);
+    preview.assert_ok();
+    assert!(
+        preview.stderr.contains("would remove profile development.ReadOnly: the SSO session no longer lists"),
+        "{preview:?}"
+    );
+    assert!(preview.stderr.contains("kept profile sandbox.Admin"), "{preview:?}");
+    assert!(
+        preview.stderr.contains("--prune would remove 7 of the 8 profiles generated for the SSO session corp"),
+        "{preview:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), generated);
+
+    let stopped = env.run(&["configure", "generate", "--sso-session", "corp", "--write", "--prune"]);
+    assert_eq!(stopped.code, 1, "{stopped:?}");
+    assert!(stopped.stdout.is_empty(), "{stopped:?}");
+    assert!(
+        stopped.stderr.contains("--prune would remove 7 of the 8 profiles generated for the SSO session corp"),
+        "{stopped:?}"
+    );
+    assert!(stopped.stderr.contains("more than half") && stopped.stderr.contains("--force"), "{stopped:?}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), generated, "nothing written");
+
+    // More than half (5 of 8) needs --force too.
+    let mut accounts = crate::util::fake::default_accounts();
+    accounts.retain(|a| a.id == "444455556666");
+    env.fake.set_accounts(accounts);
+    let run = env.run(&["configure", "generate", "--sso-session", "corp", "--write", "--prune"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("would remove 5 of the 8"), "{run:?}");
+
+    // --force removes them, and still keeps the edited profile, naming it.
+    env.fake.set_accounts(Vec::new());
+    let forced = env.run(&["configure", "generate", "--sso-session", "corp", "--write", "--prune", "--force"]);
+    forced.assert_ok();
+    assert!(
+        forced.stdout.contains(
+            "kept profile sandbox.Admin: the SSO session no longer lists account 444455556666 role Admin, but the \
+             profile was edited by hand (output added, a comment added)"
+        ),
+        "{forced:?}"
+    );
+    assert!(forced.stdout.contains("0 added, 0 kept, 7 removed (1 edited by hand, kept) in "), "{forced:?}");
+    let left = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(left.matches("aws_sso_process_generated").count(), 1, "{left}");
+    assert!(left.contains("[profile sandbox.Admin]\n# my note\noutput = json\n"), "{left}");
+    assert!(left.starts_with(DEFAULT_CONFIG), "{left}");
+}
+
+#[test]
+fn region_given_updates_the_generated_profiles_region() {
+    let env = new_env();
+    let hand = "\n[profile mine]\n\
+                credential_process = aws-sso-process --sso-session corp --account-id 444455556666 --role-name Admin\n\
+                region = ap-south-1\n";
+    env.write_config(&format!("{DEFAULT_CONFIG}{hand}"));
+    env.seed_corp_token(7200);
+    let path = config_path(&env);
+    env.run(&["configure", "generate", "--sso-session", "corp", "--write"]).assert_ok();
+    let first = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(first.matches("region = us-east-1\naws_sso_process_generated").count(), 7, "{first}");
+
+    let run = env.run(&["configure", "generate", "--sso-session", "corp", "--region", "eu-west-1", "--write"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("updated profile sandbox.Developer: region = eu-west-1\n"), "{run:?}");
+    assert!(run.stdout.contains("0 added, 7 updated, 2 kept, 0 removed in "), "{run:?}");
+    let updated = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(updated.matches("region = eu-west-1\naws_sso_process_generated").count(), 7, "{updated}");
+    assert_eq!(
+        updated,
+        first.replace("region = us-east-1\naws_sso_process_generated", "region = eu-west-1\naws_sso_process_generated")
+    );
+    assert!(updated.starts_with(&format!("{DEFAULT_CONFIG}{hand}")), "hand-written profiles keep theirs");
+    assert_eq!(std::fs::read_to_string(env.home().join(".aws/config.bak")).unwrap(), first);
+
+    // Again, or without --region: nothing to change, the chosen region stays.
+    for args in [&["--region", "eu-west-1"][..], &[]] {
+        let again = env.run(&[&["configure", "generate", "--sso-session", "corp", "--write"][..], args].concat());
+        again.assert_ok();
+        assert!(again.stdout.contains("nothing to change in "), "{again:?}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), updated);
+    }
+}
+
+#[test]
+fn filters_ignore_case_and_one_that_matches_nothing_says_what_exists() {
+    let env = new_env();
+    env.seed_corp_token(7200);
+    let run = env.run(&[
+        "configure",
+        "generate",
+        "--sso-session",
+        "corp",
+        "--accounts",
+        "dev|sandbox",
+        "--roles",
+        "admin|developer",
+    ]);
+    run.assert_ok();
+    let headers: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("[profile ")).collect();
+    assert_eq!(
+        headers,
+        ["[profile development.Developer]", "[profile sandbox.Admin]", "[profile sandbox.Developer]"],
+        "{run:?}"
+    );
+    let none = env.run(&["configure", "generate", "--sso-session", "corp", "--accounts", "staging", "--write"]);
+    none.assert_fails(
+        1,
+        "--accounts staging matches none of the 5 accounts: Audit & Logging (555566667777), \
+                          Development (111122223333), Prod – Payments (EU) (222233334444)",
+    );
+    assert!(none.stderr.contains("ignoring case"), "{none:?}");
+    let none =
+        env.run(&["configure", "generate", "--sso-session", "corp", "--accounts", "sandbox", "--roles", "^read"]);
+    none.assert_fails(1, "--roles '^read' matches none of the 3 roles: Admin, Developer, PowerUser");
+    // `(?-i)` asks for case to count.
+    let none = env.run(&["configure", "generate", "--sso-session", "corp", "--accounts", "(?-i)sandbox"]);
+    none.assert_fails(1, "matches none of the 5 accounts");
 }

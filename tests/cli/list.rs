@@ -174,3 +174,18 @@ fn malformed_pages_and_looping_tokens_are_errors() {
     env.fake.script("ListAccounts", [Reply::Json(200, None, page.clone()), Reply::Json(200, None, page)]);
     env.run(&["list", "--sso-session", "corp"]).assert_fails(1, "the same nextToken came back twice");
 }
+
+#[test]
+fn a_listing_past_its_bounds_is_a_clear_error() {
+    let env = TestEnv::new();
+    env.seed_corp_token(7200);
+    // 2,001 roles in one account: one more than the bound (docs/configure-generate.md#limits).
+    let roles: Vec<String> = (0..2001).map(|i| format!("Role{i}")).collect();
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    env.fake.set_accounts(vec![FakeAccount::new("111122223333", "Big", &roles)]);
+    env.fake.set_page_size(100);
+    let run = env.run(&["list", "--sso-session", "corp"]);
+    run.assert_fails(1, "the SSO portal's listing for the SSO session corp is too large: ListAccountRoles listed more than 2000 roles for account 111122223333");
+    assert!(env.fake.count("ListAccountRoles") <= 21, "it stops at the bound");
+    env.run(&["configure", "generate", "--sso-session", "corp", "--write"]).assert_fails(1, "too large");
+}
