@@ -15,7 +15,6 @@ use crate::context::Context;
 use crate::endpoints;
 use crate::error::Error;
 use crate::http::{Method, Request};
-use crate::sanitize::sanitize;
 use crate::target::SessionTarget;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -166,8 +165,7 @@ fn test_aws_authority(_ctx: &Context) -> Option<&str> {
 
 /// A URL for a message: sanitised and cut short (redirect targets come from the network).
 fn shown(url: &str) -> String {
-    let clean = sanitize(url);
-    if clean.chars().count() > 200 { clean.chars().take(200).collect::<String>() + "…" } else { clean }
+    crate::sanitize::shortened(url, 200)
 }
 
 /// Where the session's settings are: `[sso-session corp]`, `[profile dev]`, or the command line.

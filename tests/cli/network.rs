@@ -170,6 +170,32 @@ fn all_proxy_applies_to_http_endpoints() {
     assert_eq!(proxy.forwarded().len(), 1, "{:?}", proxy.seen());
 }
 
+/// A proxy that is not there: the error names the endpoint, the refusal, and the proxy with the
+/// variable it came from (never its credentials), without `--debug`.
+#[test]
+fn a_dead_proxy_is_named_with_its_variable() {
+    let ca = TestCa::new();
+    let dead = closed_port_url();
+    let dead_with_password = dead.replace("http://", "http://bob:pw-DO-NOT-LEAK@");
+    for (var, https) in [("HTTPS_PROXY", true), ("https_proxy", true), ("HTTP_PROXY", false), ("ALL_PROXY", false)] {
+        let mut env = if https { https_env(&ca) } else { TestEnv::new() };
+        if https {
+            let bundle = env.home().join("ca.pem");
+            env.write_file(&bundle, &ca.ca_pem);
+            env.set_env("AWS_CA_BUNDLE", bundle.to_str().unwrap());
+        }
+        env.seed_corp_token(7200);
+        env.set_env(var, &dead_with_password);
+        let run = env.run(&["--profile", "dev-sso"]);
+        run.assert_fails(1, "connection refused");
+        let fake = env.fake.addr().to_string();
+        assert!(run.stderr.contains(&format!("GetRoleCredentials request to {fake} failed")), "{var}: {run:?}");
+        assert!(run.stderr.contains(&format!("at the proxy {dead} ({var})")), "{var}: {run:?}");
+        assert!(!run.stderr.contains("DO-NOT-LEAK") && !run.stderr.contains("bob"), "{var}: {run:?}");
+        assert_eq!(env.fake.requests().len(), 0);
+    }
+}
+
 #[test]
 fn unusable_proxy_urls_name_the_variable() {
     for (var, value, needle) in [
