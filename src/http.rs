@@ -608,7 +608,9 @@ fn classify(e: ureq::Error, route: Option<&Route>) -> HttpErrorKind {
     // Through a proxy, the connection that was never made, or the host that was not found, is the
     // proxy's: say which one, and where its setting came from (docs/networks.md).
     match (kind, route) {
-        (HttpErrorKind::Connect(why), Some(route)) => HttpErrorKind::Connect(format!("{why} at the proxy {}", route.named())),
+        (HttpErrorKind::Connect(why), Some(route)) => {
+            HttpErrorKind::Connect(format!("{why} at the proxy {}", route.named()))
+        }
         (HttpErrorKind::Other(why), Some(route)) if why == HOST_NOT_FOUND => {
             HttpErrorKind::Other(format!("{why} for the proxy {}", route.named()))
         }

@@ -64,7 +64,12 @@ mod tests {
             from_file.expose()
         ));
         assert!(!shown.contains("UNIT"), "{shown}");
-        assert!(shown.starts_with("echo: {\"refreshToken\":\"** redacted **\"} Session=%7B%22sessionKey%22%3A%22** redacted **%22%7D"), "{shown}");
+        assert!(
+            shown.starts_with(
+                "echo: {\"refreshToken\":\"** redacted **\"} Session=%7B%22sessionKey%22%3A%22** redacted **%22%7D"
+            ),
+            "{shown}"
+        );
         assert_eq!(made.expose(), "a/secret+key=with-slashes-UNIT");
     }
 

@@ -83,8 +83,26 @@ pub fn resolve(ctx: &Context, target: &SessionTarget) -> Result<Resolved, Error>
         return Err(refused("which does not use https"));
     }
     let resolved = next.normalized();
+    // Only a name of a known partition's shape is used, and so ever written (docs/login.md).
     let region = match endpoints::region_of_start_url_host(&next.host) {
-        Some(region) => region,
+        Some(region) if endpoints::is_partition_region(&region) => region,
+        Some(region) if configured_region.is_empty() => {
+            let why = format!(
+                "it redirects to {}, whose {:?} is not a region of any AWS partition",
+                shown(&resolved),
+                crate::sanitize::sanitize(&region)
+            );
+            return Err(no_region(target, &why));
+        }
+        Some(region) => {
+            ctx.warn(format!(
+                "the start URL of {label} redirects to {}, whose {:?} is not a region of any AWS partition; using \
+                 sso_region {configured_region}",
+                shown(&resolved),
+                crate::sanitize::sanitize(&region)
+            ));
+            configured_region.clone()
+        }
         None if !configured_region.is_empty() => configured_region.clone(),
         None => return Err(no_region(target, &format!("it redirects to {}, which names none", shown(&resolved)))),
     };
