@@ -136,6 +136,19 @@ fn iam_wrong_secret(e: &mut TestEnv) -> bool {
     e.set_env("AWS_SECRET_ACCESS_KEY", "wrong-secret-DO-NOT-LEAK");
     true
 }
+/// A portal that repeats the bearer token as an account's name and e-mail, and a role's name.
+fn portal_echoes_the_token(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(7200);
+    let token = "seeded-access-token-DO-NOT-LEAK";
+    let accounts = json!({"accountList": [
+        {"accountId": "111122223333", "accountName": format!("name {token}"), "emailAddress": format!("{token}@x.example")},
+    ]});
+    e.fake.script("ListAccounts", [Reply::Json(200, None, accounts)]);
+    let roles = json!({"roleList": [{"roleName": token, "accountId": "111122223333"}]});
+    e.fake.script("ListAccountRoles", [Reply::Json(200, None, roles)]);
+    true
+}
+
 fn oidc_rejects(e: &mut TestEnv) -> bool {
     e.fake.script("CreateToken", [Reply::oidc_error(400, "InvalidGrantException", "invalid_grant")]);
     true
@@ -194,6 +207,14 @@ const CASES: &[Case] = &[
     case("status --json", fresh, &["status", "--json"], 0, false),
     case("list", fresh, &["list", "--sso-session", "corp"], 0, false),
     case("list --json", fresh, &["list", "--sso-session", "corp", "--json"], 0, false),
+    case(
+        "list --json: the portal repeats the token",
+        portal_echoes_the_token,
+        &["list", "--sso-session", "corp", "--json"],
+        0,
+        false,
+    ),
+    case("list: the portal repeats the token", portal_echoes_the_token, &["list", "--sso-session", "corp"], 0, false),
     case("list: refresh rejected", refresh_rejected, &["list", "--sso-session", "corp"], 3, false),
     case("configure generate", fresh, &["configure", "generate", "--sso-session", "corp"], 0, false),
     case("configure generate --write", fresh, &["configure", "generate", "--sso-session", "corp", "--write"], 0, false),
