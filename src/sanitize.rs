@@ -76,12 +76,20 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     } else {
         text
     };
-    let decoded = Decoded::of(text);
     let mut cuts: Vec<(usize, usize)> = Vec::new();
-    for secret in held.iter() {
-        for at in memchr::memmem::find_iter(&decoded.bytes, secret.as_bytes()) {
-            let (start, end) = (decoded.units[at].0, decoded.units[at + secret.len() - 1].1);
-            cuts.push((start, end));
+    if memchr::memchr2(b'%', b'\\', text.as_bytes()).is_none() {
+        // Nothing escaped (most text): the held values as they are.
+        for secret in held.iter() {
+            cuts.extend(
+                memchr::memmem::find_iter(text.as_bytes(), secret.as_bytes()).map(|at| (at, at + secret.len())),
+            );
+        }
+    } else {
+        let decoded = Decoded::of(text);
+        for secret in held.iter() {
+            for at in memchr::memmem::find_iter(&decoded.bytes, secret.as_bytes()) {
+                cuts.push((decoded.units[at].0, decoded.units[at + secret.len() - 1].1));
+            }
         }
     }
     drop(held);
