@@ -83,7 +83,7 @@ pub fn resolve(ctx: &Context, target: &SessionTarget) -> Result<Resolved, Error>
         return Err(refused("which does not use https"));
     }
     let resolved = next.normalized();
-    // Only a name of a known partition's shape is used, and so ever written (docs/login.md).
+    // Only a name of a known partition's shape is used, and so ever written (docs/reliability.md).
     let region = match endpoints::region_of_start_url_host(&next.host) {
         Some(region) if endpoints::is_partition_region(&region) => region,
         Some(region) if configured_region.is_empty() => {
