@@ -30,9 +30,10 @@ use std::time::Duration;
 
 /// Pause before the one re-read of a file that did not parse.
 const REREAD_PAUSE: Duration = Duration::from_millis(25);
-/// A temp file of ours this old is left over whoever made it: no run lasts this long with a write
-/// prepared (the run's deadline is 30 s). Younger ones are removed only when their process is gone.
-const STALE_TEMP_AGE: Duration = Duration::from_secs(120);
+/// A temp file of ours older than this is left over, whoever made it: no run keeps a write prepared
+/// this long (the run's deadline is 30 s). Younger ones are removed only when their process is
+/// gone (docs/reliability.md).
+const STALE_TEMP_AGE: Duration = Duration::from_secs(60);
 /// Largest cache file read (token, registration, role credentials); real ones hold a few KiB.
 pub const CACHE_FILE_LIMIT: u64 = 1 << 20;
 /// Largest config, credentials or CA bundle file read; real ones are far smaller.
@@ -424,6 +425,8 @@ pub fn prepare_write_mode(path: &Path, reserve: usize, mode: Option<u32>) -> Res
     ensure_dir(dir)?;
     let io_err = |source| CacheError::Io { path: path.to_owned(), action: "write", source };
     check_private_dir(dir).map_err(io_err)?;
+    // What a killed writer of this file left goes first: on a full disk it holds the space needed.
+    remove_stale_temps(path);
     let tmp = temp_path(path);
     let file = create_private(&tmp).map_err(io_err)?;
     // From here on, dropping `pending` removes the temp file.
@@ -542,8 +545,11 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
-/// Removes the temp files of `path` that a killed process left: only names of our exact pattern
-/// for this very file, and only when their process is gone or they are older than any run.
+/// Removes the temp files of `path` that a killed process left, before and after each write of
+/// it: only names of our exact pattern for this very file, only regular files of the user running
+/// this, and only when their process is gone or they are older than any run (`STALE_TEMP_AGE`; a
+/// process id can be reused, or the killed process not yet reaped). A fresh temp file of a live
+/// writer is never touched.
 fn remove_stale_temps(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else { return };
     let Ok(entries) = fs::read_dir(dir) else { return };
@@ -553,16 +559,29 @@ fn remove_stale_temps(path: &Path) {
         if pid == std::process::id() {
             continue;
         }
-        let old = entry
-            .metadata()
-            .ok()
-            .filter(|m| m.is_file())
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > STALE_TEMP_AGE);
+        // symlink_metadata: a link is never a temp file of ours.
+        let Some(meta) = fs::symlink_metadata(entry.path()).ok().filter(|m| m.is_file() && owned_by_me(m)) else {
+            continue;
+        };
+        let old = meta.modified().ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > STALE_TEMP_AGE);
         if old || !process_alive(pid) {
             let _ = fs::remove_file(entry.path());
         }
+    }
+}
+
+/// Whether a file belongs to the user running this.
+fn owned_by_me(meta: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        meta.uid() == unsafe { libc::geteuid() }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        true
     }
 }
 
@@ -724,6 +743,43 @@ pub(crate) mod tests {
         assert!(!leftover.exists(), "a dead process's temp file is removed");
         assert!(alive.exists(), "our own (a live process's) temp file is kept");
         assert!(foreign.exists(), "another file's temp files are not touched");
+    }
+
+    #[test]
+    fn a_writer_removes_only_its_own_files_stale_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let ago = |secs| std::time::SystemTime::now() - Duration::from_secs(secs);
+        // Process 1 always runs: only the age tells these apart.
+        let make = |name: &str, mtime: std::time::SystemTime| {
+            let p = dir.path().join(name);
+            let f = File::create(&p).unwrap();
+            f.set_modified(mtime).unwrap();
+            p
+        };
+        let old = make("t.json.1000000001.tmp", ago(90));
+        let fresh = make("t.json.1000000002.tmp", ago(5));
+        let other_file = make("u.json.1000000003.tmp", ago(3600));
+        let not_ours = make("t.json.tmp", ago(3600));
+        #[cfg(unix)]
+        let foreign_user = {
+            let p = make("t.json.1000000004.tmp", ago(3600));
+            let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+            // SAFETY: a valid C string path; only root may give a file away.
+            let given = unsafe { libc::chown(c.as_ptr(), 4242, 4242) } == 0;
+            given.then_some(p)
+        };
+        // The writer cleans up before it creates its own temp file (space on a full disk).
+        let pending = prepare_write(&path, 10).unwrap();
+        assert!(!old.exists(), "a temp file of this file older than a minute is removed");
+        assert!(fresh.exists(), "a fresh one of a live process is kept");
+        assert!(other_file.exists() && not_ours.exists(), "other names are never touched");
+        #[cfg(unix)]
+        if let Some(p) = foreign_user {
+            assert!(p.exists(), "another user's file is never touched");
+        }
+        pending.commit(&serde_json::json!({})).unwrap();
+        assert!(fresh.exists());
     }
 
     #[test]

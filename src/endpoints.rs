@@ -430,6 +430,29 @@ pub fn is_true(v: Option<&str>) -> bool {
     v.is_some_and(|s| s.trim().eq_ignore_ascii_case("true"))
 }
 
+/// Whether a region name from the network (a start URL's redirect, a service's answer) looks like
+/// a region of a known partition, by the `regionRegex` of each partition in the SDKs'
+/// partitions.json (docs/endpoints.md), in lower case: `us-east-1`, `cn-north-1`,
+/// `us-gov-west-1`, `eusc-de-east-1`, `us-isob-east-1`, but not `zz-evil-9`. Only such a name is
+/// written to a file; any other one is asked for.
+pub fn is_partition_region(region: &str) -> bool {
+    let word = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let number = |s: &str| (1..=3).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = region.split('-').collect();
+    match parts[..] {
+        [area, name, n] => {
+            ["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx", "cn"].contains(&area) && word(name) && number(n)
+        }
+        [a, b, name, n] => {
+            [("us", "gov"), ("eusc", "de"), ("us", "iso"), ("us", "isob"), ("eu", "isoe"), ("us", "isof")]
+                .contains(&(a, b))
+                && word(name)
+                && number(n)
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -567,6 +590,29 @@ mod tests {
             settings.endpoint(Service::Portal, "us-east-1").map(|e| e.url).as_deref(),
             Ok("https://portal.sso-fips.us-east-1.api.aws")
         );
+    }
+
+    #[test]
+    fn regions_of_known_partitions_only() {
+        for ok in ["us-east-1", "eu-central-2", "ap-southeast-5", "mx-central-1", "il-central-1", "cn-northwest-1"] {
+            assert!(is_partition_region(ok), "{ok}");
+        }
+        for ok in ["us-gov-west-1", "eusc-de-east-1", "us-iso-east-1", "us-isob-east-1", "eu-isoe-west-1"] {
+            assert!(is_partition_region(ok), "{ok}");
+        }
+        for bad in [
+            "zz-evil-9",
+            "us-east",
+            "US-EAST-1",
+            "us-east-1x",
+            "us--1",
+            "us-gov-west",
+            "eu-de-east-1",
+            "",
+            "us-east-1.evil",
+        ] {
+            assert!(!is_partition_region(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -292,9 +292,10 @@ fn oauth_error_shape(error: &str) -> String {
     .to_owned()
 }
 
+/// Server text for a message: without any secret of this run (removed before the cut, see
+/// `sanitize`), inert, at most 200 characters.
 fn short(s: &str) -> String {
-    let clean = sanitize(s);
-    if clean.chars().count() > 200 { clean.chars().take(200).collect::<String>() + "…" } else { clean }
+    crate::sanitize::shortened(s, 200)
 }
 
 pub struct Http {
@@ -427,7 +428,7 @@ impl Http {
             let mut result = self.send_once(&agent, route.as_ref(), req, &host, timeout);
             if req.secret_query
                 && let Err(HttpError { kind: HttpErrorKind::Other(text), .. }) = &mut result
-                && text != HOST_NOT_FOUND
+                && !text.starts_with(HOST_NOT_FOUND)
             {
                 // ureq's messages for a bad URI and the like repeat the URL, query included.
                 *text = "the HTTP client refused the request URL".to_owned();
@@ -603,6 +604,21 @@ fn pause(attempt: u32, retry_after: Option<Duration>) -> Duration {
 const HOST_NOT_FOUND: &str = "host not found";
 
 fn classify(e: ureq::Error, route: Option<&Route>) -> HttpErrorKind {
+    let kind = classify_error(e, route);
+    // Through a proxy, the connection that was never made, or the host that was not found, is the
+    // proxy's: say which one, and where its setting came from (docs/networks.md).
+    match (kind, route) {
+        (HttpErrorKind::Connect(why), Some(route)) => {
+            HttpErrorKind::Connect(format!("{why} at the proxy {}", route.named()))
+        }
+        (HttpErrorKind::Other(why), Some(route)) if why == HOST_NOT_FOUND => {
+            HttpErrorKind::Other(format!("{why} for the proxy {}", route.named()))
+        }
+        (kind, _) => kind,
+    }
+}
+
+fn classify_error(e: ureq::Error, route: Option<&Route>) -> HttpErrorKind {
     use std::io::ErrorKind::{AddrNotAvailable, ConnectionRefused, HostUnreachable, NetworkUnreachable};
     match e {
         ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => {

@@ -79,6 +79,13 @@ pub struct Route {
     pub tls: bool,
 }
 
+impl Route {
+    /// The proxy for a message: `http://host:port (HTTPS_PROXY)`, never its credentials.
+    pub fn named(&self) -> String {
+        format!("{}://{} ({})", if self.tls { "https" } else { "http" }, self.shown, self.var)
+    }
+}
+
 impl ProxyConfig {
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> ProxyConfig {
         let first = |names: &[&'static str]| {
@@ -129,6 +136,13 @@ fn parse_proxy(setting: &ProxyVar) -> Result<Route, NetworkError> {
     let proxy = ureq::Proxy::new(value).map_err(|_| err("not a proxy URL (http://[user:password@]host:port)"))?;
     if proxy.host().is_empty() {
         return Err(err("the URL has no host"));
+    }
+    // The password, and the Basic credentials it goes out in, are secrets of this run: no
+    // message shows them, even when a proxy repeats the request (see `sanitize`).
+    if let Some(password) = proxy.password() {
+        crate::secret::hold(password);
+        let user_pass = format!("{}:{password}", proxy.username().unwrap_or(""));
+        crate::secret::hold(&base64(user_pass.as_bytes()));
     }
     Ok(Route { shown: format!("{}:{}", proxy.host(), proxy.port()), proxy, var: setting.var, tls })
 }
@@ -581,6 +595,9 @@ mod tests {
         assert_eq!(r.shown, "proxy.corp:80");
         let r = config(&[("HTTPS_PROXY", "https://proxy.corp")]).route("https://x.example").unwrap().unwrap();
         assert!(r.tls);
+        assert_eq!(r.named(), "https://proxy.corp:443 (HTTPS_PROXY)");
+        let r = config(&[("all_proxy", "http://u:pw@10.1.2.3:8080")]).route("http://x.example").unwrap().unwrap();
+        assert_eq!(r.named(), "http://10.1.2.3:8080 (all_proxy)");
 
         for bad in ["socks5://user:secret@p:1080", "ftp://p:21", "http://user:secret@"] {
             let err = config(&[("HTTPS_PROXY", bad)]).route("https://x.example").err().unwrap().to_string();

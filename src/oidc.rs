@@ -94,6 +94,7 @@ impl<'a> Oidc<'a> {
         body: &Value,
         deadline: Option<Instant>,
     ) -> Result<Map<String, Value>, CallError> {
+        hold_secrets(body);
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         self.send(op, path, &[], &[], bytes, Sending { idempotent: !carries_refresh_token(body), deadline })
     }
@@ -132,6 +133,7 @@ impl<'a> Oidc<'a> {
     pub fn create_token_with_iam(&self, body: &Value, signing: &IamSigning) -> Result<Map<String, Value>, CallError> {
         const PATH: &str = "/token";
         const QUERY: [(&str, &str); 1] = [("aws_iam", "t")];
+        hold_secrets(body);
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         let url = format!("{}{PATH}", self.endpoint);
         let (host, path) = host_and_path(&url);
@@ -192,6 +194,20 @@ impl<'a> Oidc<'a> {
 struct Sending {
     idempotent: bool,
     deadline: Option<Instant>,
+}
+
+/// The request members that carry secrets (docs/sso-services.md).
+const SECRET_MEMBERS: [&str; 8] =
+    ["clientSecret", "refreshToken", "deviceCode", "code", "codeVerifier", "assertion", "subjectToken", "accessToken"];
+
+/// Remembers the secrets of a request body, whoever built it (a login, or a `create-token` from
+/// `--cli-input-json`), so that no message repeats them (see `sanitize`).
+fn hold_secrets(body: &Value) {
+    for key in SECRET_MEMBERS {
+        if let Some(Value::String(value)) = body.get(key) {
+            crate::secret::hold(value);
+        }
+    }
 }
 
 /// Whether a request body holds a refresh token, which must not reach the service twice.

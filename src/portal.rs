@@ -4,6 +4,7 @@
 
 use crate::endpoints::Endpoint;
 use crate::http::{self, CallError, Http, Method, Request, ServiceError};
+use crate::sanitize::scrub;
 use crate::secret::Secret;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -113,7 +114,8 @@ impl<'a> Portal<'a> {
         query.extend(next_token.map(|t| ("next_token", t)));
         let body = self.get("ListAccountRoles", "/assignment/roles", token, query)?;
         parse_page(&body, "roleList", |v| {
-            v.get("roleName").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
+            // Names are shown and written (list --json, the config): never a secret this run holds.
+            v.get("roleName").and_then(Value::as_str).filter(|s| !s.is_empty()).map(|s| scrub(s).into_owned())
         })
         .map_err(|what| self.malformed("ListAccountRoles", what))
     }
@@ -164,7 +166,8 @@ fn parse_page<T>(
 }
 
 fn parse_account(v: &Map<String, Value>) -> Option<Account> {
-    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    // Shown and written (list --json, the config) as they are: never a secret this run holds.
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(|s| scrub(s).into_owned());
     let account_id = text("accountId").filter(|s| !s.is_empty())?;
     Some(Account {
         account_name: text("accountName").unwrap_or_default(),

@@ -1,11 +1,175 @@
 //! Text from elsewhere made safe to show (as fd's `sanitize.rs`): server-supplied names and
-//! messages lose every character a terminal acts on, and URLs lose embedded credentials. A leaf:
-//! it imports nothing from the crate, so every module can use it without an import cycle.
+//! messages lose every secret this run holds and every character a terminal acts on, and URLs
+//! lose embedded credentials. A leaf: it imports nothing from the crate, so every module can use
+//! it without an import cycle.
+//!
+//! The secrets: every `secret::Secret` made in this run (tokens, client secrets, keys, device
+//! codes, authorization codes, sign-in tokens, the PKCE verifier), and the proxy's password,
+//! is held here by value (`hold`). Every text the program shows from elsewhere passes
+//! through `sanitize`, which first replaces each of them by `REDACTED`, also where a service or a
+//! proxy repeats it percent-encoded or JSON-escaped (docs/reliability.md).
 
-/// Server-supplied or error text made safe for a terminal line: every character that is not
-/// inert text becomes `?` (see `acts_on_terminal`).
+use std::borrow::Cow;
+use std::sync::Mutex;
+
+/// What a secret becomes in shown text (the same words as `Secret`'s Debug).
+pub const REDACTED: &str = "** redacted **";
+
+/// Shorter values are not searched for: no secret AWS issues is that short, and removing a short
+/// word from every message would garble them.
+const MIN_SECRET_LEN: usize = 8;
+
+/// The most values held; a long-lived `serve` drops the oldest, which it no longer sends.
+const MAX_HELD: usize = 512;
+
+/// The longest text searched in full: longer text (a service message can be up to the 1 MiB a
+/// body may have) is cut to this first, and the shown part is far shorter (`shortened`).
+const MAX_SEARCHED: usize = 64 * 1024;
+
+static HELD: Mutex<Vec<Box<str>>> = Mutex::new(Vec::new());
+
+/// Remembers a secret value this run sent or holds, so that no text shown repeats it.
+pub fn hold(value: &str) {
+    if value.len() < MIN_SECRET_LEN {
+        return;
+    }
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = held.iter().position(|h| **h == *value) {
+        let same = held.remove(i);
+        held.push(same);
+        return;
+    }
+    if held.len() >= MAX_HELD {
+        held.remove(0);
+    }
+    held.push(value.into());
+}
+
+/// Server-supplied or error text made safe for a terminal line: every secret held becomes
+/// `REDACTED` (`scrub`), and every character that is not inert text becomes `?` (see
+/// `acts_on_terminal`).
 pub fn sanitize(s: &str) -> String {
-    s.chars().map(|c| if acts_on_terminal(c) { '?' } else { c }).collect()
+    scrub(s).chars().map(|c| if acts_on_terminal(c) { '?' } else { c }).collect()
+}
+
+/// `sanitize`, then at most `max` characters (and `…`): secrets are removed before the cut, so
+/// no part of one survives it.
+pub fn shortened(s: &str, max: usize) -> String {
+    let clean = sanitize(s);
+    if clean.chars().count() > max { clean.chars().take(max).collect::<String>() + "…" } else { clean }
+}
+
+/// `text` with every held secret replaced by `REDACTED`: as it is, percent-encoded (either case
+/// of hex digits, any choice of encoded characters) or JSON-escaped. Text longer than
+/// `MAX_SEARCHED` is cut first.
+pub fn scrub(text: &str) -> Cow<'_, str> {
+    let held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    if held.is_empty() || text.len() < MIN_SECRET_LEN {
+        return Cow::Borrowed(text);
+    }
+    let text = if text.len() > MAX_SEARCHED {
+        let mut end = MAX_SEARCHED;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        &text[..end]
+    } else {
+        text
+    };
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    if memchr::memchr2(b'%', b'\\', text.as_bytes()).is_none() {
+        // Nothing escaped (most text): the held values as they are.
+        for secret in held.iter() {
+            cuts.extend(
+                memchr::memmem::find_iter(text.as_bytes(), secret.as_bytes()).map(|at| (at, at + secret.len())),
+            );
+        }
+    } else {
+        let decoded = Decoded::of(text);
+        for secret in held.iter() {
+            for at in memchr::memmem::find_iter(&decoded.bytes, secret.as_bytes()) {
+                cuts.push((decoded.units[at].0, decoded.units[at + secret.len() - 1].1));
+            }
+        }
+    }
+    drop(held);
+    if cuts.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    cuts.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut done = 0;
+    for (mut start, mut end) in cuts {
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        if end <= done {
+            continue;
+        }
+        // Overlapping matches make one cut.
+        if start >= done {
+            out.push_str(&text[done..start]);
+            out.push_str(REDACTED);
+        }
+        done = end;
+    }
+    out.push_str(&text[done..]);
+    Cow::Owned(out)
+}
+
+/// Text with its escapes undone (`%XX`, and JSON's `\"`, `\\`, `\/`, `\uXXXX` and the
+/// like), each byte remembering the span of the text it came from.
+struct Decoded {
+    bytes: Vec<u8>,
+    /// For each decoded byte: where its source starts and ends in the text.
+    units: Vec<(usize, usize)>,
+}
+
+impl Decoded {
+    fn of(text: &str) -> Decoded {
+        let raw = text.as_bytes();
+        let mut bytes = Vec::with_capacity(raw.len());
+        let mut units = Vec::with_capacity(raw.len());
+        let hex = |at: usize, n: usize| {
+            raw.get(at..at + n)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+        };
+        let mut i = 0;
+        while i < raw.len() {
+            let (decoded, len): (Option<Vec<u8>>, usize) = match raw[i] {
+                b'%' => (hex(i + 1, 2).map(|b| vec![b as u8]), 3),
+                b'\\' => match raw.get(i + 1) {
+                    Some(&c @ (b'"' | b'\\' | b'/')) => (Some(vec![c]), 2),
+                    Some(b'u') => {
+                        let c = hex(i + 2, 4).and_then(char::from_u32);
+                        (c.map(|c| c.to_string().into_bytes()), 6)
+                    }
+                    _ => (None, 1),
+                },
+                _ => (None, 1),
+            };
+            match decoded {
+                Some(d) => {
+                    for b in d {
+                        bytes.push(b);
+                        units.push((i, i + len));
+                    }
+                    i += len;
+                }
+                None => {
+                    bytes.push(raw[i]);
+                    units.push((i, i + 1));
+                    i += 1;
+                }
+            }
+        }
+        Decoded { bytes, units }
+    }
 }
 
 /// Characters that do something other than print a glyph: C0 and C1 controls (escape sequences,
@@ -97,6 +261,32 @@ mod tests {
         {
             assert_eq!(sanitize(text), text);
         }
+    }
+
+    #[test]
+    fn held_secrets_never_show_in_any_encoding_nor_in_part() {
+        hold("tok/en+one=SANITIZE-UNIT");
+        hold("second-SANITIZE-UNIT-ünïcode");
+        hold("short");
+        let cases = [
+            ("as it is: tok/en+one=SANITIZE-UNIT.", "as it is: ** redacted **."),
+            ("percent: tok%2Fen%2bone%3DSANITIZE-UNIT", "percent: ** redacted **"),
+            ("json: tok\\/en\\u002bone=SANITIZE-UNIT\"", "json: ** redacted **\""),
+            ("twice tok/en+one=SANITIZE-UNITtok/en+one=SANITIZE-UNIT", "twice ** redacted **** redacted **"),
+            ("é second-SANITIZE-UNIT-ünïcode é", "é ** redacted ** é"),
+            ("second-SANITIZE-UNIT-%C3%BCn%C3%AFcode", "** redacted **"),
+            // Too short to search for without garbling every message.
+            ("a short text", "a short text"),
+            ("100%: nothing\\ held", "100%: nothing\\ held"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(sanitize(text), want, "{text}");
+        }
+        // Removed before the cut: no fragment of it survives at the end.
+        let long = format!("{}tok/en+one=SANITIZE-UNIT", "x".repeat(190));
+        let shown = shortened(&long, 200);
+        assert!(!shown.contains("tok/"), "{shown}");
+        assert!(shown.starts_with(&"x".repeat(190)) && shown.ends_with('…'), "{shown}");
     }
 
     #[test]

@@ -15,7 +15,6 @@ use crate::context::Context;
 use crate::endpoints;
 use crate::error::Error;
 use crate::http::{Method, Request};
-use crate::sanitize::sanitize;
 use crate::target::SessionTarget;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -84,8 +83,26 @@ pub fn resolve(ctx: &Context, target: &SessionTarget) -> Result<Resolved, Error>
         return Err(refused("which does not use https"));
     }
     let resolved = next.normalized();
+    // Only a name of a known partition's shape is used, and so ever written (docs/reliability.md).
     let region = match endpoints::region_of_start_url_host(&next.host) {
-        Some(region) => region,
+        Some(region) if endpoints::is_partition_region(&region) => region,
+        Some(region) if configured_region.is_empty() => {
+            let why = format!(
+                "it redirects to {}, whose {:?} is not a region of any AWS partition",
+                shown(&resolved),
+                crate::sanitize::sanitize(&region)
+            );
+            return Err(no_region(target, &why));
+        }
+        Some(region) => {
+            ctx.warn(format!(
+                "the start URL of {label} redirects to {}, whose {:?} is not a region of any AWS partition; using \
+                 sso_region {configured_region}",
+                shown(&resolved),
+                crate::sanitize::sanitize(&region)
+            ));
+            configured_region.clone()
+        }
         None if !configured_region.is_empty() => configured_region.clone(),
         None => return Err(no_region(target, &format!("it redirects to {}, which names none", shown(&resolved)))),
     };
@@ -166,8 +183,7 @@ fn test_aws_authority(_ctx: &Context) -> Option<&str> {
 
 /// A URL for a message: sanitised and cut short (redirect targets come from the network).
 fn shown(url: &str) -> String {
-    let clean = sanitize(url);
-    if clean.chars().count() > 200 { clean.chars().take(200).collect::<String>() + "…" } else { clean }
+    crate::sanitize::shortened(url, 200)
 }
 
 /// Where the session's settings are: `[sso-session corp]`, `[profile dev]`, or the command line.

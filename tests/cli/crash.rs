@@ -133,3 +133,29 @@ fn sigkill_at_any_moment_never_corrupts_or_mixes_the_token_file() {
         "kills did not cover the write: {replaced} {kept} {temp_seen}"
     );
 }
+
+/// What a killed writer left (a temp file with the name pattern of a token or role cache file) is
+/// removed by the next writer of that file once older than a minute, even when its process id is
+/// in use again (process 1 here); a fresh one of a live process, and other files' ones, stay.
+#[test]
+fn the_next_writer_of_a_token_or_role_file_removes_old_temp_files_only() {
+    let env = TestEnv::new();
+    env.seed_corp_token(60);
+    let make = |dir: &Path, name: String, age: u64| {
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join(name);
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(age)).unwrap();
+        path
+    };
+    let (sso, cli) = (env.home().join(".aws/sso/cache"), env.home().join(".aws/cli/cache"));
+    let old_token = make(&sso, format!("{CORP_KEY}.json.1000000001.tmp"), 90);
+    let fresh_token = make(&sso, format!("{CORP_KEY}.json.1000000002.tmp"), 5);
+    let old_role = make(&cli, format!("{CORP_ROLE_KEY}.json.1000000001.tmp"), 90);
+    let fresh_role = make(&cli, format!("{CORP_ROLE_KEY}.json.1000000002.tmp"), 5);
+    let other = make(&sso, "0123456789abcdef.json.1000000003.tmp".to_owned(), 3600);
+    env.run(&["--profile", "dev-sso"]).assert_ok();
+    assert!(!old_token.exists() && !old_role.exists(), "{:?} {:?}", temp_files(&sso), temp_files(&cli));
+    assert!(fresh_token.exists() && fresh_role.exists(), "a live writer's fresh temp file is kept");
+    assert!(other.exists(), "another file's temp files are its writer's business");
+}

@@ -170,6 +170,32 @@ fn all_proxy_applies_to_http_endpoints() {
     assert_eq!(proxy.forwarded().len(), 1, "{:?}", proxy.seen());
 }
 
+/// A proxy that is not there: the error names the endpoint, the refusal, and the proxy with the
+/// variable it came from (never its credentials), without `--debug`.
+#[test]
+fn a_dead_proxy_is_named_with_its_variable() {
+    let ca = TestCa::new();
+    let dead = closed_port_url();
+    let dead_with_password = dead.replace("http://", "http://bob:pw-DO-NOT-LEAK@");
+    for (var, https) in [("HTTPS_PROXY", true), ("https_proxy", true), ("HTTP_PROXY", false), ("ALL_PROXY", false)] {
+        let mut env = if https { https_env(&ca) } else { TestEnv::new() };
+        if https {
+            let bundle = env.home().join("ca.pem");
+            env.write_file(&bundle, &ca.ca_pem);
+            env.set_env("AWS_CA_BUNDLE", bundle.to_str().unwrap());
+        }
+        env.seed_corp_token(7200);
+        env.set_env(var, &dead_with_password);
+        let run = env.run(&["--profile", "dev-sso"]);
+        run.assert_fails(1, "connection refused");
+        let fake = env.fake.addr().to_string();
+        assert!(run.stderr.contains(&format!("GetRoleCredentials request to {fake} failed")), "{var}: {run:?}");
+        assert!(run.stderr.contains(&format!("at the proxy {dead} ({var})")), "{var}: {run:?}");
+        assert!(!run.stderr.contains("DO-NOT-LEAK") && !run.stderr.contains("bob"), "{var}: {run:?}");
+        assert_eq!(env.fake.requests().len(), 0);
+    }
+}
+
 #[test]
 fn unusable_proxy_urls_name_the_variable() {
     for (var, value, needle) in [
@@ -684,4 +710,55 @@ fn an_endpoint_override_wins_over_fips_and_dualstack() {
         run.assert_ok();
         assert_eq!(env.fake.count("StartDeviceAuthorization"), 1, "{context}: {run:?}");
     }
+}
+
+// ---- region names from the network --------------------------------------------------------------
+
+/// A vanity start URL whose redirect names a host of an AWS portal domain with a made-up region
+/// (`zz-evil-9`): that name is never used nor written. Without `sso_region` the login stops before
+/// any call and asks for it; with one, that one is used (with a warning); `setup` needs `--region`.
+#[test]
+fn a_region_that_is_no_partitions_is_never_taken_from_a_redirect() {
+    let ca = TestCa::new();
+    let redirector = FakeSso::start_tls(ca.server.clone());
+    let evil = || Reply::Redirect("https://ssoins-1.portal.zz-evil-9.app.aws/start/".to_owned());
+    let start_url = format!("{}/start", redirector.url());
+    let env_with = |region: &str| {
+        let mut env = TestEnv::new();
+        let bundle = env.home().join("company-ca.pem");
+        env.write_file(&bundle, &ca.ca_pem);
+        env.set_env("AWS_CA_BUNDLE", bundle.to_str().unwrap());
+        env.write_config(&format!(
+            "[profile dev-sso]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Developer\n\n\
+             [sso-session corp]\nsso_start_url = {start_url}\n{region}sso_registration_scopes = sso:account:access\n"
+        ));
+        env
+    };
+    let config = |env: &TestEnv| std::fs::read_to_string(env.home().join(".aws/config")).unwrap_or_default();
+
+    let env = env_with("");
+    let before = config(&env);
+    redirector.script("StartUrlHead", [evil()]);
+    let run = env.run(&["login", "--sso-session", "corp", "--use-device-code"]);
+    run.assert_fails(1, "\"zz-evil-9\" is not a region of any AWS partition");
+    assert!(run.stderr.contains("add sso_region"), "{run:?}");
+    assert_eq!(config(&env), before, "nothing written");
+    assert!(!env.token_path(CORP_KEY).exists());
+    assert_eq!(env.fake.requests().len(), 0, "no call to any service");
+
+    let env = env_with("sso_region = us-east-1\n");
+    let before = config(&env);
+    redirector.script("StartUrlHead", [evil()]);
+    let run = env.run(&["login", "--sso-session", "corp", "--use-device-code"]);
+    run.assert_ok();
+    assert!(run.stderr.contains("using sso_region us-east-1"), "{run:?}");
+    assert_eq!(env.corp_token()["region"], "us-east-1");
+    assert_eq!(config(&env), before, "nothing written");
+
+    let env = env_with("");
+    env.write_config("");
+    redirector.script("StartUrlHead", [evil()]);
+    let run = env.run(&["setup", "--start-url", &start_url, "--sso-session", "corp", "--generate", "none"]);
+    run.assert_fails(2, "give --region");
+    assert_eq!(config(&env), "", "nothing written");
 }

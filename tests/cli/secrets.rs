@@ -136,6 +136,19 @@ fn iam_wrong_secret(e: &mut TestEnv) -> bool {
     e.set_env("AWS_SECRET_ACCESS_KEY", "wrong-secret-DO-NOT-LEAK");
     true
 }
+/// A portal that repeats the bearer token as an account's name and e-mail, and a role's name.
+fn portal_echoes_the_token(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(7200);
+    let token = "seeded-access-token-DO-NOT-LEAK";
+    let accounts = json!({"accountList": [
+        {"accountId": "111122223333", "accountName": format!("name {token}"), "emailAddress": format!("{token}@x.example")},
+    ]});
+    e.fake.script("ListAccounts", [Reply::Json(200, None, accounts)]);
+    let roles = json!({"roleList": [{"roleName": token, "accountId": "111122223333"}]});
+    e.fake.script("ListAccountRoles", [Reply::Json(200, None, roles)]);
+    true
+}
+
 fn oidc_rejects(e: &mut TestEnv) -> bool {
     e.fake.script("CreateToken", [Reply::oidc_error(400, "InvalidGrantException", "invalid_grant")]);
     true
@@ -194,6 +207,14 @@ const CASES: &[Case] = &[
     case("status --json", fresh, &["status", "--json"], 0, false),
     case("list", fresh, &["list", "--sso-session", "corp"], 0, false),
     case("list --json", fresh, &["list", "--sso-session", "corp", "--json"], 0, false),
+    case(
+        "list --json: the portal repeats the token",
+        portal_echoes_the_token,
+        &["list", "--sso-session", "corp", "--json"],
+        0,
+        false,
+    ),
+    case("list: the portal repeats the token", portal_echoes_the_token, &["list", "--sso-session", "corp"], 0, false),
     case("list: refresh rejected", refresh_rejected, &["list", "--sso-session", "corp"], 3, false),
     case("configure generate", fresh, &["configure", "generate", "--sso-session", "corp"], 0, false),
     case("configure generate --write", fresh, &["configure", "generate", "--sso-session", "corp", "--write"], 0, false),
@@ -306,4 +327,326 @@ fn debug_output_shows_the_calls_but_no_secret() {
         assert!(run.stderr.contains(needle), "--debug lacks {needle:?}: {}", run.stderr);
     }
     assert!(!run.stderr.contains(SECRET));
+}
+
+// ---- services and proxies that repeat the request in their error message -------------------------
+
+/// A loopback HTTP server in front of the fake: it passes every request on, except those whose
+/// path starts with `echo_path`, which it answers with HTTP 400 and an error message that repeats
+/// the whole request (body, headers, request line), the way some services and TLS-inspecting
+/// proxies do. It serves as an endpoint (origin-form requests) and as an HTTP proxy (absolute
+/// form). It records the secrets the echoed requests carried, so a test checks exactly those.
+struct Echo {
+    addr: std::net::SocketAddr,
+    echoed: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// Request members and headers whose values are secrets.
+const SECRET_MEMBERS: [&str; 7] =
+    ["clientSecret", "refreshToken", "deviceCode", "code", "codeVerifier", "assertion", "subjectToken"];
+const SECRET_HEADERS: [&str; 3] = ["x-amz-sso_bearer_token", "x-amz-security-token", "proxy-authorization"];
+
+impl Echo {
+    fn start(fake: std::net::SocketAddr, echo_path: &'static str) -> Echo {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let echoed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = echoed.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let _ = echo_or_pass(stream, fake, echo_path, &seen);
+                });
+            }
+        });
+        Echo { addr, echoed }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The secret values of the requests answered with an echo.
+    fn secrets(&self) -> Vec<String> {
+        self.echoed.lock().unwrap().clone()
+    }
+}
+
+fn echo_or_pass(
+    stream: std::net::TcpStream,
+    fake: std::net::SocketAddr,
+    echo_path: &str,
+    seen: &std::sync::Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        let h = h.trim_end().to_owned();
+        if h.is_empty() {
+            break;
+        }
+        headers.push(h);
+    }
+    let len = headers
+        .iter()
+        .find_map(|h| h.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body)?;
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    // Absolute form (through a proxy) or origin form: the path either way.
+    let path = match target.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => target,
+    };
+    let mut out = stream;
+    if path.starts_with(echo_path) {
+        let mut secrets = seen.lock().unwrap();
+        if let Ok(serde_json::Value::Object(doc)) = serde_json::from_str::<serde_json::Value>(&body) {
+            secrets.extend(SECRET_MEMBERS.iter().filter_map(|k| doc.get(*k)?.as_str().map(str::to_owned)));
+        }
+        for h in &headers {
+            if let Some((k, v)) = h.split_once(':')
+                && SECRET_HEADERS.iter().any(|s| k.eq_ignore_ascii_case(s))
+            {
+                secrets.push(v.trim().trim_start_matches("Basic ").to_owned());
+            }
+        }
+        if let Some((_, session)) = path.split_once("Session=") {
+            let session = crate::util::fake::percent_decode(session.split('&').next().unwrap_or(""));
+            if let Ok(serde_json::Value::Object(doc)) = serde_json::from_str::<serde_json::Value>(&session) {
+                secrets.extend(doc.values().filter_map(|v| v.as_str().map(str::to_owned)));
+            }
+        }
+        drop(secrets);
+        // Secret-bearing headers first, so that even a message cut short would carry them.
+        let (first, rest): (Vec<&String>, Vec<&String>) =
+            headers.iter().partition(|h| SECRET_HEADERS.iter().any(|s| h.to_ascii_lowercase().starts_with(s)));
+        let whole = format!(
+            "ECHO {body} {} {method} {target} {}",
+            first.iter().map(|h| h.as_str()).collect::<Vec<_>>().join("; "),
+            rest.iter().map(|h| h.as_str()).collect::<Vec<_>>().join("; ")
+        );
+        let reply = json!({"error": "invalid_request", "error_description": whole, "message": whole}).to_string();
+        write!(
+            out,
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+            reply.len()
+        )?;
+        return out.flush();
+    }
+    let mut upstream = std::net::TcpStream::connect(fake)?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    for h in headers.iter().filter(|h| {
+        let lower = h.to_ascii_lowercase();
+        !lower.starts_with("connection:") && !lower.starts_with("proxy-")
+    }) {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    head.push_str("connection: close\r\n\r\n");
+    upstream.write_all(head.as_bytes())?;
+    upstream.write_all(body.as_bytes())?;
+    // The fake serves until the connection ends: no more requests on this one.
+    upstream.shutdown(std::net::Shutdown::Write)?;
+    let mut answer = Vec::new();
+    upstream.read_to_end(&mut answer)?;
+    out.write_all(&answer)?;
+    out.flush()
+}
+
+/// One command that sends secrets, the request of it that is answered with an echo, and how it ends.
+struct EchoCase {
+    name: &'static str,
+    setup: Setup,
+    args: &'static [&'static str],
+    echo_path: &'static str,
+    /// The command's purpose is to print secrets on stdout (on success only).
+    prints_secrets: bool,
+}
+
+const fn echo(name: &'static str, setup: Setup, args: &'static [&'static str], path: &'static str) -> EchoCase {
+    EchoCase { name, setup, args, echo_path: path, prints_secrets: false }
+}
+
+/// A case whose command prints secrets on stdout when it succeeds (credential_process, export).
+const fn printing(name: &'static str, setup: Setup, args: &'static [&'static str], path: &'static str) -> EchoCase {
+    EchoCase { name, setup, args, echo_path: path, prints_secrets: true }
+}
+
+fn expired(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(-60);
+    true
+}
+
+fn console(e: &mut TestEnv) -> bool {
+    e.seed_corp_token(7200);
+    true
+}
+
+fn iam_with_session_token(e: &mut TestEnv) -> bool {
+    iam(e);
+    e.set_env("AWS_SESSION_TOKEN", "iam-session-token-DO-NOT-LEAK");
+    true
+}
+
+const ECHO_CASES: &[EchoCase] = &[
+    printing("credentials: CreateToken (refresh)", near_expiry, CP, "/token"),
+    echo("credentials: GetRoleCredentials", fresh, CP, "/federation/credentials"),
+    echo("export: GetRoleCredentials", fresh, &["export", "--profile", "dev-sso"], "/federation/credentials"),
+    echo("refresh: CreateToken", near_expiry, &["refresh", "--force", "--profile", "dev-sso"], "/token"),
+    echo("refresh --all: CreateToken", near_expiry, &["refresh", "--all"], "/token"),
+    echo("list: ListAccounts", fresh, &["list", "--sso-session", "corp"], "/assignment/accounts"),
+    echo("list: ListAccountRoles", fresh, &["list", "--sso-session", "corp"], "/assignment/roles"),
+    echo("list: CreateToken", near_expiry, &["list", "--sso-session", "corp"], "/token"),
+    echo("configure generate: ListAccounts", fresh, &["configure", "generate", "--sso-session", "corp"], "/assignment"),
+    echo(
+        "setup: ListAccounts",
+        fresh,
+        &["setup", "--start-url", START_URL, "--region", "us-east-1", "--sso-session", "corp", "--generate", "all"],
+        "/assignment/accounts",
+    ),
+    echo(
+        "setup: device code login",
+        tty,
+        &[
+            "setup",
+            "--start-url",
+            START_URL,
+            "--region",
+            "us-east-1",
+            "--sso-session",
+            "corp",
+            "--generate",
+            "none",
+            "--use-device-code",
+        ],
+        "/token",
+    ),
+    echo("status --check: ListAccounts", fresh, &["status", "--check"], "/assignment/accounts"),
+    echo("status --check: CreateToken", expired, &["status", "--check"], "/token"),
+    echo("logout: Logout", fresh, &["logout", "--sso-session", "corp"], "/logout"),
+    echo("logout --all: Logout", fresh, &["logout", "--all"], "/logout"),
+    echo("console: GetSigninToken", console, &["console", "--profile", "dev", "--no-browser"], "/federation?"),
+    echo("console: GetRoleCredentials", console, &["console", "--profile", "dev", "--no-browser"], "/federation/cred"),
+    echo(
+        "login (device code): StartDeviceAuthorization",
+        tty,
+        &["login", "--sso-session", "corp", "--use-device-code"],
+        "/device_authorization",
+    ),
+    echo("login (device code): CreateToken", tty, &["login", "--sso-session", "corp", "--use-device-code"], "/token"),
+    echo("login (PKCE): CreateToken", pkce, &["login", "--sso-session", "corp"], "/token"),
+    echo("create-token", nothing, REFRESH_GRANT, "/token"),
+    echo(
+        "start-device-authorization",
+        nothing,
+        &[
+            "start-device-authorization",
+            "--client-id",
+            "fake-client-id",
+            "--client-secret",
+            "fake-client-secret-DO-NOT-LEAK",
+            "--start-url",
+            START_URL,
+        ],
+        "/device_authorization",
+    ),
+    echo(
+        "create-token from --cli-input-json",
+        nothing,
+        &[
+            "create-token",
+            "--cli-input-json",
+            r#"{"clientId":"fake-client-id","clientSecret":"input-client-secret-DO-NOT-LEAK","grantType":"refresh_token","refreshToken":"input-refresh-token-DO-NOT-LEAK"}"#,
+        ],
+        "/token",
+    ),
+    echo(
+        "create-token-with-iam",
+        iam_with_session_token,
+        &[
+            "create-token-with-iam",
+            "--region",
+            "us-east-1",
+            "--client-id",
+            APP_ARN,
+            "--grant-type",
+            "jwt-bearer",
+            "--assertion",
+            "assertion-DO-NOT-LEAK",
+        ],
+        "/token",
+    ),
+];
+
+/// Every command that sends a secret, with the request that carries it answered by an error that
+/// repeats the whole request: once by the endpoint itself, once by a proxy in front of it. The
+/// secrets of the echoed requests never show (stdout, stderr, `--debug`), while the rest of the
+/// message does.
+#[test]
+fn an_error_message_that_repeats_the_request_shows_no_secret() {
+    let mut ran = 0;
+    let mut failures = Vec::new();
+    for case in ECHO_CASES {
+        for through_proxy in [false, true] {
+            if through_proxy && case.echo_path == "/federation?" {
+                // Never sent through a plain-http proxy: it is refused unsent (tests/cli/console.rs).
+                continue;
+            }
+            let mut env = TestEnv::new();
+            if !(case.setup)(&mut env) {
+                eprintln!("skipping echo case {:?}", case.name);
+                continue;
+            }
+            let echo = Echo::start(env.fake.addr(), case.echo_path);
+            if through_proxy {
+                env.set_env("HTTP_PROXY", &echo.url().replace("http://", "http://proxy-user:proxy-pass-DO-NOT-LEAK@"));
+                env.set_env("AWS_ENDPOINT_URL_SIGNIN", &env.fake.url());
+            } else {
+                for var in ["AWS_ENDPOINT_URL_SSO_OIDC", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SIGNIN"] {
+                    env.set_env(var, &echo.url());
+                }
+            }
+            let args: Vec<&str> = case.args.iter().copied().chain(["--debug"]).collect();
+            let run = env.run_bounded(&args);
+            let name = format!("{} ({})", case.name, if through_proxy { "proxy" } else { "endpoint" });
+            let secrets = echo.secrets();
+            let mut wrong = Vec::new();
+            if secrets.is_empty() {
+                wrong.push("the echoed request carried no secret".to_owned());
+            }
+            for secret in &secrets {
+                if run.stderr.contains(secret.as_str()) {
+                    wrong.push(format!("stderr shows {secret:?}"));
+                }
+                if (!case.prints_secrets || run.code != 0) && run.stdout.contains(secret.as_str()) {
+                    wrong.push(format!("stdout shows {secret:?}"));
+                }
+            }
+            if run.stderr.contains(SECRET) || (!(case.prints_secrets && run.code == 0) && run.stdout.contains(SECRET)) {
+                wrong.push("the output shows a secret".to_owned());
+            }
+            if !(run.stderr.contains("ECHO") || run.stdout.contains("ECHO")) {
+                wrong.push("the rest of the message is not shown".to_owned());
+            }
+            if !wrong.is_empty() {
+                failures.push(format!("{name}: {}: {run:?}", wrong.join(", ")));
+            }
+            ran += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{} of {ran} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(ran >= 2 * (ECHO_CASES.len() - 2), "only {ran} echo cases ran");
 }
