@@ -98,7 +98,7 @@ impl Server {
         let listener = match self.listener.try_clone() {
             Ok(listener) => listener,
             Err(e) => {
-                eprintln!("aws-sso-process: serve: cannot accept connections: {e}");
+                errln!("aws-sso-process: serve: cannot accept connections: {e}");
                 return;
             }
         };
@@ -169,7 +169,7 @@ impl Server {
 }
 
 fn log(line: &str) {
-    eprintln!("aws-sso-process: serve: {}", crate::sanitize::sanitize(line));
+    errln!("aws-sso-process: serve: {}", crate::sanitize::sanitize(line));
 }
 
 /// A connection whose request head was read (or could not be).
@@ -200,7 +200,7 @@ fn accept(listener: TcpListener, tx: mpsc::Sender<Arrived>) {
             Ok(stream) => stream,
             Err(e) => {
                 // Out of descriptors and the like: say so, and do not spin.
-                eprintln!("aws-sso-process: serve: cannot accept a connection: {e}");
+                errln!("aws-sso-process: serve: cannot accept a connection: {e}");
                 std::thread::sleep(Duration::from_millis(100));
                 continue;
             }

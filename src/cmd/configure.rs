@@ -249,10 +249,10 @@ pub fn generate(ctx: &Context, spec: &TargetArgs, args: &GenerateArgs) -> Result
     for warning in skipped {
         ctx.warn(warning);
     }
-    eprintln!("aws-sso-process: {why}");
+    errln!("aws-sso-process: {why}");
     if !args.write {
         if planned.is_empty() {
-            eprintln!("aws-sso-process: {}", nothing_listed(&target, &naming));
+            errln!("aws-sso-process: {}", nothing_listed(&target, &naming));
             return Ok(0);
         }
         let blocks: Vec<String> = planned.iter().map(|p| generator.block(p, "\n")).collect();
@@ -267,7 +267,7 @@ pub fn generate(ctx: &Context, spec: &TargetArgs, args: &GenerateArgs) -> Result
     }
     let summary = generator.write(ctx, &planned, args.prune.then_some(accounts.as_slice()))?;
     if planned.is_empty() && summary.removed == 0 {
-        eprintln!("aws-sso-process: {}", nothing_listed(&target, &naming));
+        errln!("aws-sso-process: {}", nothing_listed(&target, &naming));
     }
     Ok(0)
 }

@@ -141,7 +141,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     let spec = TargetArgs { sso_session: Some(name.clone()), ..TargetArgs::default() };
     let logged_in = crate::target::session_target(ctx, &spec).and_then(|target| {
         match session::token(ctx, &target, Mode::Normal) {
-            Ok(token) => println!(
+            Ok(token) => outln!(
                 "{name}: already logged in, valid until {} ({})",
                 timefmt::format(token.expires_at),
                 timefmt::relative(token.expires_at, ctx.now())
@@ -175,7 +175,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         other => other?,
     };
     let roles: usize = accounts.iter().map(|a| a.roles.len()).sum();
-    println!("{name} reaches {} accounts with {roles} roles", accounts.len());
+    outln!("{name} reaches {} accounts with {roles} roles", accounts.len());
 
     let mut names = args.names.clone();
     let which = match args.generate {
@@ -192,16 +192,16 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         for warning in skipped {
             ctx.warn(warning);
         }
-        eprintln!("aws-sso-process: {program_note}");
+        errln!("aws-sso-process: {program_note}");
         let generator = Generator { target: &target, region: &session.region, program: &program, backup: !backed_up };
         let summary = generator.write(ctx, &planned, None)?;
         changed |= summary.added > 0;
         if let Some(first) = planned.first() {
-            println!("try it: aws sts get-caller-identity --profile {}", crate::context::shell_word(&first.name));
+            outln!("try it: aws sts get-caller-identity --profile {}", crate::context::shell_word(&first.name));
         }
     }
     if !changed {
-        println!("nothing to change");
+        outln!("nothing to change");
     }
     Ok(0)
 }
@@ -301,7 +301,7 @@ fn region_from_start_url(ctx: &Context, start_url: &str) -> Option<String> {
     ctx.reset_deadline(Some(crate::context::RUN_DEADLINE));
     match crate::login::start_url::resolve(ctx, &target) {
         Ok(resolved) => {
-            eprintln!(
+            errln!(
                 "aws-sso-process: {} leads to {}, in {}",
                 crate::sanitize::sanitize(start_url),
                 crate::sanitize::display_url(&resolved.url),
@@ -337,12 +337,12 @@ impl Undo {
                 std::fs::remove_file(&self.path).is_ok()
             };
         if restored {
-            eprintln!(
+            errln!(
                 "aws-sso-process: took [sso-session {name}] out of {} again, since its login failed",
                 self.path.display()
             );
         } else {
-            eprintln!(
+            errln!(
                 "aws-sso-process: warning: [sso-session {name}] stays in {}; remove it before running setup again \
                  with other answers",
                 self.path.display()
@@ -467,7 +467,7 @@ impl Asker {
                 }
                 _ => question.to_owned(),
             };
-            eprintln!("aws-sso-process: {label}: {} (the default; {flag} sets it)", crate::sanitize::sanitize(default));
+            errln!("aws-sso-process: {label}: {} (the default; {flag} sets it)", crate::sanitize::sanitize(default));
             return check(default).map_err(|why| Error::Usage(format!("{flag}: {why}")));
         }
         for _ in 0..MAX_TRIES {
