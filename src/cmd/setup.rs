@@ -18,7 +18,7 @@
 use crate::accounts;
 use crate::cli::TargetArgs;
 use crate::cli::{GenerateWhich, NameArgs, SetupArgs};
-use crate::cmd::configure::{self, Generator, Naming};
+use crate::cmd::configure::{self, Generator, Naming, SETUP_MARK};
 use crate::config::{Config, ConfigError, SsoSession};
 use crate::context::Context;
 use crate::error::Error;
@@ -53,6 +53,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     let name = spec.sso_session.as_deref().map(check_name).transpose().map_err(flag_error("--sso-session"))?;
     let scopes = args.scopes.as_deref().map(check_scopes).transpose().map_err(flag_error("--scopes"))?;
 
+    interrupt::catch();
     // The config as it is now, read here (not through the context, which caches it): the session
     // is added to it before anything else reads it.
     let path = ctx.config_path();
@@ -116,17 +117,43 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     let mut out = std::io::stdout().lock();
     let mut changed = false;
     let mut backed_up = false;
-    let mut undo: Option<Undo> = None;
     match existing.sso_session(&name) {
         Ok(have) if same_session(&have, &session) => {
             let _ = writeln!(out, "[sso-session {name}] is already in {} as asked", path.display());
         }
+        Ok(have) if abandoned(ctx, &existing, &have) => {
+            // A session an earlier setup wrote and never finished (killed before its login
+            // completed): no token, no profile uses it. It goes, and the new answers take its place.
+            let mut pending = interrupt::pending();
+            let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            let before = configure::read_optional(&real)?;
+            remove_session(&real, &before, &name)?;
+            let backup = configure::append_session(ctx, &session)?;
+            *pending = Some(Undo {
+                name: name.clone(),
+                after: configure::read_optional(&real)?,
+                path: real,
+                existed: true,
+                before,
+            });
+            backed_up = true;
+            let kept = backup.map(|b| format!("; the previous file is {}", b.display())).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "replaced [sso-session {name}] in {}: an earlier setup wrote it and never finished its login \
+                 (no token, no profile uses it){kept}",
+                path.display()
+            );
+            changed = true;
+        }
         Ok(have) => return Err(conflict(&path, &have, &session)),
         Err(ConfigError::SessionNotFound { .. }) => {
+            let mut pending = interrupt::pending();
             let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
             let (existed, before) = (real.exists(), configure::read_optional(&real)?);
             let backup = configure::append_session(ctx, &session)?;
-            undo = Some(Undo { after: configure::read_optional(&real)?, path: real, existed, before });
+            *pending =
+                Some(Undo { name: name.clone(), after: configure::read_optional(&real)?, path: real, existed, before });
             backed_up = true;
             let kept = backup.map(|b| format!("; the previous file is {}", b.display())).unwrap_or_default();
             let _ = writeln!(out, "added [sso-session {name}] to {}{kept}", path.display());
@@ -137,7 +164,40 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     let _ = out.flush();
     drop(out);
 
-    // From here on the session is in the config, and the context reads it from there.
+    // From here on the session is in the config, and the context reads it from there. Until the
+    // profiles are written (or none were asked for), a failure or a signal takes the session this
+    // run added out again, so the file is back byte for byte and setup can simply run again.
+    let done = finish(ctx, args, &mut ask, &session, &program, &program_note, backed_up);
+    match done {
+        Ok(profiles_changed) => {
+            if !(changed || profiles_changed) {
+                outln!("nothing to change");
+            }
+            Ok(0)
+        }
+        Err((e, login_failed)) => {
+            let undo = interrupt::pending().take();
+            if let Some(undo) = undo {
+                undo.run(if login_failed { "its login failed" } else { "setup did not finish" });
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Setup after its session is in the config: the login, the listing and the profiles. Whether
+/// anything changed; on failure the error and whether it was the login that failed.
+fn finish(
+    ctx: &Context,
+    args: &SetupArgs,
+    ask: &mut Asker,
+    session: &SsoSession,
+    program: &str,
+    program_note: &str,
+    backed_up: bool,
+) -> Result<bool, (Error, bool)> {
+    let name = session.name.clone().unwrap_or_default();
+    let mut changed = false;
     let spec = TargetArgs { sso_session: Some(name.clone()), ..TargetArgs::default() };
     let logged_in = crate::target::session_target(ctx, &spec).and_then(|target| {
         match session::token(ctx, &target, Mode::Normal) {
@@ -154,25 +214,16 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         }
         Ok(target)
     });
-    let target = match logged_in {
-        Ok(target) => target,
-        Err(e) => {
-            // A session this run added, whose first login failed (a mistyped start URL or region,
-            // no network), is taken out again: running setup again then starts from the same file.
-            if let Some(undo) = undo {
-                undo.run(&name);
-            }
-            return Err(e);
-        }
-    };
+    let target = logged_in.map_err(|e| (e, true))?;
+    let other = |e| (e, false);
     let accounts = match accounts::fetch(ctx, &target) {
         // The portal refused a token that looked valid: one login, then once more.
         Err(Error::LoginRequired { .. }) => {
-            crate::cmd::login::run(ctx, &spec, &args.login)?;
+            crate::cmd::login::run(ctx, &spec, &args.login).map_err(other)?;
             changed = true;
-            accounts::fetch(ctx, &target)?
+            accounts::fetch(ctx, &target).map_err(other)?
         }
-        other => other?,
+        other_result => other_result.map_err(other)?,
     };
     let roles: usize = accounts.iter().map(|a| a.roles.len()).sum();
     outln!("{name} reaches {} accounts with {roles} roles", accounts.len());
@@ -183,27 +234,78 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         None if roles == 0 => GenerateWhich::None,
         None => {
             ask.show_accounts(&accounts, &name);
-            ask.generate(&mut names)?
+            ask.generate(&mut names).map_err(other)?
         }
     };
     if which == GenerateWhich::All {
-        let naming = Naming::new(&names, Some(&name))?;
+        let naming = Naming::new(&names, Some(&name)).map_err(other)?;
         let (planned, skipped) = configure::plan(&accounts, &naming);
         for warning in skipped {
             ctx.warn(warning);
         }
         errln!("aws-sso-process: {program_note}");
-        let generator = Generator { target: &target, region: &session.region, program: &program, backup: !backed_up };
-        let summary = generator.write(ctx, &planned, None)?;
+        let generator = Generator { target: &target, region: &session.region, program, backup: !backed_up };
+        // A signal waits until the profiles are written (the write is atomic and short), then
+        // finds nothing to take back.
+        let mut pending = interrupt::pending();
+        let summary = generator.write(ctx, &planned, None).map_err(other)?;
+        *pending = None;
+        drop(pending);
         changed |= summary.added > 0;
         if let Some(first) = planned.first() {
             outln!("try it: aws sts get-caller-identity --profile {}", crate::context::shell_word(&first.name));
         }
+    } else {
+        *interrupt::pending() = None;
     }
-    if !changed {
-        outln!("nothing to change");
+    Ok(changed)
+}
+
+/// Whether the config's `[sso-session NAME]` is one an earlier setup wrote (it carries
+/// `aws_sso_process_generated = setup`) and never finished: no cached token for it and no
+/// profile that uses it. Such a session is replaced, not refused.
+fn abandoned(ctx: &Context, config: &Config, have: &SsoSession) -> bool {
+    let Some(name) = have.name.as_deref() else { return false };
+    let marked = config.sso_sessions.get(name).and_then(|s| s.get(configure::GENERATED_KEY)) == Some(SETUP_MARK);
+    let token = ctx.sso_cache_dir().join(format!("{}.json", crate::cache::token_key(Some(name), &have.start_url)));
+    let used = config.profiles.values().any(|p| {
+        p.get("sso_session") == Some(name)
+            || p.get(configure::GENERATED_KEY) == Some(name)
+            || p.get("credential_process")
+                .and_then(|c| crate::target::line_role(config, c))
+                .is_some_and(|(s, _, _)| s.name.as_deref() == Some(name))
+    });
+    marked && !token.exists() && !used
+}
+
+/// Writes `before` (the config's bytes) without its `[sso-session NAME]` section and the blank
+/// line setup put above it, after checking that our parser reads every other section unchanged.
+fn remove_session(path: &Path, before: &[u8], name: &str) -> Result<(), Error> {
+    let refuse = |why: &str| Error::Other {
+        what: format!("cannot replace [sso-session {name}] in {}: {why}; the file is unchanged", path.display()),
+        hint: Some(format!("remove [sso-session {name}] by hand, then run setup again")),
+    };
+    let text = std::str::from_utf8(before).map_err(|_| refuse("it is not UTF-8"))?;
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let header = format!("sso-session {name}");
+    let is_header = |l: &str| l.trim().starts_with('[');
+    let start = lines
+        .iter()
+        .position(|l| {
+            l.trim().strip_prefix('[').and_then(|h| h.split_once(']')).map(|(h, _)| h.trim()) == Some(&header)
+        })
+        .ok_or_else(|| refuse("its header was not found"))?;
+    let end = (start + 1..lines.len()).find(|&i| is_header(lines[i])).unwrap_or(lines.len());
+    let first = if start > 0 && lines[start - 1].trim().is_empty() { start - 1 } else { start };
+    let kept: String = lines[..first].iter().chain(&lines[end..]).copied().collect();
+    let old = crate::config::sections(path, text).map_err(|e| refuse(&crate::error::chain(&e)))?;
+    let new = crate::config::sections(path, &kept).map_err(|e| refuse(&crate::error::chain(&e)))?;
+    let want: Vec<_> = old.into_iter().filter(|(h, _)| *h != header).collect();
+    if new != want {
+        return Err(refuse("the other sections would change"));
     }
-    Ok(0)
+    crate::cache::write_bytes_atomic_mode(path, kept.as_bytes(), crate::cache::file_mode(path))?;
+    Ok(())
 }
 
 /// "--flag: why" as a usage error.
@@ -316,8 +418,91 @@ fn region_from_start_url(ctx: &Context, start_url: &str) -> Option<String> {
     }
 }
 
+/// SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal closed) while setup runs: the session this
+/// run added is taken out again, as after a failed login, and setup exits with 128 + the signal's
+/// number (130, 143, 129). A thread does it, woken through a pipe by the handler, since the main
+/// thread may be waiting for the login; it is the one place below `main` that ends the process.
+mod interrupt {
+    use super::Undo;
+    use std::sync::{Mutex, MutexGuard};
+
+    /// What to take back: set while the config holds a session of this run whose setup is not done.
+    /// Whoever changes the config holds the lock, so the undo never runs in the middle of a write.
+    static PENDING: Mutex<Option<Undo>> = Mutex::new(None);
+
+    pub fn pending() -> MutexGuard<'static, Option<Undo>> {
+        PENDING.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Undoes what is pending, then ends the process with 128 + `signal`.
+    fn stop(signal: i32) -> ! {
+        let mut pending = pending();
+        if let Some(undo) = pending.take() {
+            undo.run("setup was interrupted");
+        }
+        // The lock stays held: nothing else writes the config before the process ends.
+        std::process::exit(128 + signal)
+    }
+
+    #[cfg(unix)]
+    pub fn catch() {
+        use std::sync::atomic::{AtomicI32, Ordering};
+        static WAKE: AtomicI32 = AtomicI32::new(-1);
+        const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+        extern "C" fn on_signal(signal: libc::c_int) {
+            let fd = WAKE.load(Ordering::Relaxed);
+            let byte = signal as u8;
+            // SAFETY: write is async-signal-safe; the byte lives for the call.
+            unsafe { libc::write(fd, (&raw const byte).cast(), 1) };
+        }
+
+        let mut fds = [-1; 2];
+        // SAFETY: pipe writes two fresh fds into the array; fcntl only sets their close-on-exec flag.
+        unsafe {
+            if libc::pipe(fds.as_mut_ptr()) != 0 {
+                return;
+            }
+            for fd in fds {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+        let [read, write] = fds;
+        WAKE.store(write, Ordering::Relaxed);
+        let watcher = std::thread::Builder::new().name("setup-signals".into()).spawn(move || {
+            let mut byte = 0u8;
+            loop {
+                // SAFETY: reads one byte into a local.
+                match unsafe { libc::read(read, (&raw mut byte).cast(), 1) } {
+                    1 => stop(i32::from(byte)),
+                    n if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+                    _ => return,
+                }
+            }
+        });
+        if watcher.is_err() {
+            return;
+        }
+        for signal in SIGNALS {
+            // SAFETY: installs a handler that only does async-signal-safe work (one write); with
+            // SA_RESTART the main thread's reads and waits go on undisturbed.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+                action.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(signal, &action, std::ptr::null_mut());
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub fn catch() {}
+}
+
 /// The config as it was before this run appended its session, and as that append left it.
 struct Undo {
+    name: String,
     path: std::path::PathBuf,
     existed: bool,
     before: Vec<u8>,
@@ -327,7 +512,8 @@ struct Undo {
 impl Undo {
     /// Puts the file back as it was, unless something else has changed it since (then it stays,
     /// and the user is told what to remove).
-    fn run(self, name: &str) {
+    fn run(self, why: &str) {
+        let name = &self.name;
         let unchanged = configure::read_optional(&self.path).is_ok_and(|now| now == self.after);
         let restored = unchanged
             && if self.existed {
@@ -337,10 +523,7 @@ impl Undo {
                 std::fs::remove_file(&self.path).is_ok()
             };
         if restored {
-            errln!(
-                "aws-sso-process: took [sso-session {name}] out of {} again, since its login failed",
-                self.path.display()
-            );
+            errln!("aws-sso-process: took [sso-session {name}] out of {} again, since {why}", self.path.display());
         } else {
             errln!(
                 "aws-sso-process: warning: [sso-session {name}] stays in {}; remove it before running setup again \

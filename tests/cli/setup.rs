@@ -7,7 +7,8 @@ use std::process::Stdio;
 const SESSION: &str = "[sso-session corp]\n\
                        sso_start_url = https://corp.awsapps.com/start\n\
                        sso_region = us-east-1\n\
-                       sso_registration_scopes = sso:account:access\n";
+                       sso_registration_scopes = sso:account:access\n\
+                       aws_sso_process_generated = setup\n";
 
 fn config(env: &TestEnv) -> String {
     std::fs::read_to_string(env.home().join(".aws/config")).unwrap_or_default()
@@ -261,6 +262,86 @@ mod on_a_terminal {
         assert!(screen.contains("SSO session name [corp]: "), "{screen:?}");
         assert!(screen.contains("  Evil?]0;pwned??gnikcah (6666?[2J77778888): Admin"), "{screen:?}");
         assert!(!screen.contains('\u{202e}') && !screen.contains('\x07'), "{screen:?}");
+    }
+
+    /// Setup with every answer given, waiting for the browser's sign-in on a terminal.
+    fn waiting_for_the_login(env: &mut TestEnv, region: &str) -> (pty::Pty, std::process::Child) {
+        env.unset_env("AWS_SSO_PROCESS_TTY");
+        env.set_env("DISPLAY", ":0");
+        let args =
+            ["setup", "--start-url", START_URL, "--region", region, "--sso-session", "corp", "--generate", "all"];
+        let mut cmd = env.command(&[&args[..], &["--scopes", "sso:account:access", "--no-browser"]].concat());
+        let (tty, child) = pty::spawn(&mut cmd, Wire::ControllingTerminal);
+        assert!(
+            wait_for(std::time::Duration::from_secs(20), || tty.raw_screen().contains("Ctrl-C to stop")),
+            "{:?}",
+            tty.raw_screen()
+        );
+        (tty, child)
+    }
+
+    /// Ctrl-C, SIGTERM or a closed terminal (SIGHUP) while setup waits for the login: the
+    /// session it added is taken out again, the file is back byte for byte, and the exit code is
+    /// the shell's 128 + the signal.
+    #[test]
+    fn a_signal_while_the_login_waits_puts_the_config_back() {
+        for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+            let mut env = TestEnv::new();
+            let mine = "# my settings\n[default]\nregion = eu-west-1\n";
+            env.write_config(mine);
+            let (mut tty, child) = waiting_for_the_login(&mut env, "us-east-1");
+            assert!(config(&env).contains("[sso-session corp]"));
+            if signal == libc::SIGINT {
+                tty.send("\x03");
+            } else {
+                // SAFETY: kill sends a signal to our own child.
+                assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+            }
+            let run = to_run(pty::finish(child, &tty, std::time::Duration::from_secs(20)));
+            assert_eq!(run.code, code, "signal {signal}: {run:?}");
+            assert!(run.stderr.contains("took [sso-session corp] out of "), "{run:?}");
+            assert!(run.stderr.contains("since setup was interrupted"), "{run:?}");
+            assert_eq!(config(&env), mine, "signal {signal}");
+        }
+    }
+
+    /// After a SIGKILL nothing can be undone; the next setup knows the session as one of its own
+    /// that never logged in (the mark, no token, no profile uses it) and replaces it. Once logged
+    /// in, the session is the user's: another region is refused again.
+    #[test]
+    fn after_a_kill_the_next_setup_replaces_the_session_it_left() {
+        let mut env = TestEnv::new();
+        let mine = "# my settings\n[default]\nregion = eu-west-1\n";
+        env.write_config(mine);
+        let (tty, mut child) = waiting_for_the_login(&mut env, "us-east-2");
+        child.kill().unwrap();
+        let _ = pty::finish(child, &tty, std::time::Duration::from_secs(20));
+        assert!(config(&env).contains("sso_region = us-east-2"), "{}", config(&env));
+
+        let args = [
+            "setup",
+            "--start-url",
+            START_URL,
+            "--region",
+            "us-east-1",
+            "--sso-session",
+            "corp",
+            "--scopes",
+            "sso:account:access",
+            "--generate",
+            "none",
+        ];
+        env.unset_env("DISPLAY");
+        env.set_env("AWS_SSO_PROCESS_TTY", "none");
+        let run = env.run(&[&args[..], &["--use-device-code"]].concat());
+        run.assert_ok();
+        assert!(run.stdout.contains("replaced [sso-session corp] in "), "{run:?}");
+        assert!(run.stdout.contains("never finished its login"), "{run:?}");
+        assert_eq!(config(&env), format!("{mine}\n{SESSION}"));
+
+        let other = ["setup", "--start-url", START_URL, "--region", "eu-west-1", "--sso-session", "corp"];
+        env.run(&[&other[..], &["--scopes", "sso:account:access", "--generate", "none"]].concat())
+            .assert_fails(1, "sso_region us-east-1 (not eu-west-1)");
     }
 
     #[test]
