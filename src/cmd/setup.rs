@@ -167,7 +167,8 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     // From here on the session is in the config, and the context reads it from there. Until the
     // profiles are written (or none were asked for), a failure or a signal takes the session this
     // run added out again, so the file is back byte for byte and setup can simply run again.
-    let done = finish(ctx, args, &mut ask, &session, &program, &program_note, backed_up);
+    let mut login_failed = false;
+    let done = finish(ctx, args, &mut ask, &session, (&program, &program_note), backed_up, &mut login_failed);
     match done {
         Ok(profiles_changed) => {
             if !(changed || profiles_changed) {
@@ -175,7 +176,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
             }
             Ok(0)
         }
-        Err((e, login_failed)) => {
+        Err(e) => {
             let undo = interrupt::pending().take();
             if let Some(undo) = undo {
                 undo.run(if login_failed { "its login failed" } else { "setup did not finish" });
@@ -186,16 +187,16 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
 }
 
 /// Setup after its session is in the config: the login, the listing and the profiles. Whether
-/// anything changed; on failure the error and whether it was the login that failed.
+/// anything changed; `login_failed` says whether a failure was the login's.
 fn finish(
     ctx: &Context,
     args: &SetupArgs,
     ask: &mut Asker,
     session: &SsoSession,
-    program: &str,
-    program_note: &str,
+    (program, program_note): (&str, &str),
     backed_up: bool,
-) -> Result<bool, (Error, bool)> {
+    login_failed: &mut bool,
+) -> Result<bool, Error> {
     let name = session.name.clone().unwrap_or_default();
     let mut changed = false;
     let spec = TargetArgs { sso_session: Some(name.clone()), ..TargetArgs::default() };
@@ -214,16 +215,16 @@ fn finish(
         }
         Ok(target)
     });
-    let target = logged_in.map_err(|e| (e, true))?;
-    let other = |e| (e, false);
+    *login_failed = logged_in.is_err();
+    let target = logged_in?;
     let accounts = match accounts::fetch(ctx, &target) {
         // The portal refused a token that looked valid: one login, then once more.
         Err(Error::LoginRequired { .. }) => {
-            crate::cmd::login::run(ctx, &spec, &args.login).map_err(other)?;
+            crate::cmd::login::run(ctx, &spec, &args.login)?;
             changed = true;
-            accounts::fetch(ctx, &target).map_err(other)?
+            accounts::fetch(ctx, &target)?
         }
-        other_result => other_result.map_err(other)?,
+        other => other?,
     };
     let roles: usize = accounts.iter().map(|a| a.roles.len()).sum();
     outln!("{name} reaches {} accounts with {roles} roles", accounts.len());
@@ -234,11 +235,11 @@ fn finish(
         None if roles == 0 => GenerateWhich::None,
         None => {
             ask.show_accounts(&accounts, &name);
-            ask.generate(&mut names).map_err(other)?
+            ask.generate(&mut names)?
         }
     };
     if which == GenerateWhich::All {
-        let naming = Naming::new(&names, Some(&name)).map_err(other)?;
+        let naming = Naming::new(&names, Some(&name))?;
         let (planned, skipped) = configure::plan(&accounts, &naming);
         for warning in skipped {
             ctx.warn(warning);
@@ -248,7 +249,7 @@ fn finish(
         // A signal waits until the profiles are written (the write is atomic and short), then
         // finds nothing to take back.
         let mut pending = interrupt::pending();
-        let summary = generator.write(ctx, &planned, None).map_err(other)?;
+        let summary = generator.write(ctx, &planned, None)?;
         *pending = None;
         drop(pending);
         changed |= summary.added > 0;
