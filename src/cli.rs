@@ -378,6 +378,11 @@ pub struct SetupArgs {
     #[arg(long, value_enum, value_name = "WHICH")]
     pub generate: Option<GenerateWhich>,
 
+    /// The region the generated profiles get (their `region` key, for the AWS calls they make)
+    /// [default: [default]'s region, else the SSO region]. --region is the SSO region.
+    #[arg(long, value_name = "REGION")]
+    pub profile_region: Option<String>,
+
     #[command(flatten)]
     pub names: NameArgs,
 

@@ -58,7 +58,58 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     // is added to it before anything else reads it.
     let path = ctx.config_path();
     let existing = read_config(&path)?;
+    let profile_region =
+        args.profile_region.as_deref().map(check_region).transpose().map_err(flag_error("--profile-region"))?;
     let mut ask = Asker::open(ctx);
+    let mut name = name;
+    let mut start_url = start_url;
+    // A session the config has is adopted, not asked for again: named by --sso-session, or
+    // picked on the terminal from the ones the config has. One an interrupted setup left behind
+    // (`abandoned`) is not: it is replaced by the answers of this run.
+    let mut legacy_region = None;
+    if name.is_none() && start_url.is_none() && ask.tty.is_some() {
+        match ask.choose_session(&existing)? {
+            Choice::Session(n) => name = Some(n),
+            Choice::Legacy { start_url: url, region } => {
+                start_url = Some(url);
+                legacy_region = Some(region).filter(|r| !r.is_empty());
+            }
+            Choice::New => {}
+        }
+    }
+    let unfinished = |have: &SsoSession| abandoned(ctx, &existing, have);
+    let mut adopted = name.as_deref().and_then(|n| existing.sso_session(n).ok()).filter(|have| !unfinished(have));
+    if name.is_none()
+        && let Some(url) = &start_url
+    {
+        // --start-url alone: the session the config has for it, if any.
+        adopted = existing
+            .sso_sessions
+            .keys()
+            .find_map(|n| existing.sso_session(n).ok().filter(|s| s.start_url == *url && !unfinished(s)));
+        name = adopted.as_ref().and_then(|s| s.name.clone());
+    }
+    if let Some(have) = &adopted {
+        check_adopted(&path, have, start_url.as_deref(), region.as_deref(), scopes.as_deref())?;
+        let region = if have.region.is_empty() { String::new() } else { format!(", {}", have.region) };
+        errln!(
+            "aws-sso-process: using [sso-session {}] of {} ({}{region})",
+            have.name.as_deref().unwrap_or_default(),
+            path.display(),
+            crate::sanitize::sanitize(&have.start_url)
+        );
+    }
+    let mut add_scopes = None;
+    if let Some(have) = &adopted {
+        // A session without sso_registration_scopes gets them only when asked to (or on a yes).
+        if have.scopes.is_empty() {
+            add_scopes = match &scopes {
+                Some(s) => Some(s.clone()),
+                None => ask.add_scopes(have)?,
+            };
+        }
+        start_url = Some(have.start_url.clone());
+    }
     if ask.tty.is_none() {
         // Without a terminal: every answer that has no default is named at once, not one a run.
         let mut missing = Vec::new();
@@ -81,10 +132,14 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         None => ask.ask("SSO start URL", None, "--start-url", check_start_url)?,
     };
     // A session of the config with this start URL answers the rest by default.
-    let known =
-        existing.sso_sessions.keys().find_map(|n| existing.sso_session(n).ok().filter(|s| s.start_url == start_url));
+    let known = adopted.clone().or_else(|| {
+        existing.sso_sessions.keys().find_map(|n| existing.sso_session(n).ok().filter(|s| s.start_url == start_url))
+    });
     let region = match region {
         Some(r) => r,
+        None if adopted.as_ref().is_some_and(|s| !s.region.is_empty()) => {
+            adopted.as_ref().map(|s| s.region.clone()).unwrap_or_default()
+        }
         None => {
             // A start URL on another domain (a "vanity" URL) is resolved as a login would: where
             // it redirects may name the region (docs/login.md). Never sent for AWS domains.
@@ -92,6 +147,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
                 .as_ref()
                 .map(|s| s.region.clone())
                 .filter(|r| !r.is_empty())
+                .or(legacy_region)
                 .or_else(|| region_from_start_url(ctx, &start_url));
             ask.ask("SSO region", found.as_deref(), "--region", check_region)?
         }
@@ -101,11 +157,25 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         Some(n) => n,
         None => ask.ask("SSO session name", Some(&derived), "--sso-session", check_name)?,
     };
-    let known_scopes = known.as_ref().map(|s| effective_scopes(&s.scopes).join(","));
-    let default_scopes = known_scopes.unwrap_or_else(|| DEFAULT_SCOPES.join(","));
-    let scopes = match scopes {
-        Some(s) => s,
-        None => ask.ask("Registration scopes", Some(&default_scopes), "--scopes", check_scopes)?,
+    // One session per start URL: another name for a URL the config has would be a duplicate.
+    if let Some(other) = known.as_ref().and_then(|s| s.name.clone()).filter(|n| *n != name)
+        && existing.sso_session(&name).is_err()
+    {
+        return Err(Error::Usage(format!(
+            "{start_url} is already [sso-session {other}] in {}; setup adds no second session for it: give \
+             --sso-session {other} (or leave it out)",
+            path.display()
+        )));
+    }
+    let scopes = match (scopes, &adopted) {
+        (_, Some(have)) if !have.scopes.is_empty() => have.scopes.join(","),
+        (_, Some(_)) => add_scopes.clone().unwrap_or_else(|| DEFAULT_SCOPES.join(",")),
+        (Some(s), None) => s,
+        (None, None) => {
+            let known_scopes = known.as_ref().map(|s| effective_scopes(&s.scopes).join(","));
+            let default_scopes = known_scopes.unwrap_or_else(|| DEFAULT_SCOPES.join(","));
+            ask.ask("Registration scopes", Some(&default_scopes), "--scopes", check_scopes)?
+        }
     };
     let session = SsoSession {
         name: Some(name.clone()),
@@ -113,11 +183,39 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         region,
         scopes: scopes.split(',').map(str::to_owned).collect(),
     };
+    // The profiles' region: --profile-region, else asked, by default [default]'s region or the
+    // session's (docs/configure-generate.md).
+    let default_region = existing
+        .profile("default")
+        .and_then(|p| p.get("region"))
+        .and_then(|r| check_region(r).ok())
+        .unwrap_or_else(|| session.region.clone());
+    let profile_region = (profile_region, default_region);
 
     let mut out = std::io::stdout().lock();
     let mut changed = false;
     let mut backed_up = false;
     match existing.sso_session(&name) {
+        Ok(have) if same_session(&have, &session) && have.scopes.is_empty() && add_scopes.is_some() => {
+            let mut pending = interrupt::pending();
+            let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            let before = configure::read_optional(&real)?;
+            let scopes = session.scopes.join(",");
+            set_session_key(&real, &before, &existing, &name, "sso_registration_scopes", &scopes)?;
+            *pending = Some(Undo {
+                name: name.clone(),
+                after: configure::read_optional(&real)?,
+                path: real,
+                existed: true,
+                before,
+            });
+            let _ = writeln!(
+                out,
+                "added sso_registration_scopes = {scopes} to [sso-session {name}] in {}; its other keys stay as they are",
+                path.display()
+            );
+            changed = true;
+        }
         Ok(have) if same_session(&have, &session) => {
             let _ = writeln!(out, "[sso-session {name}] is already in {} as asked", path.display());
         }
@@ -168,7 +266,15 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     // profiles are written (or none were asked for), a failure or a signal takes the session this
     // run added out again, so the file is back byte for byte and setup can simply run again.
     let mut login_failed = false;
-    let done = finish(ctx, args, &mut ask, &session, (&program, &program_note), backed_up, &mut login_failed);
+    let done = finish(
+        ctx,
+        args,
+        &mut ask,
+        (&session, &profile_region),
+        (&program, &program_note),
+        backed_up,
+        &mut login_failed,
+    );
     match done {
         Ok(profiles_changed) => {
             if !(changed || profiles_changed) {
@@ -192,7 +298,7 @@ fn finish(
     ctx: &Context,
     args: &SetupArgs,
     ask: &mut Asker,
-    session: &SsoSession,
+    (session, profile_region): (&SsoSession, &(Option<String>, String)),
     (program, program_note): (&str, &str),
     backed_up: bool,
     login_failed: &mut bool,
@@ -240,12 +346,16 @@ fn finish(
     };
     if which == GenerateWhich::All {
         let naming = Naming::new(&names, Some(&name))?;
+        let region = match profile_region {
+            (Some(r), _) => r.clone(),
+            (None, default) => ask.ask("Region for the profiles", Some(default), "--profile-region", check_region)?,
+        };
         let (planned, skipped) = configure::plan(&accounts, &naming);
         for warning in skipped {
             ctx.warn(warning);
         }
         errln!("aws-sso-process: {program_note}");
-        let generator = Generator { target: &target, region: &session.region, program, backup: !backed_up };
+        let generator = Generator { target: &target, region: &region, program, backup: !backed_up };
         // A signal waits until the profiles are written (the write is atomic and short), then
         // finds nothing to take back.
         let mut pending = interrupt::pending();
@@ -260,6 +370,27 @@ fn finish(
         *interrupt::pending() = None;
     }
     Ok(changed)
+}
+
+/// Flags that say otherwise than the adopted session `have` are an error naming the difference.
+/// Scopes for a session without any are an addition, not a difference.
+fn check_adopted(
+    path: &Path,
+    have: &SsoSession,
+    start_url: Option<&str>,
+    region: Option<&str>,
+    scopes: Option<&str>,
+) -> Result<(), Error> {
+    let want = SsoSession {
+        name: have.name.clone(),
+        start_url: start_url.map_or_else(|| have.start_url.clone(), str::to_owned),
+        region: region.map_or_else(|| have.region.clone(), str::to_owned),
+        scopes: match scopes {
+            Some(s) if !have.scopes.is_empty() => s.split(',').map(str::to_owned).collect(),
+            _ => have.scopes.clone(),
+        },
+    };
+    if same_session(have, &want) { Ok(()) } else { Err(conflict(path, have, &want)) }
 }
 
 /// Whether the config's `[sso-session NAME]` is one an earlier setup wrote (it carries
@@ -277,6 +408,52 @@ fn abandoned(ctx: &Context, config: &Config, have: &SsoSession) -> bool {
                 .is_some_and(|(s, _, _)| s.name.as_deref() == Some(name))
     });
     marked && !token.exists() && !used
+}
+
+/// Writes `before` (the config's bytes) with `key = value` set in `[sso-session NAME]`, after
+/// checking that our parser reads that one key as changed and everything else as it was.
+fn set_session_key(
+    path: &Path,
+    before: &[u8],
+    existing: &Config,
+    name: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), Error> {
+    let refuse = |why: &str| Error::Other {
+        what: format!("cannot set {key} in [sso-session {name}] of {}: {why}; the file is unchanged", path.display()),
+        hint: Some(format!("add '{key} = {value}' to [sso-session {name}] by hand")),
+    };
+    let text = std::str::from_utf8(before).map_err(|_| refuse("it is not UTF-8"))?;
+    let section = existing.sso_sessions.get(name).ok_or_else(|| refuse("the section was not found"))?;
+    if section.path != path && std::fs::canonicalize(&section.path).ok().as_deref() != Some(path) {
+        return Err(refuse("the section is in another file"));
+    }
+    let new = crate::config::set_key(text, section.line, key, value).ok_or_else(|| refuse("its header moved"))?;
+    let header = format!("sso-session {name}");
+    let old = crate::config::sections(path, text).map_err(|e| refuse(&crate::error::chain(&e)))?;
+    let now = crate::config::sections(path, &new).map_err(|e| refuse(&crate::error::chain(&e)))?;
+    let want: Vec<_> = old
+        .into_iter()
+        .map(|(h, mut values)| {
+            if h == header {
+                values.insert(key.to_owned(), crate::config::Value::Text(value.to_owned()));
+            }
+            (h, values)
+        })
+        .collect();
+    if now != want {
+        return Err(refuse("the other keys would change"));
+    }
+    crate::cache::write_bytes_atomic_mode(path, new.as_bytes(), crate::cache::file_mode(path))?;
+    Ok(())
+}
+
+/// What the user picked from the config's sessions.
+enum Choice {
+    Session(String),
+    Legacy { start_url: String, region: String },
+    New,
 }
 
 /// Writes `before` (the config's bytes) without its `[sso-session NAME]` section and the blank
@@ -676,6 +853,78 @@ impl Asker {
             }
         }
         Err(Error::Usage(format!("no usable {question} after {MAX_TRIES} tries; give {flag}")))
+    }
+
+    /// Which of the config's sessions (and legacy start URLs, from profiles with `sso_start_url`
+    /// and no `sso_session`) to set up, or a new one. No question when the config has none.
+    fn choose_session(&mut self, config: &Config) -> Result<Choice, Error> {
+        let mut choices = Vec::new();
+        let mut lines = String::new();
+        for name in config.sso_sessions.keys() {
+            let Ok(s) = config.sso_session(name) else { continue };
+            let region = if s.region.is_empty() { String::new() } else { format!(" ({})", s.region) };
+            lines.push_str(&format!("  {}) {name}: {}{region}\n", choices.len() + 1, s.start_url));
+            choices.push(Choice::Session(name.clone()));
+        }
+        let mut seen: Vec<String> = Vec::new();
+        for (profile, p) in &config.profiles {
+            let Some(url) = p.get("sso_start_url").filter(|_| p.get("sso_session").is_none()) else { continue };
+            let known = config.sso_sessions.keys().any(|n| config.sso_session(n).is_ok_and(|s| s.start_url == url));
+            if known || seen.iter().any(|u| u == url) || check_start_url(url).is_err() {
+                continue;
+            }
+            seen.push(url.to_owned());
+            let region = p.get("sso_region").unwrap_or_default();
+            lines.push_str(&format!(
+                "  {}) {url} ({region}, legacy: profile {profile}; setup makes it an sso-session)\n",
+                choices.len() + 1
+            ));
+            choices.push(Choice::Legacy { start_url: url.to_owned(), region: region.to_owned() });
+        }
+        if choices.is_empty() {
+            return Ok(Choice::New);
+        }
+        lines.push_str(&format!("  {}) a new one\n", choices.len() + 1));
+        // Names and URLs from the file, inert on the terminal line by line.
+        let shown: Vec<String> = lines.lines().map(crate::sanitize::sanitize).collect();
+        self.say(&format!("SSO sessions in the config:\n{}\n", shown.join("\n")));
+        let count = choices.len() + 1;
+        let names: Vec<String> = config.sso_sessions.keys().cloned().collect();
+        let answer = self.ask("SSO session", Some("1"), "--sso-session", |a| match a.parse::<usize>() {
+            Ok(n) if (1..=count).contains(&n) => Ok(n.to_string()),
+            _ if names.iter().any(|n| n == a) => Ok(a.to_owned()),
+            _ => Err(format!("answer a number from 1 to {count}, or the name of a session above")),
+        })?;
+        let index = match answer.parse::<usize>() {
+            Ok(n) => n - 1,
+            Err(_) => return Ok(Choice::Session(answer)),
+        };
+        Ok(if index < choices.len() { choices.swap_remove(index) } else { Choice::New })
+    }
+
+    /// Whether to add `sso_registration_scopes` to an adopted session that has none (without it
+    /// the token cannot be refreshed): asked on a terminal (yes by default), otherwise left as it
+    /// is, with a note naming the flag.
+    fn add_scopes(&mut self, have: &SsoSession) -> Result<Option<String>, Error> {
+        let name = have.name.clone().unwrap_or_default();
+        let scopes = DEFAULT_SCOPES.join(",");
+        if self.tty.is_none() {
+            errln!(
+                "aws-sso-process: [sso-session {name}] has no sso_registration_scopes, so its token cannot be \
+                 refreshed; --scopes {scopes} adds them"
+            );
+            return Ok(None);
+        }
+        let question = format!(
+            "[sso-session {name}] has no sso_registration_scopes, so its token cannot be refreshed. Add \
+             sso_registration_scopes = {scopes}? yes or no"
+        );
+        let answer = self.ask(&question, Some("yes"), "--scopes", |a| match a.to_ascii_lowercase().as_str() {
+            "y" | "yes" => Ok("yes".to_owned()),
+            "n" | "no" => Ok("no".to_owned()),
+            _ => Err("answer yes or no".to_owned()),
+        })?;
+        Ok((answer == "yes").then_some(scopes))
     }
 
     /// Which profiles to generate: all, some (then `--accounts`/`--roles` questions), or none.

@@ -96,7 +96,12 @@ fn an_existing_session_is_never_rewritten() {
     let args = ["setup", "--start-url", START_URL, "--region", "us-east-1", "--generate", "none"];
     let run = env.run(&args);
     run.assert_ok();
-    assert!(run.stderr.contains("SSO session name: corp (the default; --sso-session sets it)"), "{run:?}");
+    // The config's session for that start URL is adopted, and the scopes it lacks are offered.
+    assert!(run.stderr.contains("using [sso-session corp] of "), "{run:?}");
+    assert!(
+        run.stderr.contains("has no sso_registration_scopes, so its token cannot be refreshed; --scopes"),
+        "{run:?}"
+    );
     assert!(run.stdout.ends_with("nothing to change\n"), "{run:?}");
     assert_eq!(config(&env), before);
     assert!(!env.home().join(".aws/config.bak").exists());
@@ -225,8 +230,11 @@ mod on_a_terminal {
         tty.type_line("some");
         at = tty.expect(at, "Only accounts whose name or ID matches");
         tty.type_line("(?i)^sandbox$");
-        tty.expect(at, "Only roles whose name matches");
+        at = tty.expect(at, "Only roles whose name matches");
         tty.type_line("");
+        // No [default] region in the config: the SSO region is the default.
+        tty.expect(at, "Region for the profiles");
+        tty.type_line("eu-central-1");
         let out = child.wait_with_output().unwrap();
         (env, tty.screen(), to_run(out))
     }
@@ -351,10 +359,10 @@ mod on_a_terminal {
         let before = config(&env);
         let mut cmd = env.command(&["setup", "--generate", "none"]);
         let (mut tty, child) = pty::spawn(&mut cmd, Wire::ControllingTerminal);
-        tty.expect(0, "SSO start URL");
+        tty.expect(0, "SSO session");
         tty.type_line("\x04"); // ^D after a line: the next read is the end of input
         let run = to_run(child.wait_with_output().unwrap());
-        run.assert_fails(1, "no answer for the SSO start URL (end of input)");
+        run.assert_fails(1, "no answer for the SSO session (end of input)");
         assert_eq!(config(&env), before);
     }
 
