@@ -135,6 +135,18 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     let known = adopted.clone().or_else(|| {
         existing.sso_sessions.keys().find_map(|n| existing.sso_session(n).ok().filter(|s| s.start_url == start_url))
     });
+    // One session per start URL: another name for a URL the config has would be a duplicate.
+    let duplicate = |name: &str| match known.as_ref().and_then(|s| s.name.clone()) {
+        Some(other) if other != name && existing.sso_session(name).is_err() => Err(Error::Usage(format!(
+            "{start_url} is already [sso-session {other}] in {}; setup adds no second session for it: give \
+             --sso-session {other} (or leave it out)",
+            path.display()
+        ))),
+        _ => Ok(()),
+    };
+    if let Some(name) = &name {
+        duplicate(name)?;
+    }
     let region = match region {
         Some(r) => r,
         None if adopted.as_ref().is_some_and(|s| !s.region.is_empty()) => {
@@ -157,16 +169,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         Some(n) => n,
         None => ask.ask("SSO session name", Some(&derived), "--sso-session", check_name)?,
     };
-    // One session per start URL: another name for a URL the config has would be a duplicate.
-    if let Some(other) = known.as_ref().and_then(|s| s.name.clone()).filter(|n| *n != name)
-        && existing.sso_session(&name).is_err()
-    {
-        return Err(Error::Usage(format!(
-            "{start_url} is already [sso-session {other}] in {}; setup adds no second session for it: give \
-             --sso-session {other} (or leave it out)",
-            path.display()
-        )));
-    }
+    duplicate(&name)?;
     let scopes = match (scopes, &adopted) {
         (_, Some(have)) if !have.scopes.is_empty() => have.scopes.join(","),
         (_, Some(_)) => add_scopes.clone().unwrap_or_else(|| DEFAULT_SCOPES.join(",")),

@@ -191,6 +191,74 @@ fn a_failed_first_login_takes_the_new_session_out_again() {
     assert!(std::fs::read_to_string(env.home().join(".aws/config")).unwrap().contains("[sso-session corp]"));
 }
 
+/// A config as `aws configure sso` writes it (a `[default]` region, one profile, one session).
+fn cli_v2_config() -> String {
+    std::fs::read_to_string(repo().join("tests/data/aws-configure-sso.config")).unwrap()
+}
+
+/// Setup over a config the AWS CLI v2 wrote: `--sso-session corp` adopts the session (its URL,
+/// region and scopes; nothing asked, nothing duplicated, not a byte of it changed) and the
+/// profiles get `[default]`'s region, or --profile-region's.
+#[test]
+fn setup_adopts_a_session_the_aws_cli_wrote() {
+    let env = TestEnv::new();
+    let theirs = cli_v2_config();
+    env.write_config(&theirs);
+    let run = env.run(&["setup", "--sso-session", "corp", "--generate", "all"]);
+    run.assert_ok();
+    assert!(run.stderr.contains("using [sso-session corp] of "), "{run:?}");
+    assert!(run.stdout.contains("[sso-session corp] is already in "), "{run:?}");
+    assert!(
+        run.stderr.contains("region for the profiles: eu-west-1 (the default; --profile-region sets it)"),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("9 added, 0 kept, 0 removed"), "{run:?}");
+    let written = config(&env);
+    assert!(written.starts_with(&theirs), "{written}");
+    assert_eq!(written.matches("[sso-session ").count(), 1, "{written}");
+    assert_eq!(written.matches("region = eu-west-1\naws_sso_process_generated = corp\n").count(), 9, "{written}");
+    assert_eq!(env.corp_token()["startUrl"], START_URL);
+
+    // --profile-region sets it without a question.
+    let env = TestEnv::new();
+    env.write_config(&theirs);
+    env.run(&["setup", "--sso-session", "corp", "--generate", "all", "--profile-region", "ap-south-1"]).assert_ok();
+    let written = config(&env);
+    assert_eq!(written.matches("region = ap-south-1\naws_sso_process_generated = corp\n").count(), 9, "{written}");
+    env.run(&["setup", "--sso-session", "corp", "--generate", "all", "--profile-region", "ap-south-l"])
+        .assert_fails(2, "--profile-region: \"ap-south-l\" is not a region name");
+
+    // A flag that says otherwise is an error naming the difference, before any request.
+    let env = TestEnv::new();
+    env.write_config(&theirs);
+    let run = env.run(&["setup", "--sso-session", "corp", "--region", "eu-west-1", "--generate", "all"]);
+    run.assert_fails(1, "sso_region us-east-1 (not eu-west-1)");
+    let run = env.run(&["setup", "--sso-session", "corp", "--start-url", "https://other.awsapps.com/start"]);
+    run.assert_fails(1, "sso_start_url https://corp.awsapps.com/start (not https://other.awsapps.com/start)");
+    // Another name for the same start URL would be a second session for it.
+    let run = env.run(&["setup", "--start-url", START_URL, "--sso-session", "work", "--generate", "none"]);
+    run.assert_fails(2, "is already [sso-session corp] in ");
+    assert_eq!(config(&env), theirs);
+    assert!(env.fake.requests().is_empty());
+}
+
+/// A session without sso_registration_scopes: unattended, --scopes adds them (saying so) and
+/// nothing else changes; without --scopes they are only offered (see
+/// an_existing_session_is_never_rewritten).
+#[test]
+fn scopes_are_added_to_an_adopted_session_only_when_asked() {
+    let env = TestEnv::new();
+    let mine = "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n";
+    env.write_config(mine);
+    let run = env.run(&["setup", "--sso-session", "corp", "--scopes", "sso:account:access", "--generate", "none"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("added sso_registration_scopes = sso:account:access to [sso-session corp]"), "{run:?}");
+    assert_eq!(
+        config(&env),
+        format!("[sso-session corp]\nsso_registration_scopes = sso:account:access\n{}", &mine[19..])
+    );
+}
+
 #[cfg(unix)]
 mod on_a_terminal {
     use super::*;
@@ -350,6 +418,59 @@ mod on_a_terminal {
         let other = ["setup", "--start-url", START_URL, "--region", "eu-west-1", "--sso-session", "corp"];
         env.run(&[&other[..], &["--scopes", "sso:account:access", "--generate", "none"]].concat())
             .assert_fails(1, "sso_region us-east-1 (not eu-west-1)");
+    }
+
+    /// On a terminal over the AWS CLI's config: the sessions it has are offered, the chosen one
+    /// is adopted (no start URL, region, name or scopes question), and the profiles' region
+    /// question defaults to [default]'s region.
+    #[test]
+    fn on_a_terminal_setup_offers_the_sessions_the_config_has() {
+        let mut env = TestEnv::new();
+        env.unset_env("AWS_SSO_PROCESS_TTY");
+        env.set_env("NO_COLOR", "1");
+        let theirs = format!(
+            "{}[profile old]\nsso_start_url = https://old.awsapps.com/start\nsso_region = eu-west-2\n\
+             sso_account_id = 111122223333\nsso_role_name = Admin\n",
+            cli_v2_config()
+        );
+        env.write_config(&theirs);
+        let mut cmd = env.command(&["setup"]);
+        let (mut tty, child) = pty::spawn(&mut cmd, Wire::ControllingTerminal);
+        let mut at = tty.expect(0, "SSO sessions in the config:\n");
+        at = tty.expect(at, "  1) corp: https://corp.awsapps.com/start (us-east-1)\n");
+        at = tty.expect(at, "  2) https://old.awsapps.com/start (eu-west-2, legacy: profile old;");
+        at = tty.expect(at, "  3) a new one\n");
+        at = tty.expect(at, "SSO session [1]: ");
+        tty.type_line("7");
+        at = tty.expect(at, "answer a number from 1 to 3");
+        tty.type_line("corp");
+        at = tty.expect(at, "Generate a profile for each account and role?");
+        tty.type_line("all");
+        at = tty.expect(at, "Region for the profiles [eu-west-1]: ");
+        tty.type_line("");
+        let run = to_run(pty::finish(child, &tty, std::time::Duration::from_secs(30)));
+        run.assert_ok();
+        let screen = tty.screen();
+        for never in ["SSO start URL", "SSO region", "SSO session name", "Registration scopes"] {
+            assert!(!screen[..at].contains(never), "{never}: {screen}");
+        }
+        let written = config(&env);
+        assert!(written.starts_with(&theirs), "{written}");
+        assert_eq!(written.matches("[sso-session ").count(), 1, "{written}");
+        assert_eq!(written.matches("region = eu-west-1\naws_sso_process_generated = corp\n").count(), 9, "{written}");
+
+        // A session without scopes: adding them is offered; "no" leaves the file as it was.
+        let mut env = TestEnv::new();
+        env.unset_env("AWS_SSO_PROCESS_TTY");
+        env.set_env("NO_COLOR", "1");
+        let mine = "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n";
+        env.write_config(mine);
+        let mut cmd = env.command(&["setup", "--sso-session", "corp", "--generate", "none"]);
+        let (mut tty, child) = pty::spawn(&mut cmd, Wire::ControllingTerminal);
+        tty.expect(0, "Add sso_registration_scopes = sso:account:access? yes or no [yes]: ");
+        tty.type_line("no");
+        to_run(pty::finish(child, &tty, std::time::Duration::from_secs(30))).assert_ok();
+        assert_eq!(config(&env), mine);
     }
 
     #[test]
