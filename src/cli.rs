@@ -58,7 +58,8 @@ pub struct TargetArgs {
 
     /// The sso_region of --start-url; for the SSO OIDC commands, the region to call.
     ///
-    /// With --start-url (and for setup): the SSO region of that start URL. For create-token,
+    /// With --start-url (and for setup): the SSO region of that start URL (setup's profiles get
+    /// theirs from --profile-region). For create-token,
     /// create-token-with-iam, register-client and start-device-authorization: the SSO OIDC region
     /// to call (and to sign for), as the AWS CLI's --region [default: AWS_REGION,
     /// AWS_DEFAULT_REGION, the profile's region].
@@ -128,11 +129,14 @@ impl Cli {
 pub enum Command {
     /// First-time set-up: write an [sso-session], log in, and generate a profile per account and role.
     ///
-    /// Asks on the terminal for what no flag gives: the start URL, the SSO region, the session name
-    /// (default: the start URL's first name, e.g. `corp` for https://corp.awsapps.com/start), the
-    /// scopes and which profiles to generate. With every answer given as a flag it runs without a
-    /// terminal. Writes only what is missing, keeps a copy of the old config as config.bak, and says
-    /// "nothing to change" when run again with the same answers.
+    /// Offers the sessions the config already has (adopting one: its settings are used as they
+    /// are), or asks on the terminal for what no flag gives: the start URL, the SSO region, the
+    /// session name (default: the start URL's first name, e.g. `corp` for
+    /// https://corp.awsapps.com/start), the scopes, which profiles to generate and their region.
+    /// With every answer given as a flag it runs without a terminal. Writes only what is missing,
+    /// keeps a copy of the old config as config.bak, and says "nothing to change" when run again
+    /// with the same answers. A failure or Ctrl-C before the profiles are written puts the config
+    /// back as it was.
     #[command(after_help = "Example: aws-sso-process setup --start-url https://corp.awsapps.com/start \\\n  \
                             --region eu-west-1 --sso-session corp --scopes sso:account:access --generate all")]
     Setup(SetupArgs),

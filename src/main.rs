@@ -3,7 +3,8 @@
 //!
 //! `main` parses the command line, builds the context, runs the command, prints the warnings and
 //! the error once, and maps the result to an exit code. Nothing below it calls `process::exit`,
-//! so locks and temp files are always cleaned up by Drop.
+//! so locks and temp files are always cleaned up by Drop; the one exception is an interrupted
+//! `setup`, which exits from its signal thread after putting the config back.
 //!
 //! Nothing prints with `println!`/`eprintln!`, which panic when the reader of stdout or stderr is
 //! gone (`| head`, a closed terminal): `outln!`, `out!` and `errln!` write through `output`,

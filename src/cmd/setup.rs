@@ -8,8 +8,13 @@
 //! Without a terminal a question with a default takes it (and says so on stderr), and one without
 //! is an error naming its flag, so every flag given means no question at all (CI, dotfiles). Run
 //! again with the same answers it writes nothing, logs in only if the session needs it, and says
-//! "nothing to change". An existing session of the same name with other settings is an error:
-//! setup never rewrites a section the user has.
+//! "nothing to change". A session the config has is adopted (offered on the terminal, or named
+//! by --sso-session): its settings are used, and flags that say otherwise are an error naming the
+//! difference; setup never rewrites a section the user has, and adds sso_registration_scopes to
+//! one only when the user says so (docs/configure-generate.md#setup).
+//!
+//! All or nothing (docs/reliability.md): until the profiles are written, a failure or a signal
+//! takes the session this run added out again; a session left by a killed run is replaced.
 //!
 //! The answers are checked before they reach the file: an https start URL without spaces or
 //! control characters, a region of lower-case letters, digits and '-', a session name and scopes
