@@ -323,6 +323,8 @@ mod on_a_terminal {
             "questions only on the terminal"
         );
         assert!(config(&env).starts_with(SESSION), "{}", config(&env));
+        // The region typed for the profiles, not the SSO region.
+        assert_eq!(config(&env).matches("region = eu-central-1\naws_sso_process_generated = corp\n").count(), 3);
         assert!(env.corp_token()["accessToken"].is_string());
     }
 
