@@ -72,8 +72,15 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     // picked on the terminal from the ones the config has. One an interrupted setup left behind
     // (`abandoned`) is not: it is replaced by the answers of this run.
     let mut legacy_region = None;
+    let unfinished = |have: &SsoSession| abandoned(ctx, &existing, have);
     if name.is_none() && start_url.is_none() && ask.tty.is_some() {
         match ask.choose_session(&existing)? {
+            // One an interrupted setup left: its answers are the defaults of the questions.
+            Choice::Session(n) if existing.sso_session(&n).is_ok_and(|s| unfinished(&s)) => {
+                let have = existing.sso_session(&n)?;
+                start_url = Some(have.start_url);
+                legacy_region = Some(have.region).filter(|r| !r.is_empty());
+            }
             Choice::Session(n) => name = Some(n),
             Choice::Legacy { start_url: url, region } => {
                 start_url = Some(url);
@@ -81,8 +88,16 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
             }
             Choice::New => {}
         }
+    } else if name.is_none() && start_url.is_none() {
+        // No terminal and no session named: the config's only session, as for every command.
+        let usable: Vec<SsoSession> =
+            existing.sso_sessions.keys().filter_map(|n| existing.sso_session(n).ok()).collect();
+        if let [only] = &usable[..]
+            && !unfinished(only)
+        {
+            name = only.name.clone();
+        }
     }
-    let unfinished = |have: &SsoSession| abandoned(ctx, &existing, have);
     let mut adopted = name.as_deref().and_then(|n| existing.sso_session(n).ok()).filter(|have| !unfinished(have));
     if name.is_none()
         && let Some(url) = &start_url

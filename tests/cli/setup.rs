@@ -219,6 +219,14 @@ fn setup_adopts_a_session_the_aws_cli_wrote() {
     assert_eq!(written.matches("region = eu-west-1\naws_sso_process_generated = corp\n").count(), 9, "{written}");
     assert_eq!(env.corp_token()["startUrl"], START_URL);
 
+    // Without a terminal and without --sso-session, the config's only session is the one.
+    let env = TestEnv::new();
+    env.write_config(&theirs);
+    let run = env.run(&["setup", "--generate", "none"]);
+    run.assert_ok();
+    assert!(run.stderr.contains("using [sso-session corp] of "), "{run:?}");
+    assert_eq!(config(&env), theirs);
+
     // --profile-region sets it without a question.
     let env = TestEnv::new();
     env.write_config(&theirs);
