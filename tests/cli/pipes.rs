@@ -41,34 +41,42 @@ fn run_closed(env: &TestEnv, args: &[&str], closed: Closed) -> Run {
 /// nor its message; the commands that change something still do.
 #[test]
 fn no_command_panics_when_nobody_reads_its_output() {
-    let commands: &[&[&str]] = &[
-        &["--profile", "dev"],
-        &["login", "--sso-session", "corp", "--use-device-code", "--no-browser"],
-        &["refresh", "--sso-session", "corp"],
-        &["refresh", "--all"],
-        &["status"],
-        &["status", "--json"],
-        &["list", "--sso-session", "corp"],
-        &["configure", "generate", "--sso-session", "corp"],
-        &["configure", "generate", "--sso-session", "corp", "--write"],
-        &["export", "--profile", "dev"],
-        &["console", "--profile", "dev", "--no-browser"],
-        &["register-client", "--generate-cli-skeleton"],
-        &["completions", "bash"],
-        &["man"],
-        &["--help"],
-        &["--version"],
-        &["status", "--no-such-flag"],
-        &["--profile", "nope"],
-        &["logout", "--sso-session", "corp"],
-        &["logout", "--all"],
+    // The exit code with stdout, then stderr, closed. Only the commands whose point is what they
+    // print on stdout (credentials, a link) fail without a reader there, with one line on stderr.
+    let commands: &[(&[&str], i32, i32)] = &[
+        (&["--profile", "dev"], 1, 0),
+        (&["login", "--sso-session", "corp", "--use-device-code", "--no-browser"], 0, 0),
+        (&["refresh", "--sso-session", "corp"], 0, 0),
+        (&["refresh", "--all"], 0, 0),
+        (&["status"], 0, 0),
+        (&["status", "--json"], 0, 0),
+        (&["list", "--sso-session", "corp"], 0, 0),
+        (&["configure", "generate", "--sso-session", "corp"], 0, 0),
+        (&["configure", "generate", "--sso-session", "corp", "--write"], 0, 0),
+        (&["export", "--profile", "dev"], 1, 0),
+        (&["console", "--profile", "dev", "--no-browser"], 1, 0),
+        (&["register-client", "--generate-cli-skeleton"], 0, 0),
+        (&["completions", "bash"], 0, 0),
+        (&["man"], 0, 0),
+        (&["--help"], 0, 0),
+        (&["--version"], 0, 0),
+        (&["status", "--no-such-flag"], 2, 2),
+        (&["--profile", "nope"], 1, 1),
+        (&["logout", "--sso-session", "corp"], 0, 0),
+        (&["logout", "--all"], 0, 0),
     ];
     for closed in [Closed::Stdout, Closed::Stderr] {
-        let env = TestEnv::new();
-        for args in commands {
+        let mut env = TestEnv::new();
+        let signin = env.fake.url();
+        env.set_env("AWS_ENDPOINT_URL_SIGNIN", &signin);
+        for (args, on_stdout, on_stderr) in commands {
             env.seed_corp_token(7200);
             let run = run_closed(&env, args, closed);
-            assert_ne!(run.code, 101, "{args:?} with {closed:?} closed: {run:?}");
+            let want = match closed {
+                Closed::Stdout => *on_stdout,
+                Closed::Stderr => *on_stderr,
+            };
+            assert_eq!(run.code, want, "{args:?} with {closed:?} closed: {run:?}");
             assert!(!run.stderr.contains("panicked"), "{args:?} with {closed:?} closed: {run:?}");
         }
         // `configure generate --write` finished its job with nobody reading (dev-sso already
