@@ -57,14 +57,14 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     let region = spec.region.as_deref().map(check_region).transpose().map_err(flag_error("--region"))?;
     let name = spec.sso_session.as_deref().map(check_name).transpose().map_err(flag_error("--sso-session"))?;
     let scopes = args.scopes.as_deref().map(check_scopes).transpose().map_err(flag_error("--scopes"))?;
+    let profile_region =
+        args.profile_region.as_deref().map(check_region).transpose().map_err(flag_error("--profile-region"))?;
 
     interrupt::catch();
     // The config as it is now, read here (not through the context, which caches it): the session
     // is added to it before anything else reads it.
     let path = ctx.config_path();
     let existing = read_config(&path)?;
-    let profile_region =
-        args.profile_region.as_deref().map(check_region).transpose().map_err(flag_error("--profile-region"))?;
     let mut ask = Asker::open(ctx);
     let mut name = name;
     let mut start_url = start_url;
