@@ -61,8 +61,8 @@ pub struct TargetArgs {
     /// For configure generate: the `region` key of the generated profiles [default: the session's
     /// sso_region]; given, it also sets the region of the profiles generated earlier for the
     /// session (the SSO region itself comes from the session). With --start-url (and for setup):
-    /// the SSO region of that start URL (configure generate with --start-url uses it for both).
-    /// For create-token,
+    /// the SSO region of that start URL (configure generate with --start-url uses it for both;
+    /// setup's profiles get theirs from --profile-region). For create-token,
     /// create-token-with-iam, register-client and start-device-authorization: the SSO OIDC region
     /// to call (and to sign for), as the AWS CLI's --region [default: AWS_REGION,
     /// AWS_DEFAULT_REGION, the profile's region].
@@ -132,11 +132,14 @@ impl Cli {
 pub enum Command {
     /// First-time set-up: write an [sso-session], log in, and generate a profile per account and role.
     ///
-    /// Asks on the terminal for what no flag gives: the start URL, the SSO region, the session name
-    /// (default: the start URL's first name, e.g. `corp` for https://corp.awsapps.com/start), the
-    /// scopes and which profiles to generate. With every answer given as a flag it runs without a
-    /// terminal. Writes only what is missing, keeps a copy of the old config as config.bak, and says
-    /// "nothing to change" when run again with the same answers.
+    /// Offers the sessions the config already has (adopting one: its settings are used as they
+    /// are), or asks on the terminal for what no flag gives: the start URL, the SSO region, the
+    /// session name (default: the start URL's first name, e.g. `corp` for
+    /// https://corp.awsapps.com/start), the scopes, which profiles to generate and their region.
+    /// With every answer given as a flag it runs without a terminal. Writes only what is missing,
+    /// keeps a copy of the old config as config.bak, and says "nothing to change" when run again
+    /// with the same answers. A failure or Ctrl-C before the profiles are written puts the config
+    /// back as it was.
     #[command(after_help = "Example: aws-sso-process setup --start-url https://corp.awsapps.com/start \\\n  \
                             --region eu-west-1 --sso-session corp --scopes sso:account:access --generate all")]
     Setup(SetupArgs),
@@ -391,6 +394,11 @@ pub struct SetupArgs {
     /// Which profiles to generate, without asking.
     #[arg(long, value_enum, value_name = "WHICH")]
     pub generate: Option<GenerateWhich>,
+
+    /// The region the generated profiles get (their `region` key, for the AWS calls they make)
+    /// [default: [default]'s region, else the SSO region]. --region is the SSO region.
+    #[arg(long, value_name = "REGION")]
+    pub profile_region: Option<String>,
 
     #[command(flatten)]
     pub names: NameArgs,

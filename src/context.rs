@@ -278,14 +278,14 @@ impl Context {
     /// Prints the collected warnings on stderr, once each (main does at the end; `exec` before it hands over).
     pub fn print_warnings(&self) {
         for warning in self.take_warnings() {
-            eprintln!("aws-sso-process: warning: {}", crate::sanitize::sanitize(&warning));
+            errln!("aws-sso-process: warning: {}", crate::sanitize::sanitize(&warning));
         }
     }
 
     /// `--debug` output on stderr. Callers never pass secrets; the text is sanitised anyway.
     pub fn debug(&self, message: impl FnOnce() -> String) {
         if self.debug {
-            eprintln!("aws-sso-process: debug: {}", crate::sanitize::sanitize(&message()));
+            errln!("aws-sso-process: debug: {}", crate::sanitize::sanitize(&message()));
         }
     }
 

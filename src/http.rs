@@ -378,7 +378,7 @@ impl Http {
 
     fn debug(&self, message: impl FnOnce() -> String) {
         if self.settings.debug {
-            eprintln!("aws-sso-process: debug: {}", sanitize(&message()));
+            errln!("aws-sso-process: debug: {}", sanitize(&message()));
         }
     }
 

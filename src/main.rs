@@ -3,7 +3,26 @@
 //!
 //! `main` parses the command line, builds the context, runs the command, prints the warnings and
 //! the error once, and maps the result to an exit code. Nothing below it calls `process::exit`,
-//! so locks and temp files are always cleaned up by Drop.
+//! so locks and temp files are always cleaned up by Drop; the one exception is an interrupted
+//! `setup`, which exits from its signal thread after putting the config back.
+//!
+//! Nothing prints with `println!`/`eprintln!`, which panic when the reader of stdout or stderr is
+//! gone (`| head`, a closed terminal): `outln!`, `out!` and `errln!` write through `output`,
+//! which drops what cannot be written (docs/reliability.md). Clippy enforces it.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
+
+/// `println!` that never panics: a line on stdout, dropped when nobody reads it.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::stdout_line(format_args!($($arg)*)) };
+}
+/// `print!` that never panics.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::stdout_text(format_args!($($arg)*)) };
+}
+/// `eprintln!` that never panics: a line on stderr, dropped when nobody reads it.
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::output::stderr_line(format_args!($($arg)*)) };
+}
 
 mod accounts;
 mod browser;
@@ -100,7 +119,7 @@ fn run(cli: &Cli, matches: Option<&clap::ArgMatches>, ctx: &Context) -> Result<u
 }
 
 fn report(e: &Error, command: Option<&str>) -> ExitCode {
-    eprintln!("aws-sso-process: {}", error::chain(e));
+    errln!("aws-sso-process: {}", error::chain(e));
     // A usage hint keeps the subcommand the user ran (`aws-sso-process login --help`).
     let hint = match (e, command) {
         (Error::Usage(_), Some(command)) => Some(format!("run '{command} --help' for the flags")),
@@ -118,7 +137,7 @@ fn report(e: &Error, command: Option<&str>) -> ExitCode {
                 if i == 0 || line.starts_with("  ") { line } else { format!("  {line}") }
             })
             .collect();
-        eprintln!("hint: {}", lines.join("\n"));
+        errln!("hint: {}", lines.join("\n"));
     }
     ExitCode::from(e.exit_code())
 }

@@ -5,6 +5,7 @@
 use crate::portal::RoleCredentials;
 use crate::timefmt;
 use serde::Serialize;
+use std::io::Write;
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -114,6 +115,26 @@ pub fn table(rows: &[Vec<Cell>], indent: &str, color: bool) -> Vec<String> {
             line
         })
         .collect()
+}
+
+/// A line on stdout (`outln!`). A reader that has gone away (`| head`, a closed terminal) is
+/// not an error: the rest of the output is dropped and the command goes on, so it finishes what
+/// it was doing (docs/reliability.md).
+pub fn stdout_line(args: std::fmt::Arguments) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+}
+
+/// Text on stdout without a line break (`out!`), dropped like `stdout_line`'s.
+pub fn stdout_text(args: std::fmt::Arguments) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(args).and_then(|()| out.flush());
+}
+
+/// A line on stderr (`errln!`), dropped like `stdout_line`'s when stderr cannot be written.
+pub fn stderr_line(args: std::fmt::Arguments) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ impl Server {
         let listener = match self.listener.try_clone().and_then(|l| Listener::start(l, limits)) {
             Ok(listener) => listener,
             Err(e) => {
-                eprintln!("aws-sso-process: serve: cannot accept connections: {e}");
+                errln!("aws-sso-process: serve: cannot accept connections: {e}");
                 return;
             }
         };
@@ -110,7 +110,7 @@ impl Server {
                 Ok(request) => self.handle(&listener, request, quiet, fetch),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    eprintln!("aws-sso-process: serve: the listener stopped");
+                    errln!("aws-sso-process: serve: the listener stopped");
                     return;
                 }
             }
@@ -165,7 +165,7 @@ impl Server {
 }
 
 fn log(line: &str) {
-    eprintln!("aws-sso-process: serve: {}", crate::sanitize::sanitize(line));
+    errln!("aws-sso-process: serve: {}", crate::sanitize::sanitize(line));
 }
 
 /// A fresh token from the operating system's random source.

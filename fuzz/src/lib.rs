@@ -12,7 +12,18 @@
 //! accepted value (timestamps added to `now`, deadlines computed), so a value a parser lets
 //! through but the caller cannot handle is found too. Every panic is a bug.
 
-#![allow(dead_code, unused_imports, clippy::all)]
+#![allow(dead_code, unused_imports, unused_macros, clippy::all)]
+
+// `main.rs`'s printing macros, which the modules below use (they never panic on a closed pipe).
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::stdout_line(format_args!($($arg)*)) };
+}
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::stdout_text(format_args!($($arg)*)) };
+}
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::output::stderr_line(format_args!($($arg)*)) };
+}
 
 #[path = "../../src/cache.rs"]
 mod cache;
@@ -42,6 +53,8 @@ mod lock;
 mod network;
 #[path = "../../src/oidc.rs"]
 mod oidc;
+#[path = "../../src/output.rs"]
+mod output;
 #[path = "../../src/portal.rs"]
 mod portal;
 #[path = "../../src/role_cache.rs"]

@@ -61,13 +61,13 @@ pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, args: &Conso
     if open {
         match crate::browser::open(ctx, &link) {
             Ok(()) => {
-                eprintln!("aws-sso-process: opened the AWS console for {label} in the browser");
+                errln!("aws-sso-process: opened the AWS console for {label} in the browser");
                 return Ok(0);
             }
-            Err(why) => eprintln!("aws-sso-process: {why}; open this link by hand (it works for 15 minutes):"),
+            Err(why) => errln!("aws-sso-process: {why}; open this link by hand (it works for 15 minutes):"),
         }
     } else if !args.no_browser {
-        eprintln!("aws-sso-process: no browser can be opened here; open this link (it works for 15 minutes):");
+        errln!("aws-sso-process: no browser can be opened here; open this link (it works for 15 minutes):");
     }
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{link}")

@@ -22,7 +22,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool) -> Result<u8
         .map_err(|e| Error::Other { what: format!("cannot write to stdout: {e}"), hint: None })?;
     // A person ran it by hand: the JSON stays (scripts read it), and one line says what it is.
     if std::io::IsTerminal::is_terminal(&stdout) {
-        eprintln!(
+        errln!(
             "aws-sso-process: this is credential_process output (account {}, role {}, SSO session {}) for the AWS \
              CLI and SDKs; 'aws-sso-process --help' shows the commands for people",
             target.account_id,

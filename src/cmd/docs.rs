@@ -229,13 +229,15 @@ aws\-sso\-process refresh \-\-all
 \fBaws\fR(1)
 "#;
 
+/// The script or page on stdout; a reader that stopped early (`man | head`) is not an error.
 fn write_stdout(bytes: &[u8]) -> Result<u8, Error> {
     let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(bytes)
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Error::Other { what: format!("cannot write to stdout: {e}"), hint: None })?;
-    Ok(0)
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::Other { what: format!("cannot write to stdout: {e}"), hint: None })
+        }
+        _ => Ok(0),
+    }
 }
 
 #[cfg(test)]

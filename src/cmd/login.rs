@@ -19,13 +19,13 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &LoginArgs) -> Result<u8, Err
     let opts = Options { flow, open_browser: !args.no_browser, redirect_port: args.redirect_port };
     let now = ctx.now();
     match login::login(ctx, &target, &opts, &Mode::Explicit)? {
-        Outcome::LoggedIn { expires_at } => println!(
+        Outcome::LoggedIn { expires_at } => outln!(
             "{}: logged in, valid until {} ({})",
             target.label,
             timefmt::format(expires_at),
             timefmt::relative(expires_at, now)
         ),
-        Outcome::Reused { expires_at, .. } => println!(
+        Outcome::Reused { expires_at, .. } => outln!(
             "{}: already logged in by another process, valid until {} ({})",
             target.label,
             timefmt::format(expires_at),

@@ -47,9 +47,9 @@ pub fn run(ctx: &Context, spec: &TargetArgs, all: bool) -> Result<u8, Error> {
             exit = sign_out(ctx, &target, &doc);
             remove_token(&target.label, &path)?;
         }
-        Ok(None) => println!("{}: no cached SSO token", target.label),
+        Ok(None) => outln!("{}: no cached SSO token", target.label),
         Err(e @ cache::CacheError::Corrupt { .. }) => {
-            println!("{}: cannot sign out at the portal: {}", target.label, crate::error::chain(&e));
+            outln!("{}: cannot sign out at the portal: {}", target.label, crate::error::chain(&e));
             remove_token(&target.label, &path)?;
         }
         Err(e) => return Err(e.into()),
@@ -64,7 +64,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, all: bool) -> Result<u8, Error> {
         }
     }
     if removed == 0 {
-        println!("{}: no cached role credentials of this session", target.label);
+        outln!("{}: no cached role credentials of this session", target.label);
     }
     Ok(exit)
 }
@@ -75,29 +75,29 @@ pub fn run(ctx: &Context, spec: &TargetArgs, all: bool) -> Result<u8, Error> {
 fn sign_out(ctx: &Context, target: &SessionTarget, doc: &Map<String, Value>) -> u8 {
     let label = &target.label;
     let Some(token) = cache::str_field(doc, "accessToken").ok().flatten().filter(|t| !t.is_empty()) else {
-        println!("{label}: the cached file holds no access token; nothing to sign out at the portal");
+        outln!("{label}: the cached file holds no access token; nothing to sign out at the portal");
         return 0;
     };
     let expires = cache::str_field(doc, "expiresAt").ok().flatten().and_then(timefmt::parse);
     if expires.is_some_and(|t| t <= ctx.now()) {
-        println!("{label}: the access token had expired; nothing to sign out at the portal");
+        outln!("{label}: the access token had expired; nothing to sign out at the portal");
         return 0;
     }
     let endpoint = match target.endpoint(Service::Portal) {
         Ok(e) => e,
         Err(e) => {
-            println!("{label}: cannot sign out at the portal: {}", crate::error::chain(&e));
+            outln!("{label}: cannot sign out at the portal: {}", crate::error::chain(&e));
             return EXIT_FAILURE;
         }
     };
     let portal = Portal { http: ctx.http(), endpoint };
     match portal.logout(&Secret::new(token)) {
         Ok(()) => {
-            println!("{label}: signed out at the SSO portal");
+            outln!("{label}: signed out at the SSO portal");
             0
         }
         Err(CallError::Service(e)) if e.status == 401 => {
-            println!("{label}: the SSO portal had already ended this session");
+            outln!("{label}: the SSO portal had already ended this session");
             0
         }
         Err(CallError::Http(e)) => {
@@ -107,7 +107,7 @@ fn sign_out(ctx: &Context, target: &SessionTarget, doc: &Map<String, Value>) -> 
             0
         }
         Err(CallError::Service(e)) => {
-            println!("{label}: the SSO portal did not sign out: {e}; removing the local copies anyway");
+            outln!("{label}: the SSO portal did not sign out: {e}; removing the local copies anyway");
             EXIT_FAILURE
         }
     }
@@ -122,7 +122,7 @@ fn remove_token(label: &str, path: &Path) -> Result<(), Error> {
 
 fn remove(label: &str, path: &Path) -> Result<(), Error> {
     cache::remove(path)?;
-    println!("{label}: removed {}", path.display());
+    outln!("{label}: removed {}", path.display());
     Ok(())
 }
 
@@ -184,7 +184,7 @@ fn run_all(ctx: &Context) -> Result<u8, Error> {
             Ok(Some(doc)) if doc.contains_key("accessToken") => doc,
             Ok(_) => continue,
             Err(e) => {
-                println!("skipped {}: {}", path.display(), crate::error::chain(&e));
+                outln!("skipped {}: {}", path.display(), crate::error::chain(&e));
                 continue;
             }
         };
@@ -203,12 +203,12 @@ fn run_all(ctx: &Context) -> Result<u8, Error> {
                     crate::target::session(ctx, session, settings_profile.clone(), String::new(), label.clone());
                 exit = exit.max(sign_out(ctx, &target, &doc));
             }
-            None => println!("{label}: the cached token names no region; nothing to sign out at the portal"),
+            None => outln!("{label}: the cached token names no region; nothing to sign out at the portal"),
         }
         remove_token(&label, &path)?;
     }
     if count == 0 {
-        println!("no cached SSO tokens in {}", ctx.sso_cache_dir().display());
+        outln!("no cached SSO tokens in {}", ctx.sso_cache_dir().display());
     }
     for path in cache::json_files(&ctx.cli_cache_dir())? {
         if let Ok(Some(doc)) = cache::read_object(&path)

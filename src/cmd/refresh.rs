@@ -10,7 +10,7 @@ use crate::timefmt;
 pub fn run(ctx: &Context, spec: &TargetArgs, all: bool, force: bool) -> Result<u8, Error> {
     let targets = if all { every_cached_session(ctx)? } else { vec![crate::target::session_target(ctx, spec)?] };
     if targets.is_empty() {
-        eprintln!(
+        errln!(
             "aws-sso-process: no sso-session in {} has a cached token; nothing to refresh",
             ctx.config_path().display()
         );
@@ -25,18 +25,18 @@ pub fn run(ctx: &Context, spec: &TargetArgs, all: bool, force: bool) -> Result<u
                 let until =
                     format!("{} ({})", timefmt::format(token.expires_at), timefmt::relative(token.expires_at, now));
                 match token.outcome {
-                    Outcome::Refreshed => println!("{}: refreshed, valid until {until}", target.label),
-                    Outcome::Cached => println!(
+                    Outcome::Refreshed => outln!("{}: refreshed, valid until {until}", target.label),
+                    Outcome::Cached => outln!(
                         "{}: still valid until {until}; refreshes from {}",
                         target.label,
                         timefmt::format(token.expires_at - REFRESH_WINDOW)
                     ),
                     Outcome::RefreshFailed(why) => {
-                        println!("{}: refresh failed ({why}); the cached token is valid until {until}", target.label);
+                        outln!("{}: refresh failed ({why}); the cached token is valid until {until}", target.label);
                         exit = exit.max(EXIT_FAILURE);
                     }
                     Outcome::NotRefreshable(why) => {
-                        println!(
+                        outln!(
                             "{}: valid until {until}, not refreshable ({why}): {}",
                             target.label,
                             error::login_hint(&target.login_args)
@@ -46,9 +46,9 @@ pub fn run(ctx: &Context, spec: &TargetArgs, all: bool, force: bool) -> Result<u
                 }
             }
             Err(e) => {
-                println!("{}: failed: {}", target.label, error::chain(&e));
+                outln!("{}: failed: {}", target.label, error::chain(&e));
                 if let Some(hint) = e.hint() {
-                    println!("{}: hint: {hint}", target.label);
+                    outln!("{}: hint: {hint}", target.label);
                 }
                 exit = exit.max(e.exit_code());
             }
@@ -66,7 +66,7 @@ fn every_cached_session(ctx: &Context) -> Result<Vec<SessionTarget>, Error> {
         match crate::target::session_target(ctx, &spec) {
             Ok(target) if target.token_path.exists() => out.push(target),
             Ok(_) => {}
-            Err(e) => println!("{name}: skipped: {}", error::chain(&e)),
+            Err(e) => outln!("{name}: skipped: {}", error::chain(&e)),
         }
     }
     Ok(out)

@@ -36,7 +36,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, args: &Serve
         .and_then(|()| stdout.flush())
         .map_err(|e| Error::Other { what: format!("cannot write to stdout: {e}"), hint: None })?;
     drop(stdout);
-    eprintln!("aws-sso-process: serving the credentials of {label} on {}; stop with Ctrl-C", server.addr());
+    errln!("aws-sso-process: serving the credentials of {label} on {}; stop with Ctrl-C", server.addr());
     ctx.print_warnings();
     let mut fetch = || {
         ctx.reset_deadline(Some(RUN_DEADLINE));

@@ -8,8 +8,13 @@
 //! Without a terminal a question with a default takes it (and says so on stderr), and one without
 //! is an error naming its flag, so every flag given means no question at all (CI, dotfiles). Run
 //! again with the same answers it writes nothing, logs in only if the session needs it, and says
-//! "nothing to change". An existing session of the same name with other settings is an error:
-//! setup never rewrites a section the user has.
+//! "nothing to change". A session the config has is adopted (offered on the terminal, or named
+//! by --sso-session): its settings are used, and flags that say otherwise are an error naming the
+//! difference; setup never rewrites a section the user has, and adds sso_registration_scopes to
+//! one only when the user says so (docs/configure-generate.md#setup).
+//!
+//! All or nothing (docs/reliability.md): until the profiles are written, a failure or a signal
+//! takes the session this run added out again; a session left by a killed run is replaced.
 //!
 //! The answers are checked before they reach the file: an https start URL without spaces or
 //! control characters, a region of lower-case letters, digits and '-', a session name and scopes
@@ -18,7 +23,7 @@
 use crate::accounts;
 use crate::cli::TargetArgs;
 use crate::cli::{GenerateWhich, NameArgs, SetupArgs};
-use crate::cmd::configure::{self, Generator, Naming};
+use crate::cmd::configure::{self, Generator, Naming, SETUP_MARK};
 use crate::config::{Config, ConfigError, SsoSession};
 use crate::context::Context;
 use crate::error::Error;
@@ -52,12 +57,79 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     let region = spec.region.as_deref().map(check_region).transpose().map_err(flag_error("--region"))?;
     let name = spec.sso_session.as_deref().map(check_name).transpose().map_err(flag_error("--sso-session"))?;
     let scopes = args.scopes.as_deref().map(check_scopes).transpose().map_err(flag_error("--scopes"))?;
+    let profile_region =
+        args.profile_region.as_deref().map(check_region).transpose().map_err(flag_error("--profile-region"))?;
 
+    interrupt::catch();
     // The config as it is now, read here (not through the context, which caches it): the session
     // is added to it before anything else reads it.
     let path = ctx.config_path();
     let existing = read_config(&path)?;
     let mut ask = Asker::open(ctx);
+    let mut name = name;
+    let mut start_url = start_url;
+    // A session the config has is adopted, not asked for again: named by --sso-session, or
+    // picked on the terminal from the ones the config has. One an interrupted setup left behind
+    // (`abandoned`) is not: it is replaced by the answers of this run.
+    let mut legacy_region = None;
+    let unfinished = |have: &SsoSession| abandoned(ctx, &existing, have);
+    if name.is_none() && start_url.is_none() && ask.tty.is_some() {
+        match ask.choose_session(&existing)? {
+            // One an interrupted setup left: its answers are the defaults of the questions.
+            Choice::Session(n) if existing.sso_session(&n).is_ok_and(|s| unfinished(&s)) => {
+                let have = existing.sso_session(&n)?;
+                start_url = Some(have.start_url);
+                legacy_region = Some(have.region).filter(|r| !r.is_empty());
+            }
+            Choice::Session(n) => name = Some(n),
+            Choice::Legacy { start_url: url, region } => {
+                start_url = Some(url);
+                legacy_region = Some(region).filter(|r| !r.is_empty());
+            }
+            Choice::New => {}
+        }
+    } else if name.is_none() && start_url.is_none() {
+        // No terminal and no session named: the config's only session, as for every command.
+        let usable: Vec<SsoSession> =
+            existing.sso_sessions.keys().filter_map(|n| existing.sso_session(n).ok()).collect();
+        if let [only] = &usable[..]
+            && !unfinished(only)
+        {
+            name = only.name.clone();
+        }
+    }
+    let mut adopted = name.as_deref().and_then(|n| existing.sso_session(n).ok()).filter(|have| !unfinished(have));
+    if name.is_none()
+        && let Some(url) = &start_url
+    {
+        // --start-url alone: the session the config has for it, if any.
+        adopted = existing
+            .sso_sessions
+            .keys()
+            .find_map(|n| existing.sso_session(n).ok().filter(|s| s.start_url == *url && !unfinished(s)));
+        name = adopted.as_ref().and_then(|s| s.name.clone());
+    }
+    if let Some(have) = &adopted {
+        check_adopted(&path, have, start_url.as_deref(), region.as_deref(), scopes.as_deref())?;
+        let region = if have.region.is_empty() { String::new() } else { format!(", {}", have.region) };
+        errln!(
+            "aws-sso-process: using [sso-session {}] of {} ({}{region})",
+            have.name.as_deref().unwrap_or_default(),
+            path.display(),
+            crate::sanitize::sanitize(&have.start_url)
+        );
+    }
+    let mut add_scopes = None;
+    if let Some(have) = &adopted {
+        // A session without sso_registration_scopes gets them only when asked to (or on a yes).
+        if have.scopes.is_empty() {
+            add_scopes = match &scopes {
+                Some(s) => Some(s.clone()),
+                None => ask.add_scopes(have)?,
+            };
+        }
+        start_url = Some(have.start_url.clone());
+    }
     if ask.tty.is_none() {
         // Without a terminal: every answer that has no default is named at once, not one a run.
         let mut missing = Vec::new();
@@ -80,10 +152,26 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         None => ask.ask("SSO start URL", None, "--start-url", check_start_url)?,
     };
     // A session of the config with this start URL answers the rest by default.
-    let known =
-        existing.sso_sessions.keys().find_map(|n| existing.sso_session(n).ok().filter(|s| s.start_url == start_url));
+    let known = adopted.clone().or_else(|| {
+        existing.sso_sessions.keys().find_map(|n| existing.sso_session(n).ok().filter(|s| s.start_url == start_url))
+    });
+    // One session per start URL: another name for a URL the config has would be a duplicate.
+    let duplicate = |name: &str| match known.as_ref().and_then(|s| s.name.clone()) {
+        Some(other) if other != name && existing.sso_session(name).is_err() => Err(Error::Usage(format!(
+            "{start_url} is already [sso-session {other}] in {}; setup adds no second session for it: give \
+             --sso-session {other} (or leave it out)",
+            path.display()
+        ))),
+        _ => Ok(()),
+    };
+    if let Some(name) = &name {
+        duplicate(name)?;
+    }
     let region = match region {
         Some(r) => r,
+        None if adopted.as_ref().is_some_and(|s| !s.region.is_empty()) => {
+            adopted.as_ref().map(|s| s.region.clone()).unwrap_or_default()
+        }
         None => {
             // A start URL on another domain (a "vanity" URL) is resolved as a login would: where
             // it redirects may name the region (docs/login.md). Never sent for AWS domains.
@@ -91,6 +179,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
                 .as_ref()
                 .map(|s| s.region.clone())
                 .filter(|r| !r.is_empty())
+                .or(legacy_region)
                 .or_else(|| region_from_start_url(ctx, &start_url));
             ask.ask("SSO region", found.as_deref(), "--region", check_region)?
         }
@@ -100,11 +189,16 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         Some(n) => n,
         None => ask.ask("SSO session name", Some(&derived), "--sso-session", check_name)?,
     };
-    let known_scopes = known.as_ref().map(|s| effective_scopes(&s.scopes).join(","));
-    let default_scopes = known_scopes.unwrap_or_else(|| DEFAULT_SCOPES.join(","));
-    let scopes = match scopes {
-        Some(s) => s,
-        None => ask.ask("Registration scopes", Some(&default_scopes), "--scopes", check_scopes)?,
+    duplicate(&name)?;
+    let scopes = match (scopes, &adopted) {
+        (_, Some(have)) if !have.scopes.is_empty() => have.scopes.join(","),
+        (_, Some(_)) => add_scopes.clone().unwrap_or_else(|| DEFAULT_SCOPES.join(",")),
+        (Some(s), None) => s,
+        (None, None) => {
+            let known_scopes = known.as_ref().map(|s| effective_scopes(&s.scopes).join(","));
+            let default_scopes = known_scopes.unwrap_or_else(|| DEFAULT_SCOPES.join(","));
+            ask.ask("Registration scopes", Some(&default_scopes), "--scopes", check_scopes)?
+        }
     };
     let session = SsoSession {
         name: Some(name.clone()),
@@ -112,21 +206,75 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         region,
         scopes: scopes.split(',').map(str::to_owned).collect(),
     };
+    // The profiles' region: --profile-region, else asked, by default [default]'s region or the
+    // session's (docs/configure-generate.md).
+    let default_region = existing
+        .profile("default")
+        .and_then(|p| p.get("region"))
+        .and_then(|r| check_region(r).ok())
+        .unwrap_or_else(|| session.region.clone());
+    let profile_region = (profile_region, default_region);
 
     let mut out = std::io::stdout().lock();
     let mut changed = false;
     let mut backed_up = false;
-    let mut undo: Option<Undo> = None;
     match existing.sso_session(&name) {
+        Ok(have) if same_session(&have, &session) && have.scopes.is_empty() && add_scopes.is_some() => {
+            let mut pending = interrupt::pending();
+            let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            let before = configure::read_optional(&real)?;
+            let scopes = session.scopes.join(",");
+            set_session_key(&real, &before, &existing, &name, "sso_registration_scopes", &scopes)?;
+            *pending = Some(Undo {
+                name: name.clone(),
+                after: configure::read_optional(&real)?,
+                path: real,
+                existed: true,
+                before,
+            });
+            let _ = writeln!(
+                out,
+                "added sso_registration_scopes = {scopes} to [sso-session {name}] in {}; its other keys stay as they are",
+                path.display()
+            );
+            changed = true;
+        }
         Ok(have) if same_session(&have, &session) => {
             let _ = writeln!(out, "[sso-session {name}] is already in {} as asked", path.display());
         }
+        Ok(have) if abandoned(ctx, &existing, &have) => {
+            // A session an earlier setup wrote and never finished (killed before its login
+            // completed): no token, no profile uses it. It goes, and the new answers take its place.
+            let mut pending = interrupt::pending();
+            let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            let before = configure::read_optional(&real)?;
+            remove_session(&real, &before, &name)?;
+            let backup = configure::append_session(ctx, &session)?;
+            *pending = Some(Undo {
+                name: name.clone(),
+                after: configure::read_optional(&real)?,
+                path: real,
+                existed: true,
+                before,
+            });
+            backed_up = true;
+            let kept = backup.map(|b| format!("; the previous file is {}", b.display())).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "replaced [sso-session {name}] in {}: an earlier setup wrote it and never finished its login \
+                 (no token, no profile uses it){kept}",
+                path.display()
+            );
+            changed = true;
+        }
         Ok(have) => return Err(conflict(&path, &have, &session)),
         Err(ConfigError::SessionNotFound { .. }) => {
+            let mut pending = interrupt::pending();
             let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
             let (existed, before) = (real.exists(), configure::read_optional(&real)?);
             let backup = configure::append_session(ctx, &session)?;
-            undo = Some(Undo { after: configure::read_optional(&real)?, path: real, existed, before });
+            *pending =
+                Some(Undo { name: name.clone(), after: configure::read_optional(&real)?, path: real, existed, before });
             backed_up = true;
             let kept = backup.map(|b| format!("; the previous file is {}", b.display())).unwrap_or_default();
             let _ = writeln!(out, "added [sso-session {name}] to {}{kept}", path.display());
@@ -137,11 +285,53 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     let _ = out.flush();
     drop(out);
 
-    // From here on the session is in the config, and the context reads it from there.
+    // From here on the session is in the config, and the context reads it from there. Until the
+    // profiles are written (or none were asked for), a failure or a signal takes the session this
+    // run added out again, so the file is back byte for byte and setup can simply run again.
+    let mut login_failed = false;
+    let done = finish(
+        ctx,
+        args,
+        &mut ask,
+        (&session, &profile_region),
+        (&program, &program_note),
+        backed_up,
+        &mut login_failed,
+    );
+    match done {
+        Ok(profiles_changed) => {
+            if !(changed || profiles_changed) {
+                outln!("nothing to change");
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            let undo = interrupt::pending().take();
+            if let Some(undo) = undo {
+                undo.run(if login_failed { "its login failed" } else { "setup did not finish" });
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Setup after its session is in the config: the login, the listing and the profiles. Whether
+/// anything changed; `login_failed` says whether a failure was the login's.
+fn finish(
+    ctx: &Context,
+    args: &SetupArgs,
+    ask: &mut Asker,
+    (session, profile_region): (&SsoSession, &(Option<String>, String)),
+    (program, program_note): (&str, &str),
+    backed_up: bool,
+    login_failed: &mut bool,
+) -> Result<bool, Error> {
+    let name = session.name.clone().unwrap_or_default();
+    let mut changed = false;
     let spec = TargetArgs { sso_session: Some(name.clone()), ..TargetArgs::default() };
     let logged_in = crate::target::session_target(ctx, &spec).and_then(|target| {
         match session::token(ctx, &target, Mode::Normal) {
-            Ok(token) => println!(
+            Ok(token) => outln!(
                 "{name}: already logged in, valid until {} ({})",
                 timefmt::format(token.expires_at),
                 timefmt::relative(token.expires_at, ctx.now())
@@ -154,17 +344,8 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         }
         Ok(target)
     });
-    let target = match logged_in {
-        Ok(target) => target,
-        Err(e) => {
-            // A session this run added, whose first login failed (a mistyped start URL or region,
-            // no network), is taken out again: running setup again then starts from the same file.
-            if let Some(undo) = undo {
-                undo.run(&name);
-            }
-            return Err(e);
-        }
-    };
+    *login_failed = logged_in.is_err();
+    let target = logged_in?;
     let accounts = match accounts::fetch(ctx, &target) {
         // The portal refused a token that looked valid: one login, then once more.
         Err(Error::LoginRequired { .. }) => {
@@ -175,7 +356,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         other => other?,
     };
     let roles: usize = accounts.iter().map(|a| a.roles.len()).sum();
-    println!("{name} reaches {} accounts with {roles} roles", accounts.len());
+    outln!("{name} reaches {} accounts with {roles} roles", accounts.len());
 
     let mut names = args.names.clone();
     let which = match args.generate {
@@ -188,22 +369,144 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
     };
     if which == GenerateWhich::All {
         let naming = Naming::new(&names, Some(&name))?;
+        let region = match profile_region {
+            (Some(r), _) => r.clone(),
+            (None, default) => ask.ask("Region for the profiles", Some(default), "--profile-region", check_region)?,
+        };
         let (planned, skipped) = configure::plan(&accounts, &naming);
         for warning in skipped {
             ctx.warn(warning);
         }
-        eprintln!("aws-sso-process: {program_note}");
-        let generator = Generator { target: &target, region: &session.region, program: &program, backup: !backed_up };
+        errln!("aws-sso-process: {program_note}");
+        let generator = Generator { target: &target, region: &region, program, backup: !backed_up };
+        // A signal waits until the profiles are written (the write is atomic and short), then
+        // finds nothing to take back.
+        let mut pending = interrupt::pending();
         let summary = generator.write(ctx, &planned, None)?;
+        *pending = None;
+        drop(pending);
         changed |= summary.added > 0;
         if let Some(first) = planned.first() {
-            println!("try it: aws sts get-caller-identity --profile {}", crate::context::shell_word(&first.name));
+            outln!("try it: aws sts get-caller-identity --profile {}", crate::context::shell_word(&first.name));
         }
+    } else {
+        *interrupt::pending() = None;
     }
-    if !changed {
-        println!("nothing to change");
+    Ok(changed)
+}
+
+/// Flags that say otherwise than the adopted session `have` are an error naming the difference.
+/// Scopes for a session without any are an addition, not a difference.
+fn check_adopted(
+    path: &Path,
+    have: &SsoSession,
+    start_url: Option<&str>,
+    region: Option<&str>,
+    scopes: Option<&str>,
+) -> Result<(), Error> {
+    let want = SsoSession {
+        name: have.name.clone(),
+        start_url: start_url.map_or_else(|| have.start_url.clone(), str::to_owned),
+        region: region.map_or_else(|| have.region.clone(), str::to_owned),
+        scopes: match scopes {
+            Some(s) if !have.scopes.is_empty() => s.split(',').map(str::to_owned).collect(),
+            _ => have.scopes.clone(),
+        },
+    };
+    if same_session(have, &want) { Ok(()) } else { Err(conflict(path, have, &want)) }
+}
+
+/// Whether the config's `[sso-session NAME]` is one an earlier setup wrote (it carries
+/// `aws_sso_process_generated = setup`) and never finished: no cached token for it and no
+/// profile that uses it. Such a session is replaced, not refused.
+fn abandoned(ctx: &Context, config: &Config, have: &SsoSession) -> bool {
+    let Some(name) = have.name.as_deref() else { return false };
+    let marked = config.sso_sessions.get(name).and_then(|s| s.get(configure::GENERATED_KEY)) == Some(SETUP_MARK);
+    let token = ctx.sso_cache_dir().join(format!("{}.json", crate::cache::token_key(Some(name), &have.start_url)));
+    let used = config.profiles.values().any(|p| {
+        p.get("sso_session") == Some(name)
+            || p.get(configure::GENERATED_KEY) == Some(name)
+            || p.get("credential_process")
+                .and_then(|c| crate::target::line_role(config, c))
+                .is_some_and(|(s, _, _)| s.name.as_deref() == Some(name))
+    });
+    marked && !token.exists() && !used
+}
+
+/// Writes `before` (the config's bytes) with `key = value` set in `[sso-session NAME]`, after
+/// checking that our parser reads that one key as changed and everything else as it was.
+fn set_session_key(
+    path: &Path,
+    before: &[u8],
+    existing: &Config,
+    name: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), Error> {
+    let refuse = |why: &str| Error::Other {
+        what: format!("cannot set {key} in [sso-session {name}] of {}: {why}; the file is unchanged", path.display()),
+        hint: Some(format!("add '{key} = {value}' to [sso-session {name}] by hand")),
+    };
+    let text = std::str::from_utf8(before).map_err(|_| refuse("it is not UTF-8"))?;
+    let section = existing.sso_sessions.get(name).ok_or_else(|| refuse("the section was not found"))?;
+    if section.path != path && std::fs::canonicalize(&section.path).ok().as_deref() != Some(path) {
+        return Err(refuse("the section is in another file"));
     }
-    Ok(0)
+    let new = crate::config::set_key(text, section.line, key, value).ok_or_else(|| refuse("its header moved"))?;
+    let header = format!("sso-session {name}");
+    let old = crate::config::sections(path, text).map_err(|e| refuse(&crate::error::chain(&e)))?;
+    let now = crate::config::sections(path, &new).map_err(|e| refuse(&crate::error::chain(&e)))?;
+    let want: Vec<_> = old
+        .into_iter()
+        .map(|(h, mut values)| {
+            if h == header {
+                values.insert(key.to_owned(), crate::config::Value::Text(value.to_owned()));
+            }
+            (h, values)
+        })
+        .collect();
+    if now != want {
+        return Err(refuse("the other keys would change"));
+    }
+    crate::cache::write_bytes_atomic_mode(path, new.as_bytes(), crate::cache::file_mode(path))?;
+    Ok(())
+}
+
+/// What the user picked from the config's sessions.
+enum Choice {
+    Session(String),
+    Legacy { start_url: String, region: String },
+    New,
+}
+
+/// Writes `before` (the config's bytes) without its `[sso-session NAME]` section and the blank
+/// line setup put above it, after checking that our parser reads every other section unchanged.
+fn remove_session(path: &Path, before: &[u8], name: &str) -> Result<(), Error> {
+    let refuse = |why: &str| Error::Other {
+        what: format!("cannot replace [sso-session {name}] in {}: {why}; the file is unchanged", path.display()),
+        hint: Some(format!("remove [sso-session {name}] by hand, then run setup again")),
+    };
+    let text = std::str::from_utf8(before).map_err(|_| refuse("it is not UTF-8"))?;
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let header = format!("sso-session {name}");
+    let is_header = |l: &str| l.trim().starts_with('[');
+    let start = lines
+        .iter()
+        .position(|l| {
+            l.trim().strip_prefix('[').and_then(|h| h.split_once(']')).map(|(h, _)| h.trim()) == Some(&header)
+        })
+        .ok_or_else(|| refuse("its header was not found"))?;
+    let end = (start + 1..lines.len()).find(|&i| is_header(lines[i])).unwrap_or(lines.len());
+    let first = if start > 0 && lines[start - 1].trim().is_empty() { start - 1 } else { start };
+    let kept: String = lines[..first].iter().chain(&lines[end..]).copied().collect();
+    let old = crate::config::sections(path, text).map_err(|e| refuse(&crate::error::chain(&e)))?;
+    let new = crate::config::sections(path, &kept).map_err(|e| refuse(&crate::error::chain(&e)))?;
+    let want: Vec<_> = old.into_iter().filter(|(h, _)| *h != header).collect();
+    if new != want {
+        return Err(refuse("the other sections would change"));
+    }
+    crate::cache::write_bytes_atomic_mode(path, kept.as_bytes(), crate::cache::file_mode(path))?;
+    Ok(())
 }
 
 /// "--flag: why" as a usage error.
@@ -301,7 +604,7 @@ fn region_from_start_url(ctx: &Context, start_url: &str) -> Option<String> {
     ctx.reset_deadline(Some(crate::context::RUN_DEADLINE));
     match crate::login::start_url::resolve(ctx, &target) {
         Ok(resolved) => {
-            eprintln!(
+            errln!(
                 "aws-sso-process: {} leads to {}, in {}",
                 crate::sanitize::sanitize(start_url),
                 crate::sanitize::display_url(&resolved.url),
@@ -316,8 +619,91 @@ fn region_from_start_url(ctx: &Context, start_url: &str) -> Option<String> {
     }
 }
 
+/// SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal closed) while setup runs: the session this
+/// run added is taken out again, as after a failed login, and setup exits with 128 + the signal's
+/// number (130, 143, 129). A thread does it, woken through a pipe by the handler, since the main
+/// thread may be waiting for the login; it is the one place below `main` that ends the process.
+mod interrupt {
+    use super::Undo;
+    use std::sync::{Mutex, MutexGuard};
+
+    /// What to take back: set while the config holds a session of this run whose setup is not done.
+    /// Whoever changes the config holds the lock, so the undo never runs in the middle of a write.
+    static PENDING: Mutex<Option<Undo>> = Mutex::new(None);
+
+    pub fn pending() -> MutexGuard<'static, Option<Undo>> {
+        PENDING.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Undoes what is pending, then ends the process with 128 + `signal`.
+    fn stop(signal: i32) -> ! {
+        let mut pending = pending();
+        if let Some(undo) = pending.take() {
+            undo.run("setup was interrupted");
+        }
+        // The lock stays held: nothing else writes the config before the process ends.
+        std::process::exit(128 + signal)
+    }
+
+    #[cfg(unix)]
+    pub fn catch() {
+        use std::sync::atomic::{AtomicI32, Ordering};
+        static WAKE: AtomicI32 = AtomicI32::new(-1);
+        const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+        extern "C" fn on_signal(signal: libc::c_int) {
+            let fd = WAKE.load(Ordering::Relaxed);
+            let byte = signal as u8;
+            // SAFETY: write is async-signal-safe; the byte lives for the call.
+            unsafe { libc::write(fd, (&raw const byte).cast(), 1) };
+        }
+
+        let mut fds = [-1; 2];
+        // SAFETY: pipe writes two fresh fds into the array; fcntl only sets their close-on-exec flag.
+        unsafe {
+            if libc::pipe(fds.as_mut_ptr()) != 0 {
+                return;
+            }
+            for fd in fds {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+        let [read, write] = fds;
+        WAKE.store(write, Ordering::Relaxed);
+        let watcher = std::thread::Builder::new().name("setup-signals".into()).spawn(move || {
+            let mut byte = 0u8;
+            loop {
+                // SAFETY: reads one byte into a local.
+                match unsafe { libc::read(read, (&raw mut byte).cast(), 1) } {
+                    1 => stop(i32::from(byte)),
+                    n if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+                    _ => return,
+                }
+            }
+        });
+        if watcher.is_err() {
+            return;
+        }
+        for signal in SIGNALS {
+            // SAFETY: installs a handler that only does async-signal-safe work (one write); with
+            // SA_RESTART the main thread's reads and waits go on undisturbed.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+                action.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(signal, &action, std::ptr::null_mut());
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub fn catch() {}
+}
+
 /// The config as it was before this run appended its session, and as that append left it.
 struct Undo {
+    name: String,
     path: std::path::PathBuf,
     existed: bool,
     before: Vec<u8>,
@@ -327,7 +713,8 @@ struct Undo {
 impl Undo {
     /// Puts the file back as it was, unless something else has changed it since (then it stays,
     /// and the user is told what to remove).
-    fn run(self, name: &str) {
+    fn run(self, why: &str) {
+        let name = &self.name;
         let unchanged = configure::read_optional(&self.path).is_ok_and(|now| now == self.after);
         let restored = unchanged
             && if self.existed {
@@ -337,12 +724,9 @@ impl Undo {
                 std::fs::remove_file(&self.path).is_ok()
             };
         if restored {
-            eprintln!(
-                "aws-sso-process: took [sso-session {name}] out of {} again, since its login failed",
-                self.path.display()
-            );
+            errln!("aws-sso-process: took [sso-session {name}] out of {} again, since {why}", self.path.display());
         } else {
-            eprintln!(
+            errln!(
                 "aws-sso-process: warning: [sso-session {name}] stays in {}; remove it before running setup again \
                  with other answers",
                 self.path.display()
@@ -467,7 +851,7 @@ impl Asker {
                 }
                 _ => question.to_owned(),
             };
-            eprintln!("aws-sso-process: {label}: {} (the default; {flag} sets it)", crate::sanitize::sanitize(default));
+            errln!("aws-sso-process: {label}: {} (the default; {flag} sets it)", crate::sanitize::sanitize(default));
             return check(default).map_err(|why| Error::Usage(format!("{flag}: {why}")));
         }
         for _ in 0..MAX_TRIES {
@@ -492,6 +876,78 @@ impl Asker {
             }
         }
         Err(Error::Usage(format!("no usable {question} after {MAX_TRIES} tries; give {flag}")))
+    }
+
+    /// Which of the config's sessions (and legacy start URLs, from profiles with `sso_start_url`
+    /// and no `sso_session`) to set up, or a new one. No question when the config has none.
+    fn choose_session(&mut self, config: &Config) -> Result<Choice, Error> {
+        let mut choices = Vec::new();
+        let mut lines = String::new();
+        for name in config.sso_sessions.keys() {
+            let Ok(s) = config.sso_session(name) else { continue };
+            let region = if s.region.is_empty() { String::new() } else { format!(" ({})", s.region) };
+            lines.push_str(&format!("  {}) {name}: {}{region}\n", choices.len() + 1, s.start_url));
+            choices.push(Choice::Session(name.clone()));
+        }
+        let mut seen: Vec<String> = Vec::new();
+        for (profile, p) in &config.profiles {
+            let Some(url) = p.get("sso_start_url").filter(|_| p.get("sso_session").is_none()) else { continue };
+            let known = config.sso_sessions.keys().any(|n| config.sso_session(n).is_ok_and(|s| s.start_url == url));
+            if known || seen.iter().any(|u| u == url) || check_start_url(url).is_err() {
+                continue;
+            }
+            seen.push(url.to_owned());
+            let region = p.get("sso_region").unwrap_or_default();
+            lines.push_str(&format!(
+                "  {}) {url} ({region}, legacy: profile {profile}; setup makes it an sso-session)\n",
+                choices.len() + 1
+            ));
+            choices.push(Choice::Legacy { start_url: url.to_owned(), region: region.to_owned() });
+        }
+        if choices.is_empty() {
+            return Ok(Choice::New);
+        }
+        lines.push_str(&format!("  {}) a new one\n", choices.len() + 1));
+        // Names and URLs from the file, inert on the terminal line by line.
+        let shown: Vec<String> = lines.lines().map(crate::sanitize::sanitize).collect();
+        self.say(&format!("SSO sessions in the config:\n{}\n", shown.join("\n")));
+        let count = choices.len() + 1;
+        let names: Vec<String> = config.sso_sessions.keys().cloned().collect();
+        let answer = self.ask("SSO session", Some("1"), "--sso-session", |a| match a.parse::<usize>() {
+            Ok(n) if (1..=count).contains(&n) => Ok(n.to_string()),
+            _ if names.iter().any(|n| n == a) => Ok(a.to_owned()),
+            _ => Err(format!("answer a number from 1 to {count}, or the name of a session above")),
+        })?;
+        let index = match answer.parse::<usize>() {
+            Ok(n) => n - 1,
+            Err(_) => return Ok(Choice::Session(answer)),
+        };
+        Ok(if index < choices.len() { choices.swap_remove(index) } else { Choice::New })
+    }
+
+    /// Whether to add `sso_registration_scopes` to an adopted session that has none (without it
+    /// the token cannot be refreshed): asked on a terminal (yes by default), otherwise left as it
+    /// is, with a note naming the flag.
+    fn add_scopes(&mut self, have: &SsoSession) -> Result<Option<String>, Error> {
+        let name = have.name.clone().unwrap_or_default();
+        let scopes = DEFAULT_SCOPES.join(",");
+        if self.tty.is_none() {
+            errln!(
+                "aws-sso-process: [sso-session {name}] has no sso_registration_scopes, so its token cannot be \
+                 refreshed; --scopes {scopes} adds them"
+            );
+            return Ok(None);
+        }
+        let question = format!(
+            "[sso-session {name}] has no sso_registration_scopes, so its token cannot be refreshed. Add \
+             sso_registration_scopes = {scopes}? yes or no"
+        );
+        let answer = self.ask(&question, Some("yes"), "--scopes", |a| match a.to_ascii_lowercase().as_str() {
+            "y" | "yes" => Ok("yes".to_owned()),
+            "n" | "no" => Ok("no".to_owned()),
+            _ => Err("answer yes or no".to_owned()),
+        })?;
+        Ok((answer == "yes").then_some(scopes))
     }
 
     /// Which profiles to generate: all, some (then `--accounts`/`--roles` questions), or none.

@@ -25,6 +25,7 @@ mod login_screen;
 mod logout;
 mod network;
 mod oidc_api;
+mod pipes;
 mod refresh;
 mod secrets;
 mod serve;

@@ -7,7 +7,8 @@ use std::process::Stdio;
 const SESSION: &str = "[sso-session corp]\n\
                        sso_start_url = https://corp.awsapps.com/start\n\
                        sso_region = us-east-1\n\
-                       sso_registration_scopes = sso:account:access\n";
+                       sso_registration_scopes = sso:account:access\n\
+                       aws_sso_process_generated = setup\n";
 
 fn config(env: &TestEnv) -> String {
     std::fs::read_to_string(env.home().join(".aws/config")).unwrap_or_default()
@@ -95,7 +96,12 @@ fn an_existing_session_is_never_rewritten() {
     let args = ["setup", "--start-url", START_URL, "--region", "us-east-1", "--generate", "none"];
     let run = env.run(&args);
     run.assert_ok();
-    assert!(run.stderr.contains("SSO session name: corp (the default; --sso-session sets it)"), "{run:?}");
+    // The config's session for that start URL is adopted, and the scopes it lacks are offered.
+    assert!(run.stderr.contains("using [sso-session corp] of "), "{run:?}");
+    assert!(
+        run.stderr.contains("has no sso_registration_scopes, so its token cannot be refreshed; --scopes"),
+        "{run:?}"
+    );
     assert!(run.stdout.ends_with("nothing to change\n"), "{run:?}");
     assert_eq!(config(&env), before);
     assert!(!env.home().join(".aws/config.bak").exists());
@@ -185,6 +191,82 @@ fn a_failed_first_login_takes_the_new_session_out_again() {
     assert!(std::fs::read_to_string(env.home().join(".aws/config")).unwrap().contains("[sso-session corp]"));
 }
 
+/// A config as `aws configure sso` writes it (a `[default]` region, one profile, one session).
+fn cli_v2_config() -> String {
+    std::fs::read_to_string(repo().join("tests/data/aws-configure-sso.config")).unwrap()
+}
+
+/// Setup over a config the AWS CLI v2 wrote: `--sso-session corp` adopts the session (its URL,
+/// region and scopes; nothing asked, nothing duplicated, not a byte of it changed) and the
+/// profiles get `[default]`'s region, or --profile-region's.
+#[test]
+fn setup_adopts_a_session_the_aws_cli_wrote() {
+    let env = TestEnv::new();
+    let theirs = cli_v2_config();
+    env.write_config(&theirs);
+    let run = env.run(&["setup", "--sso-session", "corp", "--generate", "all"]);
+    run.assert_ok();
+    assert!(run.stderr.contains("using [sso-session corp] of "), "{run:?}");
+    assert!(run.stdout.contains("[sso-session corp] is already in "), "{run:?}");
+    assert!(
+        run.stderr.contains("region for the profiles: eu-west-1 (the default; --profile-region sets it)"),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("9 added, 0 kept, 0 removed"), "{run:?}");
+    let written = config(&env);
+    assert!(written.starts_with(&theirs), "{written}");
+    assert_eq!(written.matches("[sso-session ").count(), 1, "{written}");
+    assert_eq!(written.matches("region = eu-west-1\naws_sso_process_generated = corp\n").count(), 9, "{written}");
+    assert_eq!(env.corp_token()["startUrl"], START_URL);
+
+    // Without a terminal and without --sso-session, the config's only session is the one.
+    let env = TestEnv::new();
+    env.write_config(&theirs);
+    let run = env.run(&["setup", "--generate", "none"]);
+    run.assert_ok();
+    assert!(run.stderr.contains("using [sso-session corp] of "), "{run:?}");
+    assert_eq!(config(&env), theirs);
+
+    // --profile-region sets it without a question.
+    let env = TestEnv::new();
+    env.write_config(&theirs);
+    env.run(&["setup", "--sso-session", "corp", "--generate", "all", "--profile-region", "ap-south-1"]).assert_ok();
+    let written = config(&env);
+    assert_eq!(written.matches("region = ap-south-1\naws_sso_process_generated = corp\n").count(), 9, "{written}");
+    env.run(&["setup", "--sso-session", "corp", "--generate", "all", "--profile-region", "ap-south-l"])
+        .assert_fails(2, "--profile-region: \"ap-south-l\" is not a region name");
+
+    // A flag that says otherwise is an error naming the difference, before any request.
+    let env = TestEnv::new();
+    env.write_config(&theirs);
+    let run = env.run(&["setup", "--sso-session", "corp", "--region", "eu-west-1", "--generate", "all"]);
+    run.assert_fails(1, "sso_region us-east-1 (not eu-west-1)");
+    let run = env.run(&["setup", "--sso-session", "corp", "--start-url", "https://other.awsapps.com/start"]);
+    run.assert_fails(1, "sso_start_url https://corp.awsapps.com/start (not https://other.awsapps.com/start)");
+    // Another name for the same start URL would be a second session for it.
+    let run = env.run(&["setup", "--start-url", START_URL, "--sso-session", "work", "--generate", "none"]);
+    run.assert_fails(2, "is already [sso-session corp] in ");
+    assert_eq!(config(&env), theirs);
+    assert!(env.fake.requests().is_empty());
+}
+
+/// A session without sso_registration_scopes: unattended, --scopes adds them (saying so) and
+/// nothing else changes; without --scopes they are only offered (see
+/// an_existing_session_is_never_rewritten).
+#[test]
+fn scopes_are_added_to_an_adopted_session_only_when_asked() {
+    let env = TestEnv::new();
+    let mine = "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n";
+    env.write_config(mine);
+    let run = env.run(&["setup", "--sso-session", "corp", "--scopes", "sso:account:access", "--generate", "none"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("added sso_registration_scopes = sso:account:access to [sso-session corp]"), "{run:?}");
+    assert_eq!(
+        config(&env),
+        format!("[sso-session corp]\nsso_registration_scopes = sso:account:access\n{}", &mine[19..])
+    );
+}
+
 #[cfg(unix)]
 mod on_a_terminal {
     use super::*;
@@ -224,8 +306,11 @@ mod on_a_terminal {
         tty.type_line("some");
         at = tty.expect(at, "Only accounts whose name or ID matches");
         tty.type_line("(?i)^sandbox$");
-        tty.expect(at, "Only roles whose name matches");
+        at = tty.expect(at, "Only roles whose name matches");
         tty.type_line("");
+        // No [default] region in the config: the SSO region is the default.
+        tty.expect(at, "Region for the profiles");
+        tty.type_line("eu-central-1");
         let out = child.wait_with_output().unwrap();
         (env, tty.screen(), to_run(out))
     }
@@ -246,6 +331,8 @@ mod on_a_terminal {
             "questions only on the terminal"
         );
         assert!(config(&env).starts_with(SESSION), "{}", config(&env));
+        // The region typed for the profiles, not the SSO region.
+        assert_eq!(config(&env).matches("region = eu-central-1\naws_sso_process_generated = corp\n").count(), 3);
         assert!(env.corp_token()["accessToken"].is_string());
     }
 
@@ -263,6 +350,139 @@ mod on_a_terminal {
         assert!(!screen.contains('\u{202e}') && !screen.contains('\x07'), "{screen:?}");
     }
 
+    /// Setup with every answer given, waiting for the browser's sign-in on a terminal.
+    fn waiting_for_the_login(env: &mut TestEnv, region: &str) -> (pty::Pty, std::process::Child) {
+        env.unset_env("AWS_SSO_PROCESS_TTY");
+        env.set_env("DISPLAY", ":0");
+        let args =
+            ["setup", "--start-url", START_URL, "--region", region, "--sso-session", "corp", "--generate", "all"];
+        let mut cmd = env.command(&[&args[..], &["--scopes", "sso:account:access", "--no-browser"]].concat());
+        let (tty, child) = pty::spawn(&mut cmd, Wire::ControllingTerminal);
+        assert!(
+            wait_for(std::time::Duration::from_secs(20), || tty.raw_screen().contains("Ctrl-C to stop")),
+            "{:?}",
+            tty.raw_screen()
+        );
+        (tty, child)
+    }
+
+    /// Ctrl-C, SIGTERM or a closed terminal (SIGHUP) while setup waits for the login: the
+    /// session it added is taken out again, the file is back byte for byte, and the exit code is
+    /// the shell's 128 + the signal.
+    #[test]
+    fn a_signal_while_the_login_waits_puts_the_config_back() {
+        for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+            let mut env = TestEnv::new();
+            let mine = "# my settings\n[default]\nregion = eu-west-1\n";
+            env.write_config(mine);
+            let (mut tty, child) = waiting_for_the_login(&mut env, "us-east-1");
+            assert!(config(&env).contains("[sso-session corp]"));
+            if signal == libc::SIGINT {
+                tty.send("\x03");
+            } else {
+                // SAFETY: kill sends a signal to our own child.
+                assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+            }
+            let run = to_run(pty::finish(child, &tty, std::time::Duration::from_secs(20)));
+            assert_eq!(run.code, code, "signal {signal}: {run:?}");
+            assert!(run.stderr.contains("took [sso-session corp] out of "), "{run:?}");
+            assert!(run.stderr.contains("since setup was interrupted"), "{run:?}");
+            assert_eq!(config(&env), mine, "signal {signal}");
+        }
+    }
+
+    /// After a SIGKILL nothing can be undone; the next setup knows the session as one of its own
+    /// that never logged in (the mark, no token, no profile uses it) and replaces it. Once logged
+    /// in, the session is the user's: another region is refused again.
+    #[test]
+    fn after_a_kill_the_next_setup_replaces_the_session_it_left() {
+        let mut env = TestEnv::new();
+        let mine = "# my settings\n[default]\nregion = eu-west-1\n";
+        env.write_config(mine);
+        let (tty, mut child) = waiting_for_the_login(&mut env, "us-east-2");
+        child.kill().unwrap();
+        let _ = pty::finish(child, &tty, std::time::Duration::from_secs(20));
+        assert!(config(&env).contains("sso_region = us-east-2"), "{}", config(&env));
+
+        let args = [
+            "setup",
+            "--start-url",
+            START_URL,
+            "--region",
+            "us-east-1",
+            "--sso-session",
+            "corp",
+            "--scopes",
+            "sso:account:access",
+            "--generate",
+            "none",
+        ];
+        env.unset_env("DISPLAY");
+        env.set_env("AWS_SSO_PROCESS_TTY", "none");
+        let run = env.run(&[&args[..], &["--use-device-code"]].concat());
+        run.assert_ok();
+        assert!(run.stdout.contains("replaced [sso-session corp] in "), "{run:?}");
+        assert!(run.stdout.contains("never finished its login"), "{run:?}");
+        assert_eq!(config(&env), format!("{mine}\n{SESSION}"));
+
+        let other = ["setup", "--start-url", START_URL, "--region", "eu-west-1", "--sso-session", "corp"];
+        env.run(&[&other[..], &["--scopes", "sso:account:access", "--generate", "none"]].concat())
+            .assert_fails(1, "sso_region us-east-1 (not eu-west-1)");
+    }
+
+    /// On a terminal over the AWS CLI's config: the sessions it has are offered, the chosen one
+    /// is adopted (no start URL, region, name or scopes question), and the profiles' region
+    /// question defaults to [default]'s region.
+    #[test]
+    fn on_a_terminal_setup_offers_the_sessions_the_config_has() {
+        let mut env = TestEnv::new();
+        env.unset_env("AWS_SSO_PROCESS_TTY");
+        env.set_env("NO_COLOR", "1");
+        let theirs = format!(
+            "{}[profile old]\nsso_start_url = https://old.awsapps.com/start\nsso_region = eu-west-2\n\
+             sso_account_id = 111122223333\nsso_role_name = Admin\n",
+            cli_v2_config()
+        );
+        env.write_config(&theirs);
+        let mut cmd = env.command(&["setup"]);
+        let (mut tty, child) = pty::spawn(&mut cmd, Wire::ControllingTerminal);
+        let mut at = tty.expect(0, "SSO sessions in the config:\n");
+        at = tty.expect(at, "  1) corp: https://corp.awsapps.com/start (us-east-1)\n");
+        at = tty.expect(at, "  2) https://old.awsapps.com/start (eu-west-2, legacy: profile old;");
+        at = tty.expect(at, "  3) a new one\n");
+        at = tty.expect(at, "SSO session [1]: ");
+        tty.type_line("7");
+        at = tty.expect(at, "answer a number from 1 to 3");
+        tty.type_line("corp");
+        at = tty.expect(at, "Generate a profile for each account and role?");
+        tty.type_line("all");
+        at = tty.expect(at, "Region for the profiles [eu-west-1]: ");
+        tty.type_line("");
+        let run = to_run(pty::finish(child, &tty, std::time::Duration::from_secs(30)));
+        run.assert_ok();
+        let screen = tty.screen();
+        for never in ["SSO start URL", "SSO region", "SSO session name", "Registration scopes"] {
+            assert!(!screen[..at].contains(never), "{never}: {screen}");
+        }
+        let written = config(&env);
+        assert!(written.starts_with(&theirs), "{written}");
+        assert_eq!(written.matches("[sso-session ").count(), 1, "{written}");
+        assert_eq!(written.matches("region = eu-west-1\naws_sso_process_generated = corp\n").count(), 9, "{written}");
+
+        // A session without scopes: adding them is offered; "no" leaves the file as it was.
+        let mut env = TestEnv::new();
+        env.unset_env("AWS_SSO_PROCESS_TTY");
+        env.set_env("NO_COLOR", "1");
+        let mine = "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n";
+        env.write_config(mine);
+        let mut cmd = env.command(&["setup", "--sso-session", "corp", "--generate", "none"]);
+        let (mut tty, child) = pty::spawn(&mut cmd, Wire::ControllingTerminal);
+        tty.expect(0, "Add sso_registration_scopes = sso:account:access? yes or no [yes]: ");
+        tty.type_line("no");
+        to_run(pty::finish(child, &tty, std::time::Duration::from_secs(30))).assert_ok();
+        assert_eq!(config(&env), mine);
+    }
+
     #[test]
     fn end_of_input_on_the_terminal_stops_before_anything_is_written() {
         let mut env = TestEnv::new();
@@ -270,10 +490,10 @@ mod on_a_terminal {
         let before = config(&env);
         let mut cmd = env.command(&["setup", "--generate", "none"]);
         let (mut tty, child) = pty::spawn(&mut cmd, Wire::ControllingTerminal);
-        tty.expect(0, "SSO start URL");
+        tty.expect(0, "SSO session");
         tty.type_line("\x04"); // ^D after a line: the next read is the end of input
         let run = to_run(child.wait_with_output().unwrap());
-        run.assert_fails(1, "no answer for the SSO start URL (end of input)");
+        run.assert_fails(1, "no answer for the SSO session (end of input)");
         assert_eq!(config(&env), before);
     }
 

@@ -206,7 +206,7 @@ pub fn run(
 ) -> Result<u8, Error> {
     let members = op.members();
     if let Some(kind) = &api.generate_cli_skeleton {
-        print!("{}", skeleton(&members, kind, op));
+        out!("{}", skeleton(&members, kind, op));
         return Ok(0);
     }
     let input = read_input(ctx, api)?;
@@ -222,7 +222,7 @@ pub fn run(
     } else {
         oidc.call(op.name, op.path, &body)?
     };
-    println!("{}", pretty(&Value::Object(response)));
+    outln!("{}", pretty(&Value::Object(response)));
     Ok(0)
 }
 
