@@ -558,18 +558,6 @@ impl Generator<'_> {
         Expected { kind: Kind::Profile, name: p.name.clone(), values }
     }
 
-    /// `--write`: appends the missing profiles and, with `listing` (`--prune`), removes the
-    /// generated ones whose account or role it no longer holds, keeping everything else as it is.
-    /// Prints one line per change and a summary on stdout. (`write_with` with only `prune`.)
-    pub fn write(
-        &self,
-        ctx: &Context,
-        planned: &[Planned],
-        listing: Option<&[AccountRoles]>,
-    ) -> Result<Summary, Error> {
-        self.write_with(ctx, planned, WriteOptions { prune: listing, ..WriteOptions::default() })
-    }
-
     /// What a hand changed in a generated profile of this session for `account` and `role`:
     /// keys other than the generated ones, a credential_process other than a generated line for
     /// them (whatever the program), comment lines inside the block. Empty when none. The region is
@@ -597,7 +585,9 @@ impl Generator<'_> {
         edits
     }
 
-    /// `write`, with what `options` allow besides appending.
+    /// `--write`: appends the missing profiles and, as `options` allow, removes the generated ones
+    /// whose account or role the listing no longer holds (`--prune`) or sets their region, keeping
+    /// everything else as it is. Prints one line per change and a summary on stdout.
     pub fn write_with(&self, ctx: &Context, planned: &[Planned], options: WriteOptions) -> Result<Summary, Error> {
         let config = ctx.config()?;
         let session_key = cache::token_key(self.target.session.name.as_deref(), &self.target.session.start_url);

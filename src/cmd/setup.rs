@@ -359,7 +359,7 @@ fn finish(
     outln!("{name} reaches {} accounts with {roles} roles", accounts.len());
 
     let mut names = args.names.clone();
-    let which = match args.generate {
+    let mut which = match args.generate {
         Some(which) => which,
         None if roles == 0 => GenerateWhich::None,
         None => {
@@ -367,11 +367,32 @@ fn finish(
             ask.generate(&mut names)?
         }
     };
+    // A filter that matches nothing is an error that lists what exists (docs/configure-generate.md);
+    // on a terminal, filters typed there are asked again instead.
+    let mut naming = Naming::new(&names, Some(&name))?;
+    let mut tries = 0;
+    while which == GenerateWhich::All
+        && let Some(no_match) = configure::unmatched(&accounts, &naming)
+    {
+        let typed = args.names.accounts.is_none() && args.names.roles.is_none();
+        tries += 1;
+        if !(typed && ask.on_terminal()) || tries >= MAX_TRIES {
+            return Err(no_match.into());
+        }
+        ask.warn(&no_match.to_string());
+        names = args.names.clone();
+        which = ask.generate(&mut names)?;
+        naming = Naming::new(&names, Some(&name))?;
+    }
     if which == GenerateWhich::All {
-        let naming = Naming::new(&names, Some(&name))?;
-        let region = match profile_region {
-            (Some(r), _) => r.clone(),
-            (None, default) => ask.ask("Region for the profiles", Some(default), "--profile-region", check_region)?,
+        // A region the user chose (the flag, or an answer on the terminal) is also set on the
+        // profiles an earlier run generated; an unattended default changes nothing already there.
+        let (region, chosen) = match profile_region {
+            (Some(r), _) => (r.clone(), true),
+            (None, default) => {
+                let chosen = ask.on_terminal();
+                (ask.ask("Region for the profiles", Some(default), "--profile-region", check_region)?, chosen)
+            }
         };
         let (planned, skipped) = configure::plan(&accounts, &naming);
         for warning in skipped {
@@ -382,10 +403,11 @@ fn finish(
         // A signal waits until the profiles are written (the write is atomic and short), then
         // finds nothing to take back.
         let mut pending = interrupt::pending();
-        let summary = generator.write(ctx, &planned, None)?;
+        let options = configure::WriteOptions { prune: None, force: false, update_region: chosen, preview: false };
+        let summary = generator.write_with(ctx, &planned, options)?;
         *pending = None;
         drop(pending);
-        changed |= summary.added > 0;
+        changed |= summary.added > 0 || summary.updated > 0;
         if let Some(first) = planned.first() {
             outln!("try it: aws sts get-caller-identity --profile {}", crate::context::shell_word(&first.name));
         }
@@ -792,6 +814,11 @@ struct Asker {
 }
 
 impl Asker {
+    /// Whether questions go to a terminal (else each takes its default or needs its flag).
+    fn on_terminal(&self) -> bool {
+        self.tty.is_some()
+    }
+
     fn open(ctx: &Context) -> Asker {
         let tty = ctx
             .tty_path()
@@ -802,6 +829,12 @@ impl Asker {
 
     /// What the user can reach, before the question about which profiles to write: an account a
     /// line with its roles, at most `SHOWN_ACCOUNTS` of them (`list` shows every one).
+    /// A short warning on the terminal, as an answer that does not fit is told.
+    fn warn(&mut self, text: &str) {
+        let why = Style::Warn.paint(&crate::sanitize::sanitize(text), self.color);
+        self.say(&format!("  {why}\n"));
+    }
+
     fn show_accounts(&mut self, accounts: &[accounts::AccountRoles], session: &str) {
         if self.tty.is_none() {
             return;
@@ -869,10 +902,7 @@ impl Asker {
             };
             match check(&answer) {
                 Ok(value) => return Ok(value),
-                Err(why) => {
-                    let why = Style::Warn.paint(&crate::sanitize::sanitize(&why), self.color);
-                    self.say(&format!("  {why}\n"));
-                }
+                Err(why) => self.warn(&why),
             }
         }
         Err(Error::Usage(format!("no usable {question} after {MAX_TRIES} tries; give {flag}")))

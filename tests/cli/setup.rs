@@ -86,6 +86,29 @@ print(json.dumps({"key": c.access_key}))
     assert_eq!(env.fake.count("RegisterClient"), 1);
 }
 
+/// Unattended, a filter that matches nothing is an error that lists what exists, and nothing is
+/// generated; a second run with another `--profile-region` sets it on the profiles already there.
+#[test]
+fn a_filter_matching_nothing_fails_and_a_new_profile_region_updates_the_profiles() {
+    let env = TestEnv::new();
+    let run = env.run(&[&UNATTENDED[..], &["--accounts", "dev|sandbox-nope", "--roles", "^nothing$"]].concat());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("--roles '^nothing$' matches none of the "), "{run:?}");
+    assert!(run.stderr.contains("ReadOnly"), "lists what exists: {run:?}");
+    assert!(!config(&env).contains("aws_sso_process_generated = corp"), "{}", config(&env));
+
+    let run = env.run(&[&UNATTENDED[..], &["--profile-region", "eu-west-2"]].concat());
+    run.assert_ok();
+    // TestEnv's config has dev-sso by hand for one of the nine roles: eight are generated.
+    assert_eq!(config(&env).matches("region = eu-west-2\naws_sso_process_generated = corp\n").count(), 8);
+    let run = env.run(&[&UNATTENDED[..], &["--profile-region", "ap-south-1"]].concat());
+    run.assert_ok();
+    assert!(run.stdout.contains("0 added, 8 updated"), "{run:?}");
+    let written = config(&env);
+    assert_eq!(written.matches("region = ap-south-1\naws_sso_process_generated = corp\n").count(), 8, "{written}");
+    assert!(!written.contains("eu-west-2") && written.contains("region = eu-west-1\n"), "{written}");
+}
+
 #[test]
 fn an_existing_session_is_never_rewritten() {
     let env = TestEnv::new();
@@ -303,9 +326,17 @@ mod on_a_terminal {
         tty.type_line("");
         at = tty.expect(at, "using the device code flow because there is no display");
         at = tty.expect(at, "Generate a profile for each account and role? all, some or none");
+        // A filter that matches nothing says what exists, and the question comes again.
         tty.type_line("some");
         at = tty.expect(at, "Only accounts whose name or ID matches");
-        tty.type_line("(?i)^sandbox$");
+        tty.type_line("^nothing-here$");
+        at = tty.expect(at, "Only roles whose name matches");
+        tty.type_line("");
+        at = tty.expect(at, "--accounts '^nothing-here$' matches none of the 6 accounts: ");
+        at = tty.expect(at, "Generate a profile for each account and role? all, some or none");
+        tty.type_line("some");
+        at = tty.expect(at, "Only accounts whose name or ID matches");
+        tty.type_line("^SANDBOX$");
         at = tty.expect(at, "Only roles whose name matches");
         tty.type_line("");
         // No [default] region in the config: the SSO region is the default.
