@@ -342,7 +342,7 @@ fn an_unparsable_token_is_a_warning_not_a_crash() {
 fn colour_only_on_a_terminal_and_never_with_no_color() {
     // `script` runs the command on a pseudo-terminal; without it this test has nothing to check.
     if !Command::new("script").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipping: util-linux script is not installed");
+        skip_part("util-linux script", "to run status on a pseudo-terminal");
         return;
     }
     let env = golden_env();
