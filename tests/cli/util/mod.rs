@@ -7,6 +7,7 @@ pub mod fake;
 pub mod proxy;
 #[cfg(unix)]
 pub mod pty;
+pub mod schema;
 pub mod sigv4;
 pub mod skip;
 pub mod tls;
