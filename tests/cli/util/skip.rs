@@ -56,7 +56,7 @@ extern "C" fn summary() {
     let list: Vec<String> = by_what.iter().map(|(w, n)| format!("{w} ({n})")).collect();
     let line = format!(
         "note: {} test{} skipped in whole or in part, for want of: {}; README.md (Running the tests) says how \
-         to get them; CI=true makes a missing client fail\n",
+         to get them; with CI=true a required client that is missing fails its test\n",
         skips.len(),
         if skips.len() == 1 { "" } else { "s" },
         list.join(", ")
