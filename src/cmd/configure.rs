@@ -43,7 +43,7 @@ use crate::context::{Context, shell_word};
 use crate::error::Error;
 use crate::portal::Account;
 use crate::target::SessionTarget;
-use regex::{Regex, RegexBuilder};
+use regex_lite::{Regex, RegexBuilder};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -15,10 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 fn missing(what: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{what} is required in CI (.ci/run installs it)");
-    }
-    eprintln!("skipping: {what} is not installed (.ci/run shows how to install it)");
+    skip_or_fail(what, "README.md, Running the tests");
 }
 
 fn works(cmd: &str, args: &[&str]) -> bool {

@@ -18,7 +18,7 @@ fn completion_scripts_parse_in_their_shells() {
         let path = dir.path().join(shell);
         std::fs::write(&path, &script).unwrap();
         if !has(shell) {
-            eprintln!("note: {shell} is not installed; its completion script was generated but not parsed");
+            skip_part(shell, "its completion script was generated but not parsed");
             continue;
         }
         let out = Command::new(shell).args(&check).arg(&path).output().unwrap();
@@ -55,7 +55,7 @@ fn man_page_renders() {
     let path = dir.path().join("aws-sso-process.1");
     std::fs::write(&path, &page).unwrap();
     if !has("groff") && !has("mandoc") {
-        eprintln!("note: neither groff nor mandoc is installed; the roff was checked as text only");
+        skip_part("groff or mandoc", "the roff was checked as text only");
         return;
     }
     let (program, args): (&str, &[&str]) =

@@ -55,7 +55,7 @@ fn export_env_round_trips_hostile_values_through_posix_shells() {
         );
         for shell in ["sh", "bash", "zsh"] {
             if !has(shell) && shell == "zsh" {
-                eprintln!("note: zsh is not installed; the env format was checked with sh and bash only");
+                skip_part("zsh", "the env format was checked with sh and bash only");
                 continue;
             }
             let script = format!(
@@ -82,7 +82,7 @@ fn export_env_round_trips_hostile_values_through_posix_shells() {
 #[test]
 fn export_fish_round_trips_hostile_values() {
     if !has("fish") {
-        eprintln!("skipping: fish is not installed (the fish quoting has unit tests)");
+        skip_part("fish", "the fish quoting has unit tests");
         return;
     }
     let env = TestEnv::new();
@@ -118,7 +118,7 @@ fn export_powershell_escapes_and_stays_on_one_line_per_variable() {
         let got = shell_reads(&env, "pwsh", ". ./creds.ps1; [Console]::Write($Env:AWS_SECRET_ACCESS_KEY)");
         assert_eq!(got, HOSTILE_SECRET);
     } else {
-        eprintln!("note: pwsh is not installed; the PowerShell text was checked literally");
+        skip_part("pwsh", "the PowerShell text was checked literally");
     }
 }
 

@@ -342,7 +342,7 @@ fn an_unparsable_token_is_a_warning_not_a_crash() {
 fn colour_only_on_a_terminal_and_never_with_no_color() {
     // `script` runs the command on a pseudo-terminal; without it this test has nothing to check.
     if !Command::new("script").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipping: util-linux script is not installed");
+        skip_part("util-linux script", "to run status on a pseudo-terminal");
         return;
     }
     let env = golden_env();
@@ -366,4 +366,22 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     assert!(coloured.contains("\x1b[32mvalid until"), "{coloured:?}");
     let plain = run_script(Some("1"));
     assert!(plain.contains("valid until") && !plain.contains('\x1b'), "{plain:?}");
+}
+
+/// The report has one description, docs/status.md's example: every object has exactly its keys.
+#[test]
+fn status_json_has_exactly_the_shape_docs_status_md_shows() {
+    use crate::util::schema::{assert_shape, documented_json};
+    let documented = documented_json("docs/status.md", "{\n  \"version\": 1");
+    let env = golden_env();
+    for args in [&["status", "--json"][..], &["status", "--check", "--json"]] {
+        let doc = env.run(args).json();
+        assert!(doc["sessions"].as_array().is_some_and(|s| s.len() > 1) && doc["warnings"][0].is_object(), "{doc}");
+        assert_shape(&doc, &documented, "status --json");
+        if args.contains(&"--check") {
+            let check = &doc["sessions"][0]["check"];
+            let keys: Vec<&String> = check.as_object().expect("check is an object with --check").keys().collect();
+            assert_eq!(keys, ["ok", "error", "loginRequired"], "the check object docs/status.md describes");
+        }
+    }
 }

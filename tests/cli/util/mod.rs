@@ -7,11 +7,14 @@ pub mod fake;
 pub mod proxy;
 #[cfg(unix)]
 pub mod pty;
+pub mod schema;
 pub mod sigv4;
+pub mod skip;
 pub mod tls;
 
 use fake::{CLIENT_ID, CLIENT_SECRET, FakeSso};
 use serde_json::{Value, json};
+pub use skip::{skip_or_fail, skip_part};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -322,7 +325,7 @@ pub fn browser_script() -> Option<&'static Path> {
     match found {
         Some((_, path)) => Some(path.as_path()),
         None => {
-            eprintln!("skipping: neither curl nor python3 is installed to play the browser");
+            skip_or_fail("curl or python3", "to play the browser");
             None
         }
     }
