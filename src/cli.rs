@@ -399,6 +399,12 @@ pub struct StatusArgs {
     /// check fails, 3 if a login is needed.
     #[arg(long)]
     pub check: bool,
+
+    /// One short line for a shell prompt: the time each sso-session's token has left (`corp 7h58m`;
+    /// `refresh` when the next use refreshes it, `login` when it needs a login), or only that of the
+    /// session --profile/--sso-session/--start-url names. Reads the config and token files only.
+    #[arg(long, conflicts_with_all = ["json", "check"])]
+    pub prompt: bool,
 }
 
 #[derive(Debug, Args)]
