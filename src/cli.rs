@@ -258,6 +258,11 @@ pub enum Command {
     /// Print the manual page (roff) on stdout.
     #[command(hide = true)]
     Man,
+
+    /// Print the config's profile or sso-session names, one a line: what the completion scripts
+    /// offer after --profile and --sso-session.
+    #[command(hide = true)]
+    CompleteNames(CompleteNamesArgs),
 }
 
 impl Cli {
@@ -293,6 +298,7 @@ impl Command {
             Command::StartDeviceAuthorization(_) => "start-device-authorization",
             Command::Completions(_) => "completions",
             Command::Man => "man",
+            Command::CompleteNames(_) => "complete-names",
         }
     }
 }
@@ -474,6 +480,19 @@ pub struct ConsoleArgs {
     /// Print the sign-in link instead of opening a browser.
     #[arg(long)]
     pub no_browser: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteNamesArgs {
+    /// Which names.
+    #[arg(value_enum)]
+    pub kind: NameKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NameKind {
+    Profiles,
+    SsoSessions,
 }
 
 #[derive(Debug, Args)]

@@ -96,6 +96,7 @@ fn run(cli: &Cli, matches: Option<&clap::ArgMatches>, ctx: &Context) -> Result<u
         Some(Command::Console(args)) => cmd::console::run(ctx, &spec, cli.login_if_needed, args),
         Some(Command::Completions(args)) => cmd::docs::completions(args.shell),
         Some(Command::Man) => cmd::docs::man(),
+        Some(Command::CompleteNames(args)) => cmd::docs::complete_names(ctx, args.kind),
     }
 }
 
