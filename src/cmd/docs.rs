@@ -193,7 +193,10 @@ pub fn man_page() -> String {
     }
     // The help texts mark code with backticks, as Markdown does; on the page that is bold.
     let mut page = code_spans(&page);
-    page.push_str(EXTRA_SECTIONS);
+    let (exit_status, rest) = EXTRA_SECTIONS.split_at(EXTRA_SECTIONS.find(".SH FILES").unwrap_or(0));
+    page.push_str(exit_status);
+    page.push_str(&code_spans(&environment_section()));
+    page.push_str(rest);
     page
 }
 
@@ -230,8 +233,9 @@ target profile on stdout and nothing else. Cached role credentials are served wi
 call at all.
 .PP
 It reads and writes the AWS CLI v2 caches (\fI~/.aws/sso/cache\fR, \fI~/.aws/cli/cache\fR) in the
-CLI's own format, so \fBaws sso login\fR and \fBaws\-sso\-process login\fR are interchangeable and
-every tool shares one login. It refreshes the SSO access token in its last 15 minutes, under a
+CLI's own format, so every tool shares one login: \fBaws sso login\fR \fB\-\-sso\-session\fR \fIS\fR logs in the
+session the generated profiles use, and \fBaws\-sso\-process login\fR logs in for the AWS CLI too.
+(\fBaws sso login\fR \fB\-\-profile\fR needs a profile with \fBsso_*\fR keys, which generated profiles do not have.) It refreshes the SSO access token in its last 15 minutes, under a
 file lock, so fifty processes at once make one refresh. Cache files are written atomically, and a
 token is refreshed only where the new one can be saved.
 .PP
@@ -260,6 +264,16 @@ fn roff(render: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
 }
 
 /// Plain text as one roff paragraph line: backslashes and hyphens escaped, no control line.
+/// ENVIRONMENT, from the one list of the variables the program reads (`context::ENV_VARS`).
+fn environment_section() -> String {
+    let mut out = String::from(".SH ENVIRONMENT\n");
+    for var in crate::context::ENV_VARS.iter().filter(|v| !v.meaning.is_empty()) {
+        let names: Vec<String> = var.names.iter().map(|n| format!("\\fB{}\\fR", roff_text(n))).collect();
+        out.push_str(&format!(".TP\n{}\n{}\n", names.join(", "), roff_text(var.meaning)));
+    }
+    out
+}
+
 fn roff_text(text: &str) -> String {
     let escaped = text.replace('\\', "\\e").replace('-', "\\-");
     if escaped.starts_with(['.', '\'']) { format!("\\&{escaped}") } else { escaped }
@@ -281,28 +295,6 @@ Login required: run \fBaws\-sso\-process login\fR (or \fBaws sso login\fR).
 .TP
 \fB126\fR, \fB127\fR
 \fBexec\fR: the command could not be run, or was not found. Otherwise \fBexec\fR exits with the command's own status.
-.SH ENVIRONMENT
-.TP
-\fBAWS_PROFILE\fR, \fBAWS_DEFAULT_PROFILE\fR
-The profile when \fB\-\-profile\fR is not given (then \fBdefault\fR).
-.TP
-\fBAWS_CONFIG_FILE\fR, \fBAWS_SHARED_CREDENTIALS_FILE\fR
-Where the config and credentials files are (\fI~/.aws/config\fR, \fI~/.aws/credentials\fR).
-.TP
-\fBAWS_ENDPOINT_URL_SSO_OIDC\fR, \fBAWS_ENDPOINT_URL_SSO\fR, \fBAWS_ENDPOINT_URL\fR
-Endpoint overrides, as in the AWS CLI.
-.TP
-\fBHTTPS_PROXY\fR, \fBHTTP_PROXY\fR, \fBNO_PROXY\fR, \fBAWS_CA_BUNDLE\fR
-Proxies and extra trusted certificates.
-.TP
-\fBBROWSER\fR
-The command that opens the sign\-in page.
-.TP
-\fBAWS_SSO_PROCESS_TTY\fR
-Where prompts go: \fBnone\fR (stderr) or a file; by default \fI/dev/tty\fR.
-.TP
-\fBAWS_SSO_PROCESS_EXEC\fR
-Set by \fBexec\fR in the command's environment; a nested \fBexec\fR refuses to run unless \fB\-\-force\fR.
 .SH FILES
 .TP
 \fI~/.aws/sso/cache/\fR

@@ -84,7 +84,17 @@ fn man_page_renders() {
             c => text.push(c),
         }
     }
-    for needle in ["aws-sso-process exec", "--format", "windows-cmd", "AWS_SSO_PROCESS_EXEC", "126"] {
+    for needle in [
+        "aws-sso-process exec",
+        "--format",
+        "windows-cmd",
+        "AWS_SSO_PROCESS_EXEC",
+        "126",
+        "NO_COLOR",
+        "AWS_ENDPOINT_URL_SIGNIN",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+        "AWS_USE_FIPS_ENDPOINT",
+    ] {
         assert!(text.contains(needle), "rendered page lacks {needle}");
     }
 }
