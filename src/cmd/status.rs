@@ -98,7 +98,8 @@ pub fn prompt_line(ctx: &Context, spec: &TargetArgs) -> Result<u8, Error> {
             let label = spec.profile.clone().unwrap_or_else(|| target.label.clone());
             vec![(label, target)]
         } else {
-            ctx.config()?
+            // Every sso-session, without building the profiles (thousands in a generated config).
+            ctx.config_for(&[])?
                 .sso_sessions
                 .keys()
                 .filter_map(|name| {
