@@ -442,14 +442,6 @@ impl FakeSso {
         self.state.lock().unwrap().clients.remove(id);
     }
 
-    /// The IDs of the clients registered through RegisterClient, in order.
-    pub fn registered_clients(&self) -> Vec<String> {
-        let st = self.state.lock().unwrap();
-        let mut ids: Vec<String> = st.clients.keys().filter(|k| k.starts_with("registered-client-")).cloned().collect();
-        ids.sort_by_key(|id| id.trim_start_matches("registered-client-").parse::<u64>().unwrap_or(0));
-        ids
-    }
-
     pub fn set_registration_lifetime(&self, secs: i64) {
         self.state.lock().unwrap().registration_lifetime = secs;
     }
