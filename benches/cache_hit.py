@@ -119,6 +119,10 @@ def hits(configs, role_file):
             commands[(label, n)] = ([path, "--profile", "dev-sso"], dict(env0, AWS_CONFIG_FILE=configs[n]))
         # The profile tools use: [profile dev], whose credential_process names dev-sso (a second hop).
         commands[(label, "dev")] = ([path, "--profile", "dev"], dict(env0, AWS_CONFIG_FILE=configs[20000]))
+    # The shell-prompt line (docs/status.md): ours only, a baseline build may predate it.
+    commands[("ours", "prompt")] = ([BIN, "status", "--prompt"], dict(env0, AWS_CONFIG_FILE=configs[20000]))
+    commands[("ours", "prompt dev")] = ([BIN, "status", "--prompt", "--profile", "dev"],
+                                        dict(env0, AWS_CONFIG_FILE=configs[20000]))
     times = {key: [] for key in commands}
     order = list(commands)
     rng = random.Random(16)
@@ -244,6 +248,10 @@ def main():
         cells.append(f"{med:.2f} ms | {p95:.2f} ms | {rss[(label, 'dev')]:.1f} MB")
     print("| cache hit through `--profile dev` (its credential_process names dev-sso), 20,000 profiles | "
           + " | ".join(cells) + " |")
+    for key, name in (("prompt", "`status --prompt` (every session), 20,000 profiles"),
+                      ("prompt dev", "`status --prompt --profile dev`, 20,000 profiles")):
+        med, p95 = summary(times[("ours", key)])
+        print(f"| {name} | {med:.2f} ms | {p95:.2f} ms | {rss[('ours', key)]:.1f} MB |" + " | | |" * (len(labels) - 1))
     cat = summary(times[("floor", "cat")])[0]
     for label in labels:
         small = summary(times[(label, 3)])[0]

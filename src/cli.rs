@@ -265,6 +265,11 @@ pub enum Command {
     /// Print the manual page (roff) on stdout.
     #[command(hide = true)]
     Man,
+
+    /// Print the config's profile or sso-session names, one a line: what the completion scripts
+    /// offer after --profile and --sso-session.
+    #[command(hide = true)]
+    CompleteNames(CompleteNamesArgs),
 }
 
 impl Cli {
@@ -300,6 +305,7 @@ impl Command {
             Command::StartDeviceAuthorization(_) => "start-device-authorization",
             Command::Completions(_) => "completions",
             Command::Man => "man",
+            Command::CompleteNames(_) => "complete-names",
         }
     }
 }
@@ -421,6 +427,12 @@ pub struct StatusArgs {
     /// check fails, 3 if a login is needed.
     #[arg(long)]
     pub check: bool,
+
+    /// One short line for a shell prompt: the time each sso-session's token has left (`corp 7h58m`;
+    /// `refresh` when the next use refreshes it, `login` when it needs a login), or only that of the
+    /// session --profile/--sso-session/--start-url names. Reads the config and token files only.
+    #[arg(long, conflicts_with_all = ["json", "check"])]
+    pub prompt: bool,
 }
 
 #[derive(Debug, Args)]
@@ -490,6 +502,19 @@ pub struct ConsoleArgs {
     /// Print the sign-in link instead of opening a browser.
     #[arg(long)]
     pub no_browser: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteNamesArgs {
+    /// Which names.
+    #[arg(value_enum)]
+    pub kind: NameKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NameKind {
+    Profiles,
+    SsoSessions,
 }
 
 #[derive(Debug, Args)]

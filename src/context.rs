@@ -35,6 +35,97 @@ impl std::fmt::Debug for Env {
     }
 }
 
+/// One entry of `ENV_VARS`: variables read together, and what they do (for the man page).
+pub struct EnvVar {
+    pub names: &'static [&'static str],
+    /// What they do, in a sentence (backticks for code); empty for a variable of the tests or of
+    /// the program's own bookkeeping, which the man page leaves out.
+    pub meaning: &'static str,
+}
+
+/// Every environment variable the program reads. The man page's ENVIRONMENT section is generated
+/// from this list, and `Env` refuses (in debug builds, so in every test run) to read a variable that
+/// is not on it: the two cannot drift apart.
+pub const ENV_VARS: &[EnvVar] = &[
+    EnvVar {
+        names: &["AWS_PROFILE", "AWS_DEFAULT_PROFILE"],
+        meaning: "The profile when `--profile` is not given (then `default`).",
+    },
+    EnvVar {
+        names: &["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"],
+        meaning: "Where the config and credentials files are (~/.aws/config, ~/.aws/credentials).",
+    },
+    EnvVar {
+        names: &["AWS_ENDPOINT_URL_SSO_OIDC", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL"],
+        meaning: "Endpoint overrides for SSO OIDC and the SSO portal, as in the AWS CLI.",
+    },
+    EnvVar {
+        names: &["AWS_ENDPOINT_URL_SIGNIN"],
+        meaning: "Endpoint override for the console federation endpoint (`console`).",
+    },
+    EnvVar {
+        names: &["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"],
+        meaning: "`true`: ignore every endpoint override, from the environment and the config.",
+    },
+    EnvVar {
+        names: &["AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT"],
+        meaning: "`true`: FIPS or dual-stack endpoints, as `use_fips_endpoint` and `use_dualstack_endpoint` in a profile.",
+    },
+    EnvVar {
+        names: &[
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ],
+        meaning: "Proxies, and the hosts reached without one.",
+    },
+    EnvVar { names: &["AWS_CA_BUNDLE"], meaning: "Extra trusted certificates (PEM), as `ca_bundle` in a profile." },
+    EnvVar {
+        names: &["AWS_REGION", "AWS_DEFAULT_REGION"],
+        meaning: "The region of `console` and the SSO OIDC commands when set; `exec` sets both to the profile's region unless one is set.",
+    },
+    EnvVar {
+        names: &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"],
+        meaning: "The IAM credentials `create-token-with-iam` signs with when no `--source-profile` is given.",
+    },
+    EnvVar { names: &["BROWSER"], meaning: "The command that opens the sign-in page." },
+    EnvVar {
+        names: &["DISPLAY", "WAYLAND_DISPLAY", "SSH_CONNECTION", "SSH_TTY"],
+        meaning: "Whether `login` can use a browser here: without a display, or over SSH, it uses the device code flow.",
+    },
+    EnvVar {
+        names: &["AWS_SSO_PROCESS_TTY"],
+        meaning: "Where prompts go: `none` (stderr) or a file; by default /dev/tty.",
+    },
+    EnvVar {
+        names: &["AWS_SSO_PROCESS_PROGRESS"],
+        meaning: "Set (and not `0`): progress lines on stderr even when it is not a terminal.",
+    },
+    EnvVar { names: &["NO_COLOR", "TERM"], meaning: "`NO_COLOR` set, or `TERM=dumb`: no colour or bold text." },
+    EnvVar {
+        names: &["AWS_SSO_PROCESS_EXEC"],
+        meaning: "Set by `exec` in the command's environment; a nested `exec` refuses to run unless `--force`.",
+    },
+    EnvVar {
+        names: &["HOME", "XDG_CACHE_HOME", "PATH"],
+        meaning: "The home folder (else the password database), where the config index is kept \
+                  ($XDG_CACHE_HOME/aws-sso-process), and where `status` looks for a credential_process program.",
+    },
+    // Bookkeeping between our own processes, and the tests' clock and host.
+    EnvVar { names: &["AWS_SSO_PROCESS_DEPTH", "AWS_SSO_PROCESS_CHAIN"], meaning: "" },
+    EnvVar { names: &["AWS_SSO_PROCESS_NOW", "AWS_SSO_PROCESS_TEST_AWS_HOST"], meaning: "" },
+];
+
+/// Whether `name` is on `ENV_VARS`.
+fn listed(name: &str) -> bool {
+    ENV_VARS.iter().any(|v| v.names.contains(&name))
+}
+
 impl Env {
     pub fn from_process() -> Env {
         Env {
@@ -52,12 +143,14 @@ impl Env {
 
     /// A variable's value; unset and empty are the same.
     pub fn get(&self, name: &str) -> Option<&str> {
+        debug_assert!(listed(name), "{name} is read but not on context::ENV_VARS");
         self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     /// Whether a variable is set to nothing but spaces (or nothing at all): for the settings where
     /// that is an error rather than the same as unset.
     pub fn is_blank(&self, name: &str) -> bool {
+        debug_assert!(listed(name), "{name} is read but not on context::ENV_VARS");
         self.vars.get(name).is_some_and(|v| v.trim().is_empty())
     }
 }

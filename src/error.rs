@@ -120,7 +120,13 @@ impl Error {
 
 /// The command that renews a session, for hints and status lines.
 pub fn login_hint(login_args: &str) -> String {
-    format!("run 'aws-sso-process login {login_args}' (or 'aws sso login {login_args}')")
+    // `aws sso login` takes --sso-session, or --profile of a profile with sso_* keys (the legacy
+    // ones login_args names); it has no --start-url.
+    if login_args.starts_with("--start-url") {
+        format!("run 'aws-sso-process login {login_args}'")
+    } else {
+        format!("run 'aws-sso-process login {login_args}' (or 'aws sso login {login_args}')")
+    }
 }
 
 impl fmt::Display for Error {

@@ -104,6 +104,7 @@ fn run(cli: &Cli, matches: Option<&clap::ArgMatches>, ctx: &Context) -> Result<u
         Some(Command::Login(args)) => cmd::login::run(ctx, &spec, args),
         Some(Command::Logout(args)) => cmd::logout::run(ctx, &spec, args.all),
         Some(Command::List(args)) => cmd::list::run(ctx, &spec, args.json),
+        Some(Command::Status(args)) if args.prompt => cmd::status::prompt_line(ctx, &spec),
         Some(Command::Status(args)) => cmd::status::run(ctx, &spec, args.json, args.check),
         Some(Command::Configure(args)) => match &args.command {
             cli::ConfigureCommand::Generate(g) => cmd::configure::generate(ctx, &spec, g),
@@ -115,6 +116,7 @@ fn run(cli: &Cli, matches: Option<&clap::ArgMatches>, ctx: &Context) -> Result<u
         Some(Command::Console(args)) => cmd::console::run(ctx, &spec, cli.login_if_needed, args),
         Some(Command::Completions(args)) => cmd::docs::completions(args.shell),
         Some(Command::Man) => cmd::docs::man(),
+        Some(Command::CompleteNames(args)) => cmd::docs::complete_names(ctx, args.kind),
     }
 }
 

@@ -432,7 +432,11 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
                     .unwrap_or_else(|e| e.into_inner())
                     .push((material.refresh_token.clone(), Instant::now()));
             }
-            note_failure(ctx, &path, ctx.now());
+            // The service's "no" to this refresh token (or its client) is final: remembered for
+            // `status`, bound to this refresh token so that a new login makes it moot.
+            let refused =
+                err.service().is_some_and(|e| e.is("InvalidGrantException") || e.is("InvalidClientException"));
+            note_failure(ctx, &path, ctx.now(), refused.then_some(&material.refresh_token));
             refresh_failed(ctx, target, &cached, mode, err)
         }
     }
@@ -496,9 +500,9 @@ fn retry_from(failed_at: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<U
     (since >= TimeDelta::zero() && since < RETRY_OPTIONAL_AFTER).then(|| failed_at + RETRY_OPTIONAL_AFTER)
 }
 
-/// The time in a failure file; `None` for a missing, foreign or unreadable one. The file is
-/// hostile like any other: no link is followed, only a regular file is read, and at most 64 bytes.
-fn last_failure(path: &Path) -> Option<DateTime<Utc>> {
+/// A failure file's text; `None` for a missing or unreadable one. The file is hostile like any
+/// other: no link is followed, only a regular file is read, and at most 128 bytes.
+fn failure_text(path: &Path) -> Option<String> {
     use std::io::Read;
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
@@ -513,14 +517,40 @@ fn last_failure(path: &Path) -> Option<DateTime<Utc>> {
         return None;
     }
     let mut text = String::new();
-    file.take(64).read_to_string(&mut text).ok()?;
-    timefmt::parse(text.trim())
+    file.take(128).read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
-/// Remembers a failed refresh (best effort: without it, the next process just tries again).
-fn note_failure(ctx: &Context, token_path: &Path, now: DateTime<Utc>) {
+/// The time in a failure file's first line; `None` for a missing, foreign or unreadable one.
+fn last_failure(path: &Path) -> Option<DateTime<Utc>> {
+    timefmt::parse(failure_text(path)?.lines().next()?.trim())
+}
+
+/// When the service refused `refresh_token` itself (invalid_grant, or its client: invalid_client),
+/// as the failure file records it (docs/refresh-and-locking.md); `None` when it did not, or the
+/// record is about another refresh token (a login since then replaced it).
+pub fn refresh_refused(token_path: &Path, refresh_token: &Secret) -> Option<DateTime<Utc>> {
+    let text = failure_text(&failure_path(token_path))?;
+    let mut lines = text.lines();
+    let at = timefmt::parse(lines.next()?.trim())?;
+    (lines.next()?.trim() == format!("refused {}", fingerprint(refresh_token))).then_some(at)
+}
+
+/// A short SHA-256 fingerprint of a refresh token: enough to tell tokens apart, nothing to use.
+fn fingerprint(token: &Secret) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.expose().as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Remembers a failed refresh (best effort: without it, the next process just tries again), and
+/// whether the service refused the refresh token itself.
+fn note_failure(ctx: &Context, token_path: &Path, now: DateTime<Utc>, refused: Option<&Secret>) {
     let path = failure_path(token_path);
-    if let Err(e) = cache::write_bytes_atomic(&path, format!("{}\n", timefmt::format(now)).as_bytes()) {
+    let mut text = format!("{}\n", timefmt::format(now));
+    if let Some(token) = refused {
+        text.push_str(&format!("refused {}\n", fingerprint(token)));
+    }
+    if let Err(e) = cache::write_bytes_atomic(&path, text.as_bytes()) {
         ctx.debug(|| format!("could not note the failed refresh: {}", crate::error::chain(&e)));
     }
 }

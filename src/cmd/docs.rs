@@ -22,9 +22,130 @@ pub fn completion_script(shell: clap_complete::Shell) -> String {
         // ways (`aws__sso__process__subcmd__login` while walking the words, `aws__subcmd__sso__
         // subcmd__process__subcmd__login` in the case arms), so no subcommand option ever
         // completes: clap-rs/clap#6421, #6529. Use the first spelling everywhere.
-        clap_complete::Shell::Bash => script.replace("aws__subcmd__sso__subcmd__process", "aws__sso__process"),
+        clap_complete::Shell::Bash => {
+            complete_names_in(&script.replace("aws__subcmd__sso__subcmd__process", "aws__sso__process"), shell)
+        }
+        clap_complete::Shell::Zsh => complete_names_in(&script, shell),
+        clap_complete::Shell::Fish => complete_names_in(&fish_quote_descriptions(&script), shell),
         _ => script,
     }
+}
+
+/// clap_complete's fish script puts each value's help in single quotes inside one double-quoted
+/// `-a "..."` argument, unescaped: a help with `"` or `$(...)` in it (the export formats') ends the
+/// string early, and fish then runs what follows as a command when the script is sourced. Escapes
+/// `\`, `"` and `$` in those helps.
+fn fish_quote_descriptions(script: &str) -> String {
+    let mut out = String::with_capacity(script.len() + 256);
+    let mut in_values = false;
+    for line in script.lines() {
+        // A list of values with helps: `-a "name\t'help'` (a plain `-a "name"` has no `\t'`).
+        let opens = |i: usize| line[i + 5..].split('"').next().is_some_and(|v| v.contains("\\t'"));
+        let start = if in_values { Some(0) } else { line.find(" -a \"").filter(|&i| opens(i)).map(|i| i + 4) };
+        let Some(start) = start else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let (head, values) = line.split_at(start);
+        let closes = values.ends_with("'\"");
+        in_values = !closes;
+        let body = if closes { &values[..values.len() - 1] } else { values };
+        let fixed = match (body.find("\\t'"), body.rfind('\'')) {
+            (Some(tab), Some(end)) if end > tab + 2 => {
+                let desc = &body[tab + 3..end];
+                let escaped = desc.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$");
+                format!("{}{escaped}{}", &body[..tab + 3], &body[end..])
+            }
+            _ => body.to_owned(),
+        };
+        out.push_str(head);
+        out.push_str(&fixed);
+        if closes {
+            out.push('"');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The option whose values are config names, and the `complete-names` kind that lists them.
+const NAMED_OPTIONS: [(&str, &str); 2] = [("profile", "profiles"), ("sso-session", "sso-sessions")];
+
+/// Makes the values of --profile and --sso-session complete from the user's config, through the
+/// hidden `complete-names` command, where clap_complete's scripts offer file names (bash) or
+/// nothing (zsh, fish). Line by line, so each shell's script keeps its own form.
+fn complete_names_in(script: &str, shell: clap_complete::Shell) -> String {
+    let list = |kind: &str| format!("{NAME} complete-names {kind} 2>/dev/null");
+    let mut out = String::with_capacity(script.len() + 4096);
+    let mut option: Option<&str> = None;
+    for line in script.lines() {
+        let trimmed = line.trim();
+        let mut line = line.to_owned();
+        match shell {
+            // `--profile)` then `COMPREPLY=($(compgen -f "${cur}"))` in each state's case.
+            clap_complete::Shell::Bash => {
+                if let Some(kind) = option.take()
+                    && trimmed == r#"COMPREPLY=($(compgen -f "${cur}"))"#
+                {
+                    line = line
+                        .replace(trimmed, &format!(r#"COMPREPLY=($(compgen -W "$({})" -- "${{cur}}"))"#, list(kind)));
+                }
+                option = NAMED_OPTIONS.iter().find(|(o, _)| trimmed == format!("--{o})")).map(|(_, k)| *k);
+            }
+            // `'--profile=[help]:PROFILE:_default' \`: the action after the last colon.
+            clap_complete::Shell::Zsh => {
+                for (opt, kind) in NAMED_OPTIONS {
+                    if trimmed.contains(&format!("--{opt}=[")) && trimmed.ends_with(":_default' \\") {
+                        let action =
+                            format!(r#"{{local -a names; names=(${{(f)"$({})"}}); compadd -a names}}' \"#, list(kind));
+                        line = format!("{}{action}", &line[..line.len() - "_default' \\".len()]);
+                    }
+                }
+            }
+            // `complete -c aws-sso-process ... -l profile -d '...' -r`: add the names, no files.
+            clap_complete::Shell::Fish => {
+                for (opt, kind) in NAMED_OPTIONS {
+                    if trimmed.contains(&format!(" -l {opt} ")) && trimmed.ends_with(" -r") {
+                        line.push_str(&format!(r#" -f -a "({})""#, list(kind)));
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    if shell == clap_complete::Shell::Fish {
+        // Before a subcommand, clap's condition (an argparse of the words so far) fails while the
+        // option still lacks its value, so the lines above never apply there: offer the names
+        // whenever the word before is the option.
+        for (opt, kind) in NAMED_OPTIONS {
+            out.push_str(&format!(
+                "complete -c {NAME} -n 'test (commandline -opc)[-1] = --{opt}' -f -a \"({})\"\n",
+                list(kind)
+            ));
+        }
+    }
+    out
+}
+
+/// `complete-names`: the config's profile or sso-session names, one a line (for the completion
+/// scripts). No config, or one that does not parse, lists nothing: a completion must not print
+/// errors into the command line being typed.
+pub fn complete_names(ctx: &crate::context::Context, kind: crate::cli::NameKind) -> Result<u8, Error> {
+    let Ok(config) = ctx.config() else { return Ok(0) };
+    let names = match kind {
+        crate::cli::NameKind::Profiles => &config.profiles,
+        crate::cli::NameKind::SsoSessions => &config.sso_sessions,
+    };
+    let mut text = String::new();
+    // A name with whitespace or a control character would split into several candidates.
+    for name in names.keys().filter(|n| !n.chars().any(|c| c.is_whitespace() || c.is_control())) {
+        text.push_str(name);
+        text.push('\n');
+    }
+    write_stdout(text.as_bytes())
 }
 
 pub fn man() -> Result<u8, Error> {
@@ -72,7 +193,10 @@ pub fn man_page() -> String {
     }
     // The help texts mark code with backticks, as Markdown does; on the page that is bold.
     let mut page = code_spans(&page);
-    page.push_str(EXTRA_SECTIONS);
+    let (exit_status, rest) = EXTRA_SECTIONS.split_at(EXTRA_SECTIONS.find(".SH FILES").unwrap_or(0));
+    page.push_str(exit_status);
+    page.push_str(&code_spans(&environment_section()));
+    page.push_str(rest);
     page
 }
 
@@ -109,8 +233,9 @@ target profile on stdout and nothing else. Cached role credentials are served wi
 call at all.
 .PP
 It reads and writes the AWS CLI v2 caches (\fI~/.aws/sso/cache\fR, \fI~/.aws/cli/cache\fR) in the
-CLI's own format, so \fBaws sso login\fR and \fBaws\-sso\-process login\fR are interchangeable and
-every tool shares one login. It refreshes the SSO access token in its last 15 minutes, under a
+CLI's own format, so every tool shares one login: \fBaws sso login\fR \fB\-\-sso\-session\fR \fIS\fR logs in the
+session the generated profiles use, and \fBaws\-sso\-process login\fR logs in for the AWS CLI too.
+(\fBaws sso login\fR \fB\-\-profile\fR needs a profile with \fBsso_*\fR keys, which generated profiles do not have.) It refreshes the SSO access token in its last 15 minutes, under a
 file lock, so fifty processes at once make one refresh. Cache files are written atomically, and a
 token is refreshed only where the new one can be saved.
 .PP
@@ -139,6 +264,16 @@ fn roff(render: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
 }
 
 /// Plain text as one roff paragraph line: backslashes and hyphens escaped, no control line.
+/// ENVIRONMENT, from the one list of the variables the program reads (`context::ENV_VARS`).
+fn environment_section() -> String {
+    let mut out = String::from(".SH ENVIRONMENT\n");
+    for var in crate::context::ENV_VARS.iter().filter(|v| !v.meaning.is_empty()) {
+        let names: Vec<String> = var.names.iter().map(|n| format!("\\fB{}\\fR", roff_text(n))).collect();
+        out.push_str(&format!(".TP\n{}\n{}\n", names.join(", "), roff_text(var.meaning)));
+    }
+    out
+}
+
 fn roff_text(text: &str) -> String {
     let escaped = text.replace('\\', "\\e").replace('-', "\\-");
     if escaped.starts_with(['.', '\'']) { format!("\\&{escaped}") } else { escaped }
@@ -160,28 +295,6 @@ Login required: run \fBaws\-sso\-process login\fR (or \fBaws sso login\fR).
 .TP
 \fB126\fR, \fB127\fR
 \fBexec\fR: the command could not be run, or was not found. Otherwise \fBexec\fR exits with the command's own status.
-.SH ENVIRONMENT
-.TP
-\fBAWS_PROFILE\fR, \fBAWS_DEFAULT_PROFILE\fR
-The profile when \fB\-\-profile\fR is not given (then \fBdefault\fR).
-.TP
-\fBAWS_CONFIG_FILE\fR, \fBAWS_SHARED_CREDENTIALS_FILE\fR
-Where the config and credentials files are (\fI~/.aws/config\fR, \fI~/.aws/credentials\fR).
-.TP
-\fBAWS_ENDPOINT_URL_SSO_OIDC\fR, \fBAWS_ENDPOINT_URL_SSO\fR, \fBAWS_ENDPOINT_URL\fR
-Endpoint overrides, as in the AWS CLI.
-.TP
-\fBHTTPS_PROXY\fR, \fBHTTP_PROXY\fR, \fBNO_PROXY\fR, \fBAWS_CA_BUNDLE\fR
-Proxies and extra trusted certificates.
-.TP
-\fBBROWSER\fR
-The command that opens the sign\-in page.
-.TP
-\fBAWS_SSO_PROCESS_TTY\fR
-Where prompts go: \fBnone\fR (stderr) or a file; by default \fI/dev/tty\fR.
-.TP
-\fBAWS_SSO_PROCESS_EXEC\fR
-Set by \fBexec\fR in the command's environment; a nested \fBexec\fR refuses to run unless \fB\-\-force\fR.
 .SH FILES
 .TP
 \fI~/.aws/sso/cache/\fR

@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -88,6 +88,53 @@ pub fn run(ctx: &Context, spec: &TargetArgs, as_json: bool, check: bool) -> Resu
     Ok(exit)
 }
 
+/// `status --prompt`: one line for a shell prompt (docs/status.md). Only the config and the token
+/// files are read: no cache folder listing, no network, so it stays fast on every prompt.
+pub fn prompt_line(ctx: &Context, spec: &TargetArgs) -> Result<u8, Error> {
+    let now = ctx.now();
+    let targets: Vec<(String, SessionTarget)> =
+        if spec.profile.is_some() || spec.sso_session.is_some() || spec.start_url.is_some() {
+            let target = crate::target::session_target(ctx, spec)?;
+            let label = spec.profile.clone().unwrap_or_else(|| target.label.clone());
+            vec![(label, target)]
+        } else {
+            // Every sso-session, without building the profiles (thousands in a generated config).
+            ctx.config_for(&[])?
+                .sso_sessions
+                .keys()
+                .filter_map(|name| {
+                    let spec = TargetArgs { sso_session: Some(name.clone()), ..TargetArgs::default() };
+                    crate::target::session_target(ctx, &spec).ok().map(|t| (name.clone(), t))
+                })
+                .collect()
+        };
+    let items: Vec<String> = targets
+        .iter()
+        .map(|(label, target)| {
+            let token = token_report(target, now);
+            let left = match (&token.state, token.expires_at) {
+                (TokenState::Valid, Some(exp)) => short_duration(exp - now),
+                (TokenState::Expired, _) if token.refreshable => "refresh".to_owned(),
+                _ => "login".to_owned(),
+            };
+            format!("{} {left}", sanitize(label))
+        })
+        .collect();
+    if !items.is_empty() {
+        let _ = writeln!(std::io::stdout().lock(), "{}", items.join(" "));
+    }
+    Ok(0)
+}
+
+/// `7h58m`, `45m`, `0m`: hours and minutes, for a prompt.
+fn short_duration(d: chrono::TimeDelta) -> String {
+    let minutes = d.num_minutes().max(0);
+    match minutes / 60 {
+        0 => format!("{minutes}m"),
+        hours => format!("{hours}h{:02}m", minutes % 60),
+    }
+}
+
 struct Report {
     config_file: PathBuf,
     sessions: Vec<SessionReport>,
@@ -110,6 +157,8 @@ struct TokenReport {
     state: TokenState,
     expires_at: Option<DateTime<Utc>>,
     refreshable: bool,
+    /// The service refused the refresh token (invalid_grant): a login is the only way on.
+    refused: bool,
     why_not: Option<String>,
     registration_expires_at: Option<DateTime<Utc>>,
     /// Timestamp fields in a form some SDKs cannot read: (field, what is off about it).
@@ -188,6 +237,8 @@ fn gather(ctx: &Context, config: &Config) -> Report {
         warn(&mut warnings, "config", "config", w.clone());
     }
     let mut sessions: Vec<SessionReport> = Vec::new();
+    // Each program of the credential_process lines is looked at once, however many profiles run it.
+    let mut programs: HashMap<String, Option<String>> = HashMap::new();
     for name in config.sso_sessions.keys() {
         let spec = TargetArgs { sso_session: Some(name.clone()), ..TargetArgs::default() };
         match crate::target::session_target(ctx, &spec) {
@@ -268,6 +319,17 @@ fn gather(ctx: &Context, config: &Config) -> Report {
         }
 
         if let Some(command) = command {
+            let problem = programs
+                .entry(crate::config::shlex_split(command).and_then(|w| w.into_iter().next()).unwrap_or_default())
+                .or_insert_with_key(|program| program_problem(ctx, program));
+            if let Some(problem) = problem {
+                warn(
+                    &mut warnings,
+                    "credential-process-program",
+                    format!("profile {name}"),
+                    format!("tools cannot run the credential_process of profile {name}: {problem}"),
+                );
+            }
             match crate::target::line_role_or_why(config, Some(name), command) {
                 Some(Ok((session, account, role))) => {
                     if session.name.is_none() {
@@ -313,6 +375,57 @@ fn gather(ctx: &Context, config: &Config) -> Report {
         }
     }
     Report { config_file: ctx.config_path(), sessions, warnings: warnings.list }
+}
+
+/// Why a tool cannot start `program`, the first word of a credential_process line, and the fix
+/// (docs/credential-process.md). The AWS CLI and boto3 start it without a shell: no `~` or `$VAR`
+/// is expanded, and a relative path is looked up from whatever folder the tool runs in.
+fn program_problem(ctx: &Context, program: &str) -> Option<String> {
+    let fix = match std::env::current_exe() {
+        Ok(exe) => format!("write the full path, such as {}", exe.display()),
+        Err(_) => "write the full path".to_owned(),
+    };
+    let shown = sanitize(program);
+    if program.starts_with('~') || program.contains('$') {
+        let what = if program.starts_with('~') { "starts with ~" } else { "holds a $ variable" };
+        return Some(format!(
+            "its program {shown} {what}, which nothing expands: the AWS CLI and boto3 run credential_process without \
+             a shell (FileNotFoundError); {fix}"
+        ));
+    }
+    let runnable = |path: &std::path::Path| {
+        std::fs::metadata(path).is_ok_and(|m| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                m.is_file() && m.permissions().mode() & 0o111 != 0
+            }
+            #[cfg(not(unix))]
+            {
+                m.is_file()
+            }
+        })
+    };
+    if !program.contains('/') && !program.contains('\\') {
+        let path = ctx.env.get("PATH").unwrap_or_default();
+        return match std::env::split_paths(path).any(|dir| dir.is_absolute() && runnable(&dir.join(program))) {
+            true => None,
+            false => Some(format!("its program {shown} is not found on PATH; {fix}")),
+        };
+    }
+    let path = std::path::Path::new(program);
+    if !path.is_absolute() {
+        return Some(format!(
+            "its program path {shown} is relative, so it is looked up from whatever folder the tool runs in; {fix}"
+        ));
+    }
+    match std::fs::metadata(path) {
+        Err(_) => Some(format!("its program {shown} does not exist; {fix}")),
+        Ok(_) if !runnable(path) => {
+            Some(format!("its program {shown} is not an executable file; run 'chmod +x {shown}' or {fix}"))
+        }
+        Ok(_) => None,
+    }
 }
 
 /// A legacy session as status shows it: labelled by its start URL, logged in with `login_args`.
@@ -371,13 +484,20 @@ fn token_report(target: &SessionTarget, now: DateTime<Utc>) -> TokenReport {
         Err(why) => return unreadable(why),
     };
     let is_session = target.session.name.is_some();
-    let refreshable = token.refreshable(is_session, now);
+    // The service already refused this refresh token: it will not work, whatever the file says.
+    let refused = token.refresh.as_ref().and_then(|r| session::refresh_refused(&file, &r.refresh_token));
+    let refreshable = token.refreshable(is_session, now) && refused.is_none();
+    let why_not = match refused {
+        Some(at) => Some(format!("the service refused its refresh token {}", timefmt::relative(at, now))),
+        None => (!refreshable).then(|| token.why_not_refreshable(is_session, now)),
+    };
     TokenReport {
         file,
         state: if token.expires_at > now { TokenState::Valid } else { TokenState::Expired },
         expires_at: Some(token.expires_at),
         refreshable,
-        why_not: (!refreshable).then(|| token.why_not_refreshable(is_session, now)),
+        refused: refused.is_some(),
+        why_not,
         registration_expires_at: token.registration_expires_at,
         foreign_forms,
     }
@@ -440,8 +560,12 @@ fn token_line(t: &TokenReport, now: DateTime<Utc>) -> Cell {
     }
 }
 
-/// No usable token, or an expired one that cannot be refreshed.
+/// No usable token, an expired one that cannot be refreshed, or one whose refresh token the service
+/// refused (it works until it expires, then only a login helps).
 fn needs_login(t: &TokenReport) -> bool {
+    if t.refused {
+        return true;
+    }
     match t.state {
         TokenState::Missing | TokenState::Unreadable(_) => true,
         TokenState::Expired => !t.refreshable,
@@ -501,7 +625,7 @@ fn to_text(report: &Report, now: DateTime<Utc>, color: bool) -> String {
                 Cell::styled(format!("no: {}", s.token.why_not.as_deref().unwrap_or("not refreshable")), Style::Warn),
             ]),
         }
-        if needs_login(&s.token) {
+        if needs_login(&s.token) || matches!(s.check, Some(Err((_, true)))) {
             rows.push(vec![Cell::new("login"), Cell::new(error::login_hint(&s.target.login_args))]);
         }
         match &s.check {

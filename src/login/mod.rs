@@ -205,10 +205,25 @@ fn login_locked(
     let configured = target;
     let target = &configured.in_region(&resolved.region);
     let oidc = Oidc { http: ctx.http(), endpoint: ctx.endpoint_used(Service::Oidc, target.endpoint(Service::Oidc)?) };
-    let reg = registration(ctx, &oidc, target, opts.flow, &resolved.url)?;
-    let resp = match listener {
-        Some(listener) => pkce_flow(ctx, &oidc, target, &reg, opts, prompt, listener)?,
-        None => device_flow(ctx, &oidc, target, &reg, opts, prompt, &resolved.url)?,
+    let flow = |reg: &Registration| match &listener {
+        Some(listener) => pkce_flow(ctx, &oidc, target, reg, opts, prompt, listener),
+        None => device_flow(ctx, &oidc, target, reg, opts, prompt, &resolved.url),
+    };
+    let mut reg = registration(ctx, &oidc, target, opts.flow, &resolved.url, None)?;
+    let resp = match flow(&reg) {
+        // A cached registration the service no longer accepts (docs/login.md): register once
+        // more and go on. A new registration refused as well ends the login; the token file was
+        // not touched.
+        Err(e) if rejects_client(&e) => {
+            let Some(cached_in) = reg.cached_in.take() else { return Err(refused_again(target, &e)) };
+            prompt.line(&format!(
+                "aws-sso-process: the service no longer accepts the client registration cached in {}; registering a new one",
+                cached_in.display()
+            ));
+            reg = registration(ctx, &oidc, target, opts.flow, &resolved.url, Some(&reg.client_id))?;
+            flow(&reg).map_err(|e| if rejects_client(&e) { refused_again(target, &e) } else { e })?
+        }
+        result => result?,
     };
     let now = ctx.now();
     let expires_at = now + TimeDelta::seconds(resp.expires_in);
@@ -236,6 +251,33 @@ fn login_locked(
         }
     }
     Ok(Outcome::LoggedIn { expires_at })
+}
+
+/// Whether the service refused the client registration itself (`InvalidClientException`, the OAuth
+/// `invalid_client`) rather than the user's sign-in.
+fn rejects_client(e: &Error) -> bool {
+    match e {
+        Error::Service(s) => s.is("InvalidClientException"),
+        Error::Failed { cause, .. } => rejects_client(cause),
+        _ => false,
+    }
+}
+
+/// A registration made in this very login was refused too: something other than an old
+/// registration is wrong, and trying again at once would not help.
+fn refused_again(target: &SessionTarget, e: &Error) -> Error {
+    Error::Other {
+        what: format!(
+            "the service refused a client registration made just now for {}: {}",
+            target.label,
+            crate::error::chain(e)
+        ),
+        hint: Some(format!(
+            "check the start URL and sso_region of {}, then run 'aws-sso-process login {}' again; the cached token \
+             (if any) was left as it is",
+            target.label, target.login_args
+        )),
+    }
 }
 
 /// An OIDC call that failed, with what we were doing; the call's error stays the cause (and gives

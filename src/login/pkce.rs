@@ -21,7 +21,7 @@ pub(super) fn pkce_flow(
     reg: &Registration,
     opts: &Options,
     prompt: &Prompt,
-    listener: TcpListener,
+    listener: &TcpListener,
 ) -> Result<TokenResponse, Error> {
     let port = listener
         .local_addr()
@@ -47,7 +47,7 @@ pub(super) fn pkce_flow(
             Err(why) => prompt.line(&format!("aws-sso-process: {why}; open the URL by hand")),
         }
     }
-    let code = wait_for_code(ctx, &listener, &state, Instant::now() + PKCE_TIMEOUT, target, prompt);
+    let code = wait_for_code(ctx, listener, &state, Instant::now() + PKCE_TIMEOUT, target, prompt);
     prompt.end_status();
     let code = code?;
     let body = json!({
@@ -68,6 +68,22 @@ pub(super) fn pkce_flow(
             failed(format!("cannot redeem the authorization code for {}", target.label), e)
         }
     })
+}
+
+/// The authorization server sent the browser back with `invalid_client`: the same refusal as
+/// CreateToken's InvalidClientException, so the login treats it alike (docs/login.md).
+fn client_refused_at_authorize(target: &SessionTarget, detail: &str) -> Error {
+    let host = target.endpoint(Service::Oidc).map(|e| crate::sanitize::host_of(&e.url)).unwrap_or_default();
+    Error::Failed {
+        what: format!("the browser sign-in to {} failed", target.label),
+        cause: Box::new(Error::Service(crate::http::ServiceError {
+            op: "Authorize",
+            host,
+            status: 302,
+            code: "InvalidClientException".to_owned(),
+            message: detail.trim().trim_start_matches('(').trim_end_matches(')').to_owned(),
+        })),
+    }
 }
 
 /// The /authorize URL: parameters in the CLI's order, `scopes` plural and `%20`-joined, the
@@ -196,6 +212,9 @@ fn wait_for_code(
         if let Some(error) = param("error") {
             let detail = param("error_description").map(|d| format!(" ({})", sanitize(d))).unwrap_or_default();
             respond(stream, 200, FAILURE_PAGE);
+            if error == "invalid_client" {
+                return Err(client_refused_at_authorize(target, &detail));
+            }
             return Err(Error::Other {
                 what: format!(
                     "the browser sign-in to {} failed: the authorization server answered {}{detail}",

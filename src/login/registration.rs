@@ -8,8 +8,13 @@ pub struct Registration {
     pub client_id: String,
     pub client_secret: Secret,
     pub expires_at: DateTime<Utc>,
+    /// The cache file a reused registration was read from.
+    pub cached_in: Option<PathBuf>,
     /// A new registration's cache file and content, written only after a successful login.
     pending: Option<(PathBuf, Value)>,
+    /// The client ID of a registration the service refused, which the new one replaces: the file
+    /// is written only while it still holds that one (or nothing usable).
+    replacing: Option<String>,
 }
 
 /// No secret: neither the client secret nor the pending file's content (which holds it).
@@ -18,6 +23,7 @@ impl std::fmt::Debug for Registration {
         f.debug_struct("Registration")
             .field("client_id", &self.client_id)
             .field("expires_at", &self.expires_at)
+            .field("cached_in", &self.cached_in)
             .field("pending", &self.pending.as_ref().map(|(path, _)| path))
             .finish_non_exhaustive()
     }
@@ -72,6 +78,7 @@ pub(super) fn registration(
     target: &SessionTarget,
     flow: Flow,
     issuer_url: &str,
+    refused: Option<&str>,
 ) -> Result<Registration, Error> {
     let paths = registration_paths(target, flow);
     let scopes = wanted_scopes(target);
@@ -81,8 +88,15 @@ pub(super) fn registration(
     for path in &paths {
         match cache::read_object(path) {
             Ok(Some(doc)) => match fit(&doc, flow, &scopes, ctx.now()) {
-                Ok(reg) => {
+                Ok(reg) if refused == Some(reg.client_id.as_str()) => {
+                    ctx.debug(|| {
+                        format!("not reusing the client registration {}: the service refused it", path.display())
+                    });
+                    write_to.get_or_insert(path);
+                }
+                Ok(mut reg) => {
                     ctx.debug(|| format!("reusing the client registration {}", path.display()));
+                    reg.cached_in = Some(path.clone());
                     return Ok(reg);
                 }
                 Err(unfit) => {
@@ -138,12 +152,41 @@ pub(super) fn registration(
     }
     // Written once the login succeeds: an interrupted or failed login leaves the cache as it was.
     let pending = Some((write_to, Value::Object(doc)));
-    Ok(Registration { client_id: resp.client_id, client_secret: resp.client_secret, expires_at, pending })
+    Ok(Registration {
+        client_id: resp.client_id,
+        client_secret: resp.client_secret,
+        expires_at,
+        cached_in: None,
+        pending,
+        replacing: refused.map(str::to_owned),
+    })
 }
 
-/// Caches a registration made during this login (after the token was written).
+/// How long saving a registration waits for another process that holds its file's lock.
+const SAVE_LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Caches a registration made during this login (after the token was written), under the lock of
+/// its file. One that replaces a refused registration is written only while the file still holds
+/// the refused one (or nothing usable): another tool may have put a working one there meanwhile,
+/// and the file may be the AWS CLI's (docs/login.md).
 pub(super) fn save_registration(ctx: &Context, reg: &Registration) {
     let Some((path, doc)) = &reg.pending else { return };
+    let _guard = match LockGuard::acquire(path, SAVE_LOCK_WAIT) {
+        Ok(guard) => guard,
+        Err(e) => {
+            ctx.warn(format!("the client registration was not cached: {}", crate::error::chain(&Error::from(e))));
+            return;
+        }
+    };
+    if let Some(refused) = &reg.replacing
+        && let Ok(Some(now)) = cache::read_object(path)
+        && let Ok(Some(id)) = cache::str_field(&now, "clientId")
+        && !id.is_empty()
+        && id != refused
+    {
+        ctx.debug(|| format!("kept the client registration {}: another process replaced it meanwhile", path.display()));
+        return;
+    }
     match cache::write_atomic(path, doc) {
         Ok(()) => ctx.debug(|| format!("cached the client registration in {}", path.display())),
         Err(e) => ctx.warn(format!("the client registration could not be cached: {}", crate::error::chain(&e))),
@@ -192,7 +235,14 @@ fn fit(doc: &Map<String, Value>, flow: Flow, scopes: &[String], now: DateTime<Ut
     if let Some(missing) = scopes.iter().find(|s| !have.contains(&s.as_str())) {
         return Err(format!("lacks the scope {missing}").into());
     }
-    Ok(Registration { client_id: client_id.to_owned(), client_secret: Secret::new(secret), expires_at, pending: None })
+    Ok(Registration {
+        client_id: client_id.to_owned(),
+        client_secret: Secret::new(secret),
+        expires_at,
+        cached_in: None,
+        pending: None,
+        replacing: None,
+    })
 }
 
 #[cfg(test)]
@@ -209,7 +259,9 @@ mod tests {
             client_id: "cid".into(),
             client_secret: Secret::new("SECRET-ONE"),
             expires_at: Utc::now(),
+            cached_in: None,
             pending: Some((PathBuf::from("/x.json"), json!({"clientSecret": "SECRET-ONE"}))),
+            replacing: None,
         };
         let shown = format!("{reg:?}");
         assert!(shown.contains("cid") && shown.contains("/x.json") && !shown.contains("SECRET-ONE"), "{shown}");

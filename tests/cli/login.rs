@@ -555,3 +555,72 @@ fn auto_login_without_a_terminal_still_waits_for_a_login_in_progress() {
     assert_eq!(run.json()["AccountId"], ACCOUNT);
     assert_eq!(env.fake.count("StartDeviceAuthorization"), 1);
 }
+
+// ---------------------------------------------------------------------------------------------------
+// A client registration the service no longer accepts (docs/login.md).
+
+#[test]
+fn a_refused_registration_heals_itself_in_the_device_flow() {
+    let (env, tty) = env_with_tty();
+    env.run(&["login", "--sso-session", "corp", "--use-device-code"]).assert_ok();
+    let reg_path = env.home().join(format!(".aws/sso/cache/{}.json", corp_registration_key()));
+    let old = env.read_json(&reg_path)["clientId"].as_str().unwrap().to_owned();
+    env.fake.reject_client(&old);
+
+    let run = env.run(&["login", "--sso-session", "corp", "--use-device-code"]);
+    run.assert_ok();
+    let shown = read(&tty);
+    assert_eq!(shown.matches("no longer accepts the client registration cached in").count(), 1, "{shown}");
+    assert!(shown.contains(&reg_path.display().to_string()), "{shown}");
+    assert_eq!(env.fake.count("RegisterClient"), 2, "registered once more");
+    let new = env.read_json(&reg_path)["clientId"].as_str().unwrap().to_owned();
+    assert_ne!(new, old, "the refused registration was replaced in its own file");
+    assert_eq!(env.corp_token()["clientId"], new.as_str());
+    // And the new one is reused from then on.
+    env.run(&["login", "--sso-session", "corp", "--use-device-code"]).assert_ok();
+    assert_eq!(env.fake.count("RegisterClient"), 2);
+}
+
+#[test]
+fn a_new_registration_refused_too_stops_once_and_keeps_the_token() {
+    let (env, _tty) = env_with_tty();
+    env.run(&["login", "--sso-session", "corp", "--use-device-code"]).assert_ok();
+    let reg_path = env.home().join(format!(".aws/sso/cache/{}.json", corp_registration_key()));
+    let (token, reg) = (env.corp_token(), env.read_json(&reg_path));
+    let refused = || Reply::oidc_error(401, "InvalidClientException", "invalid_client");
+    env.fake.script("StartDeviceAuthorization", [refused(), refused(), refused()]);
+
+    env.run(&["login", "--sso-session", "corp", "--use-device-code"])
+        .assert_fails(1, "the service refused a client registration made just now for corp");
+    assert_eq!(env.fake.count("RegisterClient"), 2, "one new registration, not a loop");
+    assert_eq!(env.fake.count("StartDeviceAuthorization"), 3, "the first login, the refused one, the new one");
+    assert_eq!(env.corp_token(), token, "the still-valid token is kept");
+    assert_eq!(env.read_json(&reg_path), reg, "a registration that did not work is not cached");
+    env.run(&["--profile", "dev-sso"]).assert_ok();
+}
+
+#[test]
+fn a_refused_registration_heals_itself_in_the_pkce_flow() {
+    let Some((env, tty)) = pkce_env() else { return };
+    env.run(&["login", "--sso-session", "corp"]).assert_ok();
+    let reg_path = env.home().join(format!(".aws/sso/cache/{}.json", corp_registration_key()));
+    let first = env.read_json(&reg_path)["clientId"].as_str().unwrap().to_owned();
+
+    // Refused at the authorize step: the browser comes back with invalid_client.
+    env.fake.reject_client(&first);
+    env.run(&["login", "--sso-session", "corp"]).assert_ok();
+    assert_eq!(env.fake.count("RegisterClient"), 2);
+    let second = env.read_json(&reg_path)["clientId"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    assert_eq!(env.corp_token()["clientId"], second.as_str());
+
+    // Refused when the code is redeemed (CreateToken).
+    env.fake.script("CreateToken", [Reply::oidc_error(401, "InvalidClientException", "invalid_client")]);
+    env.run(&["login", "--sso-session", "corp"]).assert_ok();
+    assert_eq!(env.fake.count("RegisterClient"), 3);
+    let third = env.read_json(&reg_path)["clientId"].as_str().unwrap().to_owned();
+    assert_ne!(third, second);
+    assert_eq!(env.corp_token()["clientId"], third.as_str());
+    assert_eq!(read(&tty).matches("no longer accepts the client registration").count(), 2, "{}", read(&tty));
+    env.run(&["--profile", "dev-sso"]).assert_ok();
+}

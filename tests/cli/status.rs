@@ -101,6 +101,9 @@ fn golden_env() -> TestEnv {
     let mut env = TestEnv::new();
     env.set_env("AWS_SSO_PROCESS_NOW", NOW);
     env.write_config(GOLDEN_CONFIG);
+    // The config's lines run `aws-sso-process` by its bare name: found on PATH, as after an install.
+    let path = path_with_binary(&env);
+    env.set_env("PATH", &path);
     let write = |path: PathBuf, text: &str| env.write_file(&path, text);
     // corp: valid for 42 more minutes, refreshable.
     let corp = token_doc("https://corp.awsapps.com/start", "us-east-1", "2026-11-21T08:42:00Z", true);
@@ -384,4 +387,137 @@ fn status_json_has_exactly_the_shape_docs_status_md_shows() {
             assert_eq!(keys, ["ok", "error", "loginRequired"], "the check object docs/status.md describes");
         }
     }
+}
+
+/// A PATH whose first folder holds `aws-sso-process` (a link to the binary under test).
+fn path_with_binary(env: &TestEnv) -> String {
+    let bin = env.home().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let link = bin.join("aws-sso-process");
+    if !link.exists() {
+        std::os::unix::fs::symlink(BIN, &link).unwrap();
+    }
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+#[test]
+fn a_credential_process_program_tools_cannot_run_is_a_warning_with_the_fix() {
+    let mut env = TestEnv::new();
+    let path = path_with_binary(&env);
+    env.set_env("PATH", &path);
+    env.set_env("MYBIN", "/usr/local/bin");
+    let home = env.home().display().to_string();
+    let not_executable = env.home().join("bin/not-executable/aws-sso-process");
+    env.write_file(&not_executable, "#!/bin/sh\n");
+    let line = |program: &str| format!("credential_process = {program} --profile dev-sso\n");
+    let forms = [
+        ("tilde", "~/bin/aws-sso-process".to_owned(), "starts with ~"),
+        ("var", "$MYBIN/aws-sso-process".to_owned(), "holds a $ variable"),
+        ("braces", "${HOME}/bin/aws-sso-process".to_owned(), "holds a $ variable"),
+        ("relative", "bin/aws-sso-process".to_owned(), "is relative"),
+        ("missing", format!("{home}/nowhere/aws-sso-process"), "does not exist"),
+        ("noexec", not_executable.display().to_string(), "is not an executable file"),
+        ("notonpath", "aws-sso-process-not-installed".to_owned(), "not found on PATH"),
+    ];
+    let mut config = DEFAULT_CONFIG.to_owned();
+    for (name, program, _) in &forms {
+        config.push_str(&format!("\n[profile {name}]\n{}", line(program)));
+    }
+    // Fine: a bare name on PATH, and a full path to an executable.
+    config.push_str(&format!("\n[profile bare]\n{}", line("aws-sso-process")));
+    config.push_str(&format!("\n[profile full]\n{}", line(BIN)));
+    env.write_config(&config);
+
+    let run = env.run(&["status", "--json"]);
+    run.assert_ok();
+    let warnings: Vec<(String, String)> = run.json()["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["kind"] == "credential-process-program")
+        .map(|w| (w["subject"].as_str().unwrap().to_owned(), w["message"].as_str().unwrap().to_owned()))
+        .collect();
+    let subjects: Vec<&str> = warnings.iter().map(|(s, _)| s.as_str()).collect();
+    let mut want: Vec<String> = forms.iter().map(|(name, _, _)| format!("profile {name}")).collect();
+    want.sort();
+    assert_eq!(subjects, want, "{warnings:#?}");
+    for (name, _, why) in &forms {
+        let (_, message) = warnings.iter().find(|(s, _)| *s == format!("profile {name}")).unwrap();
+        assert!(message.contains(why), "{name}: {message}");
+        assert!(message.contains("write the full path, such as /"), "{name}: {message}");
+        if ["tilde", "var"].contains(name) {
+            assert!(message.contains("without a shell (FileNotFoundError)"), "{message}");
+        }
+    }
+    // The human form shows them too.
+    let text = env.run(&["status"]);
+    assert!(text.stdout.contains("tools cannot run the credential_process of profile tilde"), "{text:?}");
+}
+
+#[test]
+fn after_the_service_refused_the_refresh_token_status_says_login() {
+    let mut env = TestEnv::new();
+    // Expired a minute ago, with a refresh token and a registration: "refreshed on next use".
+    let doc = env.seed_corp_token(-60);
+    let before = env.run(&["status", "--json"]).json();
+    assert_eq!(before["sessions"][0]["token"]["refreshable"], true);
+    assert_eq!(before["sessions"][0]["token"]["needsLogin"], false);
+
+    // The service refuses the refresh token (invalid_grant): the credential run needs a login.
+    env.fake.script("CreateToken", [Reply::oidc_error(400, "InvalidGrantException", "invalid_grant")]);
+    env.run(&["--profile", "dev-sso"]).assert_fails(3, "login");
+    assert_eq!(env.corp_token(), doc, "the token file is left as it was");
+
+    let after = env.run(&["status", "--json"]).json();
+    let token = &after["sessions"][0]["token"];
+    assert_eq!(token["refreshable"], false, "{token}");
+    assert_eq!(token["needsLogin"], true, "{token}");
+    assert!(
+        token["notRefreshableReason"].as_str().unwrap().contains("the service refused its refresh token"),
+        "{token}"
+    );
+    let text = env.run(&["status"]).stdout;
+    assert!(!text.contains("refreshed on next use") && !text.contains("refresh  yes"), "{text}");
+    assert!(text.contains("login    run 'aws-sso-process login --sso-session corp'"), "{text}");
+    assert_eq!(env.run(&["status", "--prompt"]).stdout, "corp login\n");
+
+    // --check asks once more, fails with exit 3 and prints the login command.
+    env.fake.script("CreateToken", [Reply::oidc_error(400, "InvalidGrantException", "invalid_grant")]);
+    let check = env.run(&["status", "--check"]);
+    assert_eq!(check.code, 3, "{check:?}");
+    assert!(check.stdout.contains("aws-sso-process login --sso-session corp"), "{check:?}");
+
+    // A new login makes the record moot: it was about the old refresh token.
+    env.set_env("AWS_SSO_PROCESS_TTY", "none");
+    env.run(&["login", "--sso-session", "corp", "--use-device-code"]).assert_ok();
+    let fresh = env.run(&["status", "--json"]).json();
+    assert_eq!(fresh["sessions"][0]["token"]["refreshable"], true);
+    assert_eq!(fresh["sessions"][0]["token"]["needsLogin"], false);
+}
+
+#[test]
+fn the_prompt_line_shows_each_session_or_one_target() {
+    let mut env = TestEnv::new();
+    env.set_env("AWS_SSO_PROCESS_NOW", NOW);
+    env.write_config(GOLDEN_CONFIG);
+    let corp = token_doc("https://corp.awsapps.com/start", "us-east-1", "2026-11-21T15:58:30Z", true);
+    env.write_file(&env.token_path(&sha1_hex("corp")), &corp.to_string());
+    let ops = token_doc("https://ops.awsapps.com/start", "eu-central-1", "2026-11-21T07:30:00Z", true);
+    env.write_file(&env.token_path(&sha1_hex("ops")), &ops.to_string());
+    let damaged = token_doc("https://damaged.awsapps.com/start", "us-west-2", "2026-11-21T08:45:00Z", false);
+    env.write_file(&env.token_path(&sha1_hex("damaged")), &damaged.to_string());
+
+    let run = env.run(&["status", "--prompt"]);
+    run.assert_ok();
+    assert_eq!(run.stdout, "corp 7h58m damaged 45m new login ops refresh\n", "{run:?}");
+    assert!(run.stderr.is_empty(), "{run:?}");
+    assert_eq!(env.run(&["status", "--prompt", "--profile", "audit"]).stdout, "audit refresh\n");
+    assert_eq!(env.run(&["status", "--prompt", "--sso-session", "corp"]).stdout, "corp 7h58m\n");
+    assert_eq!(env.fake.requests().len(), 0, "no network");
+    let both = env.run(&["status", "--prompt", "--json"]);
+    assert!(both.code == 2 && both.stderr.contains("cannot be used with"), "{both:?}");
+    // Nothing configured: nothing printed, so a prompt module hides itself.
+    env.write_config("[default]\nregion = eu-west-1\n");
+    let empty = env.run(&["status", "--prompt"]);
+    assert_eq!((empty.code, empty.stdout.as_str()), (0, ""), "{empty:?}");
 }

@@ -435,6 +435,13 @@ impl FakeSso {
         self.state.lock().unwrap().clients.insert(id.to_owned(), client);
     }
 
+    /// The service stops accepting a client registration (as after its secret was revoked or the
+    /// instance was rebuilt): StartDeviceAuthorization and CreateToken answer InvalidClientException,
+    /// and /authorize redirects back with `error=invalid_client`.
+    pub fn reject_client(&self, id: &str) {
+        self.state.lock().unwrap().clients.remove(id);
+    }
+
     pub fn set_registration_lifetime(&self, secs: i64) {
         self.state.lock().unwrap().registration_lifetime = secs;
     }
@@ -1092,7 +1099,16 @@ fn authorize(req: &Recorded, state: &Mutex<State>) -> Reply {
     let bad = |what: &str| Reply::Raw(400, "text/plain".into(), format!("fake authorize: {what}"));
     let mut st = state.lock().unwrap();
     let client_id = get("client_id");
-    let Some(client) = st.clients.get(&client_id).cloned() else { return bad("unknown client_id") };
+    let Some(client) = st.clients.get(&client_id).cloned() else {
+        // A client the service no longer accepts: back to the redirect URI with the OAuth error.
+        return match q.get("redirect_uri").filter(|u| u.starts_with("http://127.0.0.1:")) {
+            Some(uri) => Reply::Redirect(format!(
+                "{uri}?error=invalid_client&error_description=fake%20unknown%20client&state={}",
+                get("state")
+            )),
+            None => bad("unknown client_id"),
+        };
+    };
     if !client.grant_types.iter().any(|g| g == "authorization_code") {
         return bad("client not registered for authorization_code");
     }
