@@ -298,7 +298,10 @@ fn a_missing_or_old_rust_gets_the_fix_for_its_situation_and_nothing_is_built() {
 
     // An old Rust that rustup manages: rustup update.
     let managed = root.path().join("managed");
-    fake_tools(&managed, &[("cargo", &cargo), ("rustc", "echo 'rustc 1.80.1 (3f5fd8dd4 2024-08-06)'"), ("rustup", "exit 0")]);
+    fake_tools(
+        &managed,
+        &[("cargo", &cargo), ("rustc", "echo 'rustc 1.80.1 (3f5fd8dd4 2024-08-06)'"), ("rustup", "exit 0")],
+    );
     let run = install_with(&prefix, &[], &[("PATH", &path_with(&managed))]);
     check(&run, &["Rust 1.80.1 is too old", "rustup update stable"], "rustup's old Rust");
     assert!(!run.stderr.contains(RUSTUP), "{run:?}");
