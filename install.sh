@@ -14,7 +14,8 @@
 #   share/aws-sso-process/install-manifest                every file installed and every folder created
 # Running it again replaces the files in place. --uninstall removes the files the manifest lists and
 # then the folders it created, when they are empty; nothing else. Building needs cargo and Rust >= 1.89,
-# and touches the network only through cargo's own registry.
+# and touches the network only through cargo's own registry; without them (or with an older Rust,
+# such as Debian's own rustc) it says how to get them: rustup, or a release binary with --binary.
 set -eu
 
 NAME=aws-sso-process
@@ -123,16 +124,76 @@ fi
 # ------------------------------------------------------------------------------------- build
 
 cd "$(dirname "$0")"
+
+RUSTUP_CMD="curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh"
+
+# The way in without building, added to every "no suitable Rust" error.
+no_build_hint() {
+    echo "  Or skip the build: download a release archive for your platform, unpack it, and run" >&2
+    echo "    ./install.sh --binary ./$NAME" >&2
+}
+
+# No cargo or rustc: rustup's own installer (Rust's official route), or the one rustup left off PATH.
+no_rust() {
+    echo "install.sh: $1: building $NAME needs Rust >= $MIN_RUST and cargo" >&2
+    if [ -n "${HOME:-}" ] && [ -x "$HOME/.cargo/bin/cargo" ]; then
+        echo "  rustup installed them in $HOME/.cargo/bin, which is not on PATH; run" >&2
+        echo "    . \"\$HOME/.cargo/env\"" >&2
+        echo "  (or open a new terminal) and then ./install.sh again." >&2
+    else
+        echo "  Install Rust with rustup, the official installer:" >&2
+        echo "    $RUSTUP_CMD" >&2
+        echo "  then open a new terminal and run ./install.sh again." >&2
+    fi
+    no_build_hint
+    exit 1
+}
+
+# A Rust older than MIN_RUST: `rustup update` when rustup manages it; else (a distribution's rustc,
+# e.g. Debian's, which is older than that) rustup, whose ~/.cargo/bin then comes first on PATH.
+old_rust() {
+    echo "install.sh: Rust $1 is too old: $NAME needs >= $MIN_RUST" >&2
+    rustc_path=$(command -v rustc)
+    if command -v rustup >/dev/null 2>&1; then
+        echo "  Update it with rustup:" >&2
+        echo "    rustup update stable" >&2
+        echo "  (if this folder pins an older toolchain, 'rustup override unset' lifts that)." >&2
+    else
+        owner=
+        if command -v dpkg >/dev/null 2>&1; then
+            owner=$(dpkg -S "$rustc_path" 2>/dev/null | head -n 1 | cut -d: -f1) || owner=
+        fi
+        if [ -n "$owner" ]; then
+            echo "  $rustc_path is from the distribution's package '$owner' (Debian's and Ubuntu's rustc" >&2
+            echo "  are older than $MIN_RUST), and 'rustup update' does not apply to it." >&2
+        else
+            echo "  $rustc_path is not managed by rustup, so 'rustup update' does not apply to it" >&2
+            echo "  (a distribution's rustc, e.g. Debian's, is older than $MIN_RUST)." >&2
+        fi
+        echo "  Install a current Rust with rustup, the official installer (it goes to ~/.cargo/bin" >&2
+        echo "  and leaves the system's rustc alone):" >&2
+        echo "    $RUSTUP_CMD" >&2
+        echo "  then open a new terminal, so that ~/.cargo/bin comes first on PATH, and run ./install.sh again." >&2
+    fi
+    no_build_hint
+    exit 1
+}
+
 if [ -z "$binary" ]; then
-    command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust from https://rustup.rs (>= $MIN_RUST)"
+    command -v cargo >/dev/null 2>&1 || no_rust "cargo not found"
+    command -v rustc >/dev/null 2>&1 || no_rust "rustc not found"
     version=$(rustc --version 2>/dev/null | awk '{print $2}')
-    [ -n "$version" ] || die "rustc not found: install Rust from https://rustup.rs (>= $MIN_RUST)"
+    case $version in
+        [0-9]*.[0-9]*) ;;
+        *) no_rust "'rustc --version' does not say a version" ;;
+    esac
     major=${version%%.*}
     rest=${version#*.}
     minor=${rest%%.*}
+    minor=${minor%%[!0-9]*}
     want_minor=${MIN_RUST#*.}
-    if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt "$want_minor" ]; }; then
-        die "Rust $version is too old: $NAME needs >= $MIN_RUST (run 'rustup update')"
+    if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "${minor:-0}" -lt "$want_minor" ]; }; then
+        old_rust "$version"
     fi
     cargo build --release --locked --bin "$NAME" || die "the build failed (see cargo's messages above)"
     target_dir=${CARGO_TARGET_DIR:-target}

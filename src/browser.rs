@@ -1,5 +1,6 @@
 //! Opening a URL in the user's browser: the `BROWSER` command (given the URL as its one argument),
-//! else `open` on macOS and `xdg-open` elsewhere.
+//! else `open` on macOS, the URL protocol handler on Windows (`rundll32 url.dll,FileProtocolHandler`,
+//! started without a shell: `cmd /c start` would split the URL at `&`) and `xdg-open` elsewhere.
 //!
 //! The child gets no stdin, stdout or stderr of ours: in credential_process mode our stdout must
 //! carry only the JSON (docs/credential-process.md), and a browser's chatter on a terminal helps nobody. We
@@ -17,12 +18,14 @@ pub fn open(ctx: &Context, url: &str) -> Result<(), String> {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err("the sign-in URL is not an http(s) URL, so no browser was started".to_owned());
     }
-    let program = match ctx.browser_command() {
-        Some(cmd) => cmd.to_owned(),
-        None if cfg!(target_os = "macos") => "open".to_owned(),
-        None => "xdg-open".to_owned(),
+    let (program, first_args): (String, &[&str]) = match ctx.browser_command() {
+        Some(cmd) => (cmd.to_owned(), &[]),
+        None if cfg!(target_os = "macos") => ("open".to_owned(), &[]),
+        None if cfg!(windows) => ("rundll32".to_owned(), &["url.dll,FileProtocolHandler"]),
+        None => ("xdg-open".to_owned(), &[]),
     };
     let mut child = Command::new(&program)
+        .args(first_args)
         .arg(url)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -31,7 +34,7 @@ pub fn open(ctx: &Context, url: &str) -> Result<(), String> {
         .map_err(|e| {
             // One short line, not an OS error: the user only needs to know to open the URL by hand.
             ctx.debug(|| format!("cannot start {program}: {e}"));
-            let name = program.rsplit('/').next().unwrap_or(&program);
+            let name = program.rsplit(['/', '\\']).next().unwrap_or(&program);
             match e.kind() {
                 std::io::ErrorKind::NotFound => format!("could not open a browser ({name} is not installed)"),
                 _ => format!("could not open a browser ({name} did not start)"),

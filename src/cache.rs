@@ -837,6 +837,7 @@ pub(crate) mod tests {
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
     }
 
+    #[cfg(unix)] // its callers make FIFOs, sockets and links to devices
     fn unusable(path: &Path, limit: u64) -> String {
         match read_bounded(path, limit) {
             Err(ReadError::Unusable(why)) => why,

@@ -243,3 +243,73 @@ fn demo_script_runs_to_the_end() {
     // The throwaway HOME is gone, and the real one was never touched.
     assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
 }
+
+/// A folder of fake tools: each `(name, script body)` an executable `sh` script.
+fn fake_tools(dir: &Path, tools: &[(&str, &str)]) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, body) in tools {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+#[test]
+fn a_missing_or_old_rust_gets_the_fix_for_its_situation_and_nothing_is_built() {
+    const RUSTUP: &str = "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh";
+    let root = tempfile::tempdir().unwrap();
+    let prefix = root.path().join("p");
+    // The system's tools, without any Rust (cargo and rustup live in ~/.cargo/bin here and in CI).
+    let system = "/usr/bin:/bin";
+    let path_with = |dir: &Path| std::path::PathBuf::from(format!("{}:{system}", dir.display()));
+    // A build must not start: a fake cargo that records being run for a build.
+    let built = root.path().join("built");
+    let cargo = format!("[ \"$1\" = build ] && touch '{}'; exit 0", built.display());
+    let check = |run: &Run, needles: &[&str], what: &str| {
+        assert_eq!(run.code, 1, "{what}: {run:?}");
+        assert!(run.stderr.starts_with("install.sh: "), "{what}: {run:?}");
+        for needle in needles {
+            assert!(run.stderr.contains(needle), "{what}: no {needle:?} in {run:?}");
+        }
+        // A downloaded release binary is the way in without Rust.
+        assert!(run.stderr.contains("./install.sh --binary ./aws-sso-process"), "{what}: {run:?}");
+        assert!(!prefix.exists() && !built.exists(), "{what}: something was built or installed");
+    };
+
+    // No Rust at all: rustup's official installer command.
+    let run = install_with(&prefix, &[], &[("PATH", Path::new(system))]);
+    check(&run, &["cargo not found", RUSTUP], "no Rust");
+
+    // rustup installed it, but ~/.cargo/bin is not on PATH yet: its env file, not a second install.
+    let home = root.path().join("home");
+    fake_tools(&home.join(".cargo/bin"), &[("cargo", "exit 0")]);
+    let run = install_with(&prefix, &[], &[("PATH", Path::new(system)), ("HOME", &home)]);
+    check(&run, &["cargo not found", ". \"$HOME/.cargo/env\""], "rustup off PATH");
+    assert!(!run.stderr.contains(RUSTUP), "{run:?}");
+
+    // Debian's rustc (1.63), no rustup: rustup is the route, and 'rustup update' is not offered.
+    let debian = root.path().join("debian");
+    fake_tools(&debian, &[("cargo", &cargo), ("rustc", "echo 'rustc 1.63.0'")]);
+    let run = install_with(&prefix, &[], &[("PATH", &path_with(&debian))]);
+    check(&run, &["Rust 1.63.0 is too old", "needs >= 1.89", "is not managed by rustup", RUSTUP], "Debian's rustc");
+    assert!(run.stderr.contains("'rustup update' does not apply"), "{run:?}");
+
+    // An old Rust that rustup manages: rustup update.
+    let managed = root.path().join("managed");
+    fake_tools(
+        &managed,
+        &[("cargo", &cargo), ("rustc", "echo 'rustc 1.80.1 (3f5fd8dd4 2024-08-06)'"), ("rustup", "exit 0")],
+    );
+    let run = install_with(&prefix, &[], &[("PATH", &path_with(&managed))]);
+    check(&run, &["Rust 1.80.1 is too old", "rustup update stable"], "rustup's old Rust");
+    assert!(!run.stderr.contains(RUSTUP), "{run:?}");
+
+    // A new enough Rust passes the check and builds (the fake cargo builds nothing, so the
+    // install then fails on the missing binary: proof that the check let it through).
+    let new = root.path().join("new");
+    fake_tools(&new, &[("cargo", &cargo), ("rustc", "echo 'rustc 1.89.0 (29483883e 2025-08-04)'")]);
+    let run = install_with(&prefix, &[], &[("PATH", &path_with(&new)), ("CARGO_TARGET_DIR", root.path())]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(built.exists() && run.stderr.contains("is not an executable file"), "{run:?}");
+}

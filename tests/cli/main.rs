@@ -1,5 +1,10 @@
 //! The integration tests: the built binary against the in-process fake service, with a throwaway
 //! HOME and a cleared environment. One crate, one module per area.
+//!
+//! Unix only: the suite builds its world from Unix facilities (executable scripts as fake tools,
+//! file modes, symbolic links, FIFOs, signals, process groups, a pseudo-terminal). On Windows it is
+//! compiled out, and `tests/platform.rs` reports that as an ignored test with the reason.
+#![cfg(unix)]
 
 mod util;
 
