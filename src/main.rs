@@ -6,6 +6,7 @@
 //! so locks and temp files are always cleaned up by Drop.
 
 mod accounts;
+mod assume;
 mod browser;
 mod cache;
 mod cli;
@@ -29,6 +30,7 @@ mod secret;
 mod serve;
 mod session;
 mod sigv4;
+mod sts;
 mod target;
 mod timefmt;
 
