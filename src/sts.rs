@@ -264,7 +264,10 @@ pub fn find_texts(xml: &[u8], paths: &[&[&str]]) -> Result<Vec<Option<String>>, 
                 match stack.pop() {
                     Some(open) if open == name => {}
                     _ => {
-                        return Err(format!("a closing tag </{}> that closes nothing", crate::sanitize::sanitize(name)));
+                        return Err(format!(
+                            "a closing tag </{}> that closes nothing",
+                            crate::sanitize::sanitize(name)
+                        ));
                     }
                 }
                 if let Some((i, buf)) = collecting.take() {

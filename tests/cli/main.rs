@@ -26,6 +26,7 @@ mod logout;
 mod network;
 mod oidc_api;
 mod refresh;
+mod roles;
 mod secrets;
 mod serve;
 mod setup;
