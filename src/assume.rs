@@ -248,6 +248,8 @@ fn mfa_code(ctx: &Context, profile: &str, serial: &str) -> Result<Secret, Error>
         .ok_or_else(no_terminal)?;
     let question = format!("Enter MFA code for {}: ", crate::sanitize::sanitize(serial));
     tty.write_all(question.as_bytes()).and_then(|()| tty.flush()).map_err(|_| no_terminal())?;
+    // Not echoed, as getpass (the AWS CLI's prompt) does not echo it; restored on every path.
+    let _echo = EchoOff::new(&tty);
     // One line, read a byte at a time so nothing after it is taken; bounded.
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
@@ -260,6 +262,7 @@ fn mfa_code(ctx: &Context, profile: &str, serial: &str) -> Result<Secret, Error>
             Err(_) => return Err(no_terminal()),
         }
     }
+    let _ = tty.write_all(b"\n");
     let code = String::from_utf8_lossy(&line).trim().to_owned();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::Other {
@@ -268,6 +271,48 @@ fn mfa_code(ctx: &Context, profile: &str, serial: &str) -> Result<Secret, Error>
         });
     }
     Ok(Secret::new(code))
+}
+
+/// The terminal's echo switched off while it lives (a no-op where that cannot be done).
+struct EchoOff {
+    #[cfg(unix)]
+    saved: Option<(std::os::fd::RawFd, libc::termios)>,
+}
+
+impl EchoOff {
+    fn new(tty: &std::fs::File) -> EchoOff {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            let fd = tty.as_raw_fd();
+            // SAFETY: termios is plain data; tcgetattr fills it for an open fd and fails otherwise.
+            let mut t: libc::termios = unsafe { std::mem::zeroed() };
+            if unsafe { libc::tcgetattr(fd, &mut t) } != 0 {
+                return EchoOff { saved: None };
+            }
+            let saved = t;
+            t.c_lflag &= !libc::ECHO;
+            // SAFETY: fd is open, t a valid termios from tcgetattr.
+            let ok = unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) } == 0;
+            EchoOff { saved: ok.then_some((fd, saved)) }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tty;
+            EchoOff {}
+        }
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some((fd, saved)) = self.saved {
+            // SAFETY: restores what tcgetattr returned, on the same fd, still open (the guard is
+            // dropped before the file).
+            unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+        }
+    }
 }
 
 #[cfg(test)]

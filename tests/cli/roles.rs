@@ -426,3 +426,122 @@ fn sts_errors_become_one_line_with_a_hint_and_no_secret() {
     }
     assert!(!env.role_path(DEPLOY_KEY).exists(), "nothing cached from an error");
 }
+
+/// boto3 with botocore's AssumeRoleCredentialFetcher given the AWS CLI's file cache (what the AWS
+/// CLI does): prints the access key it gets for `profile`.
+const BOTO3_SCRIPT: &str = r#"
+import json, os, sys
+import boto3
+from botocore.utils import JSONFileCache
+s = boto3.Session(profile_name=sys.argv[1])
+s._session.get_component('credential_provider').get_provider('assume-role').cache = JSONFileCache(
+    os.path.expanduser(os.path.join('~', '.aws', 'cli', 'cache')))
+c = s.get_credentials().get_frozen_credentials()
+print(json.dumps({'AccessKeyId': c.access_key, 'SessionToken': c.token}))
+"#;
+
+fn python_with_boto3() -> bool {
+    if works("python3", &["-c", "import boto3"]) {
+        return true;
+    }
+    missing("python3 with boto3 (pip install boto3)");
+    false
+}
+
+#[test]
+fn botocore_and_this_tool_share_assumed_role_entries_both_ways() {
+    if !python_with_boto3() {
+        return;
+    }
+    let Some(moto) = Moto::start() else { return };
+    let relay = StsRelay::start(Some(moto.port));
+    let env = env_with_sts(&relay);
+    let boto3 = |profile: &str| {
+        let out = env
+            .client_command("python3")
+            .args(["-c", BOTO3_SCRIPT, profile])
+            .env("AWS_ENDPOINT_URL_STS", relay.url())
+            .output()
+            .unwrap();
+        let run = to_run(out);
+        assert_eq!(run.code, 0, "{run:?}");
+        run.json()
+    };
+    // Ours first: botocore finds the entry under its own key and calls nothing.
+    let ours = env.run(&["--profile", "deploy"]);
+    ours.assert_ok();
+    assert_eq!(relay.assume_roles().len(), 1);
+    let theirs = boto3("deploy");
+    assert_eq!(theirs["AccessKeyId"], ours.json()["AccessKeyId"]);
+    assert_eq!(theirs["SessionToken"], ours.json()["SessionToken"]);
+    assert_eq!(relay.assume_roles().len(), 1, "botocore used our entry");
+
+    // botocore first (a chain of two, default session name): we find its entries and call nothing.
+    let fetched = boto3("audit");
+    let calls = relay.assume_roles().len();
+    assert_eq!(calls, 2, "botocore assumed the audit role from our deploy entry");
+    let again = env.run(&["--profile", "audit"]);
+    again.assert_ok();
+    assert_eq!(again.json()["AccessKeyId"], fetched["AccessKeyId"]);
+    assert_eq!(relay.assume_roles().len(), calls, "we used botocore's entry");
+    let gets = env.fake.count("GetRoleCredentials");
+    assert_eq!(gets, 1, "nobody fetched the SSO role twice");
+}
+
+#[test]
+fn the_aws_cli_v1_serves_credentials_this_tool_cached_without_calling_sts() {
+    if !works("aws", &["--version"]) {
+        missing("the AWS CLI v1 (pip install awscli)");
+        return;
+    }
+    let Some(moto) = Moto::start() else { return };
+    let relay = StsRelay::start(Some(moto.port));
+    let env = env_with_sts(&relay);
+    let ours = env.run(&["--profile", "deploy"]);
+    ours.assert_ok();
+    assert_eq!(relay.seen().len(), 1);
+    let out = env
+        .client_command("aws")
+        .args(["sts", "get-caller-identity", "--profile", "deploy", "--output", "json"])
+        // The call itself goes to moto directly; an AssumeRole would go to the relay.
+        .args(["--endpoint-url", &format!("http://127.0.0.1:{}", moto.port)])
+        .env("AWS_ENDPOINT_URL_STS", relay.url())
+        .output()
+        .unwrap();
+    let run = to_run(out);
+    assert_eq!(run.code, 0, "{run:?}");
+    let identity = run.json();
+    assert!(identity["Arn"].as_str().unwrap().contains("assumed-role/Deployer/alice"), "{identity}");
+    assert_eq!(relay.seen().len(), 1, "the AWS CLI made no AssumeRole");
+    assert_eq!(env.fake.count("GetRoleCredentials"), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_mfa_code_is_asked_on_the_terminal_without_echo_and_sent_once() {
+    use crate::util::pty::{self, Wire};
+    let relay = StsRelay::start(None);
+    let mut env = env_with_sts(&relay);
+    env.unset_env("AWS_SSO_PROCESS_TTY");
+    let answer = "<AssumeRoleResponse><AssumeRoleResult><AssumedRoleUser><Arn>arn:aws:sts::444455556666:assumed-role/Deployer/x</Arn>\
+        <AssumedRoleId>AROA:x</AssumedRoleId></AssumedRoleUser><Credentials><AccessKeyId>ASIAMFA</AccessKeyId>\
+        <SecretAccessKey>mfa-secret-DO-NOT-LEAK</SecretAccessKey><SessionToken>mfa-token-DO-NOT-LEAK</SessionToken>\
+        <Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>";
+    relay.script(200, answer);
+    let mut cmd = env.command(&["--profile", "mfa"]);
+    let (mut tty, child) = pty::spawn(&mut cmd, Wire::ControllingTerminal);
+    tty.expect(0, "Enter MFA code for arn:aws:iam::111122223333:mfa/alice: ");
+    tty.type_line("123456");
+    let run = to_run(pty::finish(child, &tty, Duration::from_secs(30)));
+    run.assert_ok();
+    assert_eq!(run.json()["AccessKeyId"], "ASIAMFA");
+    assert!(!tty.screen().contains("123456"), "the code is not echoed: {:?}", tty.screen());
+    let calls = relay.assume_roles();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].form("SerialNumber").as_deref(), Some("arn:aws:iam::111122223333:mfa/alice"));
+    assert_eq!(calls[0].form("TokenCode").as_deref(), Some("123456"));
+    // Cached: the next run asks nothing, even without a terminal.
+    env.set_env("AWS_SSO_PROCESS_TTY", "none");
+    env.run(&["--profile", "mfa"]).assert_ok();
+    assert_eq!(relay.assume_roles().len(), 1);
+}
