@@ -265,6 +265,10 @@ enum Origin {
 
 /// The SSO session selected by `spec` (no account or role needed).
 pub fn session_target(ctx: &Context, spec: &TargetArgs) -> Result<SessionTarget, Error> {
+    // A profile that assumes a role: the SSO session at the root of its chain.
+    if let Some(chain) = chain_target(ctx, spec)? {
+        return Ok(chain.root.session);
+    }
     Ok(resolve(ctx, spec, false)?.session)
 }
 
@@ -856,8 +860,6 @@ pub struct RoleHop {
 /// A profile that assumes a role from an SSO role, perhaps through other such profiles.
 #[derive(Debug, Clone)]
 pub struct ChainTarget {
-    /// The profile named.
-    pub profile: String,
     /// The SSO role at the root of the chain.
     pub root: RoleTarget,
     /// The roles to assume, from the one the SSO role assumes to the one named.
@@ -1017,7 +1019,7 @@ pub fn chain_target(ctx: &Context, spec: &TargetArgs) -> Result<Option<ChainTarg
         .unwrap_or_else(|| "us-east-1".to_owned());
     let settings = endpoint_settings(ctx, Some(&top));
     let sts_endpoint = settings.endpoint(Service::Sts, &region);
-    Ok(Some(ChainTarget { profile: top, root, hops, sts_endpoint, sts_signing_region: region, auto_login }))
+    Ok(Some(ChainTarget { root, hops, sts_endpoint, sts_signing_region: region, auto_login }))
 }
 
 /// A profile botocore's AssumeRoleProvider takes: `role_arn` without `web_identity_token_file`.

@@ -545,3 +545,48 @@ fn an_mfa_code_is_asked_on_the_terminal_without_echo_and_sent_once() {
     env.run(&["--profile", "mfa"]).assert_ok();
     assert_eq!(relay.assume_roles().len(), 1);
 }
+
+const SCRIPTED_ANSWER: &str = "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>\
+    <AssumedRoleUser><Arn>arn:aws:sts::444455556666:assumed-role/Deployer/alice</Arn><AssumedRoleId>AROA:alice</AssumedRoleId>\
+    </AssumedRoleUser><Credentials><AccessKeyId>ASIACHAIN</AccessKeyId><SecretAccessKey>chain-secret-DO-NOT-LEAK</SecretAccessKey>\
+    <SessionToken>chain-token-DO-NOT-LEAK</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>\
+    </AssumeRoleResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></AssumeRoleResponse>";
+
+#[test]
+fn every_command_takes_a_chained_profile() {
+    let relay = StsRelay::start(None);
+    let env = env_with_sts(&relay);
+    relay.script(200, SCRIPTED_ANSWER);
+    let exec = env.run(&["exec", "--profile", "deploy", "--", "sh", "-c", "echo $AWS_ACCESS_KEY_ID $AWS_REGION"]);
+    exec.assert_ok();
+    assert_eq!(exec.stdout.trim(), "ASIACHAIN eu-west-1", "{exec:?}");
+    // The console signs in with the assumed role's credentials (the fake federation endpoint only
+    // knows the portal's, so it refuses them; what it was sent is the point).
+    let console = env
+        .command(&["console", "--profile", "deploy", "--no-browser"])
+        .env("AWS_ENDPOINT_URL_SIGNIN", env.fake.url())
+        .output()
+        .unwrap();
+    assert!(!to_run(console).stderr.contains("DO-NOT-LEAK"));
+    let signin = env.fake.calls("GetSigninToken");
+    assert_eq!(signin.len(), 1);
+    let session: serde_json::Value = serde_json::from_str(&signin[0].query["Session"]).unwrap();
+    assert_eq!(session["sessionId"], "ASIACHAIN", "{session}");
+    let status = env.run(&["status", "--profile", "deploy"]);
+    status.assert_ok();
+    assert!(status.stdout.contains("sso-session corp"), "{status:?}");
+    assert!(status.stdout.contains("deploy") && status.stdout.contains("valid until"), "{status:?}");
+    let json = env.run(&["status", "--json"]);
+    let doc = json.json();
+    let profiles = doc["sessions"][0]["profiles"].as_array().unwrap();
+    let deploy = profiles.iter().find(|p| p["profile"] == "deploy").unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(deploy["via"], "role_arn");
+    assert_eq!(deploy["accountId"], "444455556666");
+    assert_eq!(deploy["roleCredentials"]["state"], "valid");
+    let refreshes = env.fake.count("CreateToken");
+    let refresh = env.run(&["refresh", "--force", "--profile", "deploy"]);
+    refresh.assert_ok();
+    assert!(refresh.stdout.starts_with("corp: refreshed"), "{refresh:?}");
+    assert_eq!(env.fake.count("CreateToken"), refreshes + 1, "refresh renewed the root session");
+    assert_eq!(relay.assume_roles().len(), 1);
+}
