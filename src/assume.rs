@@ -142,7 +142,20 @@ fn hop_credentials(
     let assumed = sts
         .assume_role(&args, token_code.as_ref().map(Secret::expose), &signing, ctx.now())
         .map_err(|e| sts_error(e, hop))?;
+    // Cached only while the root session is still logged in, checked under the logout fence as the
+    // SSO role's credentials are (role_cache): a logout meanwhile leaves nothing behind.
+    let token_path = &chain.root.session.token_path;
+    let _fence = match LockGuard::acquire_shared(&role_cache::logout_fence(token_path), LOCK_WAIT) {
+        Ok(fence) => Some(fence),
+        Err(LockError::Open { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let logged_in = matches!(cache::read_object(token_path), Ok(Some(_)));
+    if !logged_in {
+        ctx.debug(|| format!("{} has no token file (logged out?): not caching", chain.root.session.label));
+    }
     if guard.is_some()
+        && logged_in
         && let Err(e) = cache::write_atomic(&hop.cache_path, &cache_doc(&assumed))
     {
         cache_warning = Some(format!("assumed-role credentials could not be cached: {}", crate::error::chain(&e)));

@@ -590,3 +590,28 @@ fn every_command_takes_a_chained_profile() {
     assert_eq!(env.fake.count("CreateToken"), refreshes + 1, "refresh renewed the root session");
     assert_eq!(relay.assume_roles().len(), 1);
 }
+
+#[test]
+fn logout_of_the_root_session_removes_the_assumed_role_entries_derived_from_it() {
+    let relay = StsRelay::start(None);
+    let env = env_with_sts(&relay);
+    relay.script(200, SCRIPTED_ANSWER);
+    relay.script(200, &SCRIPTED_ANSWER.replace("ASIACHAIN", "ASIAAUDIT"));
+    env.run(&["--profile", "audit"]).assert_ok();
+    let entries: Vec<_> = std::fs::read_dir(env.home().join(".aws/cli/cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert_eq!(entries.len(), 3, "the SSO role's entry and one per hop: {entries:?}");
+    // An entry of another tool's role that merely sits in the folder stays.
+    let foreign = env.role_path("0000000000000000000000000000000000000000");
+    env.write_file(&foreign, "{\"Credentials\": {}}");
+    let out = env.run(&["logout", "--profile", "audit"]);
+    out.assert_ok();
+    for entry in &entries {
+        assert!(!entry.exists(), "{} left behind: {out:?}", entry.display());
+    }
+    assert!(foreign.exists());
+    assert!(!env.token_path(CORP_KEY).exists());
+}
