@@ -506,6 +506,21 @@ mod tests {
     }
 
     #[test]
+    fn sts_endpoints_follow_the_rules_of_the_other_services() {
+        use crate::endpoints::{Service, resolve};
+        let host = |region: &str, fips: bool, dual: bool| resolve(Service::Sts, region, fips, dual, None).unwrap();
+        assert_eq!(host("eu-west-1", false, false), "https://sts.eu-west-1.amazonaws.com");
+        assert_eq!(host("us-east-1", true, false), "https://sts-fips.us-east-1.amazonaws.com");
+        assert_eq!(host("eu-west-1", false, true), "https://sts.eu-west-1.api.aws");
+        assert_eq!(host("us-gov-west-1", true, false), "https://sts.us-gov-west-1.amazonaws.com");
+        assert_eq!(host("cn-north-1", false, false), "https://sts.cn-north-1.amazonaws.com.cn");
+        assert!(resolve(Service::Sts, "eu-west-1/x", false, false, None).is_err());
+        // The variable and the services block name STS as the SDKs do.
+        assert_eq!(Service::Sts.env_var(), "AWS_ENDPOINT_URL_STS");
+        assert_eq!(Service::Sts.services_keys(), &["sts"]);
+    }
+
+    #[test]
     fn forms_are_encoded_as_the_sdks_encode_them() {
         assert_eq!(
             form_encode(&[("RoleArn", "arn:aws:iam::1:role/a b"), ("RoleSessionName", "x+y~z")]),

@@ -546,7 +546,11 @@ fn to_text(report: &Report, now: DateTime<Utc>, color: bool) -> String {
             let mut rows =
                 vec![vec![head("PROFILE"), head("VIA"), head("ACCOUNT"), head("ROLE"), head("ROLE CREDENTIALS")]];
             for p in &s.profiles {
-                let via = if p.via == "sso" { "sso keys" } else { "process" };
+                let via = match p.via {
+                    "sso" => "sso keys",
+                    "role_arn" => "role_arn",
+                    _ => "process",
+                };
                 rows.push(vec![
                     Cell::new(&p.profile),
                     Cell::new(via),

@@ -575,7 +575,8 @@ fn every_command_takes_a_chained_profile() {
     let status = env.run(&["status", "--profile", "deploy"]);
     status.assert_ok();
     assert!(status.stdout.contains("sso-session corp"), "{status:?}");
-    assert!(status.stdout.contains("deploy") && status.stdout.contains("valid until"), "{status:?}");
+    assert!(status.stdout.contains("deploy") && status.stdout.contains("role_arn"), "{status:?}");
+    assert!(status.stdout.contains("valid until"), "{status:?}");
     let json = env.run(&["status", "--json"]);
     let doc = json.json();
     let profiles = doc["sessions"][0]["profiles"].as_array().unwrap();
@@ -614,4 +615,28 @@ fn logout_of_the_root_session_removes_the_assumed_role_entries_derived_from_it()
     }
     assert!(foreign.exists());
     assert!(!env.token_path(CORP_KEY).exists());
+}
+
+#[test]
+fn the_sts_endpoint_comes_from_the_services_section_of_the_profile_named_and_debug_shows_no_secret() {
+    let relay = StsRelay::start(None);
+    let mut env = TestEnv::new();
+    env.write_config(&format!(
+        "{}\n[profile deploy]\nrole_arn = {DEPLOY_ARN}\nsource_profile = dev-sso\nregion = ap-southeast-2\nservices = local\n\n\
+         [services local]\nsts =\n  endpoint_url = {}\n",
+        DEFAULT_CONFIG,
+        relay.url()
+    ));
+    env.seed_corp_token(3600);
+    env.unset_env("AWS_ENDPOINT_URL_STS");
+    relay.script(200, SCRIPTED_ANSWER);
+    let run = env.run(&["--debug", "--profile", "deploy"]);
+    run.assert_ok();
+    assert!(run.stderr.contains(&format!("STS endpoint: {}", relay.url())), "{run:?}");
+    let calls = relay.assume_roles();
+    assert_eq!(calls.len(), 1);
+    assert!(calls[0].header("authorization").unwrap().contains("/ap-southeast-2/sts/aws4_request"));
+    for secret in ["DO-NOT-LEAK", "chain-secret", "chain-token"] {
+        assert!(!run.stderr.contains(secret), "{secret} on stderr: {run:?}");
+    }
 }
