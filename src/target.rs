@@ -942,7 +942,7 @@ pub fn chain_target(ctx: &Context, spec: &TargetArgs) -> Result<Option<ChainTarg
             ),
         };
         let has = |k: &str| section.values.contains_key(k);
-        if hops.len() > 0 && (has("aws_access_key_id") || has("aws_secret_access_key")) {
+        if !hops.is_empty() && (has("aws_access_key_id") || has("aws_secret_access_key")) {
             return Err(handled_elsewhere("static keys (aws_access_key_id)"));
         }
         if has("web_identity_token_file") {
@@ -983,17 +983,17 @@ pub fn chain_target(ctx: &Context, spec: &TargetArgs) -> Result<Option<ChainTarg
     // Every hop is role chaining (its source credentials are a role's): one hour at most, checked
     // before any call (docs/chained-roles.md).
     for hop in &hops {
-        if let Some(d) = hop.duration_seconds {
-            if d > ROLE_CHAINING_MAX_SECONDS {
-                return Err(Error::Other {
-                    what: format!(
-                        "profile {} asks for duration_seconds = {d}, but a role assumed with another role's \
-                         credentials (role chaining, which includes an SSO role's) lasts at most 1 hour (3600)",
-                        hop.profile
-                    ),
-                    hint: Some(format!("set duration_seconds to 3600 or less in {}", section_label(&hop.profile))),
-                });
-            }
+        if let Some(d) = hop.duration_seconds
+            && d > ROLE_CHAINING_MAX_SECONDS
+        {
+            return Err(Error::Other {
+                what: format!(
+                    "profile {} asks for duration_seconds = {d}, but a role assumed with another role's \
+                     credentials (role chaining, which includes an SSO role's) lasts at most 1 hour (3600)",
+                    hop.profile
+                ),
+                hint: Some(format!("set duration_seconds to 3600 or less in {}", section_label(&hop.profile))),
+            });
         }
     }
     let config = config_with(ctx, &[top.as_str()])?;
