@@ -123,6 +123,62 @@ impl Sts<'_> {
     }
 }
 
+/// The cache key botocore's `BaseAssumeRoleCredentialFetcher._create_cache_key` makes: the SHA-1 of
+/// `json.dumps(args, sort_keys=True)` of the AssumeRole arguments, where a default (generated)
+/// session name is left out. `session_name` is `None` (or empty) for the default.
+pub fn cache_key(
+    role_arn: &str,
+    session_name: Option<&str>,
+    external_id: Option<&str>,
+    serial_number: Option<&str>,
+    duration_seconds: Option<i64>,
+) -> String {
+    // Sorted by key, as `sort_keys=True` sorts them.
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(d) = duration_seconds {
+        parts.push(format!("\"DurationSeconds\": {d}"));
+    }
+    if let Some(v) = external_id {
+        parts.push(format!("\"ExternalId\": {}", py_json_string(v)));
+    }
+    parts.push(format!("\"RoleArn\": {}", py_json_string(role_arn)));
+    if let Some(v) = session_name.filter(|s| !s.is_empty()) {
+        parts.push(format!("\"RoleSessionName\": {}", py_json_string(v)));
+    }
+    if let Some(v) = serial_number {
+        parts.push(format!("\"SerialNumber\": {}", py_json_string(v)));
+    }
+    // A hex digest needs none of `_make_file_safe`'s replacements.
+    crate::cache::sha1_hex(&format!("{{{}}}", parts.join(", ")))
+}
+
+/// A string as Python's `json.dumps` writes it (`ensure_ascii=True`): `\"`, `\\`, the short
+/// escapes, every other control and non-ASCII character as `\uXXXX` (UTF-16 surrogate pairs above the BMP).
+fn py_json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            _ => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// `application/x-www-form-urlencoded` as the AWS SDKs write it: RFC 3986 unreserved characters
 /// as they are, every other byte `%XX`.
 pub fn form_encode(pairs: &[(&str, &str)]) -> String {
@@ -518,6 +574,32 @@ mod tests {
         // The variable and the services block name STS as the SDKs do.
         assert_eq!(Service::Sts.env_var(), "AWS_ENDPOINT_URL_STS");
         assert_eq!(Service::Sts.services_keys(), &["sts"]);
+    }
+
+    /// Expected keys computed by botocore itself:
+    /// ```text
+    /// ~/.cache/aws-sso-process-ci/venv/bin/python -c "
+    /// from botocore.credentials import AssumeRoleCredentialFetcher as F
+    /// for c in [{}, dict(RoleSessionName='alice'), dict(RoleSessionName='alice', ExternalId='ext-1',
+    ///     SerialNumber='arn:aws:iam::111122223333:mfa/alice', DurationSeconds=3600),
+    ///     dict(ExternalId='é\"\\\\\n\u2028😀'), dict(RoleSessionName='')]:
+    ///   print(F(lambda *a, **k: None, None, 'arn:aws:iam::444455556666:role/Deployer', extra_args=c)._cache_key)"
+    /// ```
+    #[test]
+    fn cache_keys_are_botocores() {
+        const ARN: &str = "arn:aws:iam::444455556666:role/Deployer";
+        assert_eq!(cache_key(ARN, None, None, None, None), "c2b7803d8ea8daa390a89f9cedfa4418f7859969");
+        assert_eq!(cache_key(ARN, Some("alice"), None, None, None), "4d2a5e14dc2ac4dc5d4917697f985d0c521371a8");
+        assert_eq!(
+            cache_key(ARN, Some("alice"), Some("ext-1"), Some("arn:aws:iam::111122223333:mfa/alice"), Some(3600)),
+            "7c128ac8db84f4739c1fdf45ae403dadb4f136c7"
+        );
+        assert_eq!(
+            cache_key(ARN, None, Some("é\"\\\n\u{2028}😀"), None, None),
+            "192022b1202f55db4974a773d7ceabc7b9090822"
+        );
+        // An empty role_session_name is the default, as in botocore.
+        assert_eq!(cache_key(ARN, Some(""), None, None, None), "c2b7803d8ea8daa390a89f9cedfa4418f7859969");
     }
 
     #[test]

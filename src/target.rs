@@ -1061,7 +1061,7 @@ fn role_hop(ctx: &Context, section: &Section) -> Result<RoleHop, Error> {
     }
     let role_session_name = text("role_session_name").filter(|s| !s.is_empty());
     let external_id = text("external_id");
-    let key = crate::assume::cache_key(
+    let key = crate::sts::cache_key(
         &role_arn,
         role_session_name.as_deref(),
         external_id.as_deref(),
