@@ -893,15 +893,36 @@ pub fn chain_target(ctx: &Context, spec: &TargetArgs) -> Result<Option<ChainTarg
     if spec.sso_session.is_some() || spec.start_url.is_some() {
         return Ok(None);
     }
-    let top = match chosen_profile(ctx, spec) {
+    let mut top = match chosen_profile(ctx, spec) {
         Some((name, _)) => name,
         None => "default".to_owned(),
     };
-    let config = config_with(ctx, &[top.as_str()])?;
-    let Some(section) = config.profile(&top) else { return Ok(None) };
-    if !is_role_profile(section) {
-        return Ok(None);
-    }
+    // The profile tools use may name the role profile in its credential_process line
+    // (`aws-sso-process --profile deploy`): followed, as `resolve` follows lines; loops and
+    // anything else are left to `resolve`, which explains them.
+    let mut followed: Vec<String> = Vec::new();
+    let section = loop {
+        let config = config_with(ctx, &[top.as_str()])?;
+        let Some(section) = config.profile(&top) else { return Ok(None) };
+        // With web_identity_token_file too, the walk below says who handles it.
+        if section.values.contains_key("role_arn") {
+            break section;
+        }
+        let next = match section.get("credential_process").and_then(process_line) {
+            Some(Ok(next)) if !has_sso_keys(section) => next,
+            _ => return Ok(None),
+        };
+        let only_a_profile = next.sso_session.is_none()
+            && next.start_url.is_none()
+            && next.account_id.is_none()
+            && next.role_name.is_none();
+        match next.profile {
+            Some(p) if only_a_profile && !followed.contains(&p) && followed.len() < MAX_HOPS => {
+                followed.push(std::mem::replace(&mut top, p));
+            }
+            _ => return Ok(None),
+        }
+    };
     if spec.account_id.is_some() || spec.role_name.is_some() {
         return Err(Error::Usage(format!(
             "profile {top} assumes the role {} (role_arn); --account-id and --role-name cannot change it",
@@ -999,7 +1020,7 @@ pub fn chain_target(ctx: &Context, spec: &TargetArgs) -> Result<Option<ChainTarg
     let config = config_with(ctx, &[top.as_str()])?;
     let top_section = config.profile(&top);
     let auto_login = root.auto_login
-        || visited.iter().any(|p| {
+        || visited.iter().chain(&followed).any(|p| {
             config_with(ctx, &[p.as_str()])
                 .ok()
                 .and_then(|c| c.profile(p))

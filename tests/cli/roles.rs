@@ -59,6 +59,18 @@ source_profile = static
 role_arn = {DEPLOY_ARN}
 credential_source = Ec2InstanceMetadata
 
+[profile via-process]
+role_arn = {DEPLOY_ARN}
+source_profile = dev
+role_session_name = via-process
+
+[profile deploy-tool]
+credential_process = aws-sso-process --profile deploy
+
+[profile from-web]
+role_arn = {DEPLOY_ARN}
+web_identity_token_file = /var/run/token
+
 [profile mfa]
 role_arn = {DEPLOY_ARN}
 source_profile = dev-sso
@@ -381,6 +393,7 @@ fn configuration_errors_are_one_line_before_any_call() {
     static_root.assert_fails(1, "static keys");
     assert!(static_root.stderr.contains("the AWS CLI and SDKs resolve this profile themselves"), "{static_root:?}");
     env.run(&["--profile", "from-instance"]).assert_fails(1, "credential_source");
+    env.run(&["--profile", "from-web"]).assert_fails(1, "web identity token");
     let mfa = env.run(&["--profile", "mfa"]);
     mfa.assert_fails(1, "no terminal");
     for run in [&long, &static_root, &mfa] {
@@ -640,4 +653,25 @@ fn the_sts_endpoint_comes_from_the_services_section_of_the_profile_named_and_deb
     for secret in ["DO-NOT-LEAK", "chain-secret", "chain-token"] {
         assert!(!run.stderr.contains(secret), "{secret} on stderr: {run:?}");
     }
+}
+
+#[test]
+fn a_source_profile_that_runs_this_tool_and_a_tool_profile_naming_a_chained_one_both_work() {
+    let relay = StsRelay::start(None);
+    let env = env_with_sts(&relay);
+    relay.script(200, SCRIPTED_ANSWER);
+    // via-process: its source_profile is dev, whose credential_process runs aws-sso-process.
+    let run = env.run(&["--profile", "via-process"]);
+    run.assert_ok();
+    assert_eq!(run.json()["AccessKeyId"], "ASIACHAIN");
+    let calls = relay.assume_roles();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].form("RoleSessionName").as_deref(), Some("via-process"));
+    assert!(calls[0].header("authorization").unwrap().contains("Credential=ASIAFAKE"), "signed with dev-sso's role");
+    // deploy-tool: the profile tools use, whose line names the chained profile; exec follows it.
+    relay.script(200, &SCRIPTED_ANSWER.replace("ASIACHAIN", "ASIADEPLOY"));
+    let exec = env.run(&["exec", "--profile", "deploy-tool", "--", "sh", "-c", "echo $AWS_ACCESS_KEY_ID"]);
+    exec.assert_ok();
+    assert_eq!(exec.stdout.trim(), "ASIADEPLOY", "{exec:?}");
+    assert_eq!(relay.assume_roles()[1].form("RoleArn").as_deref(), Some(DEPLOY_ARN));
 }
