@@ -675,3 +675,27 @@ fn a_source_profile_that_runs_this_tool_and_a_tool_profile_naming_a_chained_one_
     assert_eq!(exec.stdout.trim(), "ASIADEPLOY", "{exec:?}");
     assert_eq!(relay.assume_roles()[1].form("RoleArn").as_deref(), Some(DEPLOY_ARN));
 }
+
+#[test]
+fn login_and_login_if_needed_with_a_chained_profile_log_in_its_root_session() {
+    use crate::util::fake::DeviceMode;
+    let relay = StsRelay::start(None);
+    let mut env = TestEnv::new();
+    env.write_config(&chained_config());
+    env.set_env("AWS_ENDPOINT_URL_STS", &relay.url());
+    let tty = env.home().join("tty.txt");
+    env.set_env("AWS_SSO_PROCESS_TTY", tty.to_str().unwrap());
+    env.set_env("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22");
+    env.fake.set_device_mode(DeviceMode::Approve, 1);
+    // No token at all: a plain run says which login to run, naming the root session.
+    env.run(&["--profile", "deploy"]).assert_fails(3, "login --sso-session corp");
+    relay.script(200, SCRIPTED_ANSWER);
+    let run = env.run(&["--profile", "deploy", "--login-if-needed"]);
+    run.assert_ok();
+    assert_eq!(run.json()["AccessKeyId"], "ASIACHAIN");
+    assert_eq!(env.fake.count("StartDeviceAuthorization"), 1);
+    assert!(env.token_path(CORP_KEY).exists());
+    // `login --profile deploy` logs in to corp again.
+    env.run(&["login", "--profile", "deploy"]).assert_ok();
+    assert_eq!(env.fake.count("StartDeviceAuthorization"), 2);
+}
