@@ -57,7 +57,12 @@ fn hop_credentials(
     }
     let source = if i == 0 { root(&chain.root)? } else { hop_credentials(ctx, chain, i - 1, root)? };
     let token_code = match &hop.mfa_serial {
-        Some(serial) => Some(mfa_code(ctx, &hop.profile, serial)?),
+        Some(serial) => {
+            let code = mfa_code(ctx, &hop.profile, serial)?;
+            // The person took their time: the call gets the run's full time from now on.
+            ctx.reset_deadline(Some(crate::context::RUN_DEADLINE));
+            Some(code)
+        }
         None => None,
     };
     let endpoint = chain.sts_endpoint.clone().map_err(Error::from)?;
@@ -210,7 +215,15 @@ fn mfa_code(ctx: &Context, profile: &str, serial: &str) -> Result<Secret, Error>
     // One line, read a byte at a time so nothing after it is taken; bounded.
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
+    let asked = std::time::Instant::now();
     while line.len() < 64 {
+        if !readable_within(&tty, MFA_WAIT.saturating_sub(asked.elapsed())) {
+            let _ = tty.write_all(b"\n");
+            return Err(Error::Other {
+                what: format!("profile {profile}: no MFA code was typed within {} minutes", MFA_WAIT.as_secs() / 60),
+                hint: Some("run the command again when your MFA device is at hand".to_owned()),
+            });
+        }
         match tty.read(&mut byte) {
             Ok(0) => break,
             Ok(_) if byte[0] == b'\n' || byte[0] == b'\r' => break,
@@ -228,6 +241,27 @@ fn mfa_code(ctx: &Context, profile: &str, serial: &str) -> Result<Secret, Error>
         });
     }
     Ok(Secret::new(code))
+}
+
+/// How long the MFA question waits for an answer.
+const MFA_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Whether `file` has something to read within `wait` (always true where that cannot be asked).
+fn readable_within(file: &std::fs::File, wait: std::time::Duration) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let mut fds = libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ms = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: one valid pollfd for an open fd.
+        let n = unsafe { libc::poll(&mut fds, 1, ms) };
+        n != 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, wait);
+        true
+    }
 }
 
 /// The terminal's echo switched off while it lives (a no-op where that cannot be done).
