@@ -699,3 +699,22 @@ fn login_and_login_if_needed_with_a_chained_profile_log_in_its_root_session() {
     env.run(&["login", "--profile", "deploy"]).assert_ok();
     assert_eq!(env.fake.count("StartDeviceAuthorization"), 2);
 }
+
+#[test]
+fn exec_server_serves_the_assumed_role_through_the_container_endpoint() {
+    if !works("python3", &["-c", "pass"]) {
+        missing("python3");
+        return;
+    }
+    let relay = StsRelay::start(None);
+    let env = env_with_sts(&relay);
+    relay.script(200, SCRIPTED_ANSWER);
+    let fetch = "import json, os, urllib.request; \
+                 r = urllib.request.Request(os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI'], \
+                 headers={'Authorization': os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN']}); \
+                 print(json.load(urllib.request.urlopen(r))['AccessKeyId'])";
+    let run = env.run(&["exec", "--server", "--profile", "deploy", "--", "python3", "-c", fetch]);
+    run.assert_ok();
+    assert_eq!(run.stdout.trim(), "ASIACHAIN", "{run:?}");
+    assert_eq!(relay.assume_roles().len(), 1);
+}
