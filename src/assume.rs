@@ -55,7 +55,8 @@ fn hop_credentials(
     {
         return Ok(Served { creds, from_cache: true });
     }
-    let source = if i == 0 { root(&chain.root)? } else { hop_credentials(ctx, chain, i - 1, root)? };
+    let source_path = if i == 0 { &chain.root.role_path } else { &chain.hops[i - 1].cache_path };
+    let mut source = if i == 0 { root(&chain.root)? } else { hop_credentials(ctx, chain, i - 1, root)? };
     let token_code = match &hop.mfa_serial {
         Some(serial) => {
             let code = mfa_code(ctx, &hop.profile, serial)?;
@@ -82,15 +83,28 @@ fn hop_credentials(
         serial_number: hop.mfa_serial.clone(),
         duration_seconds: hop.duration_seconds,
     };
-    let signing = AwsCredentials {
+    let signing = |source: &Served| AwsCredentials {
         access_key_id: source.creds.access_key_id.clone(),
         secret_access_key: source.creds.secret_access_key.clone(),
         session_token: Some(source.creds.session_token.clone()),
     };
     ctx.debug(|| format!("profile {}: AssumeRole {}", hop.profile, hop.role_arn));
-    let assumed = sts
-        .assume_role(&args, token_code.as_ref().map(Secret::expose), &signing, ctx.now())
-        .map_err(|e| sts_error(e, hop))?;
+    let code = token_code.as_ref().map(Secret::expose);
+    let assumed = match sts.assume_role(&args, code, &signing(&source), ctx.now()) {
+        // Cached source credentials STS no longer takes (revoked, or a clock far off): they are of
+        // no use to anyone, so the entry goes and the source is fetched again, once. Not with an
+        // MFA code, which may be good only once.
+        Err(e) if source.from_cache && code.is_none() && source_refused(&e) => {
+            ctx.debug(|| {
+                format!("the source credentials of profile {} were refused; fetching them again", hop.profile)
+            });
+            let _ = cache::remove(source_path);
+            source = if i == 0 { root(&chain.root)? } else { hop_credentials(ctx, chain, i - 1, root)? };
+            sts.assume_role(&args, None, &signing(&source), ctx.now())
+        }
+        other => other,
+    }
+    .map_err(|e| sts_error(e, hop))?;
     // Cached only while the root session is still logged in, checked under the logout fence as the
     // SSO role's credentials are (role_cache): a logout meanwhile leaves nothing behind.
     let token_path = &chain.root.session.token_path;
@@ -119,6 +133,12 @@ fn hop_credentials(
         expiration: assumed.expiration,
     };
     Ok(Served { creds, from_cache: false })
+}
+
+/// STS refused the credentials the call was signed with (as opposed to the role or the request).
+fn source_refused(e: &crate::http::CallError) -> bool {
+    e.service()
+        .is_some_and(|s| matches!(s.code.as_str(), "ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId"))
 }
 
 /// The one-line error of a failed AssumeRole, with a hint by its code. Nothing secret is in it: the

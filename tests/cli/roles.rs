@@ -718,3 +718,26 @@ fn exec_server_serves_the_assumed_role_through_the_container_endpoint() {
     assert_eq!(run.stdout.trim(), "ASIACHAIN", "{run:?}");
     assert_eq!(relay.assume_roles().len(), 1);
 }
+
+#[test]
+fn cached_source_credentials_sts_refuses_are_fetched_again_once() {
+    let relay = StsRelay::start(None);
+    let env = env_with_sts(&relay);
+    env.seed_corp_role(3600); // ASIACACHED, which STS will call expired
+    relay.script(
+        400,
+        "<ErrorResponse><Error><Code>ExpiredToken</Code><Message>The security token included in the request is expired\
+         </Message></Error></ErrorResponse>",
+    );
+    relay.script(200, SCRIPTED_ANSWER);
+    let run = env.run(&["--profile", "deploy"]);
+    run.assert_ok();
+    assert_eq!(run.json()["AccessKeyId"], "ASIACHAIN");
+    let calls = relay.assume_roles();
+    assert_eq!(calls.len(), 2);
+    assert!(calls[0].header("authorization").unwrap().contains("Credential=ASIACACHED/"));
+    assert!(calls[1].header("authorization").unwrap().contains("Credential=ASIAFAKE"), "fresh SSO role credentials");
+    assert_eq!(env.fake.count("GetRoleCredentials"), 1);
+    let role = env.read_json(&env.role_path(CORP_ROLE_KEY));
+    assert!(role["Credentials"]["AccessKeyId"].as_str().unwrap().starts_with("ASIAFAKE"), "{role}");
+}
