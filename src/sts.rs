@@ -425,7 +425,8 @@ pub fn hint_for(code: &str, status: u16) -> String {
                 .to_owned()
         }
         "ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId" => {
-            "the source credentials were refused; run the command again to fetch fresh ones, or log in again".to_owned()
+            "STS refused the source credentials (even fetched anew): check this machine's clock, or log in again"
+                .to_owned()
         }
         "RegionDisabledException" => "STS is not activated in this region for the account: activate it in IAM \
              (Account settings), or set the profile's region to one where it is"
@@ -557,7 +558,7 @@ mod tests {
         let e = error_of(&response(400, ""));
         assert_eq!(e.code, "400");
         assert!(hint_for("RegionDisabledException", 403).contains("region"));
-        assert!(hint_for("ExpiredToken", 400).contains("fresh"));
+        assert!(hint_for("ExpiredToken", 400).contains("clock"));
         assert!(hint_for("Throttling", 400).contains("throttling"));
     }
 

@@ -421,7 +421,7 @@ fn sts_errors_become_one_line_with_a_hint_and_no_secret() {
             "User: arn:aws:sts::111122223333:assumed-role/Developer/x is not authorized",
             "trust policy",
         ),
-        (400, "ExpiredToken", "The security token included in the request is expired", "fresh"),
+        (400, "ExpiredToken", "The security token included in the request is expired", "clock"),
         (403, "RegionDisabledException", "STS is not activated in this region", "activate"),
         (400, "Throttling", "Rate exceeded", "throttling"),
     ];
