@@ -44,8 +44,27 @@ def generated(count):
     return "\n".join(blocks)
 
 
+# A profile that assumes a role from dev-sso (docs/chained-roles.md); its entry is seeded by
+# seed_chained_entry, as the bench has no STS: a hit must not need one.
+CHAINED_ARN = "arn:aws:iam::444455556666:role/Deployer"
+CHAINED = f"\n[profile deploy]\nrole_arn = {CHAINED_ARN}\nsource_profile = dev-sso\nrole_session_name = bench\n"
+
+
+def seed_chained_entry():
+    """The assumed-role entry of [profile deploy] under botocore's key, valid for a day."""
+    import hashlib
+    key = hashlib.sha1(json.dumps({"RoleArn": CHAINED_ARN, "RoleSessionName": "bench"}, sort_keys=True)
+                       .encode()).hexdigest()
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    doc = {"Credentials": {"AccessKeyId": "ASIABENCH", "SecretAccessKey": "bench", "SessionToken": "bench",
+                           "Expiration": later.strftime("%Y-%m-%dT%H:%M:%SUTC"), "AccountId": "444455556666"},
+           "AssumedRoleUser": {"AssumedRoleId": "AROA:bench", "Arn": "arn:aws:sts::444455556666:assumed-role/Deployer/bench"}}
+    with open(os.path.join(AWS, "cli", "cache", key + ".json"), "w") as f:
+        json.dump(doc, f)
+
+
 def write_configs():
-    seed = open(os.path.join(AWS, "config")).read()  # profiles dev and dev-sso, sso-session corp
+    seed = open(os.path.join(AWS, "config")).read() + CHAINED  # profiles dev, dev-sso, deploy; sso-session corp
     paths = {}
     for n in SIZES:
         path = os.path.join(HOME, f"config-{n}")
@@ -119,6 +138,10 @@ def hits(configs, role_file):
             commands[(label, n)] = ([path, "--profile", "dev-sso"], dict(env0, AWS_CONFIG_FILE=configs[n]))
         # The profile tools use: [profile dev], whose credential_process names dev-sso (a second hop).
         commands[(label, "dev")] = ([path, "--profile", "dev"], dict(env0, AWS_CONFIG_FILE=configs[20000]))
+        # A role assumed from dev-sso (role_arn + source_profile): one more small file, no STS.
+        if label == "ours":
+            for n in (3, 20000):
+                commands[(label, f"deploy {n}")] = ([path, "--profile", "deploy"], dict(env0, AWS_CONFIG_FILE=configs[n]))
     # The shell-prompt line (docs/status.md): ours only, a baseline build may predate it.
     commands[("ours", "prompt")] = ([BIN, "status", "--prompt"], dict(env0, AWS_CONFIG_FILE=configs[20000]))
     commands[("ours", "prompt dev")] = ([BIN, "status", "--prompt", "--profile", "dev"],
@@ -217,6 +240,7 @@ def main():
     token_files = glob.glob(os.path.join(AWS, "sso", "cache", "*.json"))
     if len(role_files) != 1 or len(token_files) != 1:
         raise SystemExit(f"bench: expected one role cache and one token file, found {role_files} {token_files}")
+    seed_chained_entry()
     print(f"machine: {machine()}")
     print(f"{ROUNDS} interleaved rounds; median and p95 wall time of the whole process; peak RSS (GNU time)\n")
 
@@ -248,11 +272,17 @@ def main():
         cells.append(f"{med:.2f} ms | {p95:.2f} ms | {rss[(label, 'dev')]:.1f} MB")
     print("| cache hit through `--profile dev` (its credential_process names dev-sso), 20,000 profiles | "
           + " | ".join(cells) + " |")
+    for n in (3, 20000):
+        med, p95 = summary(times[("ours", f"deploy {n}")])
+        print(f"| cache hit through `--profile deploy` (role_arn + source_profile dev-sso), {n:,} profiles | "
+              f"{med:.2f} ms | {p95:.2f} ms | {rss[('ours', f'deploy {n}')]:.1f} MB |" + " | | |" * (len(labels) - 1))
     for key, name in (("prompt", "`status --prompt` (every session), 20,000 profiles"),
                       ("prompt dev", "`status --prompt --profile dev`, 20,000 profiles")):
         med, p95 = summary(times[("ours", key)])
         print(f"| {name} | {med:.2f} ms | {p95:.2f} ms | {rss[('ours', key)]:.1f} MB |" + " | | |" * (len(labels) - 1))
     cat = summary(times[("floor", "cat")])[0]
+    sso = summary(times[("ours", 3)])[0]
+    print(f"\nours: chained-role hit / SSO hit, 3 profiles: {summary(times[('ours', 'deploy 3')])[0] / sso:.2f}x")
     for label in labels:
         small = summary(times[(label, 3)])[0]
         ratios = ", ".join(f"{n:,}: {summary(times[(label, n)])[0] / small:.2f}x" for n in SIZES[1:])

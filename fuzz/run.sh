@@ -12,7 +12,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(config token_cache role_cache service_error api_responses)
+    targets=(config token_cache role_cache service_error api_responses sts_answer)
 fi
 if ! rustc --version | grep -q nightly; then
     export RUSTC_BOOTSTRAP=1

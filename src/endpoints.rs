@@ -40,6 +40,8 @@ impl std::ops::Deref for Endpoint {
 pub struct Settings {
     pub oidc: Result<Option<String>, EndpointError>,
     pub portal: Result<Option<String>, EndpointError>,
+    /// STS, for roles assumed from an SSO role (docs/chained-roles.md).
+    pub sts: Result<Option<String>, EndpointError>,
     pub fips: bool,
     pub dualstack: bool,
     pub ca_bundle: Result<Option<CaBundle>, EndpointError>,
@@ -55,6 +57,7 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("oidc", &shown(&self.oidc))
             .field("portal", &shown(&self.portal))
+            .field("sts", &shown(&self.sts))
             .field("fips", &self.fips)
             .field("dualstack", &self.dualstack)
             .field("ca_bundle", &self.ca_bundle)
@@ -68,6 +71,7 @@ impl Settings {
         let custom = match service {
             Service::Oidc => &self.oidc,
             Service::Portal => &self.portal,
+            Service::Sts => &self.sts,
         };
         let url = resolve(service, region, self.fips, self.dualstack, custom.clone()?.as_deref())?;
         Ok(Endpoint { url, ca_bundle: self.ca_bundle.clone()? })
@@ -78,6 +82,8 @@ impl Settings {
 pub enum Service {
     Oidc,
     Portal,
+    /// STS: regional endpoints (`sts.<region>.amazonaws.com`), as the AWS CLI v2 uses them.
+    Sts,
 }
 
 impl Service {
@@ -85,6 +91,7 @@ impl Service {
         match self {
             Service::Oidc => "oidc",
             Service::Portal => "portal.sso",
+            Service::Sts => "sts",
         }
     }
 
@@ -93,6 +100,7 @@ impl Service {
         match self {
             Service::Oidc => "AWS_ENDPOINT_URL_SSO_OIDC",
             Service::Portal => "AWS_ENDPOINT_URL_SSO",
+            Service::Sts => "AWS_ENDPOINT_URL_STS",
         }
     }
 
@@ -101,6 +109,7 @@ impl Service {
         match self {
             Service::Oidc => &["sso_oidc", "sso-oidc"],
             Service::Portal => &["sso"],
+            Service::Sts => &["sts"],
         }
     }
 
@@ -108,6 +117,7 @@ impl Service {
         match self {
             Service::Oidc => "SSO OIDC",
             Service::Portal => "SSO portal",
+            Service::Sts => "STS",
         }
     }
 }
@@ -466,6 +476,7 @@ mod tests {
                 url: "ftp://user:PASSWORD@portal.example".to_owned(),
                 source_name: "AWS_ENDPOINT_URL_SSO".to_owned(),
             }),
+            sts: Ok(None),
             fips: false,
             dualstack: false,
             ca_bundle: Ok(None),
@@ -567,7 +578,7 @@ mod tests {
     #[test]
     fn an_override_wins_over_fips_and_dualstack() {
         let custom = "https://custom.example:8443/base";
-        for service in [Service::Oidc, Service::Portal] {
+        for service in [Service::Oidc, Service::Portal, Service::Sts] {
             for (fips, dualstack) in [(true, false), (false, true), (true, true)] {
                 let got = resolve(service, "us-east-1", fips, dualstack, Some(custom));
                 assert_eq!(got.as_deref(), Ok(custom), "{service:?} fips={fips} dualstack={dualstack}");
@@ -581,11 +592,13 @@ mod tests {
         let settings = Settings {
             oidc: Ok(Some(custom.to_owned())),
             portal: Ok(None),
+            sts: Ok(Some(custom.to_owned())),
             fips: true,
             dualstack: true,
             ca_bundle: Ok(None),
         };
         assert_eq!(settings.endpoint(Service::Oidc, "us-east-1").map(|e| e.url).as_deref(), Ok(custom));
+        assert_eq!(settings.endpoint(Service::Sts, "us-east-1").map(|e| e.url).as_deref(), Ok(custom));
         assert_eq!(
             settings.endpoint(Service::Portal, "us-east-1").map(|e| e.url).as_deref(),
             Ok("https://portal.sso-fips.us-east-1.api.aws")

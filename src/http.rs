@@ -495,7 +495,10 @@ impl Http {
                 for (k, v) in &req.headers {
                     b = b.header(*k, *v);
                 }
+                // JSON unless the caller names its own type (STS's form-encoded Query API).
+                let typed = req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
                 match &req.body {
+                    Some(body) if typed => b.send(&body[..]),
                     Some(body) => b.header("content-type", "application/json").send(&body[..]),
                     None => b.send_empty(),
                 }

@@ -25,6 +25,7 @@ macro_rules! errln {
 }
 
 mod accounts;
+mod assume;
 mod browser;
 mod cache;
 mod cli;
@@ -49,6 +50,7 @@ mod secret;
 mod serve;
 mod session;
 mod sigv4;
+mod sts;
 mod target;
 mod timefmt;
 

@@ -216,7 +216,7 @@ fn carries_refresh_token(body: &Value) -> bool {
 }
 
 /// The Host header value for a URL (port left out when it is the scheme's default) and its path.
-fn host_and_path(url: &str) -> (String, String) {
+pub(crate) fn host_and_path(url: &str) -> (String, String) {
     let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];

@@ -162,6 +162,7 @@ pub fn endpoint_settings(ctx: &Context, settings_profile: Option<&str>) -> endpo
     endpoints::Settings {
         oidc: custom(Service::Oidc),
         portal: custom(Service::Portal),
+        sts: custom(Service::Sts),
         fips: endpoints::flag(env("AWS_USE_FIPS_ENDPOINT"), profile.and_then(|p| p.get("use_fips_endpoint"))),
         dualstack: endpoints::flag(
             env("AWS_USE_DUALSTACK_ENDPOINT"),
@@ -264,6 +265,10 @@ enum Origin {
 
 /// The SSO session selected by `spec` (no account or role needed).
 pub fn session_target(ctx: &Context, spec: &TargetArgs) -> Result<SessionTarget, Error> {
+    // A profile that assumes a role: the SSO session at the root of its chain.
+    if let Some(chain) = chain_target(ctx, spec)? {
+        return Ok(chain.root.session);
+    }
     Ok(resolve(ctx, spec, false)?.session)
 }
 
@@ -826,6 +831,273 @@ fn runs_us(section: &Section) -> bool {
 /// Whether a profile section holds any sso_* key (then the SDKs use their own SSO provider for it).
 pub fn has_sso_keys(section: &Section) -> bool {
     crate::config::SSO_PROFILE_KEYS.iter().any(|k| section.values.contains_key(*k))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Roles assumed from an SSO role (docs/chained-roles.md): `role_arn` + `source_profile`.
+
+/// How many `source_profile` hops a chain may have (the profile named is the first).
+pub const MAX_ROLE_HOPS: usize = 5;
+/// The longest session a chained role can have: every role assumed here is assumed with role
+/// credentials (the SSO role's), which AWS calls role chaining, and caps at one hour.
+pub const ROLE_CHAINING_MAX_SECONDS: i64 = 3600;
+/// The shortest session STS grants.
+pub const MIN_DURATION_SECONDS: i64 = 900;
+
+/// One role to assume: a profile with `role_arn`, and the assumed-role cache file the AWS CLI shares.
+#[derive(Debug, Clone)]
+pub struct RoleHop {
+    pub profile: String,
+    pub role_arn: String,
+    /// `None`: botocore's default, `botocore-session-<epoch>` (left out of the cache key).
+    pub role_session_name: Option<String>,
+    pub external_id: Option<String>,
+    pub mfa_serial: Option<String>,
+    pub duration_seconds: Option<i64>,
+    pub cache_path: PathBuf,
+}
+
+/// A profile that assumes a role from an SSO role, perhaps through other such profiles.
+#[derive(Debug, Clone)]
+pub struct ChainTarget {
+    /// The SSO role at the root of the chain.
+    pub root: RoleTarget,
+    /// The roles to assume, from the one the SSO role assumes to the one named.
+    pub hops: Vec<RoleHop>,
+    pub sts_endpoint: Result<Endpoint, EndpointError>,
+    pub sts_signing_region: String,
+    pub auto_login: bool,
+}
+
+impl ChainTarget {
+    /// The target as the commands show it: the root's session, the assumed role's account and
+    /// name (from its ARN), its cache file.
+    pub fn as_role_target(&self) -> RoleTarget {
+        let last = self.hops.last().unwrap_or_else(|| unreachable!("a chain has at least one hop"));
+        let arn = &last.role_arn;
+        let account = arn.split(':').nth(4).unwrap_or_default().to_owned();
+        let role = arn.rsplit('/').next().unwrap_or(arn).to_owned();
+        RoleTarget {
+            session: self.root.session.clone(),
+            account_id: account,
+            role_name: role,
+            role_path: last.cache_path.clone(),
+            auto_login: self.auto_login,
+        }
+    }
+}
+
+/// The chain `spec` names, when the profile it names has `role_arn` (botocore's rule: that wins over
+/// sso_* keys and credential_process); `None` for every other target, which `role_target` resolves.
+pub fn chain_target(ctx: &Context, spec: &TargetArgs) -> Result<Option<ChainTarget>, Error> {
+    if spec.sso_session.is_some() || spec.start_url.is_some() {
+        return Ok(None);
+    }
+    let mut top = match chosen_profile(ctx, spec) {
+        Some((name, _)) => name,
+        None => "default".to_owned(),
+    };
+    // The profile tools use may name the role profile in its credential_process line
+    // (`aws-sso-process --profile deploy`): followed, as `resolve` follows lines; loops and
+    // anything else are left to `resolve`, which explains them.
+    let mut followed: Vec<String> = Vec::new();
+    let section = loop {
+        let config = config_with(ctx, &[top.as_str()])?;
+        let Some(section) = config.profile(&top) else { return Ok(None) };
+        // With web_identity_token_file too, the walk below says who handles it.
+        if section.values.contains_key("role_arn") {
+            break section;
+        }
+        let next = match section.get("credential_process").and_then(process_line) {
+            Some(Ok(next)) if !has_sso_keys(section) => next,
+            _ => return Ok(None),
+        };
+        let only_a_profile = next.sso_session.is_none()
+            && next.start_url.is_none()
+            && next.account_id.is_none()
+            && next.role_name.is_none();
+        match next.profile {
+            Some(p) if only_a_profile && !followed.contains(&p) && followed.len() < MAX_HOPS => {
+                followed.push(std::mem::replace(&mut top, p));
+            }
+            _ => return Ok(None),
+        }
+    };
+    if spec.account_id.is_some() || spec.role_name.is_some() {
+        return Err(Error::Usage(format!(
+            "profile {top} assumes the role {} (role_arn); --account-id and --role-name cannot change it",
+            crate::sanitize::sanitize(section.get("role_arn").unwrap_or_default())
+        )));
+    }
+    let mut hops: Vec<RoleHop> = Vec::new();
+    let mut visited: Vec<String> = Vec::new();
+    let mut name = top.clone();
+    let root = loop {
+        if visited.contains(&name) {
+            let looped: Vec<&str> = visited.iter().map(String::as_str).chain([name.as_str()]).collect();
+            return Err(Error::Other {
+                what: format!(
+                    "the source_profile settings of these profiles point at each other: {}",
+                    looped.join(" -> ")
+                ),
+                hint: Some(
+                    "one of them must name an SSO profile (or one that runs aws-sso-process) as source_profile".into(),
+                ),
+            });
+        }
+        let config = config_with(ctx, &[name.as_str()])?;
+        let Some(section) = config.profile(&name) else {
+            let parent = visited.last().cloned().unwrap_or_default();
+            return Err(Error::Other {
+                what: format!("the source_profile {name} of profile {parent} is not in the config"),
+                hint: Some(format!("add [profile {name}] or fix source_profile in {}", section_label(&parent))),
+            });
+        };
+        visited.push(name.clone());
+        let handled_elsewhere = |what: &str| Error::Other {
+            what: format!("profile {name} gets its credentials from {what}, which aws-sso-process does not handle"),
+            hint: Some(
+                "the AWS CLI and SDKs resolve this profile themselves; aws-sso-process assumes roles only from an \
+                 SSO profile (or one whose credential_process runs aws-sso-process)"
+                    .to_owned(),
+            ),
+        };
+        let has = |k: &str| section.values.contains_key(k);
+        if !hops.is_empty() && (has("aws_access_key_id") || has("aws_secret_access_key")) {
+            return Err(handled_elsewhere("static keys (aws_access_key_id)"));
+        }
+        if has("web_identity_token_file") {
+            return Err(handled_elsewhere("a web identity token (web_identity_token_file)"));
+        }
+        if is_role_profile(section) {
+            if has("credential_source") {
+                return Err(handled_elsewhere(&format!(
+                    "credential_source = {}",
+                    crate::sanitize::sanitize(section.get("credential_source").unwrap_or_default())
+                )));
+            }
+            let Some(source) = section.get("source_profile").map(str::trim).filter(|s| !s.is_empty()) else {
+                return Err(Error::Other {
+                    what: format!("profile {name} has role_arn but no source_profile"),
+                    hint: Some(format!("add source_profile = <an SSO profile> to {}", section_label(&name))),
+                });
+            };
+            hops.push(role_hop(ctx, section)?);
+            if hops.len() > MAX_ROLE_HOPS {
+                return Err(Error::Other {
+                    what: format!("profile {top} chains more than {MAX_ROLE_HOPS} roles: {}", visited.join(" -> ")),
+                    hint: Some("name an SSO profile as source_profile nearer the top".to_owned()),
+                });
+            }
+            name = source.to_owned();
+            continue;
+        }
+        if has("aws_access_key_id") || has("aws_secret_access_key") {
+            return Err(handled_elsewhere("static keys (aws_access_key_id)"));
+        }
+        if !has_sso_keys(section) && !runs_us(section) {
+            return Err(handled_elsewhere("neither sso_* keys nor an aws-sso-process credential_process"));
+        }
+        break role_target(ctx, &TargetArgs { profile: Some(name.clone()), ..TargetArgs::default() })?;
+    };
+    hops.reverse();
+    // Every hop is role chaining (its source credentials are a role's): one hour at most, checked
+    // before any call (docs/chained-roles.md).
+    for hop in &hops {
+        if let Some(d) = hop.duration_seconds
+            && d > ROLE_CHAINING_MAX_SECONDS
+        {
+            return Err(Error::Other {
+                what: format!(
+                    "profile {} asks for duration_seconds = {d}, but a role assumed with another role's \
+                     credentials (role chaining, which includes an SSO role's) lasts at most 1 hour (3600)",
+                    hop.profile
+                ),
+                hint: Some(format!("set duration_seconds to 3600 or less in {}", section_label(&hop.profile))),
+            });
+        }
+    }
+    let config = config_with(ctx, &[top.as_str()])?;
+    let top_section = config.profile(&top);
+    let auto_login = root.auto_login
+        || visited.iter().chain(&followed).any(|p| {
+            config_with(ctx, &[p.as_str()])
+                .ok()
+                .and_then(|c| c.profile(p))
+                .and_then(|s| s.get(AUTO_LOGIN_KEY))
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        });
+    // The region of the profile named (botocore creates the STS client with the session's region):
+    // the environment's first; without any, us-east-1.
+    let region = ctx
+        .env
+        .get("AWS_REGION")
+        .or_else(|| ctx.env.get("AWS_DEFAULT_REGION"))
+        .map(str::to_owned)
+        .or_else(|| top_section.and_then(|s| s.get("region")).map(str::to_owned))
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let settings = endpoint_settings(ctx, Some(&top));
+    let sts_endpoint = settings.endpoint(Service::Sts, &region);
+    Ok(Some(ChainTarget { root, hops, sts_endpoint, sts_signing_region: region, auto_login }))
+}
+
+/// A profile botocore's AssumeRoleProvider takes: `role_arn` without `web_identity_token_file`.
+pub fn is_role_profile(section: &Section) -> bool {
+    section.values.contains_key("role_arn") && !section.values.contains_key("web_identity_token_file")
+}
+
+fn role_hop(ctx: &Context, section: &Section) -> Result<RoleHop, Error> {
+    let name = &section.name;
+    let text = |k: &str| section.get(k).map(str::to_owned);
+    let role_arn = text("role_arn").map(|s| s.trim().to_owned()).unwrap_or_default();
+    if !role_arn.starts_with("arn:") || role_arn.split(':').count() < 6 {
+        return Err(Error::Other {
+            what: format!("profile {name}: role_arn {:?} is not a role ARN", crate::sanitize::sanitize(&role_arn)),
+            hint: Some("role_arn looks like arn:aws:iam::444455556666:role/Deployer".to_owned()),
+        });
+    }
+    let duration_seconds = match text("duration_seconds").map(|s| s.trim().to_owned()) {
+        None => None,
+        Some(d) => match d.parse::<i64>() {
+            Ok(n) if n >= MIN_DURATION_SECONDS => Some(n),
+            _ => {
+                return Err(Error::Other {
+                    what: format!(
+                        "profile {name}: duration_seconds {:?} is not a number of seconds from 900 to 3600",
+                        crate::sanitize::sanitize(&d)
+                    ),
+                    hint: Some(format!("fix duration_seconds in {}, or remove it (one hour)", section_label(name))),
+                });
+            }
+        },
+    };
+    let mfa_serial = text("mfa_serial");
+    if mfa_serial.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        return Err(Error::Other {
+            what: format!("profile {name}: mfa_serial is empty"),
+            hint: Some("set it to the ARN (or serial number) of your MFA device, or remove it".to_owned()),
+        });
+    }
+    let role_session_name = text("role_session_name").filter(|s| !s.is_empty());
+    let external_id = text("external_id");
+    let key = crate::sts::cache_key(
+        &role_arn,
+        role_session_name.as_deref(),
+        external_id.as_deref(),
+        mfa_serial.as_deref(),
+        duration_seconds,
+    );
+    Ok(RoleHop {
+        profile: name.clone(),
+        cache_path: ctx.cli_cache_dir().join(format!("{key}.json")),
+        role_arn,
+        role_session_name,
+        external_id,
+        mfa_serial,
+        duration_seconds,
+    })
 }
 
 #[cfg(test)]

@@ -67,6 +67,8 @@ mod secret;
 mod session;
 #[path = "../../src/sigv4.rs"]
 mod sigv4;
+#[path = "../../src/sts.rs"]
+mod sts;
 #[path = "../../src/target.rs"]
 mod target;
 #[path = "../../src/timefmt.rs"]
@@ -231,5 +233,27 @@ pub fn api_responses(data: &[u8]) {
     }
     if let Ok(creds) = portal::parse_role_credentials(&map) {
         let _ = timefmt::format(creds.expiration);
+    }
+}
+
+/// An STS answer (docs/chained-roles.md): as a success (`AssumeRoleResponse`), as an error answer,
+/// and through what a fetch does with an accepted one (the cache entry, read back, its expiry).
+pub fn sts_answer(data: &[u8]) {
+    let resp = http::Response {
+        op: "AssumeRole",
+        host: "h".into(),
+        status: 403,
+        error_type: None,
+        retry_after: None,
+        location: None,
+        body: data.to_vec(),
+    };
+    let e = sts::error_of(&resp);
+    let _ = sts::hint_for(&e.code, e.status);
+    if let Ok(assumed) = sts::parse_assume_role(data) {
+        let left = assumed.expiration - now();
+        let _ = left.num_minutes();
+        let _ = assumed.expiration.format("%Y-%m-%dT%H:%M:%SUTC").to_string();
+        let _ = timefmt::format(assumed.expiration);
     }
 }

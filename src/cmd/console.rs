@@ -43,7 +43,10 @@ pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, args: &Conso
             };
         Ok((url, destination))
     };
-    let before = crate::target::role_target(ctx, spec)?;
+    let before = match crate::target::chain_target(ctx, spec)? {
+        Some(chain) => chain.as_role_target(),
+        None => crate::target::role_target(ctx, spec)?,
+    };
     let early = match before.session.sso_region() {
         Ok(region) => Some(plan(&before, &region)?),
         Err(_) => None,

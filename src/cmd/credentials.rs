@@ -70,6 +70,13 @@ fn first_steps(ctx: &Context, spec: &TargetArgs, e: Error) -> Error {
 /// The target's role credentials, logging in first when asked to and the session is gone (also
 /// used by `export` and `exec`).
 pub fn fetch(ctx: &Context, spec: &TargetArgs, login_if_needed: bool) -> Result<(RoleTarget, Served), Error> {
+    // A profile with role_arn: the role it assumes from its SSO role (docs/chained-roles.md).
+    if let Some(chain) = crate::target::chain_target(ctx, spec)? {
+        let auto = login_if_needed || chain.auto_login;
+        let root = |t: &RoleTarget| if auto { with_auto_login(ctx, t) } else { role_cache::credentials(ctx, t) };
+        let served = crate::assume::credentials(ctx, &chain, &root)?;
+        return Ok((chain.as_role_target(), served));
+    }
     let target = crate::target::role_target(ctx, spec)?;
     let served = if login_if_needed || target.auto_login {
         with_auto_login(ctx, &target)?

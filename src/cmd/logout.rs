@@ -8,7 +8,8 @@
 //! the names for every target the config knows for that session: each profile whose sso_* keys
 //! (or whose `credential_process = aws-sso-process ...` flags) point at it. CLI entries for targets
 //! the config does not name are left alone; `--all` removes every `"ProviderType": "sso"` entry, as
-//! `aws sso logout` does.
+//! `aws sso logout` does. The assumed-role entries of profiles whose `source_profile` chain ends in
+//! the session go too (docs/chained-roles.md): their keys follow from the config alone.
 //!
 //! Nothing of the session may outlive the logout (issue 11). The token is removed under its lock,
 //! so a refresh in flight cannot write it back afterwards, and under the logout fence
@@ -151,7 +152,26 @@ fn derived_role_files(ctx: &Context, session: &SsoSession) -> Result<BTreeSet<Pa
             add(&s, &account, &role);
         }
     }
+    out.extend(chained_role_files(ctx, Some(session)));
     Ok(out)
+}
+
+/// The assumed-role entries (docs/chained-roles.md) of every profile in the config whose chain of
+/// `source_profile`s ends in `session` (any SSO session when `None`): every hop's entry.
+fn chained_role_files(ctx: &Context, session: Option<&SsoSession>) -> Vec<PathBuf> {
+    let Ok(config) = ctx.config() else { return Vec::new() };
+    let mut out = Vec::new();
+    for (name, section) in &config.profiles {
+        if !crate::target::is_role_profile(section) {
+            continue;
+        }
+        let spec = TargetArgs { profile: Some(name.clone()), ..TargetArgs::default() };
+        let Ok(Some(chain)) = crate::target::chain_target(ctx, &spec) else { continue };
+        if session.is_none_or(|s| same_session(&chain.root.session.session, s)) {
+            out.extend(chain.hops.into_iter().map(|hop| hop.cache_path));
+        }
+    }
+    out
 }
 
 /// `~/.aws/cli/cache` entries that we wrote for `session`: those whose account and role hash,
@@ -215,6 +235,11 @@ fn run_all(ctx: &Context) -> Result<u8, Error> {
             && doc.get("ProviderType").and_then(Value::as_str) == Some("sso")
         {
             remove("role credentials", &path)?;
+        }
+    }
+    for path in chained_role_files(ctx, None) {
+        if path.exists() {
+            remove("assumed-role credentials", &path)?;
         }
     }
     Ok(exit)

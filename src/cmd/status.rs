@@ -353,6 +353,8 @@ fn gather(ctx: &Context, config: &Config) -> Report {
         }
     }
 
+    add_chained_profiles(ctx, config, &mut sessions);
+
     for dir in [ctx.sso_cache_dir(), ctx.cli_cache_dir()] {
         let files = match cache::json_files(&dir) {
             Ok(files) => files,
@@ -437,6 +439,31 @@ fn add_session(sessions: &mut Vec<SessionReport>, target: SessionTarget) {
     let key = cache::token_key(target.session.name.as_deref(), &target.session.start_url);
     if !sessions.iter().any(|s| s.key == key) {
         sessions.push(SessionReport { target, key, token: TokenReport::default(), profiles: Vec::new(), check: None });
+    }
+}
+
+/// Profiles that assume a role from an SSO role (docs/chained-roles.md), under the session at the
+/// root of their chain (`via: "role_arn"`), with their assumed-role cache entry. Role profiles this
+/// tool does not serve (static keys, credential_source) are the AWS CLI's and not shown.
+fn add_chained_profiles(ctx: &Context, config: &Config, sessions: &mut Vec<SessionReport>) {
+    for (name, section) in &config.profiles {
+        if !crate::target::is_role_profile(section) {
+            continue;
+        }
+        let spec = TargetArgs { profile: Some(name.clone()), ..TargetArgs::default() };
+        let Ok(Some(chain)) = crate::target::chain_target(ctx, &spec) else { continue };
+        let target = chain.as_role_target();
+        add_session(sessions, chain.root.session.clone());
+        let key = cache::token_key(target.session.session.name.as_deref(), &target.session.session.start_url);
+        let Some(s) = sessions.iter_mut().find(|s| s.key == key) else { continue };
+        s.profiles.push(ProfileReport {
+            profile: name.clone(),
+            via: "role_arn",
+            account_id: target.account_id,
+            role_name: target.role_name,
+            role_file: target.role_path,
+            role: RoleReport::default(),
+        });
     }
 }
 
@@ -643,7 +670,11 @@ fn to_text(report: &Report, now: DateTime<Utc>, color: bool) -> String {
             let mut rows =
                 vec![vec![head("PROFILE"), head("VIA"), head("ACCOUNT"), head("ROLE"), head("ROLE CREDENTIALS")]];
             for p in &s.profiles {
-                let via = if p.via == "sso" { "sso keys" } else { "process" };
+                let via = match p.via {
+                    "sso" => "sso keys",
+                    "role_arn" => "role_arn",
+                    _ => "process",
+                };
                 rows.push(vec![
                     Cell::new(&p.profile),
                     Cell::new(via),

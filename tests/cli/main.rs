@@ -32,6 +32,7 @@ mod network;
 mod oidc_api;
 mod pipes;
 mod refresh;
+mod roles;
 mod secrets;
 mod serve;
 mod setup;
