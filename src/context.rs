@@ -56,8 +56,8 @@ pub const ENV_VARS: &[EnvVar] = &[
         meaning: "Where the config and credentials files are (~/.aws/config, ~/.aws/credentials).",
     },
     EnvVar {
-        names: &["AWS_ENDPOINT_URL_SSO_OIDC", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL"],
-        meaning: "Endpoint overrides for SSO OIDC and the SSO portal, as in the AWS CLI.",
+        names: &["AWS_ENDPOINT_URL_SSO_OIDC", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"],
+        meaning: "Endpoint overrides for SSO OIDC, the SSO portal and STS (roles assumed from SSO), as in the AWS CLI.",
     },
     EnvVar {
         names: &["AWS_ENDPOINT_URL_SIGNIN"],
