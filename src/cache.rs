@@ -85,7 +85,7 @@ pub fn role_key(account_id: &str, role_name: &str, session_name: Option<&str>, s
 }
 
 /// Python's `json.dumps(v, sort_keys=True)` (ensure_ascii on), compact or with default separators.
-fn py_dumps(v: &Value, compact: bool) -> String {
+pub fn py_dumps(v: &Value, compact: bool) -> String {
     let mut out = String::new();
     py_dump(v, compact, &mut out);
     out

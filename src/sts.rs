@@ -133,50 +133,22 @@ pub fn cache_key(
     serial_number: Option<&str>,
     duration_seconds: Option<i64>,
 ) -> String {
-    // Sorted by key, as `sort_keys=True` sorts them.
-    let mut parts: Vec<String> = Vec::new();
+    let mut args = serde_json::Map::new();
     if let Some(d) = duration_seconds {
-        parts.push(format!("\"DurationSeconds\": {d}"));
+        args.insert("DurationSeconds".into(), d.into());
     }
     if let Some(v) = external_id {
-        parts.push(format!("\"ExternalId\": {}", py_json_string(v)));
+        args.insert("ExternalId".into(), v.into());
     }
-    parts.push(format!("\"RoleArn\": {}", py_json_string(role_arn)));
+    args.insert("RoleArn".into(), role_arn.into());
     if let Some(v) = session_name.filter(|s| !s.is_empty()) {
-        parts.push(format!("\"RoleSessionName\": {}", py_json_string(v)));
+        args.insert("RoleSessionName".into(), v.into());
     }
     if let Some(v) = serial_number {
-        parts.push(format!("\"SerialNumber\": {}", py_json_string(v)));
+        args.insert("SerialNumber".into(), v.into());
     }
     // A hex digest needs none of `_make_file_safe`'s replacements.
-    crate::cache::sha1_hex(&format!("{{{}}}", parts.join(", ")))
-}
-
-/// A string as Python's `json.dumps` writes it (`ensure_ascii=True`): `\"`, `\\`, the short
-/// escapes, every other control and non-ASCII character as `\uXXXX` (UTF-16 surrogate pairs above the BMP).
-fn py_json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            _ => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{u:04x}"));
-                }
-            }
-        }
-    }
-    out.push('"');
-    out
+    crate::cache::sha1_hex(&crate::cache::py_dumps(&serde_json::Value::Object(args), false))
 }
 
 /// `application/x-www-form-urlencoded` as the AWS SDKs write it: RFC 3986 unreserved characters
