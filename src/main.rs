@@ -31,6 +31,7 @@ mod cli;
 mod cmd;
 mod config;
 mod context;
+mod credentials;
 mod endpoints;
 mod error;
 mod federation;

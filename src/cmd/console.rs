@@ -10,7 +10,7 @@
 
 use crate::cli::ConsoleArgs;
 use crate::cli::TargetArgs;
-use crate::cmd::credentials;
+use crate::credentials;
 use crate::context::Context;
 use crate::error::Error;
 use crate::federation;

@@ -29,7 +29,8 @@
 
 use crate::cli::ExecArgs;
 use crate::cli::TargetArgs;
-use crate::cmd::{credentials, export};
+use crate::cmd::export;
+use crate::credentials;
 use crate::context::Context;
 use crate::error::Error;
 use crate::serve::Server;

@@ -17,7 +17,7 @@
 
 use crate::cli::ExportFormat;
 use crate::cli::TargetArgs;
-use crate::cmd::credentials;
+use crate::credentials;
 use crate::context::Context;
 use crate::error::Error;
 use crate::portal::RoleCredentials;

@@ -10,7 +10,7 @@
 
 use crate::cli::ServeArgs;
 use crate::cli::TargetArgs;
-use crate::cmd::credentials;
+use crate::credentials;
 use crate::context::{Context, RUN_DEADLINE};
 use crate::error::Error;
 use crate::serve::{Server, TOKEN_VAR, URI_VAR};
