@@ -279,6 +279,16 @@ pub fn role_target(ctx: &Context, spec: &TargetArgs) -> Result<RoleTarget, Error
     Ok(target)
 }
 
+/// What a role target is called where a person reads it (`AWS_SSO_PROCESS_EXEC`, the console and
+/// serve banners): the profile, or session/account/role without one.
+pub fn label(ctx: &Context, spec: &TargetArgs, target: &RoleTarget) -> String {
+    if let Some(profile) = named_profile(ctx, spec) {
+        profile
+    } else {
+        format!("{}/{}/{}", target.session.label, target.account_id, target.role_name)
+    }
+}
+
 /// The name of the profile the user (or the environment) named, as tools would use it; `None` when
 /// nothing names one. `--sso-session`/`--start-url` targets have none.
 pub fn named_profile(ctx: &Context, spec: &TargetArgs) -> Option<String> {

@@ -37,7 +37,6 @@ use crate::accounts::{self, AccountRoles};
 use crate::cache;
 use crate::cli::TargetArgs;
 use crate::cli::{GenerateArgs, NameArgs};
-use crate::cmd::list;
 use crate::config::{self, Config, SsoSession, Value, Values};
 use crate::context::{Context, shell_word};
 use crate::error::Error;
@@ -245,7 +244,7 @@ pub fn program(ctx: &Context, given: Option<&str>) -> Result<(String, String), E
 
 pub fn generate(ctx: &Context, spec: &TargetArgs, args: &GenerateArgs) -> Result<u8, Error> {
     let (program, why) = program(ctx, args.command.as_deref())?;
-    let target = list::list_target(ctx, spec)?;
+    let target = crate::target::session_target(ctx, spec)?;
     let naming = Naming::new(&args.names, target.session.name.as_deref())?;
     // --region is the profiles' region (with --start-url it names that start URL's SSO region as
     // well); given, it also updates the region of the profiles generated before.

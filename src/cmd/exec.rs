@@ -94,7 +94,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, args: &ExecA
     if let Some(region) = region(ctx, spec, &target)? {
         cmd.env("AWS_REGION", &region).env("AWS_DEFAULT_REGION", &region);
     }
-    cmd.env(NEST_VAR, label(ctx, spec, &target));
+    cmd.env(NEST_VAR, crate::target::label(ctx, spec, &target));
     if args.server {
         return with_server(ctx, spec, login_if_needed, cmd, program);
     }
@@ -281,15 +281,6 @@ fn region(ctx: &Context, spec: &TargetArgs, target: &RoleTarget) -> Result<Optio
         return Ok(None);
     }
     crate::target::profile_region(ctx, spec, target)
-}
-
-/// What `AWS_SSO_PROCESS_EXEC` says: the profile, or session/account/role without one.
-pub fn label(ctx: &Context, spec: &TargetArgs, target: &RoleTarget) -> String {
-    if let Some(profile) = crate::target::named_profile(ctx, spec) {
-        profile
-    } else {
-        format!("{}/{}/{}", target.session.label, target.account_id, target.role_name)
-    }
 }
 
 #[cfg(unix)]
