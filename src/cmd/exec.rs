@@ -29,7 +29,6 @@
 
 use crate::cli::ExecArgs;
 use crate::cli::TargetArgs;
-use crate::cmd::export;
 use crate::credentials;
 use crate::context::Context;
 use crate::error::Error;
@@ -98,7 +97,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, args: &ExecA
     if args.server {
         return with_server(ctx, spec, login_if_needed, cmd, program);
     }
-    for (name, value) in export::variables(&served.creds) {
+    for (name, value) in crate::output::variables(&served.creds) {
         cmd.env(name, value);
     }
     ctx.debug(|| format!("exec {:?} with {} set", program, NEST_VAR));
