@@ -337,7 +337,7 @@ fn finish(
                 timefmt::relative(token.expires_at, ctx.now())
             ),
             Err(Error::LoginRequired { .. }) => {
-                crate::cmd::login::run(ctx, &spec, &args.login)?;
+                outln!("{}", login_line(ctx, &target, args)?);
                 changed = true;
             }
             Err(e) => return Err(e),
@@ -349,7 +349,7 @@ fn finish(
     let accounts = match accounts::fetch(ctx, &target) {
         // The portal refused a token that looked valid: one login, then once more.
         Err(Error::LoginRequired { .. }) => {
-            crate::cmd::login::run(ctx, &spec, &args.login)?;
+            outln!("{}", login_line(ctx, &target, args)?);
             changed = true;
             accounts::fetch(ctx, &target)?
         }
@@ -441,6 +441,12 @@ fn check_adopted(
 /// Whether the config's `[sso-session NAME]` is one an earlier setup wrote (it carries
 /// `aws_sso_process_generated = setup`) and never finished: no cached token for it and no
 /// profile that uses it. Such a session is replaced, not refused.
+/// The login `setup` runs when the session needs one, with `login`'s flags and result line.
+fn login_line(ctx: &Context, target: &crate::target::SessionTarget, args: &SetupArgs) -> Result<String, Error> {
+    let l = &args.login;
+    crate::login::explicit(ctx, target, l.use_device_code, l.no_browser, l.redirect_port)
+}
+
 fn abandoned(ctx: &Context, config: &Config, have: &SsoSession) -> bool {
     let Some(name) = have.name.as_deref() else { return false };
     let marked = config.sso_sessions.get(name).and_then(|s| s.get(configure::GENERATED_KEY)) == Some(SETUP_MARK);
