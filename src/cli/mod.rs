@@ -1,8 +1,11 @@
 //! The command line as typed: clap definitions only. Resolving these into settings (files, env,
 //! config) is `context`'s job, so nothing here does I/O.
 
-use crate::cmd::oidc_api::args::{
-    self, CreateTokenArgs, CreateTokenWithIamArgs, RegisterClientArgs, StartDeviceAuthorizationArgs,
+mod oidc_api;
+
+pub use oidc_api::ApiArgs;
+use oidc_api::{
+    self as args, CreateTokenArgs, CreateTokenWithIamArgs, RegisterClientArgs, StartDeviceAuthorizationArgs,
 };
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

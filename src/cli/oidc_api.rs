@@ -5,7 +5,7 @@
 //! member name is the flag's name in camelCase, in the order declared here (the model's order), a
 //! `Vec` flag is a list, and the first line of its help is the skeleton's comment.
 //!
-//! `--region` and `--start-url` are the global flags of `cli.rs` (a subcommand cannot define a
+//! `--region` and `--start-url` are the global flags of `cli/mod.rs` (a subcommand cannot define a
 //! long flag that a global one already has), so they are read from `Cli::target`.
 
 use crate::secret::Secret;
