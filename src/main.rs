@@ -34,6 +34,7 @@ mod context;
 mod credentials;
 mod endpoints;
 mod error;
+mod generate;
 mod federation;
 mod http;
 mod lock;

@@ -121,6 +121,7 @@ pub fn windows_cmd(value: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::secret::Secret;
+    use crate::timefmt;
 
     fn creds(secret: &str) -> RoleCredentials {
         RoleCredentials {
