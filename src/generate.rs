@@ -9,9 +9,9 @@
 //! and digits turned into one `-`, and no `-` at either end ("Prod – Payments (EU)" →
 //! `prod-payments-eu`); an empty slug becomes the account ID. When two accounts get the same slug,
 //! both get `-<account id>` appended. Names are worked out over the whole listing, before
-//! `--accounts`/`--roles` choose, so a filter never renames a profile (issue 13).
+//! `--accounts`/`--roles` choose, so a filter never renames a profile (docs/configure-generate.md).
 //!
-//! The listing is server text, and nothing in it may shape the config (issue 11; the rules are in
+//! The listing is server text, and nothing in it may shape the config (the rules are in
 //! docs/configure-generate.md). An account whose ID is not 12 digits, or a role whose name is not an
 //! IAM role name, is left out with one warning naming the account; account names reach the text
 //! only slugged (in profile names) or as ASCII comments without control characters. Before anything
@@ -627,7 +627,8 @@ impl Generator<'_> {
                 None => match served.get(&pair) {
                     Some(other) => {
                         summary.kept += 1;
-                        report(Report::Out(format!("skipped profile {}: profile {other} already runs aws-sso-process for {} {}",
+                        report(Report::Out(format!(
+                            "skipped profile {}: profile {other} already runs aws-sso-process for {} {}",
                             p.name, p.account_id, p.role
                         )));
                         if let Some(section) = config.profile(other) {
@@ -731,7 +732,8 @@ impl Generator<'_> {
             report(Report::Out(format!("updated profile {}: region = {}", u.profile, u.region)));
         }
         for r in &gone {
-            report(Report::Out(format!("removed profile {}: the SSO session no longer lists account {} role {}",
+            report(Report::Out(format!(
+                "removed profile {}: the SSO session no longer lists account {} role {}",
                 r.profile, r.account, r.role
             )));
         }
@@ -748,7 +750,8 @@ impl Generator<'_> {
             0 => String::new(),
             n => format!("{n} updated, "),
         };
-        report(Report::Out(format!("{} added, {updated}{} kept, {} removed{edited} in {}{kept}",
+        report(Report::Out(format!(
+            "{} added, {updated}{} kept, {} removed{edited} in {}{kept}",
             summary.added,
             summary.kept,
             summary.removed,

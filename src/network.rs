@@ -10,7 +10,7 @@
 //! Through an HTTP proxy, `https://` requests go in a CONNECT tunnel (TLS runs end to end) and
 //! `http://` ones in absolute form (`POST http://host:port/path HTTP/1.1` sent to the proxy), as
 //! curl and botocore send them; ureq alone would tunnel both, and proxies in their usual
-//! configuration refuse CONNECT to any port but 443 (issue 11, docs/networks.md). `Connector`
+//! configuration refuse CONNECT to any port but 443 (docs/networks.md). `Connector`
 //! does the absolute form.
 
 use std::fmt;

@@ -1,6 +1,6 @@
 //! Resolution: what the user typed (flags, `AWS_PROFILE`) and the config → the SSO session, account
 //! and role a command works on. Every command resolves through here, so every command accepts the
-//! same names (issue 12):
+//! same names (docs/config-file.md):
 //!
 //! - the profile tools use: a profile whose `credential_process` runs `aws-sso-process` resolves to the
 //!   target that line names (the line is split into shell words as botocore splits it, then parsed by
@@ -572,7 +572,7 @@ pub fn own_command(line: &str) -> Option<Result<crate::cli::Cli, String>> {
         return None;
     }
     // The usual lines (target flags only) without building clap's whole command: `status` and
-    // `configure` read one line per profile, thousands in a generated config (issue 16).
+    // `configure` read one line per profile, thousands in a generated config.
     if let Some(cli) = crate::cli::Cli::quick_parse(words.iter().map(std::ffi::OsString::from)) {
         return Some(Ok(cli));
     }

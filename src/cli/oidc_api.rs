@@ -1,4 +1,4 @@
-//! The command line of the low-level SSO OIDC commands (issue 6): `create-token`,
+//! The command line of the low-level SSO OIDC commands (docs/oidc-api.md): `create-token`,
 //! `create-token-with-iam`, `register-client` and `start-device-authorization`, with the AWS CLI's
 //! flags (`aws sso-oidc ...`) and help text. Clap definitions only; `cmd::oidc_api` runs them.
 //! The flags under the `Request` heading are the one description of each request's members: the

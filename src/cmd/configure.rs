@@ -66,7 +66,6 @@ pub fn generate(ctx: &Context, spec: &TargetArgs, args: &GenerateArgs) -> Result
 }
 
 fn nothing_listed(target: &SessionTarget, naming: &Naming) -> String {
-    let filtered =
-        if naming.filtered() { " that --accounts and --roles match" } else { "" };
+    let filtered = if naming.filtered() { " that --accounts and --roles match" } else { "" };
     format!("the SSO session {} reaches no account and role{filtered}; nothing to generate", target.label)
 }

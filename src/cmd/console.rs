@@ -10,8 +10,8 @@
 
 use crate::cli::ConsoleArgs;
 use crate::cli::TargetArgs;
-use crate::credentials;
 use crate::context::Context;
+use crate::credentials;
 use crate::error::Error;
 use crate::federation;
 use crate::target::RoleTarget;

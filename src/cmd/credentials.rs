@@ -9,7 +9,8 @@ use crate::output;
 use std::io::Write;
 
 pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool) -> Result<u8, Error> {
-    let (target, served) = crate::credentials::fetch(ctx, spec, login_if_needed).map_err(|e| first_steps(ctx, spec, e))?;
+    let (target, served) =
+        crate::credentials::fetch(ctx, spec, login_if_needed).map_err(|e| first_steps(ctx, spec, e))?;
     let json = output::process_json(&served.creds, &target.account_id);
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{json}")
@@ -30,7 +31,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool) -> Result<u8
 
 /// What to say when `aws-sso-process` alone, with nothing naming a target (no flag, no
 /// AWS_PROFILE) and nothing set up (no sso-session, no profile with SSO keys or a
-/// credential_process), finds no target: what this program is and what to run (issue 13).
+/// credential_process), finds no target: what this program is and what to run (README.md).
 const FIRST_STEPS: &str = "aws-sso-process gets AWS credentials from IAM Identity Center (SSO) for the AWS CLI \
 and SDKs, which run it as a profile's credential_process
   to start, run 'aws-sso-process setup': it signs you in and writes one profile per account and role

@@ -18,7 +18,7 @@
 //!
 //! With `--server` the child gets no keys at all: it gets the address and token of a container-
 //! credentials endpoint (`crate::serve`) that this process runs on a free loopback port for as long
-//! as the child lives, so its SDK fetches fresh credentials whenever its own run out (issue 14).
+//! as the child lives, so its SDK fetches fresh credentials whenever its own run out (docs/export-and-exec.md).
 //! That needs us alive, so the command runs as a child: the endpoint is served on this thread, a
 //! second thread waits for the child and then wakes the endpoint to stop. Its exit status is passed
 //! on (death by signal N as 128+N). SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH
@@ -29,8 +29,8 @@
 
 use crate::cli::ExecArgs;
 use crate::cli::TargetArgs;
-use crate::credentials;
 use crate::context::Context;
+use crate::credentials;
 use crate::error::Error;
 use crate::serve::Server;
 use crate::target::RoleTarget;

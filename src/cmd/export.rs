@@ -17,11 +17,11 @@
 
 use crate::cli::ExportFormat;
 use crate::cli::TargetArgs;
-use crate::credentials;
 use crate::context::Context;
+use crate::credentials;
 use crate::error::Error;
-use crate::portal::RoleCredentials;
 use crate::output;
+use crate::portal::RoleCredentials;
 use std::io::Write;
 
 pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, format: ExportFormat) -> Result<u8, Error> {

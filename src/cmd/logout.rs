@@ -10,7 +10,7 @@
 //! the config does not name are left alone; `--all` removes every `"ProviderType": "sso"` entry, as
 //! `aws sso logout` does.
 //!
-//! Nothing of the session may outlive the logout (issue 11). The token is removed under its lock,
+//! Nothing of the session may outlive the logout (docs/shared-cache.md, "Logout"). The token is removed under its lock,
 //! so a refresh in flight cannot write it back afterwards, and under the logout fence
 //! (`role_cache::logout_fence`), so a fetch of role credentials in flight either has written its
 //! file already (it is removed below) or finds the token gone and writes nothing. The role files

@@ -10,8 +10,8 @@
 
 use crate::cli::ServeArgs;
 use crate::cli::TargetArgs;
-use crate::credentials;
 use crate::context::{Context, RUN_DEADLINE};
+use crate::credentials;
 use crate::error::Error;
 use crate::serve::{Server, TOKEN_VAR, URI_VAR};
 use std::io::Write;

@@ -1,4 +1,4 @@
-//! `setup`: from nothing to working profiles in one command (issue 13 item 1). It asks on the
+//! `setup`: from nothing to working profiles in one command (docs/configure-generate.md, "`setup`"). It asks on the
 //! terminal for what no flag gives (the start URL, the SSO region, the session name, the scopes,
 //! which profiles to make), writes the `[sso-session]` section, logs in, lists the accounts and
 //! roles, and generates profiles through `configure`, whose verified, atomic, backed-up write
@@ -23,10 +23,10 @@
 use crate::accounts;
 use crate::cli::TargetArgs;
 use crate::cli::{GenerateWhich, NameArgs, SetupArgs};
-use crate::generate::{self, Generator, Naming, SETUP_MARK};
 use crate::config::{Config, ConfigError, SsoSession};
 use crate::context::Context;
 use crate::error::Error;
+use crate::generate::{self, Generator, Naming, SETUP_MARK};
 use crate::login::DEFAULT_SCOPES;
 use crate::output::Style;
 use crate::session::{self, Mode};

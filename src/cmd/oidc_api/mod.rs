@@ -1,4 +1,4 @@
-//! The low-level SSO OIDC commands (issue 6, docs/sso-services.md): `create-token`, `create-token-with-iam`,
+//! The low-level SSO OIDC commands (docs/oidc-api.md, docs/sso-services.md): `create-token`, `create-token-with-iam`,
 //! `register-client` and `start-device-authorization`, as the AWS CLI's `aws sso-oidc` offers
 //! them. Each builds the request from `--cli-input-json` / `--cli-input-yaml` with the flags laid
 //! over it (flags win), checks the required members, calls the service and prints its JSON answer
@@ -11,8 +11,8 @@
 mod iam;
 mod yaml;
 
-use crate::cli::TargetArgs;
 use crate::cli::ApiArgs;
+use crate::cli::TargetArgs;
 use crate::config::ConfigError;
 use crate::context::Context;
 use crate::endpoints::{Endpoint, EndpointError, Service};
