@@ -53,6 +53,7 @@ mod session;
 mod sigv4;
 mod target;
 mod timefmt;
+mod url;
 
 use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};

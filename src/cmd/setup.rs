@@ -1,9 +1,9 @@
 //! `setup`: from nothing to working profiles in one command (docs/configure-generate.md, "`setup`"). It asks on the
 //! terminal for what no flag gives (the start URL, the SSO region, the session name, the scopes,
 //! which profiles to make), writes the `[sso-session]` section, logs in, lists the accounts and
-//! roles, and generates profiles through `configure`, whose verified, atomic, backed-up write
-//! (`generate::append_session`, `Generator::write`) is the only way this command changes the
-//! config.
+//! roles, and generates profiles as `configure generate` does, through `generate`, whose verified,
+//! atomic, backed-up write (`generate::append_session`, `Generator::write_with`) is the only way
+//! this command changes the config.
 //!
 //! Without a terminal a question with a default takes it (and says so on stderr), and one without
 //! is an error naming its flag, so every flag given means no question at all (CI, dotfiles). Run

@@ -23,7 +23,6 @@ mod registration;
 pub mod start_url;
 
 use device::device_flow;
-pub(crate) use pkce::encode;
 use pkce::{bind_listener, pkce_flow};
 pub use registration::wanted_scopes;
 use registration::{Registration, registration, save_registration};
