@@ -15,7 +15,7 @@
 //! docs/configure-generate.md). An account whose ID is not 12 digits, or a role whose name is not an
 //! IAM role name, is left out with one warning naming the account; account names reach the text
 //! only slugged (in profile names) or as ASCII comments without control characters. Before anything
-//! is printed or written, the text is read back with our own parser (config.rs): it must hold every
+//! is printed or written, the text is read back with our own parser (`config::edit::verify`): it must hold every
 //! section the user had with exactly its keys and values (but the pruned profiles, which must be
 //! gone), and besides them only the planned sections with exactly their keys. Otherwise nothing is
 //! printed or written.
@@ -36,7 +36,10 @@
 use crate::accounts::{self, AccountRoles};
 use crate::cache;
 use crate::cli::NameArgs;
-use crate::config::{self, Config, SsoSession, Value, Values};
+use crate::config::edit::{
+    EditError, Expected, Kind, Removal, clip, remove_profiles, section_span, set_region, verify,
+};
+use crate::config::{self, SsoSession, Value, Values};
 use crate::context::{Context, shell_word};
 use crate::error::Error;
 use crate::portal::Account;
@@ -335,10 +338,6 @@ fn valid_role_name(role: &str) -> bool {
 }
 
 /// Server text for a message, at most 64 characters (it is sanitised when printed).
-fn clip(s: &str) -> String {
-    if s.chars().count() > 64 { s.chars().take(64).collect::<String>() + "…" } else { s.to_owned() }
-}
-
 fn account_label(a: &Account) -> String {
     format!("account {} ({})", clip(&a.account_id), clip(&a.account_name))
 }
@@ -774,14 +773,6 @@ fn mark(session: &SsoSession) -> String {
     session.name.clone().unwrap_or_else(|| session.start_url.clone())
 }
 
-/// A generated profile to remove.
-#[derive(Debug)]
-struct Removal {
-    profile: String,
-    account: String,
-    role: String,
-}
-
 /// A generated profile whose region changes.
 #[derive(Debug)]
 struct Update {
@@ -795,29 +786,6 @@ struct Change<'a> {
     added: &'a [(String, Expected)],
     gone: &'a [Removal],
     updated: &'a [Update],
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Profile,
-    SsoSession,
-}
-
-/// A section as our parser must read it back.
-#[derive(Debug)]
-pub struct Expected {
-    kind: Kind,
-    name: String,
-    values: Values,
-}
-
-impl Expected {
-    fn header(&self) -> String {
-        match self.kind {
-            Kind::Profile => format!("profile {}", self.name),
-            Kind::SsoSession => format!("sso-session {}", self.name),
-        }
-    }
 }
 
 /// The keys `setup` writes for a session, in order.
@@ -914,213 +882,35 @@ fn edit(
     }
     expected.extend(&changed);
     let headers: HashSet<String> = changed.iter().map(Expected::header).collect();
-    replace(&path, &old, &text, (&expected, &headers), &removed, backup)
-}
-
-/// Where the section of profile `profile` is in `lines`: its header's index, and the index after
-/// its last line (the next header, or the end).
-fn section_span(lines: &[&str], profile: &str) -> Option<(usize, usize)> {
-    let bare = |i: usize| lines[i].trim();
-    let start = (0..lines.len()).find(|&i| {
-        let Some(header) = bare(i).strip_prefix('[').and_then(|h| h.rsplit_once(']')).map(|(h, _)| h) else {
-            return false;
-        };
-        header.starts_with("profile") && config::shlex_split(header).is_some_and(|w| w.len() == 2 && w[1] == profile)
-    })?;
-    let end = (start + 1..lines.len()).find(|&i| bare(i).starts_with('[')).unwrap_or(lines.len());
-    Some((start, end))
-}
-
-/// `text` with the `region` line of profile `profile` set to `region` (its line ending kept), or
-/// one added after the header when it has none.
-fn set_region(text: &str, profile: &str, region: &str, eol: &str) -> Result<String, String> {
-    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
-    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-    let Some((start, end)) = section_span(&refs, profile) else {
-        return Err(format!("the section of profile {} was not found", clip(profile)));
-    };
-    let key_of = |line: &str| {
-        // A key line starts unindented (indented lines continue a value).
-        let key = line.split(['=', ':']).next().unwrap_or("");
-        (!line.starts_with([' ', '\t']) && line.contains(['=', ':'])).then(|| key.trim().to_ascii_lowercase())
-    };
-    match (start + 1..end).find(|&i| key_of(&lines[i]).as_deref() == Some("region")) {
-        Some(i) => {
-            let ending = &lines[i][lines[i].trim_end_matches(['\r', '\n']).len()..];
-            lines[i] = format!("region = {region}{ending}");
-        }
-        None => {
-            if !lines[start].ends_with('\n') {
-                lines[start].push_str(eol);
-            }
-            lines.insert(start + 1, format!("region = {region}{eol}"));
-        }
-    }
-    Ok(lines.concat())
-}
-
-/// `text` without the sections of the profiles in `gone`, and the headers removed (as written).
-/// A section runs from its header to its last key before the next header; the comment line above
-/// goes too when it is the one `block` wrote for that account and role, and so does one blank line.
-fn remove_profiles(text: &str, gone: &[Removal]) -> Result<(String, HashSet<String>), String> {
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let bare = |i: usize| lines[i].trim();
-    let mut drop = vec![false; lines.len()];
-    let mut headers = HashSet::new();
-    let mut spans = Vec::new();
-    for r in gone {
-        let Some((start, next)) = section_span(&lines, &r.profile) else {
-            return Err(format!("the section of profile {} was not found", clip(&r.profile)));
-        };
-        headers.insert(bare(start)[1..].rsplit_once(']').map(|(h, _)| h.to_owned()).unwrap_or_default());
-        let mut end = next;
-        while end > start + 1 && (bare(end - 1).is_empty() || bare(end - 1).starts_with(['#', ';'])) {
-            end -= 1;
-        }
-        let mut first = start;
-        let comment = format!("({}), role {}", r.account, r.role);
-        if first > 0 && bare(first - 1).starts_with("# ") && bare(first - 1).ends_with(&comment) {
-            first -= 1;
-        }
-        spans.push((first, end));
-    }
-    // One blank line goes with each block: the one before it (blocks are appended after one),
-    // else the one after, never one another block took.
-    spans.sort();
-    for (mut first, mut end) in spans {
-        if first > 0 && bare(first - 1).is_empty() && !drop[first - 1] {
-            first -= 1;
-        } else if end < lines.len() && bare(end).is_empty() {
-            end += 1;
-        }
-        drop[first..end].iter_mut().for_each(|d| *d = true);
-    }
-    let kept: String = lines.iter().zip(&drop).filter(|(_, d)| !**d).map(|(l, _)| *l).collect();
-    Ok((kept, headers))
-}
-
-/// What a change may do to a config: `new`, read with our own parser, holds every section of
-/// `old` with exactly its keys and values, except the `removed` headers, which are gone; and
-/// besides them only the sections of `added`, each with exactly its keys and values and read as
-/// that profile or sso-session. The reason otherwise.
-fn verify(path: &Path, old: &str, new: &str, added: &[&Expected], removed: &HashSet<String>) -> Result<(), String> {
-    verify_change(path, old, new, added, removed, &HashSet::new())
-}
-
-/// `verify`, where the sections of `old` named in `changed` must hold the keys and values of their
-/// entry in `added` instead of their old ones.
-fn verify_change(
-    path: &Path,
-    old: &str,
-    new: &str,
-    added: &[&Expected],
-    removed: &HashSet<String>,
-    changed: &HashSet<String>,
-) -> Result<(), String> {
-    let old_sections = config::sections(path, old).map_err(|e| crate::error::chain(&e))?;
-    let mut new_sections: HashMap<String, Values> = config::sections(path, new)
-        .map_err(|e| format!("the new text would not parse ({})", crate::error::chain(&e)))?
-        .into_iter()
-        .collect();
-    for (header, values) in old_sections {
-        if changed.contains(&header) && added.iter().any(|p| p.header() == header) {
-            continue;
-        }
-        match new_sections.remove(&header) {
-            Some(_) if removed.contains(&header) => return Err(format!("section [{}] would stay", clip(&header))),
-            None if removed.contains(&header) => {}
-            None => return Err(format!("section [{}] would be lost", clip(&header))),
-            Some(now) if now != values => return Err(format!("section [{}] would change", clip(&header))),
-            Some(_) => {}
-        }
-    }
-    for p in added {
-        let header = p.header();
-        match new_sections.remove(&header) {
-            None => return Err(format!("section [{}] would be missing", clip(&header))),
-            Some(now) if now != p.values => {
-                return Err(format!("section [{}] would hold other keys or values", clip(&header)));
-            }
-            Some(_) => {}
-        }
-    }
-    if let Some(header) = new_sections.keys().min() {
-        return Err(format!("section [{}] would be added", clip(header)));
-    }
-    let parsed = Config::parse(path, new, Path::new(""), "").map_err(|e| crate::error::chain(&e))?;
-    let read_as = |p: &Expected| match p.kind {
-        Kind::Profile => parsed.profile(&p.name).map(|s| &s.values),
-        Kind::SsoSession => parsed.sso_sessions.get(&p.name).map(|s| &s.values),
-    };
-    match added.iter().find(|p| read_as(p) != Some(&p.values)) {
-        Some(p) => Err(format!("section [{}] would not be read as that section", clip(&p.header()))),
-        None => Ok(()),
-    }
-}
-
-/// Replaces the config at `path`, whose bytes were `old`, with `text`: only when `verify` passes
-/// and the file still holds `old`, after a copy of `old` went to `<config>.bak` when `backup`
-/// (returned; none for an empty file). On any error the file is untouched.
-fn replace(
-    path: &Path,
-    old: &[u8],
-    text: &[u8],
-    (added, changed): (&[&Expected], &HashSet<String>),
-    removed: &HashSet<String>,
-    backup: bool,
-) -> Result<Option<PathBuf>, Error> {
-    let refuse = |why: String| Error::Other {
-        what: format!("refusing to write {}: {why}; the file is unchanged", path.display()),
-        hint: None,
-    };
-    // Never a file this tool (and its cache hit) would refuse to read.
-    if text.len() as u64 > cache::SETTINGS_FILE_LIMIT {
-        return Err(refuse(format!(
-            "the new file would be {} bytes, more than the {} MiB this tool reads",
-            text.len(),
-            cache::SETTINGS_FILE_LIMIT >> 20
-        )));
-    }
-    let old_text = std::str::from_utf8(old).map_err(|_| refuse("it is not UTF-8".into()))?;
-    let new_text = std::str::from_utf8(text).map_err(|_| refuse("the new text would not be UTF-8".into()))?;
-    verify_change(path, old_text, new_text, added, removed, changed).map_err(refuse)?;
-
-    let mode = crate::cache::file_mode(path);
-    let backup = (backup && !old.is_empty()).then(|| backup_path(path));
-    if let Some(backup) = &backup {
-        cache::write_bytes_atomic_mode(backup, old, mode)?;
-    }
-    // Another program may have changed the file since we read it: then write nothing.
-    if read_optional(path)? != old {
-        return Err(Error::Other {
+    config::edit::replace(&path, &old, &text, (&expected, &headers), &removed, backup).map_err(|e| match e {
+        EditError::Refused(why) => Error::Other {
+            what: format!("refusing to write {}: {why}; the file is unchanged", path.display()),
+            hint: None,
+        },
+        EditError::Changed => Error::Other {
             what: format!("{} changed while this command ran; nothing was written", path.display()),
             hint: Some("run the command again".into()),
-        });
-    }
-    cache::write_bytes_atomic_mode(path, text, mode.or(Some(0o600)))?;
-    Ok(backup)
+        },
+        EditError::Read(e) => read_error(&path, e),
+        EditError::Write(e) => e.into(),
+    })
 }
 
 /// The config file's bytes (empty when missing), read as every read of it is: non-blocking,
 /// regular files only, at most `SETTINGS_FILE_LIMIT` (a FIFO or a link to /dev/zero is an error).
 pub fn read_optional(path: &Path) -> Result<Vec<u8>, Error> {
-    match cache::read_bounded(path, cache::SETTINGS_FILE_LIMIT) {
-        Ok(Some(bytes)) => Ok(bytes),
-        Ok(None) => Ok(Vec::new()),
-        Err(cache::ReadError::Unusable(why)) => {
-            Err(Error::Other { what: format!("cannot read {}: {why}", path.display()), hint: None })
-        }
-        Err(cache::ReadError::Io(source)) => {
-            Err(cache::CacheError::Io { path: path.to_owned(), action: "read", source }.into())
-        }
-    }
+    cache::read_bounded(path, cache::SETTINGS_FILE_LIMIT)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| read_error(path, e))
 }
 
-/// `<config>.bak` next to the file.
-fn backup_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".bak");
-    path.with_file_name(name)
+fn read_error(path: &Path, e: cache::ReadError) -> Error {
+    match e {
+        cache::ReadError::Unusable(why) => {
+            Error::Other { what: format!("cannot read {}: {why}", path.display()), hint: None }
+        }
+        cache::ReadError::Io(source) => cache::CacheError::Io { path: path.to_owned(), action: "read", source }.into(),
+    }
 }
 
 #[cfg(test)]
@@ -1399,17 +1189,23 @@ mod tests {
             good.replace("[plugins]\n", "[plugins]\nendpoint_url = http://evil\n"),
             format!("{good}[profile x]\ncredential_process = /tmp/evil\n"),
         ] {
-            let e = replace(&path, USER.as_bytes(), bad.as_bytes(), (&refs(&expected), &none()), &none(), true)
-                .err()
-                .map(|e| e.to_string());
-            assert!(e.as_deref().is_some_and(|e| e.starts_with("refusing to write ")), "{e:?}");
+            let e = config::edit::replace(
+                &path,
+                USER.as_bytes(),
+                bad.as_bytes(),
+                (&refs(&expected), &none()),
+                &none(),
+                true,
+            );
+            assert!(matches!(e, Err(EditError::Refused(_))), "{e:?}");
             assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some(USER));
             let files: Vec<_> =
                 std::fs::read_dir(dir.path()).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
             assert_eq!(files, ["config"], "no backup, no temp file");
         }
-        let backup = replace(&path, USER.as_bytes(), good.as_bytes(), (&refs(&expected), &none()), &none(), true)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let backup =
+            config::edit::replace(&path, USER.as_bytes(), good.as_bytes(), (&refs(&expected), &none()), &none(), true)
+                .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(std::fs::read_to_string(&path).ok(), Some(good));
         assert_eq!(backup.and_then(|b| std::fs::read_to_string(b).ok()).as_deref(), Some(USER));
     }
@@ -1469,10 +1265,5 @@ mod tests {
         assert_eq!(none.to_string(), "--roles ops matches none of the 2 roles: Admin, Dev");
         assert_eq!(unmatched(&[], &naming(Some("x"), Some("y"))), None, "an empty listing is not a filter's fault");
         assert_eq!(unmatched(&accounts, &naming(Some("(?-i)TEAM"), None)).map(|n| n.flag), Some("--accounts"));
-    }
-
-    #[test]
-    fn backup_name() {
-        assert_eq!(backup_path(Path::new("/h/.aws/config")), Path::new("/h/.aws/config.bak"));
     }
 }

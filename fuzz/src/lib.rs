@@ -63,6 +63,8 @@ mod sigv4;
 mod target;
 #[path = "../../src/timefmt.rs"]
 mod timefmt;
+#[path = "../../src/url.rs"]
+mod url;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use std::path::Path;

@@ -10,6 +10,7 @@
 //! Where we knowingly differ from botocore (we cut whitespace-preceded inline comments, which botocore
 //! keeps in the value) we say so in `Config::warnings`. Callers pass the paths: no environment access here.
 
+pub mod edit;
 mod error;
 mod ini;
 
