@@ -4,13 +4,13 @@
 //! Reading: a missing file is `None`; a file that does not parse is re-read once after a short pause
 //! (the AWS CLI rewrites these files in place, so a reader can catch it half-written) and is then
 //! an error that names the file. Nothing here ever deletes or rewrites a file it could not read.
-//! Every read is bounded (`read_bounded`, issue 11): the file is opened without blocking, must be a
+//! Every read is bounded (`read_bounded`, docs/how-it-works.md): the file is opened without blocking, must be a
 //! regular file (a FIFO would wait forever for a writer, `/dev/zero` would fill memory) and may not
 //! be larger than a limit; it is read once, through the descriptor that was checked.
 //! Writing: a temp file in the same folder (its name never ends in `.json`, since other tools glob
 //! `*.json` here), mode 0600, fsync, rename; folders we create get 0700.
 //!
-//! Hostile surroundings (issue 7): we never write into a folder that another user owns or that every
+//! Hostile surroundings (docs/how-it-works.md, "Keeping the files safe"): we never write into a folder that another user owns or that every
 //! user may write to (someone else could swap our files or plant links there); reading from it is
 //! fine. The rename replaces a symbolic link at the target path rather than writing through it. A
 //! write can be prepared before its content is known (`prepare_write`), which reserves the space, so

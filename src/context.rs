@@ -249,7 +249,7 @@ impl Context {
     /// A config that holds `profiles` (if the files have them) and every sso-session and services
     /// section: the whole config once it is loaded, else one parsed for these profiles only, which
     /// gives the same answers for them without building the thousands of others an organisation's
-    /// generated config holds (issue 16). Asked later for a profile none covers, it parses for that one too
+    /// generated config holds (docs/config-file.md, "The cache hit's index"). Asked later for a profile none covers, it parses for that one too
     /// (a credential_process chain asks once per hop), up to `SCOPED_LOADS` times, then the whole config.
     pub fn config_for(&self, profiles: &[&str]) -> Result<&Config, Error> {
         if let Some(c) = self.config.get() {

@@ -179,20 +179,7 @@ from_error!(
     ServiceError => Service,
 );
 
-/// The error chain on one line: "what failed: why: deeper cause".
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !text.is_empty() && !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    crate::sanitize::sanitize(&out)
-}
+pub use crate::sanitize::chain;
 
 impl From<CallError> for Error {
     fn from(e: CallError) -> Self {

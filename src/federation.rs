@@ -8,10 +8,10 @@
 
 use crate::error::Error;
 use crate::http::{self, CallError, Http, Method, Request, ServiceError};
-use crate::login::encode;
 use crate::network::CaBundle;
 use crate::portal::RoleCredentials;
 use crate::secret::Secret;
+use crate::url::encode_component as encode;
 use serde_json::{Value, json};
 
 /// The variable that replaces the federation endpoint's base (`/federation` is appended).
@@ -72,19 +72,8 @@ pub fn endpoint(partition: &str, override_base: Option<&str>) -> Result<String, 
 /// Whether a URL's authority (`[user@]host[:port]`) names this machine: `localhost`, or an IP
 /// address in 127.0.0.0/8 or `[::1]`; never a name that only starts like one (`127.evil.example`).
 fn is_loopback(authority: &str) -> bool {
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((ip, "")) => ip,
-            Some((ip, port)) if port.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok()) => ip,
-            _ => return false,
-        },
-        None => match host_port.split_once(':') {
-            Some((host, port)) if port.parse::<u16>().is_ok() => host,
-            Some(_) => return false,
-            None => host_port,
-        },
-    };
+    let Ok(authority) = authority.parse::<ureq::http::uri::Authority>() else { return false };
+    let Some((host, _)) = crate::url::host_port(&authority) else { return false };
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 

@@ -5,7 +5,7 @@
 //! A request that must not arrive twice (one carrying a refresh token, which the service may
 //! rotate) is sent again only when the earlier try provably never reached the service (no
 //! connection was made) or the service itself answered 429 or 5xx; a timeout, a connection broken
-//! after it was made, or a gateway's 502/504 may hide an answer that was given (issue 11, see
+//! after it was made, or a gateway's 502/504 may hide an answer that was given (see
 //! docs/reliability.md).
 //!
 //! The ureq agents are built on the first request, never before: a plain one for `http://`

@@ -10,7 +10,7 @@
 //! Through an HTTP proxy, `https://` requests go in a CONNECT tunnel (TLS runs end to end) and
 //! `http://` ones in absolute form (`POST http://host:port/path HTTP/1.1` sent to the proxy), as
 //! curl and botocore send them; ureq alone would tunnel both, and proxies in their usual
-//! configuration refuse CONNECT to any port but 443 (issue 11, docs/networks.md). `Connector`
+//! configuration refuse CONNECT to any port but 443 (docs/networks.md). `Connector`
 //! does the absolute form.
 
 use std::fmt;
@@ -156,16 +156,10 @@ struct UrlParts {
 
 impl UrlParts {
     fn parse(url: &str) -> Option<UrlParts> {
-        let (scheme, rest) = url.split_once("://")?;
-        let https = scheme.eq_ignore_ascii_case("https");
-        let authority = rest.split(['/', '?', '#']).next()?;
-        let authority = authority.rsplit('@').next()?;
-        let (host, port) = split_host_port(authority);
-        let port = match port {
-            Some(p) => p.parse().ok()?,
-            None if https => 443,
-            None => 80,
-        };
+        let uri: ureq::http::Uri = url.parse().ok()?;
+        let https = uri.scheme_str()?.eq_ignore_ascii_case("https");
+        let (host, port) = crate::url::host_port(uri.authority()?)?;
+        let port = port.unwrap_or(if https { 443 } else { 80 });
         Some(UrlParts { https, host: normalise_host(host), port })
     }
 }
@@ -428,16 +422,8 @@ fn absolute_form(written: &[u8], origin: &str, auth: Option<&str>) -> Option<Vec
 
 /// Standard base64 with padding (RFC 4648), for the Basic credentials of a proxy.
 fn base64(input: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            out.push(if i <= chunk.len() { ABC[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(input)
 }
 
 /// A PEM file of extra certificate authorities and where its name came from.
@@ -660,6 +646,14 @@ mod tests {
         let p = UrlParts::parse("HTTP://Example.COM./x").unwrap();
         assert_eq!((p.https, p.host.as_str(), p.port), (false, "example.com", 80));
         assert!(UrlParts::parse("no-scheme").is_none());
+        let p = UrlParts::parse("https://[FE80::1]/").unwrap();
+        assert_eq!((p.https, p.host.as_str(), p.port), (true, "fe80::1", 443));
+        let p = UrlParts::parse("http://127.0.0.1:9?x=a:b@c").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("127.0.0.1", 9));
+        // A port that is no port is no URL to route (never the default port of the scheme).
+        for bad in ["https://h:99999/", "https://h:44x/", "https://[::1]x/"] {
+            assert!(UrlParts::parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

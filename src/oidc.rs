@@ -337,7 +337,7 @@ mod tests {
             ("a", 3600, "r".into())
         );
         assert!(ok(r#"{"accessToken":"a","expiresIn":3600,"refreshToken":""}"#).ok().unwrap().refresh_token.is_none());
-        // Regression (issue 7): callers add expiresIn to now, which panicked. Clamped rather than
+        // Regression: callers add expiresIn to now, which panicked. Clamped rather than
         // rejected: the refresh succeeded at the service, so its rotated refresh token must be saved.
         for huge in [99_999_999_999_999_999_i64, i64::MAX] {
             let t = ok(&format!(r#"{{"accessToken":"a","expiresIn":{huge},"refreshToken":"r"}}"#)).ok().unwrap();

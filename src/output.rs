@@ -29,6 +29,16 @@ fn object<'a>(creds: &'a RoleCredentials, account_id: &'a str) -> ProcessCredent
     }
 }
 
+/// The environment variables that carry the credentials, in the AWS CLI's order (`export`'s lines, `exec`'s environment).
+pub fn variables(creds: &RoleCredentials) -> [(&'static str, String); 4] {
+    [
+        ("AWS_ACCESS_KEY_ID", creds.access_key_id.expose().to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", creds.secret_access_key.expose().to_owned()),
+        ("AWS_SESSION_TOKEN", creds.session_token.expose().to_owned()),
+        ("AWS_CREDENTIAL_EXPIRATION", timefmt::format(creds.expiration)),
+    ]
+}
+
 pub fn process_json(creds: &RoleCredentials, account_id: &str) -> String {
     serde_json::to_string(&object(creds, account_id)).unwrap_or_default()
 }

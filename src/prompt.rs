@@ -6,7 +6,7 @@
 //!
 //! On a real terminal a user code is shown in bold (not under `NO_COLOR` or `TERM=dumb`) and a
 //! status line ("waiting for the sign-in: 9:58 left") is rewritten in place; anywhere else the text is
-//! plain and the status is a plain line at most every 30 seconds, so logs stay readable (issue 13).
+//! plain and the status is a plain line at most every 30 seconds, so logs stay readable.
 
 use crate::context::Context;
 use std::cell::Cell;

@@ -6,7 +6,7 @@
 //! lock, looks again, then asks the session for a token and the portal for credentials. Locks are
 //! always taken role first, session second, never the reverse, so two processes cannot deadlock.
 //!
-//! A fetch writes only credentials of the session that is still logged in (issue 11): once the
+//! A fetch writes only credentials of the session that is still logged in (docs/shared-cache.md, "Logout"): once the
 //! portal has answered, and under the role lock, the token file must still hold the access token
 //! the call was made with. `logout` removes the token file first and then each role file under its
 //! role lock, so a fetch that started before a logout either wrote before the token went (and the

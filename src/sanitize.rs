@@ -52,6 +52,21 @@ pub fn sanitize(s: &str) -> String {
     scrub(s).chars().map(|c| if acts_on_terminal(c) { '?' } else { c }).collect()
 }
 
+/// The error chain on one line: "what failed: why: deeper cause".
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    sanitize(&out)
+}
+
 /// `sanitize`, then at most `max` characters (and `…`): secrets are removed before the cut, so
 /// no part of one survives it.
 pub fn shortened(s: &str, max: usize) -> String {

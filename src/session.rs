@@ -7,7 +7,7 @@
 //! written file keeps every field it had, unknown ones included, and the old refresh token when
 //! the service sends none (docs/shared-cache.md).
 //!
-//! A slow or hung SSO OIDC endpoint never breaks a session that still works (issue 11, see
+//! A slow or hung SSO OIDC endpoint never breaks a session that still works (see
 //! docs/reliability.md). A refresh the run can do without (the cached token is still valid) gets
 //! `OPTIONAL_REFRESH_BUDGET`, and when it fails, no process tries an optional refresh of that token
 //! again for `RETRY_OPTIONAL_AFTER`: the time of the failure is kept in `<token file>.refresh-failed`
@@ -388,7 +388,7 @@ pub fn token(ctx: &Context, target: &SessionTarget, mode: Mode) -> Result<Token,
     let oidc = Oidc { http: ctx.http(), endpoint: ctx.endpoint_used(Service::Oidc, target.endpoint(Service::Oidc)?) };
     // The service may rotate the refresh token: once it answers, the new one must be saved or the
     // session is lost. So the write is prepared first (temp file, space reserved); a folder that
-    // cannot be written or a full disk stops the refresh before it starts (issue 7).
+    // cannot be written or a full disk stops the refresh before it starts (docs/how-it-works.md, "Space first").
     let pending = match cache::prepare_write(&path, reserve_for(&cached)) {
         Ok(pending) => pending,
         Err(e) => return unsaveable(ctx, target, &cached, mode, e),

@@ -4,7 +4,7 @@
 //! Written on RustCrypto `hmac` + `sha2` rather than the SDK's `aws-sigv4` crate: they share the
 //! `digest` crate that `sha1` already brings in, while `aws-sigv4` pulls in the smithy runtime
 //! types and the `http` crates for one header. The AWS SigV4 test-suite vectors below pin the
-//! canonicalisation (issue 6). Header-based signing only, no presigning, no S3 rules (paths are
+//! canonicalisation (docs/oidc-api.md). Header-based signing only, no presigning, no S3 rules (paths are
 //! encoded once more, as for every service but S3).
 
 use crate::secret::Secret;

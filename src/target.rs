@@ -1,6 +1,6 @@
 //! Resolution: what the user typed (flags, `AWS_PROFILE`) and the config → the SSO session, account
 //! and role a command works on. Every command resolves through here, so every command accepts the
-//! same names (issue 12):
+//! same names (docs/config-file.md):
 //!
 //! - the profile tools use: a profile whose `credential_process` runs `aws-sso-process` resolves to the
 //!   target that line names (the line is split into shell words as botocore splits it, then parsed by
@@ -282,6 +282,16 @@ pub fn role_target(ctx: &Context, spec: &TargetArgs) -> Result<RoleTarget, Error
     let mut target = RoleTarget::new(found.session, account_id, role_name, &ctx.cli_cache_dir());
     target.auto_login = found.auto_login;
     Ok(target)
+}
+
+/// What a role target is called where a person reads it (`AWS_SSO_PROCESS_EXEC`, the console and
+/// serve banners): the profile, or session/account/role without one.
+pub fn label(ctx: &Context, spec: &TargetArgs, target: &RoleTarget) -> String {
+    if let Some(profile) = named_profile(ctx, spec) {
+        profile
+    } else {
+        format!("{}/{}/{}", target.session.label, target.account_id, target.role_name)
+    }
 }
 
 /// The name of the profile the user (or the environment) named, as tools would use it; `None` when
@@ -567,7 +577,7 @@ pub fn own_command(line: &str) -> Option<Result<crate::cli::Cli, String>> {
         return None;
     }
     // The usual lines (target flags only) without building clap's whole command: `status` and
-    // `configure` read one line per profile, thousands in a generated config (issue 16).
+    // `configure` read one line per profile, thousands in a generated config.
     if let Some(cli) = crate::cli::Cli::quick_parse(words.iter().map(std::ffi::OsString::from)) {
         return Some(Ok(cli));
     }

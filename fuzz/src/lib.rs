@@ -27,16 +27,8 @@ macro_rules! errln {
 
 #[path = "../../src/cache.rs"]
 mod cache;
-#[path = "../../src/cli.rs"]
+#[path = "../../src/cli/mod.rs"]
 mod cli;
-#[path = "../../src/cmd/oidc_api/args.rs"]
-mod oidc_api_args;
-/// `cli` names the OIDC API commands' flags as `crate::cmd::oidc_api::args`.
-mod cmd {
-    pub(crate) mod oidc_api {
-        pub(crate) use crate::oidc_api_args as args;
-    }
-}
 #[path = "../../src/config/mod.rs"]
 mod config;
 #[path = "../../src/context.rs"]
@@ -73,6 +65,8 @@ mod sts;
 mod target;
 #[path = "../../src/timefmt.rs"]
 mod timefmt;
+#[path = "../../src/url.rs"]
+mod url;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use std::path::Path;

@@ -10,8 +10,8 @@
 
 use crate::cli::ConsoleArgs;
 use crate::cli::TargetArgs;
-use crate::cmd::credentials;
 use crate::context::Context;
+use crate::credentials;
 use crate::error::Error;
 use crate::federation;
 use crate::target::RoleTarget;
@@ -59,7 +59,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, args: &Conso
     let bundle = target.session.endpoints.ca_bundle.clone()?;
     let token = federation::signin_token(ctx.http(), &url, &served.creds, bundle.as_ref())?;
     let link = federation::login_url(&url, &target.session.session.start_url, &destination, &token);
-    let label = crate::cmd::exec::label(ctx, spec, &target);
+    let label = crate::target::label(ctx, spec, &target);
     let open = !args.no_browser && ctx.can_open_browser();
     if open {
         match crate::browser::open(ctx, &link) {

@@ -18,7 +18,7 @@
 //!
 //! With `--server` the child gets no keys at all: it gets the address and token of a container-
 //! credentials endpoint (`crate::serve`) that this process runs on a free loopback port for as long
-//! as the child lives, so its SDK fetches fresh credentials whenever its own run out (issue 14).
+//! as the child lives, so its SDK fetches fresh credentials whenever its own run out (docs/export-and-exec.md).
 //! That needs us alive, so the command runs as a child: the endpoint is served on this thread, a
 //! second thread waits for the child and then wakes the endpoint to stop. Its exit status is passed
 //! on (death by signal N as 128+N). SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH
@@ -29,8 +29,8 @@
 
 use crate::cli::ExecArgs;
 use crate::cli::TargetArgs;
-use crate::cmd::{credentials, export};
 use crate::context::Context;
+use crate::credentials;
 use crate::error::Error;
 use crate::serve::Server;
 use crate::target::RoleTarget;
@@ -93,11 +93,11 @@ pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, args: &ExecA
     if let Some(region) = region(ctx, spec, &target)? {
         cmd.env("AWS_REGION", &region).env("AWS_DEFAULT_REGION", &region);
     }
-    cmd.env(NEST_VAR, label(ctx, spec, &target));
+    cmd.env(NEST_VAR, crate::target::label(ctx, spec, &target));
     if args.server {
         return with_server(ctx, spec, login_if_needed, cmd, program);
     }
-    for (name, value) in export::variables(&served.creds) {
+    for (name, value) in crate::output::variables(&served.creds) {
         cmd.env(name, value);
     }
     ctx.debug(|| format!("exec {:?} with {} set", program, NEST_VAR));
@@ -280,15 +280,6 @@ fn region(ctx: &Context, spec: &TargetArgs, target: &RoleTarget) -> Result<Optio
         return Ok(None);
     }
     crate::target::profile_region(ctx, spec, target)
-}
-
-/// What `AWS_SSO_PROCESS_EXEC` says: the profile, or session/account/role without one.
-pub fn label(ctx: &Context, spec: &TargetArgs, target: &RoleTarget) -> String {
-    if let Some(profile) = crate::target::named_profile(ctx, spec) {
-        profile
-    } else {
-        format!("{}/{}/{}", target.session.label, target.account_id, target.role_name)
-    }
 }
 
 #[cfg(unix)]

@@ -17,11 +17,11 @@
 
 use crate::cli::ExportFormat;
 use crate::cli::TargetArgs;
-use crate::cmd::credentials;
 use crate::context::Context;
+use crate::credentials;
 use crate::error::Error;
+use crate::output;
 use crate::portal::RoleCredentials;
-use crate::{output, timefmt};
 use std::io::Write;
 
 pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, format: ExportFormat) -> Result<u8, Error> {
@@ -33,16 +33,6 @@ pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, format: Expo
         .and_then(|()| stdout.flush())
         .map_err(|e| Error::Other { what: format!("cannot write to stdout: {e}"), hint: None })?;
     Ok(0)
-}
-
-/// The environment variables that carry the credentials, in the AWS CLI's order (also `exec`'s).
-pub fn variables(creds: &RoleCredentials) -> [(&'static str, String); 4] {
-    [
-        ("AWS_ACCESS_KEY_ID", creds.access_key_id.expose().to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", creds.secret_access_key.expose().to_owned()),
-        ("AWS_SESSION_TOKEN", creds.session_token.expose().to_owned()),
-        ("AWS_CREDENTIAL_EXPIRATION", timefmt::format(creds.expiration)),
-    ]
 }
 
 /// The whole output, or an error before anything is printed.
@@ -57,7 +47,7 @@ pub fn render(format: ExportFormat, creds: &RoleCredentials, account_id: &str) -
         ExportFormat::Fish => ("set -gx ", " ", |v| Some(fish(v))),
     };
     let mut out = String::new();
-    for (name, value) in variables(creds) {
+    for (name, value) in output::variables(creds) {
         let Some(quoted) = quote(&value) else {
             return Err(Error::Other {
                 what: format!(
@@ -131,6 +121,7 @@ pub fn windows_cmd(value: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::secret::Secret;
+    use crate::timefmt;
 
     fn creds(secret: &str) -> RoleCredentials {
         RoleCredentials {

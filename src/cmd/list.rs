@@ -10,17 +10,12 @@ use serde_json::{Value, json};
 use std::io::Write;
 
 pub fn run(ctx: &Context, spec: &TargetArgs, as_json: bool) -> Result<u8, Error> {
-    let target = list_target(ctx, spec)?;
+    let target = crate::target::session_target(ctx, spec)?;
     let accounts = accounts::fetch(ctx, &target)?;
     let mut out = std::io::stdout().lock();
     let text = if as_json { to_json(&target, &accounts) } else { to_table(&target, &accounts, ctx.color_stdout()) };
     let _ = out.write_all(text.as_bytes());
     Ok(0)
-}
-
-/// The session to list, as every command resolves it (see `target`).
-pub fn list_target(ctx: &Context, spec: &TargetArgs) -> Result<SessionTarget, Error> {
-    crate::target::session_target(ctx, spec)
 }
 
 /// What `list` calls the session in its summary: `sso-session corp` or the legacy start URL.

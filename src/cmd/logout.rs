@@ -11,7 +11,7 @@
 //! `aws sso logout` does. The assumed-role entries of profiles whose `source_profile` chain ends in
 //! the session go too (docs/chained-roles.md): their keys follow from the config alone.
 //!
-//! Nothing of the session may outlive the logout (issue 11). The token is removed under its lock,
+//! Nothing of the session may outlive the logout (docs/shared-cache.md, "Logout"). The token is removed under its lock,
 //! so a refresh in flight cannot write it back afterwards, and under the logout fence
 //! (`role_cache::logout_fence`), so a fetch of role credentials in flight either has written its
 //! file already (it is removed below) or finds the token gone and writes nothing. The role files

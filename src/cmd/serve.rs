@@ -10,8 +10,8 @@
 
 use crate::cli::ServeArgs;
 use crate::cli::TargetArgs;
-use crate::cmd::credentials;
 use crate::context::{Context, RUN_DEADLINE};
+use crate::credentials;
 use crate::error::Error;
 use crate::serve::{Server, TOKEN_VAR, URI_VAR};
 use std::io::Write;
@@ -30,7 +30,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, login_if_needed: bool, args: &Serve
             server.addr()
         ));
     }
-    let label = crate::cmd::exec::label(ctx, spec, &target);
+    let label = crate::target::label(ctx, spec, &target);
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{URI_VAR}={}\n{TOKEN_VAR}={}", server.uri(), server.token().expose())
         .and_then(|()| stdout.flush())

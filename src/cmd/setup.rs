@@ -1,9 +1,9 @@
-//! `setup`: from nothing to working profiles in one command (issue 13 item 1). It asks on the
+//! `setup`: from nothing to working profiles in one command (docs/configure-generate.md, "`setup`"). It asks on the
 //! terminal for what no flag gives (the start URL, the SSO region, the session name, the scopes,
 //! which profiles to make), writes the `[sso-session]` section, logs in, lists the accounts and
-//! roles, and generates profiles through `configure`, whose verified, atomic, backed-up write
-//! (`configure::append_session`, `Generator::write`) is the only way this command changes the
-//! config.
+//! roles, and generates profiles as `configure generate` does, through `generate`, whose verified,
+//! atomic, backed-up write (`generate::append_session`, `Generator::write_with`) is the only way
+//! this command changes the config.
 //!
 //! Without a terminal a question with a default takes it (and says so on stderr), and one without
 //! is an error naming its flag, so every flag given means no question at all (CI, dotfiles). Run
@@ -23,10 +23,10 @@
 use crate::accounts;
 use crate::cli::TargetArgs;
 use crate::cli::{GenerateWhich, NameArgs, SetupArgs};
-use crate::cmd::configure::{self, Generator, Naming, SETUP_MARK};
 use crate::config::{Config, ConfigError, SsoSession};
 use crate::context::Context;
 use crate::error::Error;
+use crate::generate::{self, Generator, Naming, SETUP_MARK};
 use crate::login::DEFAULT_SCOPES;
 use crate::output::Style;
 use crate::session::{self, Mode};
@@ -51,7 +51,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         ));
     }
     // Every flag is checked before the first question.
-    let (program, program_note) = configure::program(ctx, args.command.as_deref())?;
+    let (program, program_note) = generate::program(ctx, args.command.as_deref())?;
     Naming::new(&args.names, Some(""))?;
     let start_url = spec.start_url.as_deref().map(check_start_url).transpose().map_err(flag_error("--start-url"))?;
     let region = spec.region.as_deref().map(check_region).transpose().map_err(flag_error("--region"))?;
@@ -222,12 +222,12 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         Ok(have) if same_session(&have, &session) && have.scopes.is_empty() && add_scopes.is_some() => {
             let mut pending = interrupt::pending();
             let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-            let before = configure::read_optional(&real)?;
+            let before = generate::read_optional(&real)?;
             let scopes = session.scopes.join(",");
             set_session_key(&real, &before, &existing, &name, "sso_registration_scopes", &scopes)?;
             *pending = Some(Undo {
                 name: name.clone(),
-                after: configure::read_optional(&real)?,
+                after: generate::read_optional(&real)?,
                 path: real,
                 existed: true,
                 before,
@@ -247,12 +247,12 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
             // completed): no token, no profile uses it. It goes, and the new answers take its place.
             let mut pending = interrupt::pending();
             let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-            let before = configure::read_optional(&real)?;
+            let before = generate::read_optional(&real)?;
             remove_session(&real, &before, &name)?;
-            let backup = configure::append_session(ctx, &session)?;
+            let backup = generate::append_session(ctx, &session)?;
             *pending = Some(Undo {
                 name: name.clone(),
-                after: configure::read_optional(&real)?,
+                after: generate::read_optional(&real)?,
                 path: real,
                 existed: true,
                 before,
@@ -271,10 +271,10 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
         Err(ConfigError::SessionNotFound { .. }) => {
             let mut pending = interrupt::pending();
             let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-            let (existed, before) = (real.exists(), configure::read_optional(&real)?);
-            let backup = configure::append_session(ctx, &session)?;
+            let (existed, before) = (real.exists(), generate::read_optional(&real)?);
+            let backup = generate::append_session(ctx, &session)?;
             *pending =
-                Some(Undo { name: name.clone(), after: configure::read_optional(&real)?, path: real, existed, before });
+                Some(Undo { name: name.clone(), after: generate::read_optional(&real)?, path: real, existed, before });
             backed_up = true;
             let kept = backup.map(|b| format!("; the previous file is {}", b.display())).unwrap_or_default();
             let _ = writeln!(out, "added [sso-session {name}] to {}{kept}", path.display());
@@ -337,7 +337,7 @@ fn finish(
                 timefmt::relative(token.expires_at, ctx.now())
             ),
             Err(Error::LoginRequired { .. }) => {
-                crate::cmd::login::run(ctx, &spec, &args.login)?;
+                outln!("{}", login_line(ctx, &target, args)?);
                 changed = true;
             }
             Err(e) => return Err(e),
@@ -349,7 +349,7 @@ fn finish(
     let accounts = match accounts::fetch(ctx, &target) {
         // The portal refused a token that looked valid: one login, then once more.
         Err(Error::LoginRequired { .. }) => {
-            crate::cmd::login::run(ctx, &spec, &args.login)?;
+            outln!("{}", login_line(ctx, &target, args)?);
             changed = true;
             accounts::fetch(ctx, &target)?
         }
@@ -372,7 +372,7 @@ fn finish(
     let mut naming = Naming::new(&names, Some(&name))?;
     let mut tries = 0;
     while which == GenerateWhich::All
-        && let Some(no_match) = configure::unmatched(&accounts, &naming)
+        && let Some(no_match) = generate::unmatched(&accounts, &naming)
     {
         let typed = args.names.accounts.is_none() && args.names.roles.is_none();
         tries += 1;
@@ -394,7 +394,7 @@ fn finish(
                 (ask.ask("Region for the profiles", Some(default), "--profile-region", check_region)?, chosen)
             }
         };
-        let (planned, skipped) = configure::plan(&accounts, &naming);
+        let (planned, skipped) = generate::plan(&accounts, &naming);
         for warning in skipped {
             ctx.warn(warning);
         }
@@ -403,8 +403,8 @@ fn finish(
         // A signal waits until the profiles are written (the write is atomic and short), then
         // finds nothing to take back.
         let mut pending = interrupt::pending();
-        let options = configure::WriteOptions { prune: None, force: false, update_region: chosen, preview: false };
-        let summary = generator.write_with(ctx, &planned, options)?;
+        let options = generate::WriteOptions { prune: None, force: false, update_region: chosen, preview: false };
+        let summary = generator.write_with(ctx, &planned, options, &mut print)?;
         *pending = None;
         drop(pending);
         changed |= summary.added > 0 || summary.updated > 0;
@@ -441,13 +441,27 @@ fn check_adopted(
 /// Whether the config's `[sso-session NAME]` is one an earlier setup wrote (it carries
 /// `aws_sso_process_generated = setup`) and never finished: no cached token for it and no
 /// profile that uses it. Such a session is replaced, not refused.
+/// Prints what `Generator::write_with` reports, as `configure generate --write` does.
+fn print(report: generate::Report) {
+    match report {
+        generate::Report::Out(line) => outln!("{line}"),
+        generate::Report::Note(line) => errln!("aws-sso-process: {line}"),
+    }
+}
+
+/// The login `setup` runs when the session needs one, with `login`'s flags and result line.
+fn login_line(ctx: &Context, target: &crate::target::SessionTarget, args: &SetupArgs) -> Result<String, Error> {
+    let l = &args.login;
+    crate::login::explicit(ctx, target, l.use_device_code, l.no_browser, l.redirect_port)
+}
+
 fn abandoned(ctx: &Context, config: &Config, have: &SsoSession) -> bool {
     let Some(name) = have.name.as_deref() else { return false };
-    let marked = config.sso_sessions.get(name).and_then(|s| s.get(configure::GENERATED_KEY)) == Some(SETUP_MARK);
+    let marked = config.sso_sessions.get(name).and_then(|s| s.get(generate::GENERATED_KEY)) == Some(SETUP_MARK);
     let token = ctx.sso_cache_dir().join(format!("{}.json", crate::cache::token_key(Some(name), &have.start_url)));
     let used = config.profiles.values().any(|p| {
         p.get("sso_session") == Some(name)
-            || p.get(configure::GENERATED_KEY) == Some(name)
+            || p.get(generate::GENERATED_KEY) == Some(name)
             || p.get("credential_process")
                 .and_then(|c| crate::target::line_role(config, c))
                 .is_some_and(|(s, _, _)| s.name.as_deref() == Some(name))
@@ -537,7 +551,7 @@ fn flag_error(flag: &'static str) -> impl Fn(String) -> Error {
 }
 
 fn read_config(path: &Path) -> Result<Config, Error> {
-    let bytes = configure::read_optional(path)?;
+    let bytes = generate::read_optional(path)?;
     let text = std::str::from_utf8(&bytes).map_err(|_| Error::Other {
         what: format!("{} is not UTF-8; setup writes nothing to it", path.display()),
         hint: Some("fix the file's encoding, then run setup again".into()),
@@ -737,7 +751,7 @@ impl Undo {
     /// and the user is told what to remove).
     fn run(self, why: &str) {
         let name = &self.name;
-        let unchanged = configure::read_optional(&self.path).is_ok_and(|now| now == self.after);
+        let unchanged = generate::read_optional(&self.path).is_ok_and(|now| now == self.after);
         let restored = unchanged
             && if self.existed {
                 crate::cache::write_bytes_atomic_mode(&self.path, &self.before, crate::cache::file_mode(&self.path))
@@ -789,7 +803,7 @@ fn check_name(name: &str) -> Result<String, String> {
     if name.is_empty() || name.len() > 64 {
         return Err("a session name has 1 to 64 characters".into());
     }
-    match name.chars().find(|c| configure::bad_name_char(*c)) {
+    match name.chars().find(|c| generate::bad_name_char(*c)) {
         Some(bad) => Err(format!("a session name cannot contain {bad:?}: it goes in an [sso-session NAME] header")),
         None => Ok(name.to_owned()),
     }

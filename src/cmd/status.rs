@@ -6,7 +6,7 @@
 //! each profile that targets it, the cached role credentials. Then the warnings: profiles the SDKs
 //! will not run us for (docs/credential-process.md), legacy profiles that can never refresh, sessions without
 //! registration scopes, unreadable cache files (named and left alone), token files with timestamps in
-//! a form some SDKs refuse (issue 15), and the config parser's notes.
+//! a form some SDKs refuse (docs/status.md), and the config parser's notes.
 //!
 //! It reads local files only; `--check` also asks the portal for one page of ListAccounts per
 //! session (refreshing a token that is due, as credential_process would) and sets the exit code.
@@ -209,7 +209,7 @@ struct Warning {
 }
 
 /// The warnings in the order found, each once. The set beside the list keeps this linear: a config
-/// of 20,000 broken profiles gives 20,000 warnings (issue 16; comparing each with every earlier one
+/// of 20,000 broken profiles gives 20,000 warnings (comparing each with every earlier one
 /// took seconds).
 #[derive(Default)]
 struct Warnings {

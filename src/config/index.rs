@@ -1,4 +1,4 @@
-//! The config index (issue 16): where each section of the config and credentials files starts and
+//! The config index (docs/config-file.md, "The cache hit's index"): where each section of the config and credentials files starts and
 //! ends, so that a cache hit with a config of thousands of profiles reads the few sections it needs
 //! instead of reading and checking every line.
 //!

@@ -4,8 +4,8 @@
 use super::*;
 
 //
-// One pass serves the whole config (every section built) and the lookup of a few profiles (issue 16:
-// an organisation's config holds thousands of generated profiles and a cache hit needs one). The
+// One pass serves the whole config (every section built) and the lookup of a few profiles (an
+// organisation's config holds thousands of generated profiles and a cache hit needs one). The
 // second keeps only the sections `keep` accepts, but checks every line of every section exactly as
 // the first does, in the same order, so both give the same error for the same text; it only skips
 // building values (and the warnings, which only `status` shows, from a whole config). The pass

@@ -10,6 +10,7 @@
 //! Where we knowingly differ from botocore (we cut whitespace-preceded inline comments, which botocore
 //! keeps in the value) we say so in `Config::warnings`. Callers pass the paths: no environment access here.
 
+pub mod edit;
 mod error;
 mod ini;
 
@@ -639,7 +640,7 @@ fn profile_label(profile: &str) -> String {
     if profile == "default" { "[default]".to_string() } else { format!("[profile {profile}]") }
 }
 
-/// The file's bytes, empty when it does not exist. The read is bounded (issue 11): a FIFO, a
+/// The file's bytes, empty when it does not exist. The read is bounded (docs/how-it-works.md, "Bounded reads"): a FIFO, a
 /// device, a folder or a file over `SETTINGS_FILE_LIMIT` is an error naming the file, never a hang.
 fn read_optional(path: &Path) -> Result<Vec<u8>, ConfigError> {
     match crate::cache::read_bounded(path, crate::cache::SETTINGS_FILE_LIMIT) {
@@ -1352,7 +1353,7 @@ sso_region = us-east-1
         assert_eq!(parse(&edited).sso_session("corp").unwrap().region, "eu-west-1");
     }
 
-    // ---- the scoped parse gives the whole parse's answers (issue 16) ----
+    // ---- the scoped parse gives the whole parse's answers, so an index hit reads what a whole read reads ----
 
     /// xorshift64: the same configs on every run, no crate needed.
     pub(super) struct Rng(pub(super) u64);

@@ -23,7 +23,6 @@ mod registration;
 pub mod start_url;
 
 use device::device_flow;
-pub(crate) use pkce::encode;
 use pkce::{bind_listener, pkce_flow};
 pub use registration::wanted_scopes;
 use registration::{Registration, registration, save_registration};
@@ -136,6 +135,40 @@ pub fn choose_flow(
         return Ok((Flow::Device, Some("there is no display (DISPLAY, WAYLAND_DISPLAY)")));
     }
     Ok((Flow::Pkce, None))
+}
+
+/// The login a person asks for (`login`, and `setup` when the session needs one): the flow chosen
+/// from the flags (with a line on the terminal when the device code flow was picked for them), and
+/// the line that reports the result, for the command to print.
+pub fn explicit(
+    ctx: &Context,
+    target: &SessionTarget,
+    use_device_code: bool,
+    no_browser: bool,
+    redirect_port: Option<u16>,
+) -> Result<String, Error> {
+    let (flow, why) = choose_flow(ctx, target, use_device_code, redirect_port)?;
+    if let Some(why) = why {
+        Prompt::open(ctx).line(&format!(
+            "aws-sso-process: using the device code flow because {why}; --redirect-port N uses a forwarded port instead"
+        ));
+    }
+    let opts = Options { flow, open_browser: !no_browser, redirect_port };
+    let now = ctx.now();
+    Ok(match login(ctx, target, &opts, &Mode::Explicit)? {
+        Outcome::LoggedIn { expires_at } => format!(
+            "{}: logged in, valid until {} ({})",
+            target.label,
+            timefmt::format(expires_at),
+            timefmt::relative(expires_at, now)
+        ),
+        Outcome::Reused { expires_at, .. } => format!(
+            "{}: already logged in by another process, valid until {} ({})",
+            target.label,
+            timefmt::format(expires_at),
+            timefmt::relative(expires_at, now)
+        ),
+    })
 }
 
 /// Logs in to `target` once, whatever the number of processes trying at the same time.

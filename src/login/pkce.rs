@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::loopback::{self, Limits, Listener};
+use crate::url::{decode_component, encode_component};
 
 pub(super) fn bind_listener(port: Option<u16>) -> Result<TcpListener, Error> {
     TcpListener::bind(("127.0.0.1", port.unwrap_or(0))).map_err(|e| Error::Other {
@@ -99,44 +100,11 @@ pub fn authorize_url(
     format!(
         "{}/authorize?response_type=code&client_id={}&redirect_uri={}&state={}&code_challenge_method=S256&scopes={}&code_challenge={challenge}",
         endpoint.trim_end_matches('/'),
-        encode(client_id),
-        encode(redirect_uri),
-        encode(state),
-        encode(scopes)
+        encode_component(client_id),
+        encode_component(redirect_uri),
+        encode_component(state),
+        encode_component(scopes)
     )
-}
-
-/// Percent-encodes everything but the RFC 3986 unreserved characters (Python `quote(safe='')`).
-pub(crate) fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-            (b'+', _) => out.push(b' '),
-            (b, _) => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Waits for the browser's redirect and returns the authorization code. Any path is accepted
@@ -254,7 +222,7 @@ fn callback_query(head: &str) -> Option<Vec<(String, String)>> {
             .filter(|p| !p.is_empty())
             .map(|p| {
                 let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (decode(k), decode(v))
+                (decode_component(k), decode_component(v))
             })
             .collect(),
     )
@@ -304,16 +272,10 @@ fn uuid4() -> Result<String, Error> {
     Ok(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
 }
 
+/// base64url without padding (RFC 4648 §5, as RFC 7636 asks).
 fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[cfg(test)]
@@ -366,6 +328,6 @@ mod tests {
              &code_challenge_method=S256&scopes=sso%3Aaccount%3Aaccess%20codecatalyst%3Aread_write\
              &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
-        assert_eq!(decode("a%20b+c%3A"), "a b c:");
+        assert_eq!(crate::url::decode_component("a%20b+c%3A"), "a b c:");
     }
 }

@@ -1,4 +1,4 @@
-//! The start URL a login works with (docs/login.md, issue 15).
+//! The start URL a login works with (docs/login.md).
 //!
 //! A start URL on an AWS domain is used as it is. One on any other domain (a "vanity" URL, which the
 //! AWS CLI accepts since 2.35.13) is resolved by exactly one request: HEAD, or GET when the server

@@ -1,4 +1,4 @@
-//! Crash safety (issue 7, SPEC B.4.5, B.10.12, Part C 1 and 19): 200 refreshes against a slow fake,
+//! Crash safety (docs/refresh-and-locking.md, docs/how-it-works.md): 200 refreshes against a slow fake,
 //! each killed with SIGKILL at a random moment (before, during or after the write). After every
 //! kill the token file parses and holds either the token it held before or exactly one new
 //! CreateToken answer (access token, refresh token and expiry of the same answer, the other fields

@@ -31,7 +31,7 @@ fn cold_role_cache_fetches_and_caches_credentials() {
     assert_eq!(calls[0].query["account_id"], ACCOUNT);
     assert_eq!(calls[0].query["role_name"], ROLE);
 
-    // Cached the way the CLI does (SPEC B.7), 0600 in a 0700 folder.
+    // Cached the way the CLI does (docs/shared-cache.md, "Role credentials file"), 0600 in a 0700 folder.
     let path = env.role_path(CORP_ROLE_KEY);
     let cached = env.read_json(&path);
     assert_eq!(cached["ProviderType"], "sso");
@@ -347,7 +347,7 @@ fn legacy_profile_uses_its_token_and_never_refreshes() {
     env.seed_token(key, &doc);
     env.run(&["--profile", "legacy"]).assert_ok();
     assert_eq!(env.fake.count("CreateToken"), 0, "legacy tokens are never refreshed");
-    // Role cache key uses the start URL for legacy targets (SPEC B.7 vector).
+    // Role cache key uses the start URL for legacy targets (docs/shared-cache.md, "Role credentials file").
     assert!(env.role_path("e584281fb1427cad6a1b4c7fb555a3d13a93ace6").exists());
     let run = env.run(&["refresh", "--profile", "legacy"]);
     assert_eq!(run.code, 3, "{run:?}");

@@ -1,4 +1,4 @@
-//! A hostile environment (issue 7, SPEC A.2, Part C 17): a read-only `~/.aws`, cache folders that
+//! A hostile environment (docs/how-it-works.md, "Keeping the files safe"): a read-only `~/.aws`, cache folders that
 //! are not ours alone, symbolic links where cache and lock files should be, a full disk, and no
 //! HOME. Valid cached credentials are still served, nothing is written where it must not be, and
 //! a token is never replaced by anything but a better one.

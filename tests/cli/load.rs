@@ -1,4 +1,4 @@
-//! Load (issue 7, SPEC A.3, Part C 2 and 4): 64 processes at once, with the fake rotating refresh
+//! Load (docs/refresh-and-locking.md): 64 processes at once, with the fake rotating refresh
 //! tokens. Near expiry they make exactly one CreateToken; on a cold role cache one
 //! GetRoleCredentials per role; nobody fails; and the whole crowd takes at most twice as long as a
 //! single run doing the same work. Then a fifth of the fake's answers fail (500/429, seeded), and

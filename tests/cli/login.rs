@@ -1,5 +1,5 @@
 //! `login`: the device code and PKCE flows against the fake, the registration cache, the token
-//! file of SPEC B.4.2, single-flight, and auto-login in credential_process mode.
+//! file (docs/shared-cache.md), single-flight, and auto-login in credential_process mode.
 
 use crate::util::fake::{AuthorizeMode, DeviceMode, Reply};
 use crate::util::*;

@@ -1,4 +1,4 @@
-//! Network fidelity (SPEC A.2, A.3, B.3, Part C 15-16): proxies, trust roots and CA bundles,
+//! Network fidelity (docs/networks.md): proxies, trust roots and CA bundles,
 //! retries and timeouts, the user agent, endpoint overrides and the default endpoints of each
 //! partition. Nothing leaves 127.0.0.1: requests for AWS hosts go to a refusing proxy that only
 //! records which host they were for.

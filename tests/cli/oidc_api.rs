@@ -446,7 +446,7 @@ fn register_client_and_start_device_authorization() {
 
 #[test]
 fn every_oidc_error_code_maps_to_its_name() {
-    // SPEC B.1.5: (shape, OAuth error, status).
+    // (shape, OAuth error, status), as docs/sso-services.md "Errors" lists them.
     let codes = [
         ("AuthorizationPendingException", "authorization_pending", 400),
         ("SlowDownException", "slow_down", 400),

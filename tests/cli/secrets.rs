@@ -1,4 +1,4 @@
-//! No secret ever leaks (SPEC A.4, issue 7): every command and failure path runs with `--debug`
+//! No secret ever leaks (docs/how-it-works.md, "Secrets"): every command and failure path runs with `--debug`
 //! (and `RUST_LOG=trace`, in case anything ever listens to it), and no access token, refresh token,
 //! client secret, device code, secret key or session token of the fixtures (they all contain
 //! `DO-NOT-LEAK`) may appear on stderr, on stdout (except for the outputs whose purpose is to print

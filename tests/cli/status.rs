@@ -73,7 +73,7 @@ sso_region = ap-southeast-2
 output = json # an inline comment
 ";
 
-/// The role-cache key of a session-based target (SPEC B.7).
+/// The role-cache key of a session-based target (docs/shared-cache.md, "Role credentials file").
 fn role_key(account: &str, role: &str, session: &str) -> String {
     sha1_hex(&format!(r#"{{"accountId":"{account}","roleName":"{role}","sessionName":"{session}"}}"#))
 }

@@ -1,10 +1,10 @@
-//! IAM credentials to sign CreateTokenWithIAM with (issue 6), taken in this order: the
+//! IAM credentials to sign CreateTokenWithIAM with (docs/oidc-api.md), taken in this order: the
 //! environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), then
 //! `--source-profile P` (its static keys, else its `credential_process`), then the SSO role
 //! that the target flags select, through our own role cache. Values stay in `Secret`s; messages
 //! name where credentials came from, never what they are.
 //!
-//! A credential_process may run aws-sso-process again, and so on (issue 11): a profile whose
+//! A credential_process may run aws-sso-process again, and so on: a profile whose
 //! process comes back to `--source-profile` of itself would start processes without end. So before
 //! one runs, the chain of profiles it leads to through `aws-sso-process create-token-with-iam
 //! --source-profile` lines is followed in the config, and a chain that comes back to a profile is

@@ -1,4 +1,4 @@
-//! The low-level SSO OIDC commands (issue 6, docs/sso-services.md): `create-token`, `create-token-with-iam`,
+//! The low-level SSO OIDC commands (docs/oidc-api.md, docs/sso-services.md): `create-token`, `create-token-with-iam`,
 //! `register-client` and `start-device-authorization`, as the AWS CLI's `aws sso-oidc` offers
 //! them. Each builds the request from `--cli-input-json` / `--cli-input-yaml` with the flags laid
 //! over it (flags win), checks the required members, calls the service and prints its JSON answer
@@ -8,12 +8,11 @@
 //! the AWS CLI. Nothing else here prints a request or response value; errors name members, not
 //! their values.
 
-pub mod args;
 mod iam;
 mod yaml;
 
+use crate::cli::ApiArgs;
 use crate::cli::TargetArgs;
-use crate::cmd::oidc_api::args::ApiArgs;
 use crate::config::ConfigError;
 use crate::context::Context;
 use crate::endpoints::{Endpoint, EndpointError, Service};
@@ -26,7 +25,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// One member of an operation's input shape. Members are not listed here: each is one of the
-/// command's `Request` flags in `args.rs` (its one description: flag, help, one value or a list), and
+/// command's `Request` flags in `cli/oidc_api.rs` (its one description: flag, help, one value or a list), and
 /// its key is the flag's name in camelCase, the model's member name (`--client-id` is `clientId`).
 /// `start-device-authorization` takes `startUrl` from the global `--start-url`.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! The flat YAML subset that `--cli-input-yaml` needs: one mapping of `key: value` lines whose
 //! values are scalars or lists of scalars, which is all the request shapes of the SSO OIDC calls
-//! hold (issue 6). A YAML library would bring a general parser for what fits on one page.
+//! hold (docs/oidc-api.md). A YAML library would bring a general parser for what fits on one page.
 //!
 //! Accepted: `key: value`, `key: 'single'` / `key: "double"` (with `''` and the usual backslash
 //! escapes), `key: [a, 'b', "c"]`, `key:` followed by `- item` lines, `# comments`, a leading

@@ -165,7 +165,7 @@ struct AuthCode {
 }
 
 impl Reply {
-    /// An SSO OIDC error the way the service sends it (SPEC B.1.5).
+    /// An SSO OIDC error the way the service sends it (docs/sso-services.md, "Errors").
     pub fn oidc_error(status: u16, shape: &str, error: &str) -> Reply {
         Reply::Json(
             status,
@@ -174,7 +174,7 @@ impl Reply {
         )
     }
 
-    /// A portal error the way the service sends it (SPEC B.2).
+    /// A portal error the way the service sends it (docs/sso-services.md, the portal's errors).
     pub fn portal_error(status: u16, shape: &str, message: &str) -> Reply {
         Reply::Json(
             status,

@@ -1,11 +1,11 @@
-//! The command line of the low-level SSO OIDC commands (issue 6): `create-token`,
+//! The command line of the low-level SSO OIDC commands (docs/oidc-api.md): `create-token`,
 //! `create-token-with-iam`, `register-client` and `start-device-authorization`, with the AWS CLI's
 //! flags (`aws sso-oidc ...`) and help text. Clap definitions only; `cmd::oidc_api` runs them.
 //! The flags under the `Request` heading are the one description of each request's members: the
 //! member name is the flag's name in camelCase, in the order declared here (the model's order), a
 //! `Vec` flag is a list, and the first line of its help is the skeleton's comment.
 //!
-//! `--region` and `--start-url` are the global flags of `cli.rs` (a subcommand cannot define a
+//! `--region` and `--start-url` are the global flags of `cli/mod.rs` (a subcommand cannot define a
 //! long flag that a global one already has), so they are read from `Cli::target`.
 
 use crate::secret::Secret;

@@ -1,8 +1,11 @@
 //! The command line as typed: clap definitions only. Resolving these into settings (files, env,
 //! config) is `context`'s job, so nothing here does I/O.
 
-use crate::cmd::oidc_api::args::{
-    self, CreateTokenArgs, CreateTokenWithIamArgs, RegisterClientArgs, StartDeviceAuthorizationArgs,
+mod oidc_api;
+
+pub use oidc_api::ApiArgs;
+use oidc_api::{
+    self as args, CreateTokenArgs, CreateTokenWithIamArgs, RegisterClientArgs, StartDeviceAuthorizationArgs,
 };
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -82,7 +85,7 @@ impl Cli {
     /// The command line of a credential_process run, read without clap: only the target flags,
     /// `--debug` and `--login-if-needed`, each at most once, values as the next word (not starting
     /// with `-`) or after `=`. Building clap's whole command (every subcommand and its help) was
-    /// nearly half of a cache hit's instructions (issue 16). Anything else, a conflict included, is
+    /// nearly half of a cache hit's instructions. Anything else, a conflict included, is
     /// `None`, and clap parses it (and reports what is wrong). `quick_parse_agrees_with_clap`
     /// checks that whatever this accepts, clap reads the same way.
     pub fn quick_parse(args: impl IntoIterator<Item = OsString>) -> Option<Cli> {
