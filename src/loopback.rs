@@ -62,6 +62,10 @@ pub struct Listener {
     heads: Receiver<Request>,
     stop: Arc<AtomicBool>,
     refusals: Arc<Mutex<RefusalLog>>,
+    /// Joined on drop, so that no connection is accepted, and lost, after the listener is gone: a
+    /// second listener on the same socket (a login that registers again and waits for a new
+    /// redirect) must be the only one taking its connections.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Listener {
@@ -82,8 +86,8 @@ impl Listener {
             table: VecDeque::new(),
             capacity: MAX_READING.min(descriptor_room()),
         };
-        std::thread::Builder::new().name("loopback".to_owned()).spawn(move || reader.run())?;
-        Ok(Listener { heads, stop, refusals })
+        let reader = std::thread::Builder::new().name("loopback".to_owned()).spawn(move || reader.run())?;
+        Ok(Listener { heads, stop, refusals, reader: Some(reader) })
     }
 
     /// The next complete request head, waiting at most `timeout`; `Disconnected` when the reader
@@ -102,8 +106,12 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        // The reader sees it within a tick and ends, closing the socket and every connection.
+        // The reader sees it within a tick (it never blocks on the owner: heads are handed over
+        // with try_send) and ends, closing its copy of the socket and every connection.
         self.stop.store(true, Ordering::SeqCst);
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
     }
 }
 
@@ -191,7 +199,7 @@ impl Reader {
                     Outcome::Waiting | Outcome::Gone => {}
                 }
             }
-            if ready.first().copied().unwrap_or(false) {
+            if ready.first().copied().unwrap_or(false) && !self.stop.load(Ordering::SeqCst) {
                 self.accept();
             }
         }
