@@ -133,19 +133,23 @@ def hits(configs, role_file):
         ("floor", "cat 5000"): ([cat, configs[5000], role_file], env0),
         ("floor", "cat 20000"): ([cat, configs[20000], role_file], env0),
     }
+    envs = {}
     for label, path in binaries():
+        # Each binary keeps its config index apart ($XDG_CACHE_HOME/aws-sso-process): a baseline
+        # whose index format differs would otherwise replace ours on every run, and ours its.
+        env1 = envs[label] = dict(env0, XDG_CACHE_HOME=os.path.join(os.environ["HOME"], f".cache-{label}"))
         for n in SIZES:
-            commands[(label, n)] = ([path, "--profile", "dev-sso"], dict(env0, AWS_CONFIG_FILE=configs[n]))
+            commands[(label, n)] = ([path, "--profile", "dev-sso"], dict(env1, AWS_CONFIG_FILE=configs[n]))
         # The profile tools use: [profile dev], whose credential_process names dev-sso (a second hop).
-        commands[(label, "dev")] = ([path, "--profile", "dev"], dict(env0, AWS_CONFIG_FILE=configs[20000]))
+        commands[(label, "dev")] = ([path, "--profile", "dev"], dict(env1, AWS_CONFIG_FILE=configs[20000]))
         # A role assumed from dev-sso (role_arn + source_profile): one more small file, no STS.
         if label == "ours":
             for n in (3, 20000):
-                commands[(label, f"deploy {n}")] = ([path, "--profile", "deploy"], dict(env0, AWS_CONFIG_FILE=configs[n]))
+                commands[(label, f"deploy {n}")] = ([path, "--profile", "deploy"], dict(env1, AWS_CONFIG_FILE=configs[n]))
     # The shell-prompt line (docs/status.md): ours only, a baseline build may predate it.
-    commands[("ours", "prompt")] = ([BIN, "status", "--prompt"], dict(env0, AWS_CONFIG_FILE=configs[20000]))
+    commands[("ours", "prompt")] = ([BIN, "status", "--prompt"], dict(envs["ours"], AWS_CONFIG_FILE=configs[20000]))
     commands[("ours", "prompt dev")] = ([BIN, "status", "--prompt", "--profile", "dev"],
-                                        dict(env0, AWS_CONFIG_FILE=configs[20000]))
+                                        dict(envs["ours"], AWS_CONFIG_FILE=configs[20000]))
     times = {key: [] for key in commands}
     order = list(commands)
     rng = random.Random(16)
