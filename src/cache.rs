@@ -31,8 +31,9 @@ use std::time::Duration;
 /// Pause before the one re-read of a file that did not parse.
 const REREAD_PAUSE: Duration = Duration::from_millis(25);
 /// A temp file of ours older than this is left over, whoever made it: no run keeps a write prepared
-/// this long (the run's deadline is 30 s). Younger ones are removed only when their process is
-/// gone (docs/reliability.md).
+/// this long (the run's deadline is 30 s). Younger ones are always kept: the process id in the name
+/// cannot tell a dead writer from a live one in another pid namespace (a container or host sharing
+/// ~/.aws) (docs/reliability.md).
 const STALE_TEMP_AGE: Duration = Duration::from_secs(60);
 /// Largest cache file read (token, registration, role credentials); real ones hold a few KiB.
 pub const CACHE_FILE_LIMIT: u64 = 1 << 20;
@@ -529,34 +530,17 @@ fn temp_owner(target_name: &str, candidate: &str) -> Option<u32> {
     digits[..digits.len() - 9].parse().ok()
 }
 
-/// Whether process `pid` still runs (`true` when it cannot be told).
-fn process_alive(pid: u32) -> bool {
-    #[cfg(unix)]
-    {
-        let Ok(pid) = libc::pid_t::try_from(pid) else { return true };
-        // SAFETY: signal 0 only checks that the process exists; nothing is sent.
-        let rc = unsafe { libc::kill(pid, 0) };
-        rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = pid;
-        true
-    }
-}
-
 /// Removes the temp files of `path` that a killed process left, before and after each write of
 /// it: only names of our exact pattern for this very file, only regular files of the user running
-/// this, and only when their process is gone or they are older than any run (`STALE_TEMP_AGE`; a
-/// process id can be reused, or the killed process not yet reaped). A fresh temp file of a live
-/// writer is never touched.
+/// this, and only when they are older than any run (`STALE_TEMP_AGE`). The age alone decides: the
+/// process id in the name says nothing when ~/.aws is shared with another pid namespace, so a
+/// fresh temp file is never touched, whoever wrote it.
 fn remove_stale_temps(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else { return };
     let Ok(entries) = fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let file_name = entry.file_name();
-        let Some(pid) = file_name.to_str().and_then(|n| temp_owner(name, n)) else { continue };
-        if pid == std::process::id() {
+        if file_name.to_str().and_then(|n| temp_owner(name, n)).is_none() {
             continue;
         }
         // symlink_metadata: a link is never a temp file of ours.
@@ -564,7 +548,7 @@ fn remove_stale_temps(path: &Path) {
             continue;
         };
         let old = meta.modified().ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > STALE_TEMP_AGE);
-        if old || !process_alive(pid) {
+        if old {
             let _ = fs::remove_file(entry.path());
         }
     }
@@ -727,21 +711,27 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_write_removes_temp_files_that_dead_processes_left() {
+    fn a_fresh_temp_file_is_kept_even_when_its_pid_looks_dead() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.json");
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead = child.id();
         child.wait().unwrap();
-        let leftover = dir.path().join(format!("t.json.{dead}000000001.tmp"));
-        let alive = dir.path().join(format!("t.json.{}000000002.tmp", std::process::id()));
-        let foreign = dir.path().join(format!("other.json.{dead}000000001.tmp"));
-        for p in [&leftover, &alive, &foreign] {
-            fs::write(p, "   ").unwrap();
-        }
+        let ago = |secs| std::time::SystemTime::now() - Duration::from_secs(secs);
+        let make = |name: String, mtime: std::time::SystemTime| {
+            let p = dir.path().join(name);
+            let f = File::create(&p).unwrap();
+            f.set_modified(mtime).unwrap();
+            p
+        };
+        // A live writer in another pid namespace (a container sharing ~/.aws) has a pid that
+        // looks dead here: its fresh temp file must survive; an old one of the same pid goes.
+        let fresh = make(format!("t.json.{dead}000000001.tmp"), ago(2));
+        let leftover = make(format!("t.json.{dead}000000002.tmp"), ago(120));
+        let foreign = make(format!("other.json.{dead}000000001.tmp"), ago(3600));
         write_atomic(&path, &serde_json::json!({"k": 1})).unwrap();
-        assert!(!leftover.exists(), "a dead process's temp file is removed");
-        assert!(alive.exists(), "our own (a live process's) temp file is kept");
+        assert!(fresh.exists(), "a fresh temp file is kept whatever its pid");
+        assert!(!leftover.exists(), "a temp file older than a minute is removed");
         assert!(foreign.exists(), "another file's temp files are not touched");
     }
 

@@ -7,7 +7,7 @@
 //! codes, authorization codes, sign-in tokens, the PKCE verifier), and the proxy's password,
 //! is held here by value (`hold`). Every text the program shows from elsewhere passes
 //! through `sanitize`, which first replaces each of them by `REDACTED`, also where a service or a
-//! proxy repeats it percent-encoded or JSON-escaped (docs/reliability.md).
+//! proxy repeats it encoded, escaped, wrapped, base64'd or cut short (`scrub`, docs/reliability.md).
 
 use std::borrow::Cow;
 use std::sync::Mutex;
@@ -26,7 +26,10 @@ const MAX_HELD: usize = 512;
 /// body may have) is cut to this first, and the shown part is far shorter (`shortened`).
 const MAX_SEARCHED: usize = 64 * 1024;
 
-static HELD: Mutex<Vec<Box<str>>> = Mutex::new(Vec::new());
+/// Each held value with the forms it is looked for in (`forms_of`), made once when it is held.
+type Held = (Box<str>, Vec<Vec<u8>>);
+
+static HELD: Mutex<Vec<Held>> = Mutex::new(Vec::new());
 
 /// Remembers a secret value this run sent or holds, so that no text shown repeats it.
 pub fn hold(value: &str) {
@@ -34,7 +37,7 @@ pub fn hold(value: &str) {
         return;
     }
     let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(i) = held.iter().position(|h| **h == *value) {
+    if let Some(i) = held.iter().position(|(h, _)| **h == *value) {
         let same = held.remove(i);
         held.push(same);
         return;
@@ -42,7 +45,7 @@ pub fn hold(value: &str) {
     if held.len() >= MAX_HELD {
         held.remove(0);
     }
-    held.push(value.into());
+    held.push((value.into(), forms_of(value)));
 }
 
 /// Server-supplied or error text made safe for a terminal line: every secret held becomes
@@ -74,9 +77,22 @@ pub fn shortened(s: &str, max: usize) -> String {
     if clean.chars().count() > max { clean.chars().take(max).collect::<String>() + "…" } else { clean }
 }
 
-/// `text` with every held secret replaced by `REDACTED`: as it is, percent-encoded (either case
-/// of hex digits, any choice of encoded characters) or JSON-escaped. Text longer than
-/// `MAX_SEARCHED` is cut first.
+/// Runs of at least this many bytes that also occur in a held secret (or in one of its base64
+/// forms) are removed: a server that cuts its echo short, or wraps it oddly, leaves at most this
+/// many minus one bytes of a secret, too few to use.
+const WINDOW: usize = 16;
+
+/// How many times escapes are undone: percent-encoded twice (`%252D`) or JSON-escaped twice
+/// (`\\u002d`) is seen; a third layer for the two mixed (`%5Cu002d`).
+const MAX_LAYERS: usize = 3;
+
+/// `text` with every held secret replaced by `REDACTED` (docs/reliability.md): looked for in the
+/// text as it is and in up to `MAX_LAYERS` decodings of it (percent-encoding with either case of
+/// hex digits, JSON escapes, HTML character references), each with its whitespace removed (a
+/// line break, CRLF, space or tab inside an echo); looked for as it is and as base64 (standard
+/// and URL-safe, each of the three byte alignments, so inside a base64'd JSON too); and every run
+/// of `WINDOW` or more bytes that also occurs in one of those forms goes too (a prefix, a cut
+/// echo). Text longer than `MAX_SEARCHED` is cut first.
 pub fn scrub(text: &str) -> Cow<'_, str> {
     let held = HELD.lock().unwrap_or_else(|e| e.into_inner());
     if held.is_empty() || text.len() < MIN_SECRET_LEN {
@@ -91,20 +107,18 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     } else {
         text
     };
+    let forms: Vec<&[u8]> = held.iter().flat_map(|(_, forms)| forms.iter().map(Vec::as_slice)).collect();
     let mut cuts: Vec<(usize, usize)> = Vec::new();
-    if memchr::memchr2(b'%', b'\\', text.as_bytes()).is_none() {
-        // Nothing escaped (most text): the held values as they are.
-        for secret in held.iter() {
-            cuts.extend(
-                memchr::memmem::find_iter(text.as_bytes(), secret.as_bytes()).map(|at| (at, at + secret.len())),
-            );
+    let mut layer = View::of(text);
+    for depth in 0..=MAX_LAYERS {
+        let view = layer.without_whitespace();
+        view.find(&forms, &mut cuts);
+        if depth == MAX_LAYERS || memchr::memchr3(b'%', b'\\', b'&', &layer.bytes).is_none() {
+            break;
         }
-    } else {
-        let decoded = Decoded::of(text);
-        for secret in held.iter() {
-            for at in memchr::memmem::find_iter(&decoded.bytes, secret.as_bytes()) {
-                cuts.push((decoded.units[at].0, decoded.units[at + secret.len() - 1].1));
-            }
+        match layer.decoded() {
+            Some(next) => layer = next,
+            None => break,
         }
     }
     drop(held);
@@ -124,7 +138,7 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
         if end <= done {
             continue;
         }
-        // Overlapping matches make one cut.
+        // Overlapping (or touching) matches make one cut.
         if start >= done {
             out.push_str(&text[done..start]);
             out.push_str(REDACTED);
@@ -135,56 +149,170 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Text with its escapes undone (`%XX`, and JSON's `\"`, `\\`, `\/`, `\uXXXX` and the
-/// like), each byte remembering the span of the text it came from.
-struct Decoded {
+/// The forms of a secret looked for, whitespace removed: the value, and the part of its base64
+/// encoding that does not depend on the bytes around it, for each of the three alignments and
+/// both alphabets (standard, URL-safe). Forms shorter than `MIN_SECRET_LEN` are left out.
+fn forms_of(secret: &str) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let value: Vec<u8> = secret.bytes().filter(|b| !is_space(*b)).collect();
+    let mut forms = vec![];
+    for lead in 0..3usize {
+        let mut bytes = vec![0u8; lead];
+        bytes.extend_from_slice(secret.as_bytes());
+        let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&bytes).into_bytes();
+        // Characters wholly inside the secret's bits: from ceil(8*lead/6) to floor(8*total/6).
+        let start = (8 * lead).div_ceil(6);
+        let end = (8 * bytes.len() / 6).min(encoded.len());
+        if end > start + MIN_SECRET_LEN {
+            let middle = encoded[start..end].to_vec();
+            let url: Vec<u8> = middle
+                .iter()
+                .map(|&b| match b {
+                    b'+' => b'-',
+                    b'/' => b'_',
+                    b => b,
+                })
+                .collect();
+            if url != middle {
+                forms.push(url);
+            }
+            forms.push(middle);
+        }
+    }
+    if value.len() >= MIN_SECRET_LEN {
+        forms.push(value);
+    }
+    forms
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'\x0b' | b'\x0c')
+}
+
+/// Text seen through some decoding: its bytes, each remembering the span of the original text
+/// it came from.
+struct View {
     bytes: Vec<u8>,
-    /// For each decoded byte: where its source starts and ends in the text.
+    /// For each byte: where its source starts and ends in the original text.
     units: Vec<(usize, usize)>,
 }
 
-impl Decoded {
-    fn of(text: &str) -> Decoded {
-        let raw = text.as_bytes();
+impl View {
+    fn of(text: &str) -> View {
+        View { bytes: text.as_bytes().to_vec(), units: (0..text.len()).map(|i| (i, i + 1)).collect() }
+    }
+
+    fn without_whitespace(&self) -> View {
+        let (bytes, units) =
+            self.bytes.iter().zip(&self.units).filter(|(b, _)| !is_space(**b)).map(|(b, u)| (*b, *u)).unzip();
+        View { bytes, units }
+    }
+
+    /// Adds to `cuts` the original spans of every form found whole, and of every run of
+    /// `WINDOW` bytes found in a form.
+    fn find(&self, forms: &[&[u8]], cuts: &mut Vec<(usize, usize)>) {
+        let span = |from: usize, len: usize| (self.units[from].0, self.units[from + len - 1].1);
+        for form in forms.iter().filter(|f| f.len() < WINDOW) {
+            cuts.extend(memchr::memmem::find_iter(&self.bytes, form).map(|at| span(at, form.len())));
+        }
+        if self.bytes.len() < WINDOW || forms.iter().all(|f| f.len() < WINDOW) {
+            return;
+        }
+        // Each WINDOW-byte run of the text, by its bytes (a u128 is exactly 16 bytes: no hash
+        // collisions to check); then every run of every form looked up. Time: the text plus the
+        // held secrets; memory: the text.
+        let key = |w: &[u8]| u128::from_le_bytes(w.try_into().expect("a window is 16 bytes"));
+        let mut at: std::collections::HashMap<u128, Vec<u32>> = std::collections::HashMap::new();
+        for (i, w) in self.bytes.windows(WINDOW).enumerate() {
+            at.entry(key(w)).or_default().push(i as u32);
+        }
+        let mut hit = vec![false; self.bytes.len()];
+        for form in forms.iter().filter(|f| f.len() >= WINDOW) {
+            for w in form.windows(WINDOW) {
+                if let Some(starts) = at.get(&key(w)) {
+                    for &i in starts {
+                        hit[i as usize] = true;
+                    }
+                }
+            }
+        }
+        cuts.extend(hit.iter().enumerate().filter(|(_, h)| **h).map(|(i, _)| span(i, WINDOW)));
+    }
+
+    /// One layer of escapes undone (`%XX`; JSON's `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`
+    /// and `\uXXXX`; HTML's `&#NN;`, `&#xHH;`, `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`), or
+    /// `None` when there was none.
+    fn decoded(&self) -> Option<View> {
+        let raw = &self.bytes;
         let mut bytes = Vec::with_capacity(raw.len());
         let mut units = Vec::with_capacity(raw.len());
         let hex = |at: usize, n: usize| {
             raw.get(at..at + n)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .filter(|h| h.iter().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|h| u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())
         };
+        let mut changed = false;
         let mut i = 0;
         while i < raw.len() {
             let (decoded, len): (Option<Vec<u8>>, usize) = match raw[i] {
                 b'%' => (hex(i + 1, 2).map(|b| vec![b as u8]), 3),
                 b'\\' => match raw.get(i + 1) {
                     Some(&c @ (b'"' | b'\\' | b'/')) => (Some(vec![c]), 2),
+                    Some(b'b' | b'f' | b'n' | b'r' | b't') => (Some(vec![b' ']), 2),
                     Some(b'u') => {
                         let c = hex(i + 2, 4).and_then(char::from_u32);
                         (c.map(|c| c.to_string().into_bytes()), 6)
                     }
                     _ => (None, 1),
                 },
+                b'&' => html_reference(&raw[i..]).map_or((None, 1), |(c, len)| (Some(c.to_string().into_bytes()), len)),
                 _ => (None, 1),
             };
             match decoded {
                 Some(d) => {
+                    changed = true;
+                    let unit = (self.units[i].0, self.units[i + len - 1].1);
                     for b in d {
                         bytes.push(b);
-                        units.push((i, i + len));
+                        units.push(unit);
                     }
                     i += len;
                 }
                 None => {
                     bytes.push(raw[i]);
-                    units.push((i, i + 1));
+                    units.push(self.units[i]);
                     i += 1;
                 }
             }
         }
-        Decoded { bytes, units }
+        changed.then_some(View { bytes, units })
     }
+}
+
+/// An HTML character reference at the start of `s` (which starts with `&`): the character and
+/// the reference's length.
+fn html_reference(s: &[u8]) -> Option<(char, usize)> {
+    let end = s.iter().take(12).position(|&b| b == b';')?;
+    let name = std::str::from_utf8(&s[1..end]).ok()?;
+    let c = match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        _ => {
+            let n = name.strip_prefix('#')?;
+            let code = match n.strip_prefix(['x', 'X']) {
+                Some(h) if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    u32::from_str_radix(h, 16).ok()?
+                }
+                None if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => n.parse().ok()?,
+                _ => return None,
+            };
+            char::from_u32(code)?
+        }
+    };
+    Some((c, end + 1))
 }
 
 /// Characters that do something other than print a glyph: C0 and C1 controls (escape sequences,
@@ -302,6 +430,89 @@ mod tests {
         let shown = shortened(&long, 200);
         assert!(!shown.contains("tok/"), "{shown}");
         assert!(shown.starts_with(&"x".repeat(190)) && shown.ends_with('…'), "{shown}");
+    }
+
+    /// Every variant an echo may take, none of which may leave 16 characters of the secret.
+    #[test]
+    fn wrapped_encoded_and_cut_echoes_lose_the_secret() {
+        use base64::Engine as _;
+        let secret = "aQ9-Zk2/Lm8+Rt4=Wx7-Pn3_Vb6.SANITIZE-VARIANTS-Jd5";
+        hold(secret);
+        let gone = |shown: &str, what: &str| {
+            for w in secret.as_bytes().windows(WINDOW) {
+                let w = std::str::from_utf8(w).unwrap();
+                assert!(!shown.contains(w), "{what}: {w:?} survives in {shown:?}");
+            }
+            assert!(shown.contains(REDACTED), "{what}: {shown:?}");
+        };
+        let wrapped = |sep: &str| format!("echo: {}{sep}{}{sep}{} end", &secret[..10], &secret[10..30], &secret[30..]);
+        for sep in ["\n", "\r\n", " ", "\t"] {
+            let text = wrapped(sep);
+            let shown = sanitize(&text);
+            gone(&shown.replace('?', ""), &format!("wrapped with {sep:?}"));
+            assert!(shown.starts_with("echo: ") && shown.ends_with(" end"), "{shown}");
+        }
+        let b64 = |bytes: &[u8], url: bool| {
+            if url {
+                base64::engine::general_purpose::URL_SAFE.encode(bytes)
+            } else {
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            }
+        };
+        for url in [false, true] {
+            for lead in ["", "x", "xy"] {
+                let plain = b64(format!("{lead}{secret}").as_bytes(), url);
+                let json = b64(format!(r#"{{"{lead}refreshToken":"{secret}","x":1}}"#).as_bytes(), url);
+                for text in [plain, json] {
+                    let shown = sanitize(&format!("body: {text}"));
+                    assert!(shown.starts_with("body: "), "{shown}");
+                    let forms = forms_of(secret);
+                    for f in forms.iter().filter(|f| f.len() >= WINDOW) {
+                        for w in f.windows(WINDOW) {
+                            let w = std::str::from_utf8(w).unwrap();
+                            assert!(!shown.contains(w), "base64 (url {url}, lead {lead:?}): {w} in {shown}");
+                        }
+                    }
+                    assert!(shown.contains(REDACTED), "{shown}");
+                }
+            }
+        }
+        // MIME: base64 wrapped at 76 columns.
+        let mime = b64(format!("request {secret} sent").as_bytes(), false);
+        let mime = mime.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join("\r\n");
+        let mime = b64(format!("{mime} {mime}").as_bytes(), false) + "\n" + &mime;
+        let shown = sanitize(&mime);
+        let tail = forms_of(secret).into_iter().find(|f| f.len() > 40 && !f.contains(&b'_')).unwrap();
+        assert!(!shown.replace('?', "").contains(std::str::from_utf8(&tail[..WINDOW]).unwrap()), "{shown}");
+        let percent2: String = secret.bytes().map(|b| format!("%25{b:02X}")).collect();
+        let html_dec: String = secret.chars().map(|c| format!("&#{};", c as u32)).collect();
+        let html_hex = secret.replace('-', "&#x2d;").replace('=', "&#X3D;");
+        let json2 = secret.replace('-', "\\\\u002d").replace('/', "\\\\/");
+        let amp = format!("a=1&amp;t={}", secret.replace('-', "&amp;#45;"));
+        let mixed = secret.replace('-', "%5Cu002d");
+        for (what, text) in [
+            ("percent twice", percent2),
+            ("HTML decimal", html_dec),
+            ("HTML hex", html_hex),
+            ("JSON twice", json2),
+            ("HTML &amp; then a reference", amp),
+            ("percent then JSON", mixed),
+        ] {
+            gone(&sanitize(&format!("got {text}.")), what);
+        }
+        // A server that cuts its echo short: a prefix, a middle and an end of 16 or more go, the
+        // text around them stays.
+        for part in [&secret[..16], &secret[..30], &secret[12..40], &secret[secret.len() - 20..]] {
+            let shown = sanitize(&format!("token '{part}…' rejected"));
+            assert_eq!(shown, format!("token '{REDACTED}…' rejected"), "{part}");
+        }
+        // Fifteen characters are too few to use, and too few to tell from ordinary text.
+        let short = &secret[3..18];
+        assert_eq!(sanitize(&format!("x {short} y")), format!("x {short} y"));
+        // Ordinary text with escapes stays as it is.
+        for text in ["a &amp; b &#45; c %20 \\n d", "100% sure &nbsp; \\u00e9", "Rôle: Admin (eu-west-1)"] {
+            assert_eq!(sanitize(text), text);
+        }
     }
 
     #[test]

@@ -20,6 +20,12 @@ impl Secret {
         Secret(value)
     }
 
+    /// A value kept out of sight like a secret but not held for removal from shown text: for a
+    /// value that may or may not be secret and is not, such as a reference to a file.
+    pub fn unheld(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
     /// The secret value, for the one place that must send or store it.
     pub fn expose(&self) -> &str {
         &self.0

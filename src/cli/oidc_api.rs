@@ -16,6 +16,13 @@ fn secret(s: &str) -> Result<Secret, std::convert::Infallible> {
     Ok(Secret::new(s))
 }
 
+/// A `--cli-input-json`/`--cli-input-yaml` value: the document itself is a secret (it may carry
+/// tokens), a `file://` or `fileb://` reference is not (held, a path would be removed from the
+/// very messages that name it; the members the file carries are held when the request is sent).
+fn input_document(s: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(if s.starts_with("file://") || s.starts_with("fileb://") { Secret::unheld(s) } else { Secret::new(s) })
+}
+
 /// What every sso-oidc command takes besides its request members, as in the AWS CLI.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Input and output")]
@@ -34,14 +41,14 @@ pub struct ApiArgs {
     /// printed by --generate-cli-skeleton (keys are the API's member names, e.g. clientId). If
     /// other arguments are given on the command line, their values override the JSON-provided
     /// values. Unknown keys and values of the wrong type are usage errors.
-    #[arg(long, value_name = "JSON", conflicts_with = "cli_input_yaml", value_parser = secret)]
+    #[arg(long, value_name = "JSON", conflicts_with = "cli_input_yaml", value_parser = input_document)]
     pub cli_input_json: Option<Secret>,
 
     /// The request as YAML, or file://PATH to read it from a file; flags override its values.
     ///
     /// The format printed by --generate-cli-skeleton yaml-input. Only flat YAML is read: `key:
     /// value` lines, lists as `- item` lines or `[a, b]`, quoted or plain values, comments.
-    #[arg(long, value_name = "YAML", value_parser = secret)]
+    #[arg(long, value_name = "YAML", value_parser = input_document)]
     pub cli_input_yaml: Option<Secret>,
 
     /// Print a skeleton instead of calling the service: input (default), yaml-input or output.

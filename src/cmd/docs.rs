@@ -83,13 +83,19 @@ fn complete_names_in(script: &str, shell: clap_complete::Shell) -> String {
         let trimmed = line.trim();
         let mut line = line.to_owned();
         match shell {
-            // `--profile)` then `COMPREPLY=($(compgen -f "${cur}"))` in each state's case.
+            // `--profile)` then `COMPREPLY=($(compgen -f "${cur}"))` in each state's case. The
+            // names are read line by line and compared as text: `compgen -W` (or an unquoted
+            // `$(...)`) would expand each one (`$(...)`, backquotes, `${VAR}`, globs), running
+            // commands written into the config.
             clap_complete::Shell::Bash => {
                 if let Some(kind) = option.take()
                     && trimmed == r#"COMPREPLY=($(compgen -f "${cur}"))"#
                 {
-                    line = line
-                        .replace(trimmed, &format!(r#"COMPREPLY=($(compgen -W "$({})" -- "${{cur}}"))"#, list(kind)));
+                    let read = format!(
+                        r#"COMPREPLY=(); while IFS= read -r n; do [[ $n == "$cur"* ]] && COMPREPLY+=("$n"); done < <({})"#,
+                        list(kind)
+                    );
+                    line = line.replace(trimmed, &read);
                 }
                 option = NAMED_OPTIONS.iter().find(|(o, _)| trimmed == format!("--{o})")).map(|(_, k)| *k);
             }
@@ -130,6 +136,17 @@ fn complete_names_in(script: &str, shell: clap_complete::Shell) -> String {
     out
 }
 
+/// Whether a name can be offered as a completion: a shell inserts the candidate into the command
+/// line as it is, so only names that mean themselves there unquoted in bash, zsh and fish (letters,
+/// digits and `._@+=,:/-`, not starting with `-`, which would read as an option). Any other name
+/// (with a space, quote, `$`, backquote, glob or other shell character) is left out of the list;
+/// it can still be typed, quoted, by hand.
+fn insertable(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@+=,:/-".contains(&b))
+}
+
 /// `complete-names`: the config's profile or sso-session names, one a line (for the completion
 /// scripts). No config, or one that does not parse, lists nothing: a completion must not print
 /// errors into the command line being typed.
@@ -140,8 +157,7 @@ pub fn complete_names(ctx: &crate::context::Context, kind: crate::cli::NameKind)
         crate::cli::NameKind::SsoSessions => &config.sso_sessions,
     };
     let mut text = String::new();
-    // A name with whitespace or a control character would split into several candidates.
-    for name in names.keys().filter(|n| !n.chars().any(|c| c.is_whitespace() || c.is_control())) {
+    for name in names.keys().filter(|n| insertable(n)) {
         text.push_str(name);
         text.push('\n');
     }
@@ -395,6 +411,16 @@ mod tests {
         let order = order.iter().chain(&["refresh", "create-token", "create-token-with-iam", "register-client"]);
         let positions: Vec<usize> = order.chain(&["start-device-authorization"]).map(|sub| at(sub)).collect();
         assert!(positions.is_sorted(), "{positions:?}");
+    }
+
+    #[test]
+    fn only_names_that_mean_themselves_unquoted_are_offered() {
+        for ok in ["dev", "Prod-1", "team.dev_admin", "a@b+c=d,e:f/g"] {
+            assert!(insertable(ok), "{ok}");
+        }
+        for bad in ["", "-x", "$(id)", "`id`", "${HOME}", "a*", "~root", "a b", "a;b", "a'b", "a\"b", "a\\b", "é"] {
+            assert!(!insertable(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -102,16 +102,19 @@ fn man_page_renders() {
 /// A HOME whose config has three profiles (one `default`) and two sso-sessions, and a PATH whose
 /// first folder holds `aws-sso-process`, as after an install: what the scripts call for names.
 fn names_home() -> (tempfile::TempDir, String) {
-    let home = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(home.path().join(".aws")).unwrap();
-    std::fs::write(
-        home.path().join(".aws/config"),
+    names_home_with(
         "[profile alpha]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Dev\n\n\
          [profile beta]\ncredential_process = aws-sso-process --profile alpha\n\n[default]\nregion = eu-west-1\n\n\
          [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\n\
          [sso-session ops]\nsso_start_url = https://ops.awsapps.com/start\nsso_region = us-east-1\n",
     )
-    .unwrap();
+}
+
+fn names_home_with(config: &str) -> (tempfile::TempDir, String) {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".aws")).unwrap();
+    let config = config.replace("HOME", home.path().to_str().unwrap());
+    std::fs::write(home.path().join(".aws/config"), config).unwrap();
     let bin = home.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(BIN, bin.join("aws-sso-process")).unwrap();
@@ -224,4 +227,111 @@ fn fish_completes_profile_and_session_names_from_the_config() {
     // The export formats' helps hold quotes and $(...): sourcing the script runs nothing.
     let formats = candidates("aws-sso-process export --format ");
     assert_eq!(formats, ["env", "env-no-export", "fish", "powershell", "process", "windows-cmd"]);
+}
+
+/// Profile and session names that are shell code: `$(...)`, backquotes, `${VAR}`, a glob, an
+/// option-like name and a quote. `HOME` becomes the test's home, where a run command would leave
+/// a file.
+fn hostile_home() -> (tempfile::TempDir, String) {
+    names_home_with(
+        "[profile alpha]\nregion = eu-west-1\n\n[profile $(touch${IFS}HOME/PWNED)]\nregion = eu-west-1\n\n\
+         [profile `touch${IFS}HOME/PWNED2`]\nregion = eu-west-1\n\n[profile a${IFS}b]\nregion = eu-west-1\n\n\
+         [profile a*]\nregion = eu-west-1\n\n[profile -x]\nregion = eu-west-1\n\n[profile a;b]\nregion = eu-west-1\n\n\
+         [sso-session $(touch${IFS}HOME/PWNED3)]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\n\
+         [sso-session ops]\nsso_start_url = https://ops.awsapps.com/start\nsso_region = us-east-1\n",
+    )
+}
+
+fn assert_nothing_ran(home: &Path) {
+    for file in ["PWNED", "PWNED2", "PWNED3"] {
+        assert!(!home.join(file).exists(), "a config name ran as a command and created {file}");
+    }
+}
+
+#[test]
+fn names_that_are_shell_code_are_not_run_or_offered() {
+    let (home, path) = hostile_home();
+    // The list itself holds only names that mean themselves when inserted unquoted.
+    assert_eq!(shell(BIN, home.path(), &path, &["complete-names", "profiles"]), "alpha\n");
+    assert_eq!(shell(BIN, home.path(), &path, &["complete-names", "sso-sessions"]), "ops\n");
+
+    // bash: sourcing and TAB run nothing, even with the list unfiltered (a stand-in program
+    // that prints the hostile names), and offer only the plain names.
+    let script = home.path().join("completion.bash");
+    std::fs::write(&script, output_of(&["completions", "bash"])).unwrap();
+    let driver = r#"source "$1"
+fn=$(complete -p aws-sso-process | sed -E 's/.*-F ([^ ]+).*/\1/')
+tab() { COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMPREPLY=(); "$fn" aws-sso-process "${COMP_WORDS[-1]}" "${COMP_WORDS[-2]}"; printf '%s|' "${COMPREPLY[@]}"; echo; }
+tab aws-sso-process --profile ""
+tab aws-sso-process export --profile ""
+tab aws-sso-process login --sso-session ""
+"#;
+    let out = shell("bash", home.path(), &path, &["-c", driver, "bash", script.to_str().unwrap()]);
+    assert_nothing_ran(home.path());
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["alpha|", "alpha|", "ops|"], "{out}");
+    let fake = home.path().join("fake");
+    std::fs::create_dir_all(&fake).unwrap();
+    let printer = fake.join("aws-sso-process");
+    let names = "$(touch${IFS}HOME/PWNED)\n`touch${IFS}HOME/PWNED2`\n${IFS}*\nalpha\n"
+        .replace("HOME", home.path().to_str().unwrap());
+    std::fs::write(&printer, format!("#!/bin/sh\nprintf '%s' '{names}'\n")).unwrap();
+    std::fs::set_permissions(&printer, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let fake_path = format!("{}:{path}", fake.display());
+    let out = shell("bash", home.path(), &fake_path, &["-c", driver, "bash", script.to_str().unwrap()]);
+    assert_nothing_ran(home.path());
+    assert!(out.lines().next().unwrap().starts_with("$(touch${IFS}"), "taken literally: {out}");
+
+    if has("zsh") {
+        let script = home.path().join("_aws-sso-process");
+        std::fs::write(&script, output_of(&["completions", "zsh"])).unwrap();
+        let driver = r#"zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PROMPT='>'; autoload -U compinit; compinit -u -D; source $1; compadd() { local -a __h; builtin compadd -O __h \"\$@\"; print -rl -- \$__h >> $2; builtin compadd \"\$@\" }; print READY"
+for i in {1..100}; do zpty -r -t z line && [[ $line == READY* ]] && break; sleep 0.1; done
+zpty -w z "$3"$'\t'
+for i in {1..100}; do [[ -s $2 ]] && break; sleep 0.1; done
+sleep 0.3
+zpty -d z
+"#;
+        for (line, want) in
+            [("aws-sso-process --profile ", "alpha\n"), ("aws-sso-process status --sso-session ", "ops\n")]
+        {
+            let found = home.path().join("candidates");
+            let _ = std::fs::remove_file(&found);
+            shell(
+                "zsh",
+                home.path(),
+                &path,
+                &["-f", "-c", driver, "zsh", script.to_str().unwrap(), found.to_str().unwrap(), line],
+            );
+            assert_nothing_ran(home.path());
+            assert_eq!(std::fs::read_to_string(&found).unwrap_or_default(), want, "{line}");
+        }
+    } else {
+        assert!(std::env::var("CI").is_err(), "zsh is needed in CI");
+        eprintln!("note: zsh is not installed; its hostile-name completion was not run");
+    }
+
+    if has("fish") {
+        let script = home.path().join("aws-sso-process.fish");
+        std::fs::write(&script, output_of(&["completions", "fish"])).unwrap();
+        for (line, want) in [("aws-sso-process --profile ", "alpha"), ("aws-sso-process login --sso-session ", "ops")] {
+            let cmd = format!("source {}; complete -C '{line}'", script.display());
+            let out = Command::new("fish")
+                .args(["--no-config", "-c", &cmd])
+                .env_clear()
+                .env("HOME", home.path())
+                .env("PATH", &path)
+                .output()
+                .unwrap();
+            assert!(out.status.success() && out.stderr.is_empty(), "{line}: {out:?}");
+            assert_nothing_ran(home.path());
+            let text = String::from_utf8(out.stdout).unwrap();
+            let got: Vec<&str> = text.lines().map(|l| l.split('\t').next().unwrap()).collect();
+            assert_eq!(got, [want], "{line}");
+        }
+    } else {
+        assert!(std::env::var("CI").is_err(), "fish is needed in CI");
+        eprintln!("note: fish is not installed; its hostile-name completion was not run");
+    }
 }

@@ -341,6 +341,9 @@ struct Echo {
     echoed: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
+/// How an echoing server changes the request it repeats.
+type Mangle = fn(&str, &[String]) -> String;
+
 /// Request members and headers whose values are secrets.
 const SECRET_MEMBERS: [&str; 7] =
     ["clientSecret", "refreshToken", "deviceCode", "code", "codeVerifier", "assertion", "subjectToken"];
@@ -348,6 +351,11 @@ const SECRET_HEADERS: [&str; 3] = ["x-amz-sso_bearer_token", "x-amz-security-tok
 
 impl Echo {
     fn start(fake: std::net::SocketAddr, echo_path: &'static str) -> Echo {
+        Echo::mangling(fake, echo_path, |whole, _| whole.to_owned())
+    }
+
+    /// `start`, with the repeated request passed through `mangle` (given the secrets it holds).
+    fn mangling(fake: std::net::SocketAddr, echo_path: &'static str, mangle: Mangle) -> Echo {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let echoed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -357,7 +365,7 @@ impl Echo {
                 let Ok(stream) = stream else { continue };
                 let seen = seen.clone();
                 std::thread::spawn(move || {
-                    let _ = echo_or_pass(stream, fake, echo_path, &seen);
+                    let _ = echo_or_pass(stream, fake, echo_path, &seen, mangle);
                 });
             }
         });
@@ -379,6 +387,7 @@ fn echo_or_pass(
     fake: std::net::SocketAddr,
     echo_path: &str,
     seen: &std::sync::Mutex<Vec<String>>,
+    mangle: Mangle,
 ) -> std::io::Result<()> {
     use std::io::{BufRead, BufReader, Read, Write};
     stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
@@ -429,7 +438,7 @@ fn echo_or_pass(
                 secrets.extend(doc.values().filter_map(|v| v.as_str().map(str::to_owned)));
             }
         }
-        drop(secrets);
+        let secrets = secrets.clone();
         // Secret-bearing headers first, so that even a message cut short would carry them.
         let (first, rest): (Vec<&String>, Vec<&String>) =
             headers.iter().partition(|h| SECRET_HEADERS.iter().any(|s| h.to_ascii_lowercase().starts_with(s)));
@@ -438,6 +447,7 @@ fn echo_or_pass(
             first.iter().map(|h| h.as_str()).collect::<Vec<_>>().join("; "),
             rest.iter().map(|h| h.as_str()).collect::<Vec<_>>().join("; ")
         );
+        let whole = mangle(&whole, &secrets);
         let reply = json!({"error": "invalid_request", "error_description": whole, "message": whole}).to_string();
         write!(
             out,
@@ -649,4 +659,102 @@ fn an_error_message_that_repeats_the_request_shows_no_secret() {
     }
     assert!(failures.is_empty(), "{} of {ran} cases failed:\n{}", failures.len(), failures.join("\n"));
     assert!(ran >= 2 * (ECHO_CASES.len() - 2), "only {ran} echo cases ran");
+}
+
+/// An echo in a form other than the request's own: base64 wrapped at 76 columns (as MIME does),
+/// percent-encoded twice, or cut short in the middle of the first secret.
+const MANGLES: [(&str, Mangle); 3] = [
+    ("base64, wrapped at 76 columns", |whole, _| {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(whole.as_bytes());
+        b64.as_bytes().chunks(76).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("\r\n")
+    }),
+    ("percent-encoded twice", |whole, _| {
+        let once: String = whole
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        once.replace('%', "%25")
+    }),
+    ("cut short inside a secret", |whole, secrets| {
+        let cut = secrets
+            .iter()
+            .filter_map(|s| whole.find(s.as_str()).map(|at| at + s.len() * 2 / 3))
+            .min()
+            .unwrap_or(whole.len());
+        let mut cut = cut.min(whole.len());
+        while !whole.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        whole[..cut].to_owned()
+    }),
+];
+
+/// Every run of 16 characters of a secret, and of its base64 forms (both alphabets, each byte
+/// alignment): none may show.
+fn leaked_runs(secret: &str, shown: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let shown: String = shown.chars().filter(|c| !c.is_whitespace() && *c != '?').collect();
+    let mut forms = vec![secret.to_owned()];
+    for lead in ["", "x", "xy"] {
+        let std = base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{lead}{secret}"));
+        let (from, to) = ([0, 2, 3][lead.len()], std.len().saturating_sub(2));
+        if to > from {
+            forms.push(std[from..to].to_owned());
+            forms.push(std[from..to].replace('+', "-").replace('/', "_"));
+        }
+    }
+    let mut found = Vec::new();
+    for form in forms {
+        for w in form.as_bytes().windows(16) {
+            let w = String::from_utf8_lossy(w).into_owned();
+            if shown.contains(&w) {
+                found.push(w);
+            }
+        }
+    }
+    found
+}
+
+/// A server that repeats the request base64'd and line-wrapped, encoded twice, or cut short
+/// inside a secret: no run of 16 characters of a secret (or of its base64) shows, on list,
+/// refresh and console.
+#[test]
+fn an_echo_wrapped_encoded_or_cut_short_shows_no_part_of_a_secret() {
+    let cases: [(&str, Setup, &[&str], &str); 3] = [
+        ("list: ListAccounts", fresh, &["list", "--sso-session", "corp"], "/assignment/accounts"),
+        ("refresh: CreateToken", near_expiry, &["refresh", "--force", "--profile", "dev-sso"], "/token"),
+        ("console: GetSigninToken", console, &["console", "--profile", "dev", "--no-browser"], "/federation?"),
+    ];
+    let mut failures = Vec::new();
+    for (name, setup, args, path) in cases {
+        for (how, mangle) in MANGLES {
+            let mut env = TestEnv::new();
+            assert!(setup(&mut env), "{name}");
+            let echo = Echo::mangling(env.fake.addr(), path, mangle);
+            for var in ["AWS_ENDPOINT_URL_SSO_OIDC", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SIGNIN"] {
+                env.set_env(var, &echo.url());
+            }
+            let args: Vec<&str> = args.iter().copied().chain(["--debug"]).collect();
+            let run = env.run_bounded(&args);
+            let secrets = echo.secrets();
+            if secrets.is_empty() {
+                failures.push(format!("{name} ({how}): the echoed request carried no secret"));
+            }
+            let shown = format!("{}\n{}", run.stdout, run.stderr);
+            // The text as shown, and with its percent-encoding undone twice.
+            let decoded = crate::util::fake::percent_decode(&crate::util::fake::percent_decode(&shown));
+            for secret in &secrets {
+                let mut runs = leaked_runs(secret, &shown);
+                runs.extend(leaked_runs(secret, &decoded));
+                if !runs.is_empty() {
+                    failures.push(format!("{name} ({how}): shows {runs:?} of {secret:?}: {run:?}"));
+                }
+            }
+            if run.code == 0 || run.stderr.trim().is_empty() {
+                failures.push(format!("{name} ({how}): no error shown: {run:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failed:\n{}", failures.len(), failures.join("\n"));
 }
