@@ -232,15 +232,15 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
                 existed: true,
                 before,
             });
-            let _ = writeln!(
+            crate::output::note_stdout(writeln!(
                 out,
                 "added sso_registration_scopes = {scopes} to [sso-session {name}] in {}; its other keys stay as they are",
                 path.display()
-            );
+            ));
             changed = true;
         }
         Ok(have) if same_session(&have, &session) => {
-            let _ = writeln!(out, "[sso-session {name}] is already in {} as asked", path.display());
+            crate::output::note_stdout(writeln!(out, "[sso-session {name}] is already in {} as asked", path.display()));
         }
         Ok(have) if abandoned(ctx, &existing, &have) => {
             // A session an earlier setup wrote and never finished (killed before its login
@@ -259,12 +259,12 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
             });
             backed_up = true;
             let kept = backup.map(|b| format!("; the previous file is {}", b.display())).unwrap_or_default();
-            let _ = writeln!(
+            crate::output::note_stdout(writeln!(
                 out,
                 "replaced [sso-session {name}] in {}: an earlier setup wrote it and never finished its login \
                  (no token, no profile uses it){kept}",
                 path.display()
-            );
+            ));
             changed = true;
         }
         Ok(have) => return Err(conflict(&path, &have, &session)),
@@ -277,12 +277,12 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
                 Some(Undo { name: name.clone(), after: generate::read_optional(&real)?, path: real, existed, before });
             backed_up = true;
             let kept = backup.map(|b| format!("; the previous file is {}", b.display())).unwrap_or_default();
-            let _ = writeln!(out, "added [sso-session {name}] to {}{kept}", path.display());
+            crate::output::note_stdout(writeln!(out, "added [sso-session {name}] to {}{kept}", path.display()));
             changed = true;
         }
         Err(e) => return Err(e.into()),
     }
-    let _ = out.flush();
+    crate::output::note_stdout(out.flush());
     drop(out);
 
     // From here on the session is in the config, and the context reads it from there. Until the

@@ -31,7 +31,6 @@ use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::PathBuf;
 
 /// The JSON schema version; bumped only when a field changes meaning or disappears.
@@ -84,7 +83,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, as_json: bool, check: bool) -> Resu
     }
     report.warnings = warnings.list;
     let text = if as_json { to_json(&report, now) } else { to_text(&report, now, ctx.color_stdout()) };
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    crate::output::stdout_bytes(text.as_bytes());
     Ok(exit)
 }
 
@@ -121,7 +120,7 @@ pub fn prompt_line(ctx: &Context, spec: &TargetArgs) -> Result<u8, Error> {
         })
         .collect();
     if !items.is_empty() {
-        let _ = writeln!(std::io::stdout().lock(), "{}", items.join(" "));
+        outln!("{}", items.join(" "));
     }
     Ok(0)
 }
