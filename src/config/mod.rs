@@ -15,8 +15,8 @@ mod error;
 mod ini;
 
 pub use error::ConfigError;
-pub use ini::shlex_split;
 use ini::*;
+pub use ini::{shlex_split, shlex_words};
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -789,6 +789,9 @@ mod tests {
         assert_eq!(shlex_split("profile \"\""), Some(vec!["profile".into(), String::new()]));
         assert_eq!(shlex_split("profile 'a"), None);
         assert_eq!(shlex_split("profile a\\"), None);
+        assert_eq!(shlex_words("x --profile dev 'a"), Err("No closing quotation"));
+        assert_eq!(shlex_words("x \"a \\\"b"), Err("No closing quotation"));
+        assert_eq!(shlex_words("x a\\"), Err("No escaped character"));
         let c = parse("[profile \"a]b\"]\nk = v\n");
         assert_eq!(text(&c, "a]b", "k").as_deref(), Some("v"));
     }
