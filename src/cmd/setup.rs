@@ -200,7 +200,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
             ask.ask("Registration scopes", Some(&default_scopes), "--scopes", check_scopes)?
         }
     };
-    let session = SsoSession {
+    let mut session = SsoSession {
         name: Some(name.clone()),
         start_url,
         region,
@@ -224,6 +224,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
             let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
             let before = generate::read_optional(&real)?;
             let scopes = session.scopes.join(",");
+            session.start_url.clone_from(&have.start_url);
             set_session_key(&real, &before, &existing, &name, "sso_registration_scopes", &scopes)?;
             *pending = Some(Undo {
                 name: name.clone(),
@@ -240,7 +241,22 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
             changed = true;
         }
         Ok(have) if same_session(&have, &session) => {
-            crate::output::note_stdout(writeln!(out, "[sso-session {name}] is already in {} as asked", path.display()));
+            if have.start_url == session.start_url {
+                crate::output::note_stdout(writeln!(
+                    out,
+                    "[sso-session {name}] is already in {} as asked",
+                    path.display()
+                ));
+            } else {
+                // The same start URL spelled otherwise: the section keeps its own spelling.
+                crate::output::note_stdout(writeln!(
+                    out,
+                    "[sso-session {name}] is already in {} as asked (its start URL spelled {}); nothing is changed",
+                    path.display(),
+                    have.start_url
+                ));
+                session.start_url.clone_from(&have.start_url);
+            }
         }
         Ok(have) if abandoned(ctx, &existing, &have) => {
             // A session an earlier setup wrote and never finished (killed before its login
@@ -567,15 +583,27 @@ fn effective_scopes(scopes: &[String]) -> Vec<String> {
 /// Whether the config's session is the one asked for. One without sso_region (a vanity start URL,
 /// whose login finds the region and writes it) matches any region.
 fn same_session(have: &SsoSession, want: &SsoSession) -> bool {
-    have.start_url == want.start_url
+    same_start_url(&have.start_url, &want.start_url)
         && (have.region == want.region || have.region.is_empty())
         && effective_scopes(&have.scopes) == effective_scopes(&want.scopes)
+}
+
+/// Whether two start URLs name the same portal: equal but for a trailing `/` or the letter case
+/// of the scheme and host (which no server tells apart); the path's case counts.
+fn same_start_url(a: &str, b: &str) -> bool {
+    let key = |url: &str| {
+        let url = url.trim_end_matches('/');
+        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+        let (host, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+        (scheme.to_ascii_lowercase(), host.to_ascii_lowercase(), path.to_owned())
+    };
+    key(a) == key(b)
 }
 
 fn conflict(path: &Path, have: &SsoSession, want: &SsoSession) -> Error {
     let name = want.name.clone().unwrap_or_default();
     let mut differ = Vec::new();
-    if have.start_url != want.start_url {
+    if !same_start_url(&have.start_url, &want.start_url) {
         differ.push(format!("sso_start_url {} (not {})", have.start_url, want.start_url));
     }
     if have.region != want.region && !have.region.is_empty() {
