@@ -541,14 +541,12 @@ fn remove_session(path: &Path, before: &[u8], name: &str) -> Result<(), Error> {
     let text = std::str::from_utf8(before).map_err(|_| refuse("it is not UTF-8"))?;
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let header = format!("sso-session {name}");
-    let is_header = |l: &str| l.trim().starts_with('[');
+    // Found and ended by the reader's own header rule, so the section taken out is the one it reads.
     let start = lines
         .iter()
-        .position(|l| {
-            l.trim().strip_prefix('[').and_then(|h| h.split_once(']')).map(|(h, _)| h.trim()) == Some(&header)
-        })
+        .position(|l| crate::config::heads_section(l, false, name))
         .ok_or_else(|| refuse("its header was not found"))?;
-    let end = (start + 1..lines.len()).find(|&i| is_header(lines[i])).unwrap_or(lines.len());
+    let end = (start + 1..lines.len()).find(|&i| crate::config::is_header_line(lines[i])).unwrap_or(lines.len());
     let first = if start > 0 && lines[start - 1].trim().is_empty() { start - 1 } else { start };
     let kept: String = lines[..first].iter().chain(&lines[end..]).copied().collect();
     let old = crate::config::sections(path, text).map_err(|e| refuse(&crate::error::chain(&e)))?;
@@ -1093,6 +1091,23 @@ impl Asker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The session removed is the one the reader reads: `[ sso-session corp ]` (ignored by the
+    /// reader) is left alone, and the real `[sso-session corp]` goes.
+    #[test]
+    fn remove_session_finds_the_header_as_the_reader_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        let text = "[ sso-session corp ]\nsso_region = eu-west-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n";
+        std::fs::write(&path, text).unwrap();
+        remove_session(&path, text.as_bytes(), "corp").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "[ sso-session corp ]\nsso_region = eu-west-1\n");
+        // Only the look-alike: nothing to remove.
+        let text = "[ sso-session corp ]\nsso_region = eu-west-1\n";
+        std::fs::write(&path, text).unwrap();
+        assert!(remove_session(&path, text.as_bytes(), "corp").is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    }
 
     #[test]
     fn default_names_come_from_the_start_url() {
