@@ -1,4 +1,4 @@
-//! install.sh into a throwaway PREFIX and back out, and the demo script end to end (issue 8).
+//! install.sh into a throwaway PREFIX and back out, and the demo script end to end (docs/installing.md).
 
 use crate::util::*;
 use std::path::Path;

@@ -301,7 +301,7 @@ fn https_fake_is_rejected_without_the_bundle() {
     assert_eq!(env.fake.requests().len(), 0, "no request gets past the handshake");
 }
 
-/// A login's failures keep their cause and its hint, as a refresh's do (issue 12).
+/// A login's failures keep their cause and its hint, as a refresh's do (docs/networks.md).
 #[test]
 fn a_login_behind_tls_inspection_gets_the_same_hint() {
     let ca = TestCa::new();
@@ -369,7 +369,7 @@ fn unusable_ca_bundles_are_clear_errors_naming_the_file() {
         ("notes.txt", Some("not a certificate\n"), "holds no PEM certificate"),
         ("bad.pem", Some("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), "cannot be used"),
         ("dir", None, "folder"),
-        // Bounded reads (issue 11): never a hang, never unbounded memory.
+        // Bounded reads (docs/reliability.md): never a hang, never unbounded memory.
         ("fifo.pem", None, "it is a FIFO (named pipe), not a regular file"),
         ("zero.pem", None, "it is a device, not a regular file"),
     ];

@@ -1,4 +1,4 @@
-//! The container-credentials endpoint (issue 14): `serve` and `exec --server`.
+//! The container-credentials endpoint (docs/serve-and-console.md): `serve` and `exec --server`.
 //!
 //! Real clients where they exist: botocore/boto3 and the AWS SDK for JavaScript v3 run as the child
 //! of `exec --server` and get their credentials through their container provider, again after the

@@ -1,5 +1,5 @@
-//! `setup` (issue 13 item 1): unattended with every flag and no terminal, interactive on a real
-//! pseudo-terminal, re-runs that change nothing; and the bare command's first steps (item 4).
+//! `setup` (docs/configure-generate.md): unattended with every flag and no terminal, interactive on a real
+//! pseudo-terminal, re-runs that change nothing; and the bare command's first steps.
 
 use crate::util::*;
 use std::process::Stdio;
