@@ -162,8 +162,8 @@ fn logout_of_a_legacy_profile() {
     assert_eq!(env.fake.count("Logout"), 1);
 }
 
-/// A logout racing fetches of cold role caches (docs/refresh-and-locking.md). Fetches are started one after another
-/// while the fake holds each GetRoleCredentials for a while, and the logout lands in the middle,
+/// A logout racing fetches of cold role caches (docs/shared-cache.md). Fetches are started one
+/// after another while the fake holds each GetRoleCredentials for a while, and the logout lands in the middle,
 /// so some fetches are answered just before the portal Logout and write just after it. Once the
 /// logout has returned and every fetch has finished, no role file of the session may exist, and
 /// the next call must ask for a login.
