@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The performance benchmark (issue 16), one table in one run: whole-process wall time and peak RSS of
+# The performance benchmark (CONTRIBUTING.md's speed targets), one table in one run: whole-process wall time and peak RSS of
 # a cache hit (`aws-sso-process --profile dev-sso`, valid role credentials on disk) with configs of
 # 3, 1,000, 5,000 and 20,000 profiles (the extra ones as `configure generate` writes them), and
 # through the profile tools use (`--profile dev`, whose credential_process names dev-sso), next to

@@ -8,10 +8,12 @@
 //!
 //! Nothing prints with `println!`/`eprintln!`, which panic when the reader of stdout or stderr is
 //! gone (`| head`, a closed terminal): `outln!`, `out!` and `errln!` write through `output`,
-//! which drops what cannot be written (docs/reliability.md). Clippy enforces it.
+//! which drops what cannot be written to a closed pipe and keeps any other stdout error for
+//! `main` to report with exit 1 (docs/reliability.md). Clippy enforces it.
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
-/// `println!` that never panics: a line on stdout, dropped when nobody reads it.
+/// `println!` that never panics: a line on stdout, dropped when nobody reads it (any other write
+/// error ends the run with 1 once the command is done: `output::note_stdout`).
 macro_rules! outln {
     ($($arg:tt)*) => { $crate::output::stdout_line(format_args!($($arg)*)) };
 }
@@ -85,9 +87,17 @@ fn main() -> ExitCode {
     ctx.set_command(cli.command.as_ref().map(cli::Command::name));
     let result = run(&cli, matches.as_ref(), &ctx);
     ctx.print_warnings();
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => report(&e, ctx.command_label().as_deref()),
+    // A write to stdout that failed other than by a closed pipe (a full disk): the command has
+    // finished what it was doing, and now says what it could not print (docs/reliability.md).
+    let unprinted = output::stdout_failure();
+    match (result, unprinted) {
+        (Ok(code), None) => ExitCode::from(code),
+        (Ok(code), Some(why)) => {
+            errln!("aws-sso-process: cannot write to stdout: {why}");
+            ExitCode::from(code.max(1))
+        }
+        // An error already said (the commands that fail at once when their output is lost, too).
+        (Err(e), _) => report(&e, ctx.command_label().as_deref()),
     }
 }
 

@@ -133,6 +133,12 @@ fn parse_proxy(setting: &ProxyVar) -> Result<Route, NetworkError> {
         }
         Some(_) => return Err(err("the URL must start with http:// or https://")),
     };
+    // ureq takes a port it cannot read (`:99999`, `:abc`, a bare `:`) for none and goes to port 80.
+    if let Ok(authority) = shown.parse::<ureq::http::uri::Authority>()
+        && matches!(crate::url::host_port(&authority), None | Some((_, Some(0))))
+    {
+        return Err(err("its port is not valid: give a number from 1 to 65535 (http://[user:password@]host:port)"));
+    }
     let proxy = ureq::Proxy::new(value).map_err(|_| err("not a proxy URL (http://[user:password@]host:port)"))?;
     if proxy.host().is_empty() {
         return Err(err("the URL has no host"));

@@ -127,18 +127,44 @@ pub fn table(rows: &[Vec<Cell>], indent: &str, color: bool) -> Vec<String> {
         .collect()
 }
 
-/// A line on stdout (`outln!`). A reader that has gone away (`| head`, a closed terminal) is
-/// not an error: the rest of the output is dropped and the command goes on, so it finishes what
-/// it was doing (docs/reliability.md).
-pub fn stdout_line(args: std::fmt::Arguments) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+/// The first error writing stdout other than a closed pipe, kept for `main` (`stdout_failure`).
+static STDOUT_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Keeps the outcome of a write to stdout. A reader that has gone away (`| head`, a closed
+/// terminal, EPIPE) is not an error: the rest of the output is dropped and the command goes on,
+/// so it finishes what it was doing. Any other failure (a full disk, an I/O error) is remembered,
+/// the command still finishes, and `main` then exits with 1 and names it (docs/reliability.md).
+pub fn note_stdout(result: std::io::Result<()>) {
+    if let Err(e) = result
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        let mut first = STDOUT_ERROR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        first.get_or_insert_with(|| e.to_string());
+    }
 }
 
-/// Text on stdout without a line break (`out!`), dropped like `stdout_line`'s.
+/// Bytes on stdout, flushed; a failure is kept by `note_stdout`.
+pub fn stdout_bytes(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    note_stdout(out.write_all(bytes).and_then(|()| out.flush()));
+}
+
+/// Flushes stdout and gives the first write error other than a closed pipe, if any was seen.
+pub fn stdout_failure() -> Option<String> {
+    note_stdout(std::io::stdout().lock().flush());
+    STDOUT_ERROR.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+}
+
+/// A line on stdout (`outln!`); a failure is kept by `note_stdout`.
+pub fn stdout_line(args: std::fmt::Arguments) {
+    let mut out = std::io::stdout().lock();
+    note_stdout(out.write_fmt(args).and_then(|()| out.write_all(b"\n")));
+}
+
+/// Text on stdout without a line break (`out!`), kept like `stdout_line`'s.
 pub fn stdout_text(args: std::fmt::Arguments) {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_fmt(args).and_then(|()| out.flush());
+    note_stdout(out.write_fmt(args).and_then(|()| out.flush()));
 }
 
 /// A line on stderr (`errln!`), dropped like `stdout_line`'s when stderr cannot be written.

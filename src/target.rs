@@ -512,7 +512,20 @@ fn resolve_one(
                 section_label(&profile)
             )),
         }),
-        None => Err(ConfigError::NotSso { profile }.into()),
+        None => match section.get("credential_process").map(crate::config::shlex_words) {
+            // botocore refuses such a line too (ValueError), whatever program it names.
+            Some(Err(why)) => Err(Error::Other {
+                what: format!(
+                    "the credential_process line of profile {profile} cannot be split into words: {why} (an unbalanced \
+                     quote or a trailing backslash)"
+                ),
+                hint: Some(format!(
+                    "close the quote in the credential_process line of {}, or remove the stray quote or backslash",
+                    section_label(&profile)
+                )),
+            }),
+            _ => Err(ConfigError::NotSso { profile }.into()),
+        },
     }
 }
 

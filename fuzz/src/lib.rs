@@ -88,7 +88,7 @@ pub fn config(data: &[u8]) {
         return;
     };
     let whole = config::Config::parse(Path::new("config"), config_text, Path::new("credentials"), credentials_text);
-    // The cache hit's scoped parse must give the whole parse's answers (issue 16).
+    // The cache hit's scoped parse must give the whole parse's answers (docs/config-file.md).
     let first = whole.as_ref().ok().and_then(|c| c.profiles.keys().next()).map(String::as_str);
     let names: Vec<&str> = first.into_iter().chain(["default", "dev"]).collect();
     let scope = config::Scope::Profiles(&names);

@@ -8,7 +8,6 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::generate::{Generator, Naming, Report, WriteOptions, plan, program, unmatched};
 use crate::target::SessionTarget;
-use std::io::Write;
 
 /// Prints what `Generator::write_with` reports (`setup` prints it the same way).
 fn print(report: Report) {
@@ -55,7 +54,7 @@ pub fn generate(ctx: &Context, spec: &TargetArgs, args: &GenerateArgs) -> Result
         let text = generator
             .text(&planned)
             .map_err(|why| Error::Other { what: format!("refusing to print the profiles: {why}"), hint: None })?;
-        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        crate::output::stdout_bytes(text.as_bytes());
         return Ok(0);
     }
     let summary = generator.write_with(ctx, &planned, options, &mut print)?;

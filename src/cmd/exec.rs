@@ -21,8 +21,9 @@
 //! as the child lives, so its SDK fetches fresh credentials whenever its own run out (docs/export-and-exec.md).
 //! That needs us alive, so the command runs as a child: the endpoint is served on this thread, a
 //! second thread waits for the child and then wakes the endpoint to stop. Its exit status is passed
-//! on (death by signal N as 128+N). SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH
-//! that another process sends to us are passed on to the child, and we go on serving until it ends
+//! on (death by signal N as 128+N). SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
+//! SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGXCPU, SIGXFSZ, SIGPWR and SIGSTKFLT (every catchable
+//! signal that would end us but a fault of our own code) that another process sends to us are passed on to the child, and we go on serving until it ends
 //! (none of them ends us, so the child is never left without its endpoint); the ones the terminal sends to the whole foreground group (Ctrl-C,
 //! hang-up), and the ones sent by a process of our own group (`timeout`, which signals the group),
 //! reach the child directly and are not sent twice (the rule sudo follows).
@@ -177,8 +178,32 @@ mod signals {
     use std::process::{Child, ExitStatus};
     use std::sync::atomic::{AtomicI32, Ordering};
 
-    const FORWARDED: [libc::c_int; 7] =
-        [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH];
+    /// Every catchable signal whose default action ends the process (or that the user means for
+    /// the program, SIGWINCH), except the faults the kernel raises for our own code (SIGSEGV,
+    /// SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS, SIGABRT): sent by `kill`, each would end us and
+    /// leave the child without its endpoint. SIGPIPE is ignored already (Rust's runtime).
+    const FORWARDED: &[libc::c_int] = &[
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+        libc::SIGALRM,
+        libc::SIGVTALRM,
+        libc::SIGPROF,
+        libc::SIGIO,
+        libc::SIGXCPU,
+        libc::SIGXFSZ,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        libc::SIGPWR,
+        #[cfg(all(
+            any(target_os = "linux", target_os = "android"),
+            not(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc64"))
+        ))]
+        libc::SIGSTKFLT,
+    ];
     /// The child's pid while it can be signalled (0: none yet, or reaped).
     static CHILD: AtomicI32 = AtomicI32::new(0);
     /// A signal that came before the child existed.
@@ -221,7 +246,7 @@ mod signals {
 
     /// Catches the forwarded signals (before the child starts, so none is lost in between).
     pub fn catch() {
-        for sig in FORWARDED {
+        for &sig in FORWARDED {
             // SAFETY: installs a handler that only does async-signal-safe work.
             unsafe {
                 let mut action: libc::sigaction = std::mem::zeroed();

@@ -7,14 +7,12 @@ use crate::error::Error;
 use crate::output::{Cell, Style, table};
 use crate::target::SessionTarget;
 use serde_json::{Value, json};
-use std::io::Write;
 
 pub fn run(ctx: &Context, spec: &TargetArgs, as_json: bool) -> Result<u8, Error> {
     let target = crate::target::session_target(ctx, spec)?;
     let accounts = accounts::fetch(ctx, &target)?;
-    let mut out = std::io::stdout().lock();
     let text = if as_json { to_json(&target, &accounts) } else { to_table(&target, &accounts, ctx.color_stdout()) };
-    let _ = out.write_all(text.as_bytes());
+    crate::output::stdout_bytes(text.as_bytes());
     Ok(0)
 }
 

@@ -200,7 +200,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
             ask.ask("Registration scopes", Some(&default_scopes), "--scopes", check_scopes)?
         }
     };
-    let session = SsoSession {
+    let mut session = SsoSession {
         name: Some(name.clone()),
         start_url,
         region,
@@ -224,6 +224,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
             let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
             let before = generate::read_optional(&real)?;
             let scopes = session.scopes.join(",");
+            session.start_url.clone_from(&have.start_url);
             set_session_key(&real, &before, &existing, &name, "sso_registration_scopes", &scopes)?;
             *pending = Some(Undo {
                 name: name.clone(),
@@ -232,15 +233,30 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
                 existed: true,
                 before,
             });
-            let _ = writeln!(
+            crate::output::note_stdout(writeln!(
                 out,
                 "added sso_registration_scopes = {scopes} to [sso-session {name}] in {}; its other keys stay as they are",
                 path.display()
-            );
+            ));
             changed = true;
         }
         Ok(have) if same_session(&have, &session) => {
-            let _ = writeln!(out, "[sso-session {name}] is already in {} as asked", path.display());
+            if have.start_url == session.start_url {
+                crate::output::note_stdout(writeln!(
+                    out,
+                    "[sso-session {name}] is already in {} as asked",
+                    path.display()
+                ));
+            } else {
+                // The same start URL spelled otherwise: the section keeps its own spelling.
+                crate::output::note_stdout(writeln!(
+                    out,
+                    "[sso-session {name}] is already in {} as asked (its start URL spelled {}); nothing is changed",
+                    path.display(),
+                    have.start_url
+                ));
+                session.start_url.clone_from(&have.start_url);
+            }
         }
         Ok(have) if abandoned(ctx, &existing, &have) => {
             // A session an earlier setup wrote and never finished (killed before its login
@@ -259,12 +275,12 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
             });
             backed_up = true;
             let kept = backup.map(|b| format!("; the previous file is {}", b.display())).unwrap_or_default();
-            let _ = writeln!(
+            crate::output::note_stdout(writeln!(
                 out,
                 "replaced [sso-session {name}] in {}: an earlier setup wrote it and never finished its login \
                  (no token, no profile uses it){kept}",
                 path.display()
-            );
+            ));
             changed = true;
         }
         Ok(have) => return Err(conflict(&path, &have, &session)),
@@ -277,12 +293,12 @@ pub fn run(ctx: &Context, spec: &TargetArgs, args: &SetupArgs) -> Result<u8, Err
                 Some(Undo { name: name.clone(), after: generate::read_optional(&real)?, path: real, existed, before });
             backed_up = true;
             let kept = backup.map(|b| format!("; the previous file is {}", b.display())).unwrap_or_default();
-            let _ = writeln!(out, "added [sso-session {name}] to {}{kept}", path.display());
+            crate::output::note_stdout(writeln!(out, "added [sso-session {name}] to {}{kept}", path.display()));
             changed = true;
         }
         Err(e) => return Err(e.into()),
     }
-    let _ = out.flush();
+    crate::output::note_stdout(out.flush());
     drop(out);
 
     // From here on the session is in the config, and the context reads it from there. Until the
@@ -525,14 +541,12 @@ fn remove_session(path: &Path, before: &[u8], name: &str) -> Result<(), Error> {
     let text = std::str::from_utf8(before).map_err(|_| refuse("it is not UTF-8"))?;
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let header = format!("sso-session {name}");
-    let is_header = |l: &str| l.trim().starts_with('[');
+    // Found and ended by the reader's own header rule, so the section taken out is the one it reads.
     let start = lines
         .iter()
-        .position(|l| {
-            l.trim().strip_prefix('[').and_then(|h| h.split_once(']')).map(|(h, _)| h.trim()) == Some(&header)
-        })
+        .position(|l| crate::config::heads_section(l, false, name))
         .ok_or_else(|| refuse("its header was not found"))?;
-    let end = (start + 1..lines.len()).find(|&i| is_header(lines[i])).unwrap_or(lines.len());
+    let end = (start + 1..lines.len()).find(|&i| crate::config::is_header_line(lines[i])).unwrap_or(lines.len());
     let first = if start > 0 && lines[start - 1].trim().is_empty() { start - 1 } else { start };
     let kept: String = lines[..first].iter().chain(&lines[end..]).copied().collect();
     let old = crate::config::sections(path, text).map_err(|e| refuse(&crate::error::chain(&e)))?;
@@ -567,15 +581,27 @@ fn effective_scopes(scopes: &[String]) -> Vec<String> {
 /// Whether the config's session is the one asked for. One without sso_region (a vanity start URL,
 /// whose login finds the region and writes it) matches any region.
 fn same_session(have: &SsoSession, want: &SsoSession) -> bool {
-    have.start_url == want.start_url
+    same_start_url(&have.start_url, &want.start_url)
         && (have.region == want.region || have.region.is_empty())
         && effective_scopes(&have.scopes) == effective_scopes(&want.scopes)
+}
+
+/// Whether two start URLs name the same portal: equal but for a trailing `/` or the letter case
+/// of the scheme and host (which no server tells apart); the path's case counts.
+fn same_start_url(a: &str, b: &str) -> bool {
+    let key = |url: &str| {
+        let url = url.trim_end_matches('/');
+        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+        let (host, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+        (scheme.to_ascii_lowercase(), host.to_ascii_lowercase(), path.to_owned())
+    };
+    key(a) == key(b)
 }
 
 fn conflict(path: &Path, have: &SsoSession, want: &SsoSession) -> Error {
     let name = want.name.clone().unwrap_or_default();
     let mut differ = Vec::new();
-    if have.start_url != want.start_url {
+    if !same_start_url(&have.start_url, &want.start_url) {
         differ.push(format!("sso_start_url {} (not {})", have.start_url, want.start_url));
     }
     if have.region != want.region && !have.region.is_empty() {
@@ -1065,6 +1091,23 @@ impl Asker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The session removed is the one the reader reads: `[ sso-session corp ]` (ignored by the
+    /// reader) is left alone, and the real `[sso-session corp]` goes.
+    #[test]
+    fn remove_session_finds_the_header_as_the_reader_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        let text = "[ sso-session corp ]\nsso_region = eu-west-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n";
+        std::fs::write(&path, text).unwrap();
+        remove_session(&path, text.as_bytes(), "corp").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "[ sso-session corp ]\nsso_region = eu-west-1\n");
+        // Only the look-alike: nothing to remove.
+        let text = "[ sso-session corp ]\nsso_region = eu-west-1\n";
+        std::fs::write(&path, text).unwrap();
+        assert!(remove_session(&path, text.as_bytes(), "corp").is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    }
 
     #[test]
     fn default_names_come_from_the_start_url() {

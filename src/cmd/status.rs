@@ -31,7 +31,6 @@ use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::PathBuf;
 
 /// The JSON schema version; bumped only when a field changes meaning or disappears.
@@ -84,7 +83,7 @@ pub fn run(ctx: &Context, spec: &TargetArgs, as_json: bool, check: bool) -> Resu
     }
     report.warnings = warnings.list;
     let text = if as_json { to_json(&report, now) } else { to_text(&report, now, ctx.color_stdout()) };
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    crate::output::stdout_bytes(text.as_bytes());
     Ok(exit)
 }
 
@@ -121,7 +120,7 @@ pub fn prompt_line(ctx: &Context, spec: &TargetArgs) -> Result<u8, Error> {
         })
         .collect();
     if !items.is_empty() {
-        let _ = writeln!(std::io::stdout().lock(), "{}", items.join(" "));
+        outln!("{}", items.join(" "));
     }
     Ok(0)
 }
@@ -264,6 +263,19 @@ fn gather(ctx: &Context, config: &Config) -> Report {
     for (name, section) in &config.profiles {
         let has = |key: &str| section.values.contains_key(key);
         let sso_keys = ["sso_session", "sso_start_url", "sso_region", "sso_account_id", "sso_role_name"];
+        if let Some(Err(why)) = section.get("credential_process").map(crate::config::shlex_words) {
+            // The AWS CLI and boto3 split the line as Python's shlex does and stop with this ValueError.
+            warn(
+                &mut warnings,
+                "credential-process-line",
+                format!("profile {name}"),
+                format!(
+                    "tools cannot run the credential_process of profile {name}: its line cannot be split into words \
+                     ({why}: an unbalanced quote or a trailing backslash), so the AWS CLI and SDKs stop with \
+                     'ValueError: {why}'; close the quote or remove the stray quote or backslash"
+                ),
+            );
+        }
         let command = section.get("credential_process").filter(|c| crate::target::process_line(c).is_some());
         if command.is_some() && (has("sso_account_id") || has("sso_role_name")) {
             warn(
@@ -423,6 +435,7 @@ fn program_problem(ctx: &Context, program: &str) -> Option<String> {
     }
     match std::fs::metadata(path) {
         Err(_) => Some(format!("its program {shown} does not exist; {fix}")),
+        Ok(m) if m.is_dir() => Some(format!("its program {shown} is a folder, not a program; {fix}")),
         Ok(_) if !runnable(path) => {
             Some(format!("its program {shown} is not an executable file; run 'chmod +x {shown}' or {fix}"))
         }

@@ -50,14 +50,9 @@ impl Expected {
 /// Where the section of profile `profile` is in `lines`: its header's index, and the index after
 /// its last line (the next header, or the end).
 pub fn section_span(lines: &[&str], profile: &str) -> Option<(usize, usize)> {
-    let bare = |i: usize| lines[i].trim();
-    let start = (0..lines.len()).find(|&i| {
-        let Some(header) = bare(i).strip_prefix('[').and_then(|h| h.rsplit_once(']')).map(|(h, _)| h) else {
-            return false;
-        };
-        header.starts_with("profile") && super::shlex_split(header).is_some_and(|w| w.len() == 2 && w[1] == profile)
-    })?;
-    let end = (start + 1..lines.len()).find(|&i| bare(i).starts_with('[')).unwrap_or(lines.len());
+    // The reader's own header rule (`[default]` too), so the edit is of the section it reads.
+    let start = (0..lines.len()).find(|&i| super::heads_section(lines[i], true, profile))?;
+    let end = (start + 1..lines.len()).find(|&i| super::is_header_line(lines[i])).unwrap_or(lines.len());
     Some((start, end))
 }
 
@@ -249,6 +244,31 @@ fn backup_path(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The editor finds a profile's section by the reader's rule: `[default]`, a BOM before the
+    /// first header, botocore's unchecked first word (`[profilex dev]` is read as profile dev), no
+    /// trimming inside the brackets; and a section ends at the next line the reader takes for a header.
+    #[test]
+    fn sections_are_found_by_the_readers_header_rule() {
+        let span = |text: &str, profile: &str| {
+            let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            section_span(&lines, profile)
+        };
+        assert_eq!(span("[ profile dev ]\nregion = a\n[profile dev]\nregion = b\n", "dev"), Some((2, 4)));
+        assert_eq!(span("[ profile dev ]\nregion = a\n", "dev"), None);
+        assert_eq!(span("\u{feff}[profile dev]\nregion = a\n", "dev"), Some((0, 2)));
+        assert_eq!(span("[default]\nregion = a\n[profile x]\n", "default"), Some((0, 2)));
+        assert_eq!(span("[profilex dev]\nregion = a\n", "dev"), Some((0, 2)));
+        assert_eq!(span("[profile dev] ; note\nk = v\n  [indented\n", "dev"), Some((0, 3)));
+        // set_region edits the section the reader reads, not the one whose header trims to it.
+        let text = "[ profile dev ]\nregion = a\n\n[profile dev]\nregion = b\n";
+        assert_eq!(
+            set_region(text, "dev", "eu-west-1", "\n").unwrap(),
+            "[ profile dev ]\nregion = a\n\n[profile dev]\nregion = eu-west-1\n"
+        );
+        let read = crate::config::Config::parse(Path::new("/h/c"), text, Path::new(""), "").unwrap();
+        assert_eq!(read.profile("dev").and_then(|p| p.get("region")), Some("b"));
+    }
 
     #[test]
     fn backup_name() {

@@ -444,6 +444,14 @@ pub(super) fn inline_comment(value: &str) -> Option<&str> {
 
 /// Python's `shlex.split` (POSIX mode, no comments). `None` on unbalanced quotes or a trailing `\`.
 pub fn shlex_split(text: &str) -> Option<Vec<String>> {
+    shlex_words(text).ok()
+}
+
+/// `shlex_split`, or Python's `ValueError` message when the text will not split: "No closing
+/// quotation" (an unbalanced quote) or "No escaped character" (a trailing `\`).
+pub fn shlex_words(text: &str) -> Result<Vec<String>, &'static str> {
+    const QUOTE: &str = "No closing quotation";
+    const ESCAPE: &str = "No escaped character";
     let mut tokens = Vec::new();
     let mut token = String::new();
     let mut in_token = false;
@@ -459,7 +467,7 @@ pub fn shlex_split(text: &str) -> Option<Vec<String>> {
             '\'' => {
                 in_token = true;
                 loop {
-                    match chars.next()? {
+                    match chars.next().ok_or(QUOTE)? {
                         '\'' => break,
                         c => token.push(c),
                     }
@@ -468,10 +476,10 @@ pub fn shlex_split(text: &str) -> Option<Vec<String>> {
             '"' => {
                 in_token = true;
                 loop {
-                    match chars.next()? {
+                    match chars.next().ok_or(QUOTE)? {
                         '"' => break,
                         '\\' => {
-                            let next = chars.next()?;
+                            let next = chars.next().ok_or(ESCAPE)?;
                             if !matches!(next, '\\' | '"' | '$' | '`' | '\n') {
                                 token.push('\\');
                             }
@@ -483,7 +491,7 @@ pub fn shlex_split(text: &str) -> Option<Vec<String>> {
             }
             '\\' => {
                 in_token = true;
-                token.push(chars.next()?);
+                token.push(chars.next().ok_or(ESCAPE)?);
             }
             c => {
                 in_token = true;
@@ -494,5 +502,5 @@ pub fn shlex_split(text: &str) -> Option<Vec<String>> {
     if in_token {
         tokens.push(token);
     }
-    Some(tokens)
+    Ok(tokens)
 }

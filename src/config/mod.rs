@@ -15,8 +15,8 @@ mod error;
 mod ini;
 
 pub use error::ConfigError;
-pub use ini::shlex_split;
 use ini::*;
+pub use ini::{shlex_split, shlex_words};
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -556,6 +556,26 @@ fn indent_of(line: &str) -> &str {
     &line[..line.len() - line.trim_start().len()]
 }
 
+/// Whether `line` (a config line, with or without its line ending) is a section header by the
+/// reader's own rule: what the editors use to find where a section ends.
+pub fn is_header_line(line: &str) -> bool {
+    split_header(line.trim_start_matches('\u{feff}').trim()).is_some()
+}
+
+/// Whether `line` heads the section of profile `name` (`profile == true`) or of sso-session
+/// `name`, exactly as the reader maps headers to sections (`classify_name`: `[default]`, shlex
+/// words, no trimming inside the brackets). Every edit finds its section with this.
+pub fn heads_section(line: &str, profile: bool, name: &str) -> bool {
+    let Some((header, _)) = split_header(line.trim_start_matches('\u{feff}').trim()) else {
+        return false;
+    };
+    match classify_name(header) {
+        Some((Kind::Profile, found)) => profile && found == name,
+        Some((Kind::SsoSession, found)) => !profile && found == name,
+        _ => false,
+    }
+}
+
 /// `text` (a config file) with `key = value` set in the section whose header is on 1-based line
 /// `header_line`: the line of the key rewritten if the section has it, else a new line right after
 /// the header, indented like the section's first property. Every other byte stays as it was. `None`
@@ -789,6 +809,9 @@ mod tests {
         assert_eq!(shlex_split("profile \"\""), Some(vec!["profile".into(), String::new()]));
         assert_eq!(shlex_split("profile 'a"), None);
         assert_eq!(shlex_split("profile a\\"), None);
+        assert_eq!(shlex_words("x --profile dev 'a"), Err("No closing quotation"));
+        assert_eq!(shlex_words("x \"a \\\"b"), Err("No closing quotation"));
+        assert_eq!(shlex_words("x a\\"), Err("No escaped character"));
         let c = parse("[profile \"a]b\"]\nk = v\n");
         assert_eq!(text(&c, "a]b", "k").as_deref(), Some("v"));
     }

@@ -1,6 +1,6 @@
-//! Issue 11: a credential_process that runs aws-sso-process again never starts processes without
-//! end. Every run here is watched: it gets a process group of its own, and the group is killed
-//! when it grows past a few processes or outlives a generous bound, so a build without the fix
+//! A credential_process that runs aws-sso-process again never starts processes without end
+//! (docs/chained-roles.md). Every run here is watched: it gets a process group of its own, and the
+//! group is killed when it grows past a few processes or outlives a generous bound, so a build without the fix
 //! fails these tests instead of filling the machine.
 
 use crate::util::*;

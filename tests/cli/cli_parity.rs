@@ -1,4 +1,4 @@
-//! Keeping pace with the AWS CLI v2 (issue 15; the facts are in docs/login.md):
+//! Keeping pace with the AWS CLI v2 (the facts are in docs/login.md):
 //! - vanity start URLs resolved by one redirect, against a loopback HTTPS redirector (a second fake
 //!   with a test CA), with the OIDC calls going to the usual fake;
 //! - client registrations under the key that describes them, with "the CLI's" files written in the

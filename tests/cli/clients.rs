@@ -1,4 +1,4 @@
-//! Real clients besides botocore (issue 7): the AWS CLI v1 signs `aws sts get-caller-identity` with
+//! Real clients besides botocore (docs/credential-process.md): the AWS CLI v1 signs `aws sts get-caller-identity` with
 //! credentials from our credential_process against `moto_server` on 127.0.0.1, and the AWS SDK for
 //! JavaScript v3 loads both our credential_process profile (`fromProcess`) and the token cache we
 //! refreshed (`fromSSO`, which then calls the fake portal through `AWS_ENDPOINT_URL_SSO`).

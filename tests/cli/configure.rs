@@ -262,7 +262,7 @@ fn no_session_no_listing_no_write() {
     assert!(!env.home().join(".aws/config.bak").exists());
 }
 
-// ---- what the SSO portal says cannot shape the config (issue 11 item 1) ----
+// ---- what the SSO portal says cannot shape the config (docs/configure-generate.md) ----
 
 /// 65 characters: one more than IAM allows in a role name.
 fn long_role() -> String {
@@ -409,7 +409,7 @@ fn printed_profiles_carry_no_injected_section_or_key() {
     assert_one_warning_per_hostile_entry(&run);
 }
 
-// ---- templates, filters, --prune and the program's path (issue 13 item 2) ----
+// ---- templates, filters, --prune and the program's path (docs/configure-generate.md) ----
 
 #[test]
 fn template_and_filters_choose_names_and_profiles() {

@@ -1,4 +1,4 @@
-//! `console` (issue 14): the role credentials become a sign-in token at the federation endpoint
+//! `console` (docs/serve-and-console.md): the role credentials become a sign-in token at the federation endpoint
 //! (the fake's, through AWS_ENDPOINT_URL_SIGNIN), and the printed or opened link holds that token
 //! and the destination. The fake checks that the `Session` it gets is the role credentials its
 //! portal issued. The partition table itself is tested in src/federation.rs.

@@ -1,5 +1,5 @@
 //! `exec`: credentials in the environment of one command; exit codes and signals pass through, no
-//! nesting unless forced (issue 8).
+//! nesting unless forced (docs/export-and-exec.md).
 
 use crate::util::*;
 use std::process::{Command, Stdio};

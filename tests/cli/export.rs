@@ -1,5 +1,5 @@
 //! `export`: every format the AWS CLI knows (and fish), with values quoted so that each shell reads
-//! them back byte for byte (issue 8).
+//! them back byte for byte (docs/export-and-exec.md).
 
 use crate::util::fake::Reply;
 use crate::util::*;

@@ -351,7 +351,7 @@ fn without_home_or_passwd_entry_a_clear_error() {
     assert!(run.stderr.contains("hint: set HOME"), "{run:?}");
 }
 
-// ---- bounded reads (issue 11) -----------------------------------------------------------------
+// ---- bounded reads (docs/reliability.md) -------------------------------------------------------
 
 /// Things that are no cache or config file, to put at one's path.
 #[derive(Clone, Copy, Debug, PartialEq)]

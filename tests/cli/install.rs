@@ -1,4 +1,4 @@
-//! install.sh into a throwaway PREFIX and back out, and the demo script end to end (issue 8).
+//! install.sh into a throwaway PREFIX and back out, and the demo script end to end (docs/installing.md).
 
 use crate::util::*;
 use std::path::Path;
@@ -242,6 +242,56 @@ fn demo_script_runs_to_the_end() {
     assert!(stdout.trim_end().ends_with("Next, with your own start URL: aws-sso-process setup"), "{stdout}");
     // The throwaway HOME is gone, and the real one was never touched.
     assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
+}
+
+/// `fake_sso --seed-home DIR` refuses a DIR that already has `.aws/config` (a real HOME, given by
+/// mistake): the file is left byte for byte and no token is written. An empty DIR is seeded.
+#[test]
+fn the_fake_refuses_to_seed_a_home_that_has_an_aws_config() {
+    let fake = Path::new(BIN).parent().unwrap().join("examples/fake_sso");
+    if !fake.exists() {
+        // `cargo test --test cli` builds no examples; the whole `cargo test` (CI's) does.
+        skip_or_fail(&format!("{} built", fake.display()), "run the whole `cargo test`");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join(".aws/config");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[profile mine]\nregion = eu-north-1\n").unwrap();
+    let mut child = Command::new(&fake)
+        .arg("--seed-home")
+        .arg(home.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A fake that seeded anyway serves until killed: bounded.
+    if !wait_for(HANG_LIMIT, || child.try_wait().unwrap().is_some()) {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("already exists") && stderr.contains("mktemp -d"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "[profile mine]\nregion = eu-north-1\n");
+    assert!(!home.path().join(".aws/sso").exists(), "no token was written");
+
+    // An empty folder is seeded, and the fake serves (its URL on the first line).
+    let empty = tempfile::tempdir().unwrap();
+    let mut child = Command::new(&fake)
+        .arg("--seed-home")
+        .arg(empty.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.starts_with("http://127.0.0.1:"), "{line:?}");
+    assert!(std::fs::read_to_string(empty.path().join(".aws/config")).unwrap().contains("[sso-session corp]"));
 }
 
 /// A folder of fake tools: each `(name, script body)` an executable `sh` script.

@@ -1,4 +1,4 @@
-//! The login screen (issue 13 item 3), read through a real pseudo-terminal: the URL and the user code
+//! The login screen (docs/logging-in.md), read through a real pseudo-terminal: the URL and the user code
 //! each on a line of their own, the code in bold where the terminal allows (plain under `NO_COLOR`,
 //! plain in a file), a waiting line with the time left rewritten in place, a short line when no
 //! browser can be started, and Ctrl-C leaves the caches as they were.

@@ -162,8 +162,8 @@ fn logout_of_a_legacy_profile() {
     assert_eq!(env.fake.count("Logout"), 1);
 }
 
-/// Issue 11: a logout racing fetches of cold role caches. Fetches are started one after another
-/// while the fake holds each GetRoleCredentials for a while, and the logout lands in the middle,
+/// A logout racing fetches of cold role caches (docs/shared-cache.md). Fetches are started one
+/// after another while the fake holds each GetRoleCredentials for a while, and the logout lands in the middle,
 /// so some fetches are answered just before the portal Logout and write just after it. Once the
 /// logout has returned and every fetch has finished, no role file of the session may exist, and
 /// the next call must ask for a login.
@@ -270,7 +270,7 @@ fn during_a_held_fetch(env: &TestEnv, setup: impl Fn(), during: impl Fn()) -> (R
     panic!("even a 15 s hold was not enough");
 }
 
-/// Issue 11: the portal answered a fetch, but the session was logged out before the answer was
+/// The portal answered a fetch, but the session was logged out before the answer was
 /// written. Here the logout cannot reach the portal, so the answer is good credentials: they are
 /// discarded, not cached, and the fetch asks for a login.
 #[test]

@@ -213,6 +213,32 @@ fn unusable_proxy_urls_name_the_variable() {
     }
 }
 
+/// A proxy URL whose port cannot be read is refused, never taken for port 80.
+#[test]
+fn a_proxy_port_that_is_not_a_port_is_a_configuration_error() {
+    let ca = TestCa::new();
+    for (var, value) in [
+        ("HTTPS_PROXY", "http://127.0.0.1:99999"),
+        ("HTTPS_PROXY", "http://bob:pw-DO-NOT-LEAK@127.0.0.1:65536"),
+        ("https_proxy", "http://127.0.0.1:abc"),
+        ("HTTPS_PROXY", "http://127.0.0.1:"),
+        ("HTTP_PROXY", "http://127.0.0.1:99999"),
+        ("http_proxy", "http://bob:pw-DO-NOT-LEAK@127.0.0.1:abc/"),
+        ("ALL_PROXY", "https://[::1]:0/"),
+    ] {
+        // HTTPS_PROXY is for https:// endpoints (the TLS fake), the others for the plain one.
+        let mut env = if var.eq_ignore_ascii_case("https_proxy") { https_env(&ca) } else { TestEnv::new() };
+        // An expired token: the run must go to the network, through the proxy.
+        env.seed_corp_token(-60);
+        env.set_env(var, value);
+        let run = env.run(&["--profile", "dev-sso"]);
+        run.assert_fails(1, "its port is not valid");
+        assert!(run.stderr.contains(&format!("(from {var})")), "{value}: {run:?}");
+        assert!(!run.stderr.contains("DO-NOT-LEAK") && !run.stderr.contains("bob"), "{value}: {run:?}");
+        assert_eq!(env.fake.requests().len(), 0, "{value}");
+    }
+}
+
 /// A real Squid in Debian's default configuration: it forwards plain HTTP to any "safe" port but
 /// allows CONNECT to port 443 only, so `http://` endpoints must go in absolute form. Skipped with a
 /// note where squid is not installed, except in CI (`CI=true`, where `.ci/run` installs it).
@@ -275,7 +301,7 @@ fn https_fake_is_rejected_without_the_bundle() {
     assert_eq!(env.fake.requests().len(), 0, "no request gets past the handshake");
 }
 
-/// A login's failures keep their cause and its hint, as a refresh's do (issue 12).
+/// A login's failures keep their cause and its hint, as a refresh's do (docs/networks.md).
 #[test]
 fn a_login_behind_tls_inspection_gets_the_same_hint() {
     let ca = TestCa::new();
@@ -343,7 +369,7 @@ fn unusable_ca_bundles_are_clear_errors_naming_the_file() {
         ("notes.txt", Some("not a certificate\n"), "holds no PEM certificate"),
         ("bad.pem", Some("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), "cannot be used"),
         ("dir", None, "folder"),
-        // Bounded reads (issue 11): never a hang, never unbounded memory.
+        // Bounded reads (docs/reliability.md): never a hang, never unbounded memory.
         ("fifo.pem", None, "it is a FIFO (named pipe), not a regular file"),
         ("zero.pem", None, "it is a device, not a regular file"),
     ];

@@ -1,4 +1,4 @@
-//! The low-level SSO OIDC commands (issue 6): create-token, create-token-with-iam, register-client
+//! The low-level SSO OIDC commands (docs/oidc-api.md): create-token, create-token-with-iam, register-client
 //! and start-device-authorization against the fake. Request bodies are asserted field by field,
 //! CreateTokenWithIAM must pass the fake's own SigV4 check, and the skeletons are compared with
 //! the botocore model when python3 with botocore is there (always in CI).

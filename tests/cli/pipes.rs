@@ -113,3 +113,69 @@ fn setup_finishes_its_profiles_when_nobody_reads_its_output() {
         assert_eq!(config.matches("aws_sso_process_generated = corp").count(), 9, "{closed:?}: {config}");
     }
 }
+
+fn run_full(env: &TestEnv, args: &[&str]) -> Run {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let mut cmd = env.command(args);
+    cmd.stdout(Stdio::from(full)).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if !wait_for(HANG_LIMIT, || child.try_wait().unwrap().is_some()) {
+        let _ = child.kill();
+        panic!("{args:?} with stdout at /dev/full still ran after {HANG_LIMIT:?}");
+    }
+    to_run(child.wait_with_output().unwrap())
+}
+
+/// Stdout that cannot be written for another reason than a closed pipe (a full disk, here
+/// /dev/full): every command that prints finishes its work, then exits with 1 and one line
+/// naming the error, never 0 with its output lost.
+#[test]
+fn a_full_stdout_is_an_error_for_every_command() {
+    let commands: &[&[&str]] = &[
+        &["list", "--sso-session", "corp"],
+        &["list", "--sso-session", "corp", "--json"],
+        &["status"],
+        &["status", "--json"],
+        &["status", "--prompt"],
+        &["refresh", "--sso-session", "corp"],
+        &["refresh", "--all"],
+        &["configure", "generate", "--sso-session", "corp"],
+        &["configure", "generate", "--sso-session", "corp", "--write"],
+        &["--profile", "dev"],
+        &["export", "--profile", "dev"],
+    ];
+    let env = TestEnv::new();
+    for args in commands {
+        env.seed_corp_token(7200);
+        let run = run_full(&env, args);
+        assert_eq!(run.code, 1, "{args:?}: {run:?}");
+        assert!(!run.stderr.contains("panicked"), "{args:?}: {run:?}");
+        let lines: Vec<&str> = run.stderr.lines().filter(|l| l.contains("cannot write to stdout")).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {run:?}");
+        assert!(lines[0].contains("No space left on device"), "{args:?}: {run:?}");
+    }
+    // `configure generate --write` still wrote its profiles (dev-sso already served one role).
+    let config = std::fs::read_to_string(env.home().join(".aws/config")).unwrap();
+    assert_eq!(config.matches("aws_sso_process_generated = corp").count(), 8, "{config}");
+
+    // setup: the session and the profiles are written, then the run fails for what it could not print.
+    let env = TestEnv::new();
+    std::fs::remove_file(env.home().join(".aws/config")).unwrap();
+    let args = [
+        "setup",
+        "--start-url",
+        START_URL,
+        "--region",
+        "us-east-1",
+        "--sso-session",
+        "corp",
+        "--generate",
+        "all",
+        "--use-device-code",
+    ];
+    let run = run_full(&env, &args);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.stderr.matches("cannot write to stdout: No space left on device").count(), 1, "{run:?}");
+    let config = std::fs::read_to_string(env.home().join(".aws/config")).unwrap();
+    assert_eq!(config.matches("aws_sso_process_generated = corp").count(), 9, "{config}");
+}

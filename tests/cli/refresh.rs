@@ -1,5 +1,5 @@
 //! Refreshing the SSO token: the `refresh` command, and the refresh a credential run makes on its
-//! own when the SSO OIDC endpoint is slow, hung or loses its answer (issue 11).
+//! own when the SSO OIDC endpoint is slow, hung or loses its answer (docs/refresh-and-locking.md).
 
 use crate::util::fake::Reply;
 use crate::util::*;
@@ -79,7 +79,7 @@ fn refresh_with_a_network_failure_keeps_the_valid_token_and_exits_1() {
     assert!(run.stdout.contains("refresh failed") && run.stdout.contains("cached token is valid until"), "{run:?}");
 }
 
-// ---- a slow or hung SSO OIDC endpoint (issue 11, item 3) --------------------------------------
+// ---- a slow or hung SSO OIDC endpoint (docs/refresh-and-locking.md) ----------------------------
 
 const SEEDED_REFRESH_TOKEN: &str = "seeded-refresh-token-DO-NOT-LEAK";
 

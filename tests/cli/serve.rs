@@ -1,4 +1,4 @@
-//! The container-credentials endpoint (issue 14): `serve` and `exec --server`.
+//! The container-credentials endpoint (docs/serve-and-console.md): `serve` and `exec --server`.
 //!
 //! Real clients where they exist: botocore/boto3 and the AWS SDK for JavaScript v3 run as the child
 //! of `exec --server` and get their credentials through their container provider, again after the
@@ -394,13 +394,28 @@ fn exec_server_passes_on_usr1_usr2_quit_and_winch_and_keeps_serving() {
     use std::os::unix::process::CommandExt;
     let env = TestEnv::new();
     env.seed_corp_token(7200);
-    let signals =
-        [(libc::SIGUSR1, "USR1"), (libc::SIGUSR2, "USR2"), (libc::SIGQUIT, "QUIT"), (libc::SIGWINCH, "WINCH")];
+    // Each signal that would end aws-sso-process by default (or is meant for the program).
+    let signals = [
+        (libc::SIGUSR1, "USR1"),
+        (libc::SIGUSR2, "USR2"),
+        (libc::SIGQUIT, "QUIT"),
+        (libc::SIGWINCH, "WINCH"),
+        (libc::SIGALRM, "ALRM"),
+        (libc::SIGVTALRM, "VTALRM"),
+        (libc::SIGPROF, "PROF"),
+        (libc::SIGIO, "IO"),
+        (libc::SIGXCPU, "XCPU"),
+        (libc::SIGXFSZ, "XFSZ"),
+        #[cfg(target_os = "linux")]
+        (libc::SIGPWR, "PWR"),
+        #[cfg(target_os = "linux")]
+        (libc::SIGSTKFLT, "STKFLT"),
+    ];
     for (signal, name) in signals {
         let done = env.home().join(format!("done-{name}"));
         // Bounded: without the done file the command ends by itself after about ten seconds.
         let script = format!(
-            "trap 'echo got {name}' {name}; \
+            "trap 'echo got {name}' {signal}; \
              echo \"$AWS_CONTAINER_CREDENTIALS_FULL_URI $AWS_CONTAINER_AUTHORIZATION_TOKEN\"; i=0; \
              while [ ! -f '{}' ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; exit 7",
             done.display()

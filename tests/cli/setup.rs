@@ -1,5 +1,5 @@
-//! `setup` (issue 13 item 1): unattended with every flag and no terminal, interactive on a real
-//! pseudo-terminal, re-runs that change nothing; and the bare command's first steps (item 4).
+//! `setup` (docs/configure-generate.md): unattended with every flag and no terminal, interactive on a real
+//! pseudo-terminal, re-runs that change nothing; and the bare command's first steps.
 
 use crate::util::*;
 use std::process::Stdio;
@@ -107,6 +107,51 @@ fn a_filter_matching_nothing_fails_and_a_new_profile_region_updates_the_profiles
     let written = config(&env);
     assert_eq!(written.matches("region = ap-south-1\naws_sso_process_generated = corp\n").count(), 8, "{written}");
     assert!(!written.contains("eu-west-2") && written.contains("region = eu-west-1\n"), "{written}");
+}
+
+/// The session's start URL given with a trailing slash or the host in other letters is the same
+/// portal: the session is adopted as it is (its own spelling kept), not refused as a contradiction.
+#[test]
+fn a_start_url_that_differs_only_by_a_slash_or_the_hosts_case_adopts_the_session() {
+    let env = TestEnv::new();
+    env.write_config(
+        "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\
+         sso_registration_scopes = sso:account:access\n",
+    );
+    env.seed_corp_token(7200);
+    let before = config(&env);
+    for url in ["https://corp.awsapps.com/start/", "https://CORP.AwsApps.com/start", "https://Corp.awsapps.com/start/"]
+    {
+        let run = env.run(&[
+            "setup",
+            "--sso-session",
+            "corp",
+            "--start-url",
+            url,
+            "--region",
+            "us-east-1",
+            "--generate",
+            "none",
+        ]);
+        run.assert_ok();
+        assert!(run.stdout.starts_with("[sso-session corp] is already in "), "{url}: {run:?}");
+        assert!(run.stdout.contains("nothing to change"), "{url}: {run:?}");
+        assert_eq!(config(&env), before, "{url}");
+    }
+    // Another path is another portal: still refused.
+    let run = env.run(&[
+        "setup",
+        "--sso-session",
+        "corp",
+        "--start-url",
+        "https://corp.awsapps.com/START",
+        "--region",
+        "us-east-1",
+        "--generate",
+        "none",
+    ]);
+    run.assert_fails(1, "sso_start_url https://corp.awsapps.com/start (not https://corp.awsapps.com/START)");
+    assert_eq!(config(&env), before);
 }
 
 #[test]

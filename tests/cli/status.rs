@@ -409,6 +409,8 @@ fn a_credential_process_program_tools_cannot_run_is_a_warning_with_the_fix() {
     let home = env.home().display().to_string();
     let not_executable = env.home().join("bin/not-executable/aws-sso-process");
     env.write_file(&not_executable, "#!/bin/sh\n");
+    let folder = env.home().join("bin/folder/aws-sso-process");
+    std::fs::create_dir_all(&folder).unwrap();
     let line = |program: &str| format!("credential_process = {program} --profile dev-sso\n");
     let forms = [
         ("tilde", "~/bin/aws-sso-process".to_owned(), "starts with ~"),
@@ -417,6 +419,7 @@ fn a_credential_process_program_tools_cannot_run_is_a_warning_with_the_fix() {
         ("relative", "bin/aws-sso-process".to_owned(), "is relative"),
         ("missing", format!("{home}/nowhere/aws-sso-process"), "does not exist"),
         ("noexec", not_executable.display().to_string(), "is not an executable file"),
+        ("folder", folder.display().to_string(), "is a folder, not a program"),
         ("notonpath", "aws-sso-process-not-installed".to_owned(), "not found on PATH"),
     ];
     let mut config = DEFAULT_CONFIG.to_owned();
@@ -445,6 +448,9 @@ fn a_credential_process_program_tools_cannot_run_is_a_warning_with_the_fix() {
         let (_, message) = warnings.iter().find(|(s, _)| *s == format!("profile {name}")).unwrap();
         assert!(message.contains(why), "{name}: {message}");
         assert!(message.contains("write the full path, such as /"), "{name}: {message}");
+        if *name == "folder" {
+            assert!(!message.contains("chmod"), "{message}");
+        }
         if ["tilde", "var"].contains(name) {
             assert!(message.contains("without a shell (FileNotFoundError)"), "{message}");
         }
@@ -452,6 +458,42 @@ fn a_credential_process_program_tools_cannot_run_is_a_warning_with_the_fix() {
     // The human form shows them too.
     let text = env.run(&["status"]);
     assert!(text.stdout.contains("tools cannot run the credential_process of profile tilde"), "{text:?}");
+}
+
+/// A credential_process line whose quotes do not balance: botocore stops with "ValueError: No
+/// closing quotation", so status warns about it, and `--profile` says the line cannot be split.
+#[test]
+fn a_credential_process_line_that_will_not_split_is_a_warning_and_a_clear_error() {
+    let env = TestEnv::new();
+    let mut config = DEFAULT_CONFIG.to_owned();
+    config.push_str(&format!("\n[profile u4]\ncredential_process = {BIN} --profile dev-sso 'unterminated\n"));
+    config.push_str("\n[profile u5]\ncredential_process = /bin/other-tool a\\\n");
+    env.write_config(&config);
+
+    let run = env.run(&["status", "--json"]);
+    run.assert_ok();
+    let warnings: Vec<(String, String)> = run.json()["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["kind"] == "credential-process-line")
+        .map(|w| (w["subject"].as_str().unwrap().to_owned(), w["message"].as_str().unwrap().to_owned()))
+        .collect();
+    let subjects: Vec<&str> = warnings.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(subjects, ["profile u4", "profile u5"], "{warnings:#?}");
+    assert!(
+        warnings[0].1.contains("No closing quotation") && warnings[0].1.contains("unbalanced quote"),
+        "{warnings:#?}"
+    );
+    assert!(warnings[1].1.contains("No escaped character"), "{warnings:#?}");
+    let text = env.run(&["status"]);
+    assert!(text.stdout.contains("credential_process of profile u4"), "{text:?}");
+
+    let run = env.run(&["--profile", "u4"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("the credential_process line of profile u4 cannot be split"), "{run:?}");
+    assert!(run.stderr.contains("No closing quotation"), "{run:?}");
+    assert!(!run.stderr.contains("no sso_* keys"), "{run:?}");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Issue 12: every command resolves its target the same way. The profile tools use (whose
+//! Every command resolves its target the same way (docs/credential-process.md). The profile tools use (whose
 //! `credential_process` runs aws-sso-process) names the target its line names; one default order
 //! (AWS_PROFILE, [default], the only sso-session); loops, unknown names and a missing config explain
 //! themselves with a hint that keeps the subcommand.

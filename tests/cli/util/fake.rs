@@ -529,7 +529,7 @@ fn op_of(method: &str, path: &str, query: &BTreeMap<String, String>) -> &'static
         ("GET", "/assignment/roles") => "ListAccountRoles",
         ("POST", "/logout") => "Logout",
         ("GET", "/authorize") => "Authorize",
-        // A vanity start URL (issue 15): scripted per test, like a corporate redirector.
+        // A vanity start URL (docs/login.md): scripted per test, like a corporate redirector.
         ("HEAD", _) => "StartUrlHead",
         ("GET", p) if p.starts_with("/start") => "StartUrlGet",
         ("GET", "/federation") if query.get("Action").is_some_and(|a| a == "getSigninToken") => "GetSigninToken",
