@@ -1,4 +1,4 @@
-//! The completion scripts parse in their shells and complete; the man page renders (issue 8).
+//! The completion scripts parse in their shells and complete; the man page renders; names are offered only when they mean themselves unquoted (docs/installing.md).
 
 use crate::util::*;
 use std::path::Path;
